@@ -1,0 +1,82 @@
+import { type ConnectOptions, type ResolvedConfig, resolveConfig } from './config.js'
+import { Connection, createRedis, toCacheError, withDeadline } from './connection.js'
+import { CacheError } from './errors.js'
+import { type AnyRedis, type RedisCluster, type RedisStandalone, topologyOf } from './types.js'
+
+/**
+ * Opens a Connection. Accepts an options object, a `redis://` URL, an existing node-redis client / cluster /
+ * sentinel, or nothing (configuration from REDIS_* environment variables).
+ * @throws CacheError E_INVALID_OPTION for bad config (naming the field), E_UNAVAILABLE when the server
+ * cannot be reached within `connectTimeout`.
+ * @example
+ * const conn = await connect('redis://127.0.0.1:6379')
+ * await conn.commands.set(conn.keys.key('greeting'), 'hello')
+ * await conn.close()
+ */
+export async function connect(
+  config?: ConnectOptions | string | AnyRedis,
+  overrides: ConnectOptions = {},
+): Promise<Connection> {
+  const existing = topologyOf(config)
+  if (existing) return wrapExisting(config as AnyRedis, existing, overrides)
+  const resolved = resolveConfig(config as ConnectOptions | string | undefined)
+  let conn: Connection | undefined
+  const parts = createRedis(resolved, (attempt, delayMs) => conn?.onReconnecting(attempt, delayMs))
+  const owned = parts.redis === parts.replicas ? [parts.redis] : [parts.redis, parts.replicas]
+  conn = new Connection(resolved, { ...parts, owned })
+  try {
+    await withDeadline(
+      Promise.all(owned.map((r) => (r as unknown as { connect(): Promise<unknown> }).connect())),
+      resolved.connectTimeoutMs,
+      `connect to ${describe(resolved)}`,
+    )
+  } catch (err) {
+    await conn.close()
+    const cause = toCacheError(err, 'connect')
+    throw new CacheError(
+      'E_UNAVAILABLE',
+      `[@cache/client] cannot connect to ${describe(resolved)}: ${cause.message.replace(/^\[@cache\/client\] /, '')}`,
+      {
+        cause,
+      },
+    )
+  }
+  return conn
+}
+
+function describe(c: ResolvedConfig): string {
+  if (c.topology === 'cluster') return `cluster ${c.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`
+  if (c.topology === 'sentinel') return `sentinel master "${c.sentinel?.name}"`
+  return `${c.host}:${c.port}`
+}
+
+async function wrapExisting(
+  redis: AnyRedis,
+  topology: ResolvedConfig['topology'],
+  overrides: ConnectOptions,
+): Promise<Connection> {
+  const base = resolveConfig({
+    ...overrides,
+    ...(topology === 'cluster' ? { cluster: { nodes: ['127.0.0.1:6379'] } } : {}),
+    ...(topology === 'sentinel' ? { sentinel: { name: 'existing', sentinels: ['127.0.0.1:26379'] } } : {}),
+  })
+  const config = Object.freeze({ ...base, topology })
+  const createSubscriber = (): AnyRedis => {
+    if (topology === 'cluster') return (redis as RedisCluster).duplicate() as unknown as AnyRedis
+    if (topology === 'standalone') return (redis as RedisStandalone).duplicate() as unknown as AnyRedis
+    throw new CacheError(
+      'E_UNSUPPORTED',
+      '[@cache/client] subscriber(): pass Sentinel options to connect() instead of a sentinel object to get a dedicated pub/sub connection',
+    )
+  }
+  const conn = new Connection(config, { redis, replicas: redis, owned: [], createSubscriber })
+  const r = redis as unknown as { isOpen?: boolean; connect(): Promise<unknown> }
+  if (r.isOpen === false) {
+    try {
+      await withDeadline(r.connect(), config.connectTimeoutMs, 'connect')
+    } catch (err) {
+      throw toCacheError(err, 'connect')
+    }
+  }
+  return conn
+}

@@ -1,0 +1,805 @@
+import { createHash } from 'node:crypto'
+import diagnostics from 'node:diagnostics_channel'
+import { EventEmitter } from 'node:events'
+import {
+  createClient,
+  createCluster,
+  createSentinel,
+  ErrorReply,
+  RESP_TYPES,
+  type RedisClientOptions,
+} from '@redis/client'
+import { type BreakerState, CircuitBreaker } from './breaker.js'
+import type { NodeAddress, ResolvedConfig } from './config.js'
+import { CacheError, isCacheError } from './errors.js'
+import { hashSlot, KeyBuilder } from './keys.js'
+import { Subscriber } from './subscriber.js'
+import type { AnyRedis, Arg, RedisCluster, RedisSentinel, RedisStandalone, Topology } from './types.js'
+
+const PKG = '[@cache/client]'
+
+/** Published on `cache:client:command` after every command sent through a Connection. */
+export interface CommandEvent {
+  command: string
+  topology: Topology
+  durationMs: number
+  ok: boolean
+  errorCode?: string
+}
+
+/** diagnostics_channel `cache:client:command`: per-command latency and outcome, for metrics and tracing. */
+export const commandChannel = diagnostics.channel('cache:client:command')
+/** diagnostics_channel `cache:client:breaker`: `{ topology, state }` on every breaker transition. */
+export const breakerChannel = diagnostics.channel('cache:client:breaker')
+
+/** Options of `conn.send()`. */
+export interface SendOptions {
+  /** Routes the command in a cluster (the first key). */
+  key?: Arg
+  /** May run on a replica. */
+  readonly?: boolean
+  /** Bulk strings come back as Buffers. */
+  buffers?: boolean
+  /** Round-trip limit for this command (ms); defaults to `commandTimeout`. 0 disables it. */
+  timeoutMs?: number
+  /** Name for instrumentation; defaults to the first argument. */
+  name?: string
+}
+
+/** Options of `conn.defineScript()`. */
+export interface ScriptOptions {
+  /** How many KEYS the script takes; calls with another count are rejected. */
+  keys: number
+  /** Bulk strings come back as Buffers. @default false */
+  buffers?: boolean
+  /** Allow keys in different cluster slots (standalone-only scripts). @default false */
+  crossSlot?: boolean
+}
+
+/** A loaded Lua script: `(keys, args) => reply`. */
+export type ScriptFn<T = unknown> = ((
+  keys: ReadonlyArray<string>,
+  args?: ReadonlyArray<Arg | number>,
+) => Promise<T>) & {
+  readonly scriptName: string
+  readonly sha: string
+}
+
+/** One master node, for commands that must visit every master (SCAN, INFO, SCRIPT FLUSH). */
+export interface MasterNode {
+  address: string
+  send<T = unknown>(args: Arg[], options?: { buffers?: boolean; timeoutMs?: number }): Promise<T>
+}
+
+/** The health of one node, and of the whole connection. */
+export interface NodeHealth {
+  address: string
+  ok: boolean
+  latencyMs: number
+  role?: string
+  version?: string
+  usedMemory?: number
+  maxMemory?: number
+  error?: string
+}
+
+/** The result of `conn.health()`. */
+export interface HealthReport {
+  ok: boolean
+  latencyMs: number
+  topology: Topology
+  role: string | undefined
+  version: string | undefined
+  usedMemory: number
+  maxMemory: number
+  breaker: BreakerState
+  nodes: NodeHealth[]
+}
+
+/** Connection options in ioredis's shape, for BullMQ. */
+export type IoRedisOptions =
+  | {
+      kind: 'standalone' | 'sentinel'
+      options: Record<string, unknown>
+    }
+  | {
+      kind: 'cluster'
+      startupNodes: NodeAddress[]
+      options: { redisOptions: Record<string, unknown>; enableReadyCheck: boolean; [k: string]: unknown }
+    }
+
+const BUFFER_OPTIONS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const
+const CONNECTIVITY_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|TRYAGAIN|READONLY|BUSY |NOREPLICAS)/
+const NOT_WRAPPED = new Set([
+  'multi',
+  'MULTI',
+  'duplicate',
+  'connect',
+  'close',
+  'destroy',
+  'quit',
+  'QUIT',
+  'disconnect',
+  'ref',
+  'unref',
+  'nodeClient',
+  'getMasters',
+  'getSlotRandomNode',
+  'getMasterNode',
+  'getReplicaNodes',
+  'acquire',
+  'use',
+  'withCommandOptions',
+  'withTypeMapping',
+  'withAbortSignal',
+  'asap',
+  'scanIterator',
+  'hScanIterator',
+  'sScanIterator',
+  'zScanIterator',
+  'subscribe',
+  'SUBSCRIBE',
+  'unsubscribe',
+  'UNSUBSCRIBE',
+  'pSubscribe',
+  'PSUBSCRIBE',
+  'pUnsubscribe',
+  'PUNSUBSCRIBE',
+  'sSubscribe',
+  'SSUBSCRIBE',
+  'sUnsubscribe',
+  'SUNSUBSCRIBE',
+  'executeIsolated',
+  'createPool',
+  'getSentinelNode',
+  'setTracking',
+  'on',
+  'once',
+  'off',
+  'emit',
+  'addListener',
+  'removeListener',
+  'removeAllListeners',
+  'listeners',
+  'listenerCount',
+  'eventNames',
+  'prependListener',
+  'prependOnceListener',
+  'getMaxListeners',
+  'setMaxListeners',
+  'rawListeners',
+])
+
+/** True for errors that mean "the server could not be reached or answer", which feed the breaker. */
+function isConnectivity(err: CacheError): boolean {
+  return err.code === 'E_UNAVAILABLE' || err.code === 'E_TIMEOUT'
+}
+
+/** Maps anything a command can throw to a CacheError with a stable code. */
+export function toCacheError(err: unknown, command: string): CacheError {
+  if (isCacheError(err)) return err
+  const message = err instanceof Error ? err.message : String(err)
+  if (err instanceof ErrorReply) {
+    if (CONNECTIVITY_REPLY.test(message)) {
+      return new CacheError(
+        'E_UNAVAILABLE',
+        `${PKG} ${command}: server not ready (${message.split(' ')[0]})`,
+        { cause: err },
+      )
+    }
+    return new CacheError('E_COMMAND', `${PKG} ${command} failed: ${message}`, { cause: err })
+  }
+  const name = err instanceof Error ? err.constructor.name : ''
+  if (name === 'ClientClosedError')
+    return new CacheError('E_CLOSED', `${PKG} ${command}: the connection is closed`, { cause: err })
+  if (name === 'TimeoutError')
+    return new CacheError('E_TIMEOUT', `${PKG} ${command} timed out before it was sent`, { cause: err })
+  return new CacheError('E_UNAVAILABLE', `${PKG} ${command}: server unavailable (${message})`, { cause: err })
+}
+
+/**
+ * One logical connection to Redis (standalone, Sentinel or Cluster): the node-redis client, replica reads,
+ * a dedicated subscriber, a script registry, a key builder, health, and a guarded command path with a
+ * round-trip timeout and a circuit breaker. Create it with `connect()`.
+ *
+ * Events: `ready`, `error` (CacheError), `reconnecting` ({ attempt, delayMs }), `end`, `breaker` (state).
+ */
+export class Connection extends EventEmitter {
+  /** The server layout. */
+  readonly topology: Topology
+  /** The node-redis client, cluster or sentinel. */
+  readonly redis: AnyRedis
+  /** Read-only access: replicas where configured (`replicaReads`), else the primary. */
+  readonly replicas: AnyRedis
+  /** Keys under the configured namespace. */
+  readonly keys: KeyBuilder
+  /** The resolved configuration (frozen). */
+  readonly config: ResolvedConfig
+  /**
+   * `redis`, typed with the commands all topologies share, where every call goes through the guarded path
+   * (breaker, timeout, typed errors, instrumentation).
+   * @example await conn.commands.set('k', 'v')
+   */
+  readonly commands: RedisStandalone
+  readonly #owned: AnyRedis[]
+  readonly #breaker: CircuitBreaker | undefined
+  readonly #createSubscriber: () => AnyRedis
+  #inflight = 0
+  #drained: (() => void) | undefined
+  #closing: Promise<void> | undefined
+  #subscriber: Promise<Subscriber> | undefined
+  readonly #scripts = new Map<string, ScriptFn<any>>()
+
+  /** @internal use `connect()`. */
+  constructor(
+    config: ResolvedConfig,
+    parts: { redis: AnyRedis; replicas: AnyRedis; owned: AnyRedis[]; createSubscriber: () => AnyRedis },
+  ) {
+    super()
+    this.config = config
+    this.topology = config.topology
+    this.redis = parts.redis
+    this.replicas = parts.replicas
+    this.#owned = parts.owned
+    this.#createSubscriber = parts.createSubscriber
+    this.keys = new KeyBuilder(config.namespace)
+    this.#breaker =
+      config.breaker === false
+        ? undefined
+        : new CircuitBreaker(config.breaker, (state) => {
+            if (breakerChannel.hasSubscribers) breakerChannel.publish({ topology: this.topology, state })
+            this.emit('breaker', state)
+          })
+    this.commands = this.#guarded(parts.redis) as RedisStandalone
+    this.#watch(parts.redis)
+  }
+
+  /** The circuit breaker's state ('closed' when disabled). */
+  get breakerState(): BreakerState {
+    return this.#breaker?.state ?? 'closed'
+  }
+
+  /** True once `close()` has been called. */
+  get closed(): boolean {
+    return this.#closing !== undefined
+  }
+
+  #watch(redis: AnyRedis): void {
+    const emitter = redis as unknown as EventEmitter
+    const forward = (err: unknown) => {
+      const wrapped = toCacheError(err, 'connection')
+      if (this.listenerCount('error') > 0) this.emit('error', wrapped)
+    }
+    if (this.topology === 'standalone') {
+      const client = redis as RedisStandalone
+      emitter.on('ready', () => {
+        this.#breaker?.success()
+        this.emit('ready')
+      })
+      emitter.on('error', (err) => {
+        // A failed reconnect attempt: the server is unreachable, fail fast from now on.
+        if (!client.isReady) this.#breaker?.open()
+        forward(err)
+      })
+      emitter.on('end', () => this.emit('end'))
+    } else if (this.topology === 'cluster') {
+      emitter.on('error', forward)
+      emitter.on('node-error', forward)
+      emitter.on('node-ready', () => this.emit('ready'))
+    } else {
+      emitter.on('error', forward)
+      emitter.on('topology-change', (event: unknown) => this.emit('topology-change', event))
+    }
+  }
+
+  /** Called by the reconnect strategy of every node client. @internal */
+  onReconnecting(attempt: number, delayMs: number): void {
+    this.emit('reconnecting', { attempt, delayMs })
+  }
+
+  /**
+   * Runs one server operation on the guarded path: fails fast with E_UNAVAILABLE while the breaker is open,
+   * limits the round trip to `timeoutMs` (E_TIMEOUT), maps errors to CacheError and publishes
+   * `cache:client:command`. Every @cache package sends its commands through here.
+   */
+  exec<T>(command: string, fn: () => Promise<T>, timeoutMs = this.config.commandTimeoutMs): Promise<T> {
+    if (this.#closing) {
+      return Promise.reject(new CacheError('E_CLOSED', `${PKG} ${command}: the connection is closed`))
+    }
+    const breaker = this.#breaker
+    if (breaker && !breaker.allow()) {
+      this.#publish(command, 0, 'E_UNAVAILABLE')
+      return Promise.reject(
+        new CacheError(
+          'E_UNAVAILABLE',
+          `${PKG} ${command}: ${this.topology} server unavailable (circuit open)`,
+          {
+            details: { retryAfterMs: breaker.retryAfterMs },
+          },
+        ),
+      )
+    }
+    this.#inflight++
+    const start = performance.now()
+    return new Promise<T>((resolve, reject) => {
+      let settled = false
+      let timer: NodeJS.Timeout | undefined
+      const finish = (err: unknown, value?: T) => {
+        if (settled) return
+        settled = true
+        if (timer) clearTimeout(timer)
+        if (--this.#inflight === 0) this.#drained?.()
+        const durationMs = performance.now() - start
+        if (err === undefined) {
+          breaker?.success()
+          this.#publish(command, durationMs)
+          resolve(value as T)
+          return
+        }
+        const error = toCacheError(err, command)
+        if (breaker) {
+          if (isConnectivity(error)) breaker.failure()
+          else breaker.success() // the server answered, with an error of the command's own
+        }
+        this.#publish(command, durationMs, error.code)
+        reject(error)
+      }
+      if (timeoutMs > 0) {
+        timer = setTimeout(
+          () =>
+            finish(
+              new CacheError('E_TIMEOUT', `${PKG} ${command} got no reply within ${timeoutMs}ms`, {
+                details: { timeoutMs },
+              }),
+            ),
+          timeoutMs,
+        )
+      }
+      try {
+        fn().then(
+          (value) => finish(undefined, value),
+          (err) => finish(err ?? new Error('rejected')),
+        )
+      } catch (err) {
+        finish(err)
+      }
+    })
+  }
+
+  #publish(command: string, durationMs: number, errorCode?: string): void {
+    if (!commandChannel.hasSubscribers) return
+    const event: CommandEvent = { command, topology: this.topology, durationMs, ok: errorCode === undefined }
+    if (errorCode) event.errorCode = errorCode
+    commandChannel.publish(event)
+  }
+
+  #guarded(target: AnyRedis): AnyRedis {
+    const cache = new Map<string, (...args: unknown[]) => unknown>()
+    return new Proxy(target, {
+      get: (obj, prop) => {
+        const value = Reflect.get(obj, prop, obj) as unknown
+        if (typeof value !== 'function') return value
+        if (typeof prop !== 'string' || NOT_WRAPPED.has(prop) || prop.startsWith('_')) return value.bind(obj)
+        let wrapped = cache.get(prop)
+        if (!wrapped) {
+          const name = prop.toUpperCase()
+          wrapped = (...args: unknown[]) =>
+            this.exec(name, () => (value as (...a: unknown[]) => Promise<unknown>).apply(obj, args))
+          cache.set(prop, wrapped)
+        }
+        return wrapped
+      },
+    })
+  }
+
+  /**
+   * Sends a raw command on the guarded path, on any topology.
+   * @example await conn.send(['SET', key, value, 'PX', '1000'], { key })
+   */
+  send<T = unknown>(args: Arg[], options: SendOptions = {}): Promise<T> {
+    const commandOptions = options.buffers ? BUFFER_OPTIONS : undefined
+    const name = options.name ?? String(args[0])
+    return this.exec<T>(
+      name,
+      () => {
+        switch (this.topology) {
+          case 'cluster':
+            return (this.redis as RedisCluster).sendCommand<T>(
+              options.key,
+              options.readonly,
+              args,
+              commandOptions,
+            )
+          case 'sentinel':
+            return (this.redis as RedisSentinel).sendCommand<T>(options.readonly, args, commandOptions)
+          default:
+            return (this.redis as RedisStandalone).sendCommand<T>(args, commandOptions)
+        }
+      },
+      options.timeoutMs,
+    )
+  }
+
+  /**
+   * Registers a Lua script and returns a function that runs it with EVALSHA, falling back to EVAL when the
+   * server does not know it (NOSCRIPT: after a restart, failover or SCRIPT FLUSH). All keys must share one
+   * cluster slot (checked before sending, on every topology, so code that works on one server also works on
+   * a cluster) unless `crossSlot` is set.
+   */
+  defineScript<T = unknown>(name: string, lua: string, options: ScriptOptions): ScriptFn<T> {
+    const existing = this.#scripts.get(name)
+    const sha = createHash('sha1').update(lua).digest('hex')
+    if (existing) {
+      if (existing.sha !== sha) {
+        throw new CacheError(
+          'E_INVALID_OPTION',
+          `${PKG} script "${name}" is already defined with other source`,
+          {
+            details: { field: 'name' },
+          },
+        )
+      }
+      return existing as ScriptFn<T>
+    }
+    const command = `EVALSHA ${name}`
+    const fn = async (keys: ReadonlyArray<string>, args: ReadonlyArray<Arg | number> = []): Promise<T> => {
+      if (keys.length !== options.keys) {
+        throw new CacheError(
+          'E_INVALID_ARGUMENT',
+          `${PKG} script "${name}" takes ${options.keys} keys, got ${keys.length}`,
+        )
+      }
+      if (!options.crossSlot && keys.length > 1) {
+        const slot = hashSlot(keys[0]!)
+        if (keys.some((k) => hashSlot(k) !== slot)) {
+          throw new CacheError(
+            'E_CROSSSLOT',
+            `${PKG} script "${name}": keys map to different cluster slots; use {hash tags}`,
+            {
+              details: { script: name },
+            },
+          )
+        }
+      }
+      const tail: Arg[] = [String(keys.length), ...keys]
+      for (const a of args) tail.push(typeof a === 'number' ? String(a) : a)
+      const sendOptions: SendOptions = { key: keys[0], buffers: options.buffers ?? false, name: command }
+      try {
+        return await this.send<T>(['EVALSHA', sha, ...tail], sendOptions)
+      } catch (err) {
+        if (
+          isCacheError(err, 'E_COMMAND') &&
+          /NOSCRIPT/.test(String((err.cause as Error | undefined)?.message))
+        ) {
+          return this.send<T>(['EVAL', lua, ...tail], sendOptions)
+        }
+        throw err
+      }
+    }
+    const script = Object.assign(fn, { scriptName: name, sha }) as ScriptFn<T>
+    this.#scripts.set(name, script)
+    return script
+  }
+
+  /** Every master node (one on standalone and Sentinel, each shard's master on a cluster). */
+  async masters(): Promise<MasterNode[]> {
+    const wrap = (address: string, raw: (args: Arg[], o: unknown) => Promise<unknown>): MasterNode => ({
+      address,
+      send: <T>(args: Arg[], o: { buffers?: boolean; timeoutMs?: number } = {}) =>
+        this.exec<T>(
+          `${String(args[0])}@${address}`,
+          () => raw(args, o.buffers ? BUFFER_OPTIONS : undefined) as Promise<T>,
+          o.timeoutMs,
+        ),
+    })
+    if (this.topology === 'cluster') {
+      const cluster = this.redis as RedisCluster
+      return Promise.all(
+        cluster.masters.map(async (m) => {
+          const client = (await cluster.nodeClient(m)) as unknown as RedisStandalone
+          return wrap(`${m.host}:${m.port}`, (args, o) => client.sendCommand(args, o as undefined))
+        }),
+      )
+    }
+    if (this.topology === 'sentinel') {
+      const sentinel = this.redis as RedisSentinel
+      const node = sentinel.getMasterNode()
+      return [
+        wrap(node ? `${node.host}:${node.port}` : 'master', (args, o) =>
+          sentinel.sendCommand(false, args, o as undefined),
+        ),
+      ]
+    }
+    const client = this.redis as RedisStandalone
+    const socket = client.options?.socket as { host?: string; port?: number } | undefined
+    return [
+      wrap(`${socket?.host ?? '127.0.0.1'}:${socket?.port ?? 6379}`, (args, o) =>
+        client.sendCommand(args, o as undefined),
+      ),
+    ]
+  }
+
+  /**
+   * Iterates keys matching a glob on every master with SCAN (never KEYS), in batches of about `count`.
+   * @example for await (const batch of conn.scan(conn.keys.pattern('user:*'))) …
+   */
+  async *scan(
+    match: string,
+    { count = 500, type }: { count?: number; type?: string } = {},
+  ): AsyncGenerator<string[]> {
+    for (const node of await this.masters()) {
+      let cursor = '0'
+      do {
+        const args = ['SCAN', cursor, 'MATCH', match, 'COUNT', String(count)]
+        if (type) args.push('TYPE', type)
+        const reply = await node.send<[string, string[]]>(args)
+        cursor = String(reply[0])
+        if (reply[1].length > 0) yield reply[1]
+      } while (cursor !== '0')
+    }
+  }
+
+  /** The dedicated pub/sub connection (created on first call, shared); it resubscribes after a reconnect. */
+  subscriber(): Promise<Subscriber> {
+    if (this.#closing)
+      return Promise.reject(new CacheError('E_CLOSED', `${PKG} subscriber: the connection is closed`))
+    this.#subscriber ??= (async () => {
+      const client = this.#createSubscriber()
+      const sub = new Subscriber(client, this.topology)
+      try {
+        await withDeadline(
+          client.connect() as Promise<unknown>,
+          this.config.connectTimeoutMs,
+          'subscriber connect',
+        )
+      } catch (err) {
+        this.#subscriber = undefined
+        await sub.close()
+        throw toCacheError(err, 'subscriber connect')
+      }
+      return sub
+    })()
+    return this.#subscriber
+  }
+
+  /** Pings every master and reports latency, role, version and memory. Never throws: `ok` says it. */
+  async health(): Promise<HealthReport> {
+    let masters: MasterNode[] = []
+    try {
+      masters = await this.masters()
+    } catch {}
+    const nodes = await Promise.all(
+      masters.map(async (node): Promise<NodeHealth> => {
+        const start = performance.now()
+        try {
+          await node.send(['PING'])
+          const latencyMs = performance.now() - start
+          const info = parseInfo(String(await node.send(['INFO', 'server', 'memory', 'replication'])))
+          const health: NodeHealth = {
+            address: node.address,
+            ok: true,
+            latencyMs,
+            usedMemory: Number(info.used_memory ?? 0),
+            maxMemory: Number(info.maxmemory ?? 0),
+          }
+          if (info.role) health.role = info.role
+          const version = info.valkey_version ?? info.redis_version
+          if (version) health.version = version
+          return health
+        } catch (err) {
+          return {
+            address: node.address,
+            ok: false,
+            latencyMs: performance.now() - start,
+            error: toCacheError(err, 'PING').code,
+          }
+        }
+      }),
+    )
+    return {
+      ok: nodes.length > 0 && nodes.every((n) => n.ok),
+      latencyMs: Math.max(0, ...nodes.map((n) => n.latencyMs)),
+      topology: this.topology,
+      role: nodes[0]?.role,
+      version: nodes.find((n) => n.version)?.version,
+      usedMemory: nodes.reduce((s, n) => s + (n.usedMemory ?? 0), 0),
+      maxMemory: nodes.reduce((s, n) => s + (n.maxMemory ?? 0), 0),
+      breaker: this.breakerState,
+      nodes,
+    }
+  }
+
+  /**
+   * Connection settings in ioredis's shape, so BullMQ (which uses ioredis) reaches the same server with the
+   * same credentials and TLS. `maxRetriesPerRequest: null` is set, as BullMQ workers require.
+   */
+  bullmq(): IoRedisOptions {
+    const c = this.config
+    const common: Record<string, unknown> = {
+      maxRetriesPerRequest: null,
+      enableReadyCheck: true,
+      connectTimeout: c.connectTimeoutMs,
+    }
+    if (c.username) common.username = c.username
+    if (c.password) common.password = c.password
+    if (c.tls) common.tls = { ...c.tls }
+    if (c.topology === 'cluster') {
+      return {
+        kind: 'cluster',
+        startupNodes: c.nodes.map((n) => ({ ...n })),
+        options: { redisOptions: common, enableReadyCheck: true },
+      }
+    }
+    if (c.topology === 'sentinel' && c.sentinel) {
+      const options: Record<string, unknown> = {
+        ...common,
+        db: c.db,
+        name: c.sentinel.name,
+        sentinels: c.sentinel.sentinels.map((n) => ({ ...n })),
+      }
+      if (c.sentinel.username) options.sentinelUsername = c.sentinel.username
+      if (c.sentinel.password) options.sentinelPassword = c.sentinel.password
+      return { kind: 'sentinel', options }
+    }
+    return { kind: 'standalone', options: { ...common, host: c.host, port: c.port, db: c.db } }
+  }
+
+  /**
+   * Stops accepting commands, waits up to `drainTimeout` for in-flight ones, then closes every connection
+   * this Connection opened (a client passed to `connect()` stays open: it is the caller's). Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#inflight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.config.drainTimeoutMs)
+          this.#drained = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+      }
+      const closing: Promise<unknown>[] = this.#owned.map((r) => closeQuietly(r, this.config.drainTimeoutMs))
+      if (this.#subscriber) closing.push(this.#subscriber.then((s) => s.close()).catch(() => {}))
+      await Promise.all(closing)
+      this.emit('end')
+    })()
+    return this.#closing
+  }
+}
+
+async function closeQuietly(redis: AnyRedis, timeoutMs: number): Promise<void> {
+  const r = redis as unknown as { isOpen?: boolean; close(): Promise<void>; destroy(): void | Promise<void> }
+  try {
+    if (r.isOpen === false) return
+    await withDeadline(r.close(), timeoutMs, 'close')
+  } catch {
+    try {
+      await r.destroy()
+    } catch {}
+  }
+}
+
+/** Rejects with E_UNAVAILABLE when `promise` has not settled within `ms`. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new CacheError('E_UNAVAILABLE', `${PKG} ${what}: no answer within ${ms}ms`)),
+      ms,
+    )
+    promise.then(
+      (v) => {
+        clearTimeout(timer)
+        resolve(v)
+      },
+      (e) => {
+        clearTimeout(timer)
+        reject(e)
+      },
+    )
+  })
+}
+
+/** Parses INFO text into a record. */
+export function parseInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const line of text.split(/\r?\n/)) {
+    const i = line.indexOf(':')
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim()
+  }
+  return out
+}
+
+/** node-redis client options for one data node, from the resolved config. @internal */
+export function nodeClientOptions(
+  config: ResolvedConfig,
+  onReconnecting: (attempt: number, delayMs: number) => void,
+) {
+  const { reconnect } = config
+  const socket: Record<string, unknown> = {
+    connectTimeout: config.connectTimeoutMs,
+    reconnectStrategy: (retries: number, cause: Error) => {
+      if (retries >= reconnect.maxAttempts) {
+        return new CacheError('E_UNAVAILABLE', `${PKG} gave up reconnecting after ${retries} attempts`, {
+          cause,
+        })
+      }
+      const base = Math.min(reconnect.maxDelayMs, reconnect.initialDelayMs * 2 ** Math.min(retries, 30))
+      const spread = base * reconnect.jitter
+      const delay = Math.max(1, Math.round(base - spread + Math.random() * 2 * spread))
+      onReconnecting(retries + 1, delay)
+      return delay
+    },
+  }
+  if (config.tls) Object.assign(socket, { tls: true }, config.tls)
+  const options: RedisClientOptions = {
+    socket: socket as RedisClientOptions['socket'],
+    RESP: config.resp,
+    commandsQueueMaxLength: config.offlineQueue === false ? undefined : config.offlineQueue.maxLength,
+    disableOfflineQueue: config.offlineQueue === false,
+  }
+  if (config.commandTimeoutMs > 0) options.commandOptions = { timeout: config.commandTimeoutMs }
+  if (config.username) options.username = config.username
+  if (config.password) options.password = config.password
+  if (config.clientName) options.name = config.clientName
+  return options
+}
+
+/** Creates the node-redis objects for a resolved config (not yet connected). @internal */
+export function createRedis(
+  config: ResolvedConfig,
+  onReconnecting: (attempt: number, delayMs: number) => void,
+) {
+  const base = nodeClientOptions(config, onReconnecting)
+  const withAddress = (n: NodeAddress) =>
+    ({ ...base, socket: { ...base.socket, host: n.host, port: n.port } }) as RedisClientOptions
+  if (config.topology === 'cluster') {
+    const make = (useReplicas: boolean) =>
+      createCluster({
+        rootNodes: config.nodes.map((n) => ({ socket: { host: n.host, port: n.port } })),
+        defaults: base as never,
+        useReplicas,
+        RESP: config.resp,
+      }) as unknown as RedisCluster
+    const redis = make(false)
+    const replicas = config.replicaReads ? make(true) : redis
+    return {
+      redis,
+      replicas,
+      createSubscriber: () => (redis as RedisCluster).duplicate() as unknown as AnyRedis,
+    }
+  }
+  if (config.topology === 'sentinel' && config.sentinel) {
+    const s = config.sentinel
+    const sentinelClientOptions: Record<string, unknown> = {
+      socket: {
+        connectTimeout: config.connectTimeoutMs,
+        ...(config.tls ? { tls: true, ...config.tls } : {}),
+      },
+    }
+    if (s.username) sentinelClientOptions.username = s.username
+    if (s.password) sentinelClientOptions.password = s.password
+    const { database: _db, ...nodeOptions } = { ...base, database: config.db }
+    const make = (replicaPoolSize: number) =>
+      createSentinel({
+        name: s.name,
+        sentinelRootNodes: s.sentinels,
+        nodeClientOptions: { ...nodeOptions, database: config.db } as never,
+        sentinelClientOptions: sentinelClientOptions as never,
+        masterPoolSize: 1,
+        replicaPoolSize,
+        scanInterval: 1000,
+        RESP: config.resp,
+      }) as unknown as RedisSentinel
+    const redis = make(0)
+    const replicas = config.replicaReads ? make(1) : redis
+    return { redis, replicas, createSubscriber: () => make(0) as unknown as AnyRedis }
+  }
+  const primary = { ...withAddress({ host: config.host, port: config.port }), database: config.db }
+  const redis = createClient(primary) as unknown as RedisStandalone
+  const replicaNode = config.replicaNodes[0]
+  const replicas = replicaNode
+    ? (createClient({ ...withAddress(replicaNode), database: config.db }) as unknown as RedisStandalone)
+    : redis
+  return { redis, replicas, createSubscriber: () => redis.duplicate() as unknown as AnyRedis }
+}

@@ -1,0 +1,13 @@
+/** Defaults of @cache/client options, in one place. */
+export const DEFAULT_NAMESPACE = 'cache'
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000
+export const DEFAULT_COMMAND_TIMEOUT_MS = 2_000
+export const DEFAULT_RECONNECT_INITIAL_DELAY_MS = 50
+export const DEFAULT_RECONNECT_MAX_DELAY_MS = 2_000
+export const DEFAULT_RECONNECT_JITTER = 0.5
+export const DEFAULT_OFFLINE_QUEUE_MAX_LENGTH = 1_000
+export const DEFAULT_BREAKER_FAILURE_THRESHOLD = 3
+export const DEFAULT_BREAKER_RESET_TIMEOUT_MS = 1_000
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000
+export const DEFAULT_PORT = 6379
+export const DEFAULT_SENTINEL_PORT = 26379

@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto'
+import { InvalidOptionError } from './errors.js'
+
+/** A part of a key: strings are escaped, numbers and bigints are written as decimals. */
+export type KeyPart = string | number | bigint
+
+/** Parts longer than this (after escaping) are replaced by a hash. */
+export const MAX_KEY_PART_LENGTH = 128
+const SAFE = /^[A-Za-z0-9._\-@/=+,;!$&()']*$/
+const SAFE_CHAR = /[A-Za-z0-9._\-@/=+,;!$&()']/
+
+/**
+ * Escapes one key part so that no user input can forge a separator (`:`), a cluster hash tag (`{}`), a
+ * glob character or a hashed part (`#`): every other character is percent-encoded, which is one-to-one, so
+ * distinct parts always give distinct keys. Parts longer than MAX_KEY_PART_LENGTH become `#` + a 128-bit
+ * SHA-256 prefix (base64url): a raw part can never start with `#`, since `#` itself is encoded.
+ */
+export function encodeKeyPart(part: KeyPart): string {
+  const s = typeof part === 'string' ? part : String(part)
+  let out = s
+  if (!SAFE.test(s)) {
+    out = ''
+    for (const ch of s) {
+      if (SAFE_CHAR.test(ch)) out += ch
+      else
+        for (const byte of Buffer.from(ch, 'utf8'))
+          out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+    }
+  }
+  if (out.length > MAX_KEY_PART_LENGTH) {
+    return `#${createHash('sha256').update(s, 'utf8').digest('base64url').slice(0, 22)}`
+  }
+  return out
+}
+
+/** Escapes glob metacharacters (`* ? [ ] \`) so a literal can be embedded in a SCAN MATCH pattern. */
+export function escapeGlob(literal: string): string {
+  return literal.replace(/[*?[\]\\]/g, '\\$&')
+}
+
+/**
+ * Builds every Redis key of a package: `namespace:part:part`, with `{tag}` hash tags for co-location in a
+ * cluster. Immutable; `child()` nests a namespace.
+ * @example
+ * const keys = new KeyBuilder('app').child('session')
+ * keys.key('user:42')          // 'app:session:user%3A42'
+ * keys.tagged('user:42', 'idx') // 'app:session:{user%3A42}:idx'
+ */
+export class KeyBuilder {
+  /** The namespace, e.g. `app:session`. */
+  readonly namespace: string
+
+  constructor(namespace: string) {
+    const parts = namespace.split(':')
+    if (!namespace || parts.some((p) => !p || !SAFE.test(p) || p.length > MAX_KEY_PART_LENGTH)) {
+      throw new InvalidOptionError(
+        '@cache/client',
+        'namespace',
+        `must be ':'-separated parts of letters, digits and ._-@/=+,;!$&()', got ${JSON.stringify(namespace)}`,
+      )
+    }
+    this.namespace = namespace
+  }
+
+  /** `namespace:` — every key of this builder starts with it. */
+  get prefix(): string {
+    return `${this.namespace}:`
+  }
+
+  /** `namespace:part1:part2…`, each part escaped. */
+  key(...parts: KeyPart[]): string {
+    let out = this.namespace
+    for (const p of parts) out += `:${encodeKeyPart(p)}`
+    return out
+  }
+
+  /** `namespace:{tag}:parts…`: every key with the same tag lands in the same cluster slot. */
+  tagged(tag: KeyPart, ...parts: KeyPart[]): string {
+    let out = `${this.namespace}:{${encodeKeyPart(tag)}}`
+    for (const p of parts) out += `:${encodeKeyPart(p)}`
+    return out
+  }
+
+  /** A builder for a nested namespace (`namespace:part…`). */
+  child(...parts: KeyPart[]): KeyBuilder {
+    return new KeyBuilder(this.key(...parts))
+  }
+
+  /**
+   * A SCAN MATCH pattern inside this namespace: `glob` may use `*`, `?` and `[...]`; the namespace itself
+   * is escaped so it matches literally.
+   */
+  pattern(glob = '*'): string {
+    return `${escapeGlob(this.prefix)}${glob}`
+  }
+
+  /** True when `key` belongs to this namespace. */
+  owns(key: string): boolean {
+    return key.startsWith(this.prefix)
+  }
+}
+
+const CRC16_TABLE = (() => {
+  const table = new Uint16Array(256)
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 8
+    for (let j = 0; j < 8; j++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+    table[i] = crc
+  }
+  return table
+})()
+
+/** The Redis Cluster hash slot (0–16383) of a key, honouring `{hash tags}`. */
+export function hashSlot(key: string | Buffer): number {
+  let buf = typeof key === 'string' ? Buffer.from(key) : key
+  const open = buf.indexOf(0x7b)
+  if (open >= 0) {
+    const close = buf.indexOf(0x7d, open + 1)
+    if (close > open + 1) buf = buf.subarray(open + 1, close)
+  }
+  let crc = 0
+  for (const byte of buf) crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ byte) & 0xff] as number)
+  return crc % 16384
+}

@@ -1,0 +1,2 @@
+export * from './harness/index.js'
+export { uniquePrefix } from './testing.js'
