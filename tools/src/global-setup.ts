@@ -1,16 +1,6 @@
 import type { TestProject } from 'vitest/node'
-import { startCluster, startSentinel, startStandalone, type TopologyInfo } from './harness/index.js'
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** Long-lived topologies shared by every integration test file; isolate by key prefix, never flush. */
-    redis: {
-      standalone: TopologyInfo & { kind: 'standalone' }
-      sentinel: TopologyInfo & { kind: 'sentinel' }
-      cluster: TopologyInfo & { kind: 'cluster' }
-    }
-  }
-}
+import { startCluster, startSentinel, startStandalone } from './harness/index.js'
+import type { SharedTopologies } from './provided.js'
 
 /** Starts one standalone (with a replica), one Sentinel and one Cluster topology for the whole run. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -20,9 +10,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     startCluster({ masters: 3, replicasPerMaster: 1 }),
   ])
   project.provide('redis', {
-    standalone: standalone.info() as TopologyInfo & { kind: 'standalone' },
-    sentinel: sentinel.info() as TopologyInfo & { kind: 'sentinel' },
-    cluster: cluster.info() as TopologyInfo & { kind: 'cluster' },
+    standalone: standalone.info() as SharedTopologies['standalone'],
+    sentinel: sentinel.info() as SharedTopologies['sentinel'],
+    cluster: cluster.info() as SharedTopologies['cluster'],
   })
   return async () => {
     await Promise.all([standalone.stop(), sentinel.stop(), cluster.stop()])

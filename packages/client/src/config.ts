@@ -224,10 +224,11 @@ function fromUrl(url: string, field: string): Partial<ConnectOptions> {
   try {
     parsed = new URL(url)
   } catch {
+    // An unparseable URL is not echoed: it may hold a password in a place we cannot find to redact.
     throw new InvalidOptionError(
       PKG,
       field,
-      `must be a redis:// or rediss:// URL, got ${JSON.stringify(redactUrl(url))}`,
+      'must be a redis:// or rediss:// URL (value not shown: it may hold a password)',
     )
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {

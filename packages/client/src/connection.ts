@@ -225,6 +225,7 @@ export class Connection extends EventEmitter {
   readonly #breaker: CircuitBreaker | undefined
   readonly #createSubscriber: () => AnyRedis
   #inflight = 0
+  #lastRediscover = 0
   #drained: (() => void) | undefined
   #closing: Promise<void> | undefined
   #subscriber: Promise<Subscriber> | undefined
@@ -281,7 +282,10 @@ export class Connection extends EventEmitter {
         if (!client.isReady) this.#breaker?.open()
         forward(err)
       })
-      emitter.on('end', () => this.emit('end'))
+      // close() emits 'end' itself; this is for a client that ended on its own (reconnect gave up).
+      emitter.on('end', () => {
+        if (!this.#closing) this.emit('end')
+      })
     } else if (this.topology === 'cluster') {
       emitter.on('error', forward)
       emitter.on('node-error', forward)
@@ -337,6 +341,7 @@ export class Connection extends EventEmitter {
           return
         }
         const error = toCacheError(err, command)
+        if (this.topology === 'cluster' && isConnectivity(error)) this.#rediscoverCluster()
         if (breaker) {
           if (isConnectivity(error)) breaker.failure()
           else breaker.success() // the server answered, with an error of the command's own
@@ -364,6 +369,25 @@ export class Connection extends EventEmitter {
         finish(err)
       }
     })
+  }
+
+  /**
+   * node-redis refreshes its slot map only on MOVED/ASK replies. When a master dies, commands for its slots
+   * wait on the dead node's socket and never see a MOVED, so the promoted replica is never found. After a
+   * connectivity failure we ask node-redis to rediscover (at most every 250 ms), starting from a random seed.
+   */
+  #rediscoverCluster(): void {
+    const now = Date.now()
+    if (now - this.#lastRediscover < 250) return
+    this.#lastRediscover = now
+    const internal = this.redis as unknown as {
+      _self?: { _slots?: { rediscover?(start: unknown): Promise<void> } }
+      _slots?: { rediscover?(start: unknown): Promise<void> }
+    }
+    const slots = internal._self?._slots ?? internal._slots
+    const seed = this.config.nodes[Math.floor(Math.random() * this.config.nodes.length)]
+    if (!slots?.rediscover || !seed) return
+    slots.rediscover({ options: { socket: { host: seed.host, port: seed.port } } }).catch(() => {})
   }
 
   #publish(command: string, durationMs: number, errorCode?: string): void {
