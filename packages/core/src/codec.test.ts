@@ -1,0 +1,151 @@
+import { isCacheError } from '@cache/client'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { CODEC_HEADER_BYTES, crc32, createCodec, decode } from './codec.js'
+
+const formats = ['msgpack', 'json', 'raw'] as const
+const jsonValue = fc.jsonValue().filter((v) => v !== undefined)
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn()
+  } catch (err) {
+    return isCacheError(err) ? err.code : 'not-a-cache-error'
+  }
+  return undefined
+}
+
+describe('codec', () => {
+  it('round-trips any JSON value through msgpack and json, compressed or not', () => {
+    const codecs = [
+      createCodec(),
+      createCodec({ format: 'json' }),
+      createCodec({ compressThreshold: 0 }),
+      createCodec({ format: 'json', compressThreshold: false }),
+    ]
+    fc.assert(
+      fc.property(jsonValue, (value) => {
+        for (const c of codecs) expect(c.decode(c.encode(value))).toEqual(value)
+      }),
+    )
+  })
+
+  it('round-trips strings and bytes through raw', () => {
+    const raw = createCodec({ format: 'raw', compressThreshold: 16 })
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.uint8Array()), (value) => {
+        const out = raw.decode(raw.encode(value))
+        if (typeof value === 'string') expect(out).toBe(value)
+        else expect(Buffer.from(out as Uint8Array).equals(Buffer.from(value))).toBe(true)
+      }),
+    )
+  })
+
+  it('any reader decodes any writer (header says format and compression)', () => {
+    const writers = formats.map((format) => createCodec({ format, compressThreshold: 8 }))
+    const readers = formats.map((format) => createCodec({ format }))
+    for (const w of writers) {
+      const value = w.format === 'raw' ? 'x'.repeat(100) : { a: 'x'.repeat(100), n: [1, 2, 3] }
+      for (const r of readers) expect(r.decode(w.encode(value))).toEqual(value)
+    }
+  })
+
+  it('keeps msgpack types: Date, Set, bigint, Buffer (a Map comes back as a plain object)', () => {
+    const c = createCodec()
+    const value = {
+      d: new Date(1_700_000_000_000),
+      m: new Map([['a', 1]]),
+      s: new Set([1, 2]),
+      b: 2n ** 70n,
+      buf: Buffer.from('hi'),
+    }
+    const out = c.decode(c.encode(value)) as typeof value
+    expect(out.d).toEqual(value.d)
+    expect(out.m).toEqual({ a: 1 })
+    expect(out.s).toEqual(value.s)
+    expect(out.b).toBe(value.b)
+    expect(Buffer.from(out.buf).toString()).toBe('hi')
+  })
+
+  it('compresses large values with LZ4 and not small ones', () => {
+    const c = createCodec()
+    const big = { text: 'abc'.repeat(2000) }
+    const bytes = c.encode(big)
+    expect(bytes[1]! & 0x08).toBe(0x08)
+    expect(bytes.length).toBeLessThan(1000)
+    expect(c.encode({ a: 1 })[1]! & 0x08).toBe(0)
+    expect(createCodec({ compressThreshold: false }).encode(big)[1]! & 0x08).toBe(0)
+  })
+
+  it('never returns a wrong value for corrupt bytes: any single-byte change or truncation is E_DECODE', () => {
+    const c = createCodec({ compressThreshold: 64 })
+    fc.assert(
+      fc.property(
+        jsonValue,
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        fc.boolean(),
+        (value, pos, xor, truncate) => {
+          const bytes = Buffer.from(c.encode(value))
+          const i = pos % bytes.length
+          const bad = truncate ? bytes.subarray(0, i) : Buffer.from(bytes)
+          if (!truncate) bad[i] = bad[i]! ^ xor
+          expect(codeOf(() => c.decode(bad))).toBe('E_DECODE')
+        },
+      ),
+    )
+  })
+
+  it('rejects foreign bytes with E_DECODE', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        expect(codeOf(() => decode(bytes))).toBe('E_DECODE')
+      }),
+    )
+    expect(codeOf(() => decode(Buffer.from('{"a":1}')))).toBe('E_DECODE')
+  })
+
+  it('rejects an unknown version and an unknown format with E_DECODE', () => {
+    const good = createCodec().encode(1)
+    const v2 = Buffer.from(good)
+    v2[1] = 0x23
+    expect(codeOf(() => decode(v2))).toBe('E_DECODE')
+    const fmt = Buffer.from(good)
+    fmt[1] = 0x17
+    fmt.writeUInt32BE(crc32(fmt.subarray(CODEC_HEADER_BYTES)), 2)
+    expect(codeOf(() => decode(fmt))).toBe('E_DECODE')
+  })
+
+  it('a valid header over a broken payload is E_DECODE, not a wrong value', () => {
+    const body = Buffer.from([0x92, 0x01])
+    const forged = Buffer.concat([Buffer.from([0xca, 0x13, 0, 0, 0, 0]), body])
+    forged.writeUInt32BE(crc32(body), 2)
+    expect(codeOf(() => decode(forged))).toBe('E_DECODE')
+  })
+
+  it('refuses values it cannot encode with E_ENCODE', () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    const msgpack = createCodec()
+    const json = createCodec({ format: 'json' })
+    const raw = createCodec({ format: 'raw' })
+    expect(codeOf(() => msgpack.encode(undefined))).toBe('E_ENCODE')
+    expect(codeOf(() => msgpack.encode({ f: () => 1 }))).toBe('E_ENCODE')
+    expect(codeOf(() => msgpack.encode(Symbol('s')))).toBe('E_ENCODE')
+    expect(codeOf(() => msgpack.encode(cyclic))).toBe('E_ENCODE')
+    expect(codeOf(() => json.encode(cyclic))).toBe('E_ENCODE')
+    expect(codeOf(() => json.encode(10n))).toBe('E_ENCODE')
+    expect(codeOf(() => json.encode(() => 1))).toBe('E_ENCODE')
+    expect(codeOf(() => raw.encode({ a: 1 }))).toBe('E_ENCODE')
+  })
+
+  it('validates its options, naming the field', () => {
+    expect(() => createCodec({ format: 'xml' as never })).toThrow(/codec\.format/)
+    expect(() => createCodec({ compressThreshold: -1 })).toThrow(/codec\.compressThreshold/)
+    expect(codeOf(() => createCodec({ nope: 1 } as never))).toBe('E_INVALID_OPTION')
+  })
+
+  it('crc32 matches the IEEE check value', () => {
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926)
+  })
+})

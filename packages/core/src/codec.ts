@@ -1,0 +1,162 @@
+import zlib from 'node:zlib'
+import { parseOptions } from '@cache/client'
+import { compressSync, uncompressSync } from 'lz4-napi'
+import { Packr } from 'msgpackr'
+import { z } from 'zod'
+import { DEFAULT_COMPRESS_THRESHOLD, PKG } from './defaults.js'
+import { DecodeError, EncodeError } from './errors.js'
+
+/** How values are serialised: MessagePack (default), JSON, or raw bytes/strings. */
+export type CodecFormat = 'msgpack' | 'json' | 'raw'
+
+/** Turns values into self-describing bytes and back. Any codec decodes what any other codec wrote. */
+export interface Codec {
+  /** The format this codec writes. */
+  readonly format: CodecFormat
+  /** Encodes a value. @throws EncodeError (E_ENCODE) when it cannot be encoded. */
+  encode(value: unknown): Buffer
+  /** Decodes bytes written by any codec. @throws DecodeError (E_DECODE) for corrupt or foreign bytes. */
+  decode(bytes: Uint8Array): unknown
+}
+
+/** Options of `createCodec()`. */
+export interface CodecOptions {
+  /** Format of written values. @default 'msgpack' */
+  format?: CodecFormat
+  /** Values whose serialised form is at least this many bytes are LZ4-compressed; `false` never compresses. @default 1024 */
+  compressThreshold?: number | false
+}
+
+/** First byte of every encoded value. */
+export const CODEC_MAGIC = 0xca
+/** Bytes before the payload: magic, flags, CRC-32 of the payload (big-endian). */
+export const CODEC_HEADER_BYTES = 6
+const VERSION = 0x10
+const VERSION_MASK = 0xf0
+const LZ4 = 0x08
+const FORMAT_MASK = 0x07
+const F_BYTES = 0
+const F_STRING = 1
+const F_JSON = 2
+const F_MSGPACK = 3
+
+const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'auto' } as never)
+// msgpackr writes functions as undefined by default: a silent wrong value. Refuse them instead.
+;(packr as unknown as { writeFunction: () => never }).writeFunction = () => {
+  throw new TypeError('functions cannot be encoded')
+}
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256)
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    t[n] = c
+  }
+  return t
+})()
+
+/** CRC-32 (IEEE), native where Node has it (20.15+), the same result in JS otherwise. */
+export const crc32: (data: Uint8Array) => number =
+  typeof (zlib as { crc32?: unknown }).crc32 === 'function'
+    ? (zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32
+    : (data) => {
+        let c = -1
+        for (let i = 0; i < data.length; i++)
+          c = (CRC_TABLE[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8)
+        return (c ^ -1) >>> 0
+      }
+
+const codecSchema = z
+  .object({
+    format: z.enum(['msgpack', 'json', 'raw']).default('msgpack'),
+    compressThreshold: z
+      .union([z.literal(false), z.number().int().min(0, 'must be a non-negative integer or false')])
+      .default(DEFAULT_COMPRESS_THRESHOLD),
+  })
+  .strict()
+
+function serialise(format: CodecFormat, value: unknown): { flags: number; body: Uint8Array } {
+  if (value === undefined) throw new TypeError('undefined cannot be cached (a miss reads as undefined)')
+  if (format === 'msgpack') return { flags: F_MSGPACK, body: packr.pack(value) }
+  if (format === 'json') {
+    const text = JSON.stringify(value)
+    if (text === undefined) throw new TypeError(`${typeof value} has no JSON form`)
+    return { flags: F_JSON, body: Buffer.from(text, 'utf8') }
+  }
+  if (typeof value === 'string') return { flags: F_STRING, body: Buffer.from(value, 'utf8') }
+  if (value instanceof Uint8Array) return { flags: F_BYTES, body: value }
+  throw new TypeError(`the raw format takes strings and byte arrays, got ${typeof value}`)
+}
+
+/**
+ * Creates a codec. Every encoded value starts with a header — magic byte, flags (format and compression)
+ * and a CRC-32 of the payload — so any reader decodes any writer's value, and corrupt or foreign bytes
+ * fail with E_DECODE instead of decoding to a wrong value.
+ * @example
+ * const codec = createCodec({ format: 'json', compressThreshold: 4096 })
+ * codec.decode(codec.encode({ a: 1 })) // { a: 1 }
+ */
+export function createCodec(options: CodecOptions = {}): Codec {
+  const o = parseOptions(PKG, codecSchema, options, 'codec')
+  const threshold = o.compressThreshold === false ? Number.POSITIVE_INFINITY : o.compressThreshold
+  const format = o.format as CodecFormat
+  return Object.freeze({
+    format,
+    encode(value: unknown): Buffer {
+      let flags: number
+      let body: Uint8Array
+      try {
+        ;({ flags, body } = serialise(format, value))
+      } catch (err) {
+        if (err instanceof EncodeError) throw err
+        throw new EncodeError(err instanceof Error ? err.message : String(err), { cause: err })
+      }
+      if (body.length >= threshold) {
+        const packed = compressSync(Buffer.from(body.buffer, body.byteOffset, body.length))
+        if (packed.length < body.length) {
+          body = packed
+          flags |= LZ4
+        }
+      }
+      const out = Buffer.allocUnsafe(CODEC_HEADER_BYTES + body.length)
+      out[0] = CODEC_MAGIC
+      out[1] = VERSION | flags
+      out.writeUInt32BE(crc32(body), 2)
+      out.set(body, CODEC_HEADER_BYTES)
+      return out
+    },
+    decode,
+  })
+}
+
+/** Decodes bytes written by any codec. @throws DecodeError (E_DECODE). */
+export function decode(bytes: Uint8Array): unknown {
+  if (bytes.length < CODEC_HEADER_BYTES || bytes[0] !== CODEC_MAGIC) {
+    throw new DecodeError('not written by an @cache codec (bad header)')
+  }
+  const flags = bytes[1] as number
+  if ((flags & VERSION_MASK) !== VERSION) throw new DecodeError(`unknown codec version ${flags >> 4}`)
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  let body: Buffer = buf.subarray(CODEC_HEADER_BYTES)
+  if (crc32(body) !== buf.readUInt32BE(2)) throw new DecodeError('checksum mismatch (corrupt value)')
+  try {
+    if (flags & LZ4) body = uncompressSync(body)
+    switch (flags & FORMAT_MASK) {
+      case F_MSGPACK:
+        return packr.unpack(body)
+      case F_JSON:
+        return JSON.parse(body.toString('utf8'))
+      case F_STRING:
+        return body.toString('utf8')
+      case F_BYTES:
+        return Buffer.from(body)
+    }
+  } catch (err) {
+    throw new DecodeError(err instanceof Error ? err.message : String(err), { cause: err })
+  }
+  throw new DecodeError(`unknown format ${flags & FORMAT_MASK}`)
+}
+
+/** The default codec: MessagePack, LZ4 from 1 KiB. */
+export const defaultCodec: Codec = createCodec()

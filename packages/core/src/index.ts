@@ -1,0 +1,36 @@
+export type {
+  Cache,
+  CacheStats,
+  CacheVersion,
+  Factory,
+  FactoryContext,
+  GetOrSetOptions,
+  MsetEntry,
+  SetOptions,
+  ValueWithTtl,
+} from './cache.js'
+export {
+  CODEC_HEADER_BYTES,
+  CODEC_MAGIC,
+  type Codec,
+  type CodecFormat,
+  type CodecOptions,
+  crc32,
+  createCodec,
+  decode,
+  defaultCodec,
+} from './codec.js'
+export {
+  DEFAULT_COMPRESS_THRESHOLD,
+  DEFAULT_LEASE_TTL_MS,
+  DEFAULT_MAX_VALUE_BYTES,
+  DEFAULT_TTL_MS,
+  MAX_TTL_MS,
+  MIN_TTL_MS,
+} from './defaults.js'
+export { DecodeError, EncodeError, FactoryError, ValueTooLargeError, VersionNotFoundError } from './errors.js'
+export { globToRedis, globToRegExp } from './glob.js'
+export { availableMemory } from './memory.js'
+export { MemoryCache, type MemoryCacheOptions } from './memory-cache.js'
+export { estimateSize } from './size.js'
+export { checkKey, parseTtl, zTtl } from './ttl.js'
