@@ -1,0 +1,28 @@
+import { CacheError } from '@cache/client'
+
+/** Error codes of @cache/events (besides @cache/client's E_INVALID_OPTION, E_CLOSED, E_UNAVAILABLE…). */
+export type EventsErrorCode = 'E_INVALID_PAYLOAD' | 'E_UNSUPPORTED'
+
+/** A message failed its channel's or stream's schema, or is not a valid envelope. `issues` says why. */
+export class InvalidPayloadError extends CacheError {
+  /** The channel or stream the message was meant for. */
+  readonly target: string
+  /** What is wrong, one line per problem (paths and reasons; never the payload itself). */
+  readonly issues: readonly string[]
+
+  constructor(target: string, issues: readonly string[], cause?: unknown) {
+    super('E_INVALID_PAYLOAD', `[@cache/events] invalid payload for "${target}": ${issues.join('; ')}`, {
+      cause,
+      details: { target, issues },
+    })
+    this.target = target
+    this.issues = Object.freeze([...issues])
+  }
+}
+
+/** The operation cannot work with these options or on this topology (e.g. a pattern on sharded pub/sub). */
+export class UnsupportedError extends CacheError {
+  constructor(message: string) {
+    super('E_UNSUPPORTED', `[@cache/events] ${message}`)
+  }
+}

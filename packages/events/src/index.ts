@@ -1,0 +1,24 @@
+export {
+  Consumer,
+  type ConsumerOptions,
+  type ConsumerStats,
+  type EventContext,
+  type EventHandler,
+} from './consumer.js'
+export { deadLetterChannel, handlerErrorChannel, invalidChannel } from './diagnostics.js'
+export { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.js'
+export { type EventsErrorCode, InvalidPayloadError, UnsupportedError } from './errors.js'
+export {
+  type ChannelSchemas,
+  type InputOf,
+  type MessageHandler,
+  type MessageMeta,
+  type PayloadOf,
+  PubSub,
+  type PubSubOptions,
+  type PubSubStats,
+  type SubscribeOptions,
+  type Subscription,
+} from './pubsub.js'
+export type { PendingEntry, PendingSummary } from './replies.js'
+export { type DeadLetter, EventStream, type EventStreamOptions, type PendingReport } from './stream.js'

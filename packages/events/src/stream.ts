@@ -1,0 +1,295 @@
+import {
+  type Arg,
+  CacheError,
+  type Connection,
+  type Duration,
+  isCacheError,
+  parseOptions,
+  type ScriptFn,
+  zDuration,
+} from '@cache/client'
+import { z } from 'zod'
+import { Consumer, type ConsumerOptions, type EventHandler } from './consumer.js'
+import * as D from './defaults.js'
+import { encodeJson, validate } from './envelope.js'
+import { streamKeys } from './keys.js'
+import {
+  field,
+  type PendingEntry,
+  type PendingSummary,
+  parseEntries,
+  parsePendingEntries,
+  parsePendingSummary,
+} from './replies.js'
+import { claim, deadLetter } from './scripts/index.js'
+
+const PKG = '@cache/events'
+const ID = /^\d+(-\d+)?$/
+
+/** Options of `new EventStream()`. */
+export interface EventStreamOptions<S extends z.ZodType = z.ZodType<unknown>> {
+  /** Validates every appended event, and every event read before it reaches a handler. */
+  schema?: S
+  /** Trim to about this many entries on every append (XADD MAXLEN ~). Not with `minId`. */
+  maxLen?: number
+  /** Trim entries older than this on every append (XADD MINID ~ now − minId). Not with `maxLen`. */
+  minId?: Duration
+  /** Trim exactly (`=`) instead of approximately (`~`, much cheaper). @default false */
+  exactTrim?: boolean
+  /** Entries kept in the dead-letter stream (approximate). @default 10000 */
+  deadLetterMaxLen?: number
+}
+
+/** Everything `consume()` needs from its stream. @internal */
+export interface StreamContext {
+  conn: Connection
+  name: string
+  key: string
+  deadKey: string
+  schema: z.ZodType | undefined
+  deadLetterMaxLen: number
+  claimScript: ScriptFn<unknown>
+  deadLetterScript: ScriptFn<number>
+}
+
+/** A dead-lettered event, as stored in the dead-letter stream. */
+export interface DeadLetter {
+  /** Id in the dead-letter stream. */
+  id: string
+  /** Id of the original entry. */
+  originalId: string
+  /** `invalid` (failed the schema), `failed` (handler failed on the last allowed delivery) or `max-deliveries` (reclaimed too often). */
+  reason: string
+  deliveries: number
+  group: string
+  /** The handler's error message, when there was one. */
+  error: string | undefined
+  /** The raw `data` field (JSON text). */
+  data: string | undefined
+  /** Every field of the original entry. */
+  fields: Record<string, string>
+}
+
+/** Pending entries of a group: the summary and the first entries. */
+export interface PendingReport extends PendingSummary {
+  entries: PendingEntry[]
+}
+
+const optionsSchema = z
+  .object({
+    schema: z
+      .custom<z.ZodType>((s) => s instanceof z.ZodType, { message: 'must be a zod schema' })
+      .optional(),
+    maxLen: z.number().int().min(1, 'must be at least 1').optional(),
+    minId: zDuration({ min: 1 }).optional(),
+    exactTrim: z.boolean().default(false),
+    deadLetterMaxLen: z.number().int().min(1, 'must be at least 1').default(D.DEFAULT_DEAD_LETTER_MAX_LEN),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.maxLen !== undefined && o.minId !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['minId'], message: 'must not be set together with maxLen' })
+    }
+  })
+
+const trimSchema = z.union([
+  z.object({ maxLen: z.number().int().min(0, 'must not be negative') }).strict(),
+  z.object({ minId: z.string().regex(ID, 'must be a stream id like 1700000000000-0') }).strict(),
+])
+
+/**
+ * A Redis Stream of typed events: `append` (XADD with MAXLEN/MINID trimming), consumer groups created on
+ * demand (`consume`), pending inspection and a dead-letter stream (`<key>:dead`, same cluster slot).
+ * Delivery is at-least-once: a handler may see an event again after a crash or a failure.
+ * @example
+ * const stream = new EventStream(conn, 'orders', { schema: Order, maxLen: 100_000 })
+ * await stream.append({ id: 'o-1', total: 42 })
+ * const consumer = stream.consume({ group: 'billing' }, async (order) => bill(order))
+ * await consumer.close()
+ */
+export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
+  /** The stream's name, as given. */
+  readonly name: string
+  /** The stream's Redis key. */
+  readonly key: string
+  /** The dead-letter stream's Redis key. */
+  readonly deadLetterKey: string
+  readonly #conn: Connection
+  readonly #options: {
+    schema?: z.ZodType | undefined
+    maxLen?: number | undefined
+    minId?: number | undefined
+    exactTrim: boolean
+    deadLetterMaxLen: number
+  }
+  readonly #context: StreamContext
+
+  constructor(conn: Connection, name: string, options: EventStreamOptions<S> = {}) {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new CacheError('E_INVALID_OPTION', `[${PKG}] option "name" must be a non-empty string`, {
+        details: { field: 'name' },
+      })
+    }
+    this.#options = parseOptions(PKG, optionsSchema, options)
+    this.#conn = conn
+    this.name = name
+    const keys = streamKeys(conn.keys, name)
+    this.key = keys.stream
+    this.deadLetterKey = keys.dead
+    this.#context = Object.freeze({
+      conn,
+      name,
+      key: keys.stream,
+      deadKey: keys.dead,
+      schema: this.#options.schema,
+      deadLetterMaxLen: this.#options.deadLetterMaxLen,
+      claimScript: conn.defineScript('events:claim', claim, { keys: 2 }),
+      deadLetterScript: conn.defineScript<number>('events:dead-letter', deadLetter, { keys: 2 }),
+    })
+  }
+
+  #trimArgs(): Arg[] {
+    const op = this.#options.exactTrim ? '=' : '~'
+    if (this.#options.maxLen !== undefined) return ['MAXLEN', op, String(this.#options.maxLen)]
+    if (this.#options.minId !== undefined) return ['MINID', op, String(Date.now() - this.#options.minId)]
+    return []
+  }
+
+  #encode(event: unknown): Arg[] {
+    const checked = validate(this.#options.schema, this.name, event)
+    if (!checked.ok) throw checked.error
+    return ['v', String(D.ENVELOPE_VERSION), 'data', encodeJson(this.name, event)]
+  }
+
+  /**
+   * Validates and appends one event; resolves with its stream id.
+   * @throws InvalidPayloadError (E_INVALID_PAYLOAD) when it fails the schema; nothing is written.
+   */
+  async append(event: z.input<S>): Promise<string> {
+    const fields = this.#encode(event)
+    const reply = await this.#conn.send(['XADD', this.key, ...this.#trimArgs(), '*', ...fields], {
+      key: this.key,
+    })
+    return String(reply)
+  }
+
+  /**
+   * Appends several events (validated first, all or none sent), pipelined; resolves with their ids in order.
+   * @throws InvalidPayloadError when any fails the schema.
+   */
+  async appendMany(events: ReadonlyArray<z.input<S>>): Promise<string[]> {
+    const encoded = events.map((e) => this.#encode(e))
+    const trim = this.#trimArgs()
+    const replies = await Promise.all(
+      encoded.map((fields) =>
+        this.#conn.send(['XADD', this.key, ...trim, '*', ...fields], { key: this.key }),
+      ),
+    )
+    return replies.map(String)
+  }
+
+  /** Trims the stream now, to `maxLen` entries or to ids ≥ `minId`; resolves with the entries removed. */
+  async trim(how: { maxLen: number } | { minId: string }): Promise<number> {
+    const o = parseOptions(PKG, trimSchema, how)
+    const op = this.#options.exactTrim ? '=' : '~'
+    const args: Arg[] =
+      'maxLen' in o
+        ? ['XTRIM', this.key, 'MAXLEN', op, String(o.maxLen)]
+        : ['XTRIM', this.key, 'MINID', op, o.minId]
+    return Number(await this.#conn.send(args, { key: this.key }))
+  }
+
+  /** XLEN: entries in the stream. */
+  async length(): Promise<number> {
+    return Number(await this.#conn.send(['XLEN', this.key], { key: this.key }))
+  }
+
+  /** Entries between two ids (default: the first `count`), decoded; for inspection and replay. */
+  async range({
+    start = '-',
+    end = '+',
+    count = 100,
+  }: {
+    start?: string
+    end?: string
+    count?: number
+  } = {}): Promise<Array<{ id: string; data: unknown }>> {
+    const reply = await this.#conn.send(['XRANGE', this.key, start, end, 'COUNT', String(count)], {
+      key: this.key,
+    })
+    return parseEntries(reply).map((e) => {
+      const raw = field(e.fields, 'data')
+      let data: unknown
+      try {
+        data = raw === undefined ? undefined : JSON.parse(raw)
+      } catch {
+        data = raw
+      }
+      return { id: e.id, data }
+    })
+  }
+
+  /**
+   * Pending entries of a consumer group (delivered, not yet acknowledged): the XPENDING summary, and the
+   * first `count` entries with their consumer, idle time and delivery count.
+   */
+  async pending(
+    group: string,
+    { count = 100, consumer }: { count?: number; consumer?: string } = {},
+  ): Promise<PendingReport> {
+    try {
+      const summary = parsePendingSummary(
+        await this.#conn.send(['XPENDING', this.key, group], { key: this.key }),
+      )
+      const args: Arg[] = ['XPENDING', this.key, group, '-', '+', String(count)]
+      if (consumer) args.push(consumer)
+      const entries = parsePendingEntries(await this.#conn.send(args, { key: this.key }))
+      return { ...summary, entries }
+    } catch (err) {
+      if (isNoGroup(err)) return { count: 0, minId: undefined, maxId: undefined, consumers: [], entries: [] }
+      throw err
+    }
+  }
+
+  /** The oldest `count` dead letters. */
+  async deadLetters({ count = 100 }: { count?: number } = {}): Promise<DeadLetter[]> {
+    const reply = await this.#conn.send(['XRANGE', this.deadLetterKey, '-', '+', 'COUNT', String(count)], {
+      key: this.deadLetterKey,
+    })
+    return parseEntries(reply).map((e) => {
+      const fields: Record<string, string> = {}
+      for (let i = 0; i + 1 < e.fields.length; i += 2) fields[e.fields[i]!] = e.fields[i + 1]!
+      return {
+        id: e.id,
+        originalId: fields['dlq-id'] ?? '',
+        reason: fields['dlq-reason'] ?? '',
+        deliveries: Number(fields['dlq-deliveries'] ?? 0),
+        group: fields['dlq-group'] ?? '',
+        error: fields['dlq-error'],
+        data: fields.data,
+        fields,
+      }
+    })
+  }
+
+  /** Deletes the stream and its dead-letter stream (every group with them). */
+  async destroy(): Promise<void> {
+    await this.#conn.send(['DEL', this.key, this.deadLetterKey], { key: this.key })
+  }
+
+  /**
+   * Starts a consumer in a group (created on demand, from the start of the stream unless `startId` says
+   * otherwise). At most `concurrency` handlers run at once; the consumer reads only while it has free slots.
+   * An event is acknowledged after its handler succeeds; a failed or crashed delivery is retried after
+   * `claimIdleMs`, and dead-lettered after `maxDeliveries`.
+   * @example stream.consume({ group: 'billing', concurrency: 8 }, async (event, ctx) => …)
+   */
+  consume(options: ConsumerOptions, handler: EventHandler<z.output<S>>): Consumer<z.output<S>> {
+    return new Consumer<z.output<S>>(this.#context, options, handler)
+  }
+}
+
+/** True for a NOGROUP reply (the group or the stream is gone). */
+export function isNoGroup(err: unknown): boolean {
+  return isCacheError(err, 'E_COMMAND') && /NOGROUP/.test(err.message)
+}
