@@ -1,0 +1,296 @@
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { hostname } from 'node:os'
+import { type Connection, type Duration, parseDuration, parseOptions } from '@cache/client'
+import { findDeadlocks, type WaitEdge } from './diagnostics.js'
+import { LockNotReplicatedError, LockTimeoutError } from './errors.js'
+import { waitsKey } from './keys.js'
+import { heldTooLongChannel, Lock } from './lock.js'
+import { type LockInfo, MutexStore, notifyFor } from './mutex-store.js'
+import {
+  type AcquireOptions,
+  checkName,
+  type LockManagerOptions,
+  lockManagerSchema,
+  PKG,
+  parseAcquire,
+  type ResolvedAcquire,
+} from './options.js'
+import { type Notifier, notifierFor, waitLoop } from './wait.js'
+
+/** A unique owner token for one acquisition. */
+export function newOwner(): string {
+  return randomBytes(12).toString('base64url')
+}
+
+/** A default process id for diagnostics: host:pid:random. */
+export function defaultId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
+}
+
+/** Several locks taken together by `acquireAll`, released together. */
+export class LockGroup {
+  /** The locks, in acquisition order. */
+  readonly locks: readonly Lock[]
+  /** Aborted as soon as any of the locks is lost. */
+  readonly signal: AbortSignal
+
+  /** @internal */
+  constructor(locks: Lock[]) {
+    this.locks = locks
+    this.signal = AbortSignal.any(locks.map((l) => l.signal))
+  }
+
+  /** Extends every lock; fails like `Lock.extend` with the first failure. */
+  async extend(ttl?: Duration): Promise<void> {
+    await Promise.all(this.locks.map((l) => l.extend(ttl)))
+  }
+
+  /** Releases every lock (in reverse order); throws the first failure after trying all. */
+  async release(): Promise<void> {
+    let first: unknown
+    for (const lock of [...this.locks].reverse()) {
+      try {
+        await lock.release()
+      } catch (err) {
+        first ??= err
+      }
+    }
+    if (first !== undefined) throw first
+  }
+
+  /** Releases at the end of an `await using` scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release()
+  }
+}
+
+/**
+ * Mutual exclusion on Redis: leases with fencing tokens, owner-only release and extension (Lua), waiting by
+ * pub/sub notification with a jittered fallback poll, optional FIFO fairness and reentrancy, a watchdog,
+ * WAIT-for-replicas durability and diagnostics (who holds what, who waits for whom, deadlocks).
+ *
+ * Events: `held-too-long` ({ resource, token, heldMs }) when `heldTooLong` is set.
+ * @example
+ * const locks = new LockManager(conn)
+ * await locks.using('report:2024', { ttl: '30s', autoExtend: true }, async (lock) => {
+ *   await db.write(report, { fencingToken: lock.token })
+ * })
+ */
+export class LockManager extends EventEmitter {
+  /** This process's name in diagnostics. */
+  readonly id: string
+  readonly #store: MutexStore
+  readonly #notifier: Notifier
+  readonly #options: ReturnType<typeof resolveManager>
+  readonly #defaults: ResolvedAcquire
+
+  constructor(conn: Connection, options: LockManagerOptions = {}) {
+    super()
+    this.#options = resolveManager(options)
+    this.id = this.#options.id ?? defaultId()
+    this.#store = new MutexStore(conn, this.#options.prefix, this.#options.fencing)
+    this.#notifier = notifierFor(conn)
+    this.#defaults = parseAcquire({})
+  }
+
+  /**
+   * Acquires `resource`, waiting up to `waitTimeout`.
+   * @throws LockTimeoutError (E_LOCK_TIMEOUT), LockAbortedError (E_LOCK_ABORTED),
+   * LockNotReplicatedError (E_LOCK_NOT_REPLICATED), InvalidOptionError (E_INVALID_OPTION)
+   */
+  async acquire(resource: string, options?: AcquireOptions): Promise<Lock> {
+    checkName('resource', resource)
+    const o = options === undefined ? this.#defaults : parseAcquire(options)
+    return this.#acquire(resource, o, o.waitTimeout)
+  }
+
+  /** One attempt: the Lock, or null when someone else holds it. */
+  async tryAcquire(resource: string, options?: Omit<AcquireOptions, 'waitTimeout'>): Promise<Lock | null> {
+    checkName('resource', resource)
+    const o = options === undefined ? this.#defaults : parseAcquire(options)
+    try {
+      return await this.#acquire(resource, o, 0)
+    } catch (err) {
+      if (err instanceof LockTimeoutError) return null
+      throw err
+    }
+  }
+
+  /** Runs `fn` while holding `resource` and always releases (also when `fn` throws). */
+  async using<T>(
+    resource: string,
+    options: AcquireOptions | undefined,
+    fn: (lock: Lock) => Promise<T> | T,
+  ): Promise<T> {
+    const lock = await this.acquire(resource, options)
+    let failed = false
+    try {
+      return await fn(lock)
+    } catch (err) {
+      failed = true
+      throw err
+    } finally {
+      // A release failure must not hide the error of `fn`.
+      if (failed) await lock.release().catch(() => {})
+      else await lock.release()
+    }
+  }
+
+  /**
+   * Acquires several resources in one global order (sorted by key), so two callers with overlapping sets
+   * can never deadlock; `waitTimeout` covers the whole set. On failure the ones taken are released.
+   */
+  async acquireAll(resources: readonly string[], options?: AcquireOptions): Promise<LockGroup> {
+    if (!Array.isArray(resources) || resources.length === 0) checkName('resources', '')
+    for (const r of resources) checkName('resources', r)
+    const o = options === undefined ? this.#defaults : parseAcquire(options)
+    const ordered = [...new Set(resources)].sort((a, b) => {
+      const ka = this.#store.keysOf(a).lock
+      const kb = this.#store.keysOf(b).lock
+      return ka < kb ? -1 : ka > kb ? 1 : 0
+    })
+    const deadline = performance.now() + o.waitTimeout
+    const taken: Lock[] = []
+    try {
+      for (const r of ordered)
+        taken.push(await this.#acquire(r, o, Math.max(0, deadline - performance.now())))
+    } catch (err) {
+      await Promise.all(taken.map((l) => l.release().catch(() => {})))
+      throw err
+    }
+    return new LockGroup(taken)
+  }
+
+  /** The lock on `resource` as the server sees it, or null when free. */
+  inspect(resource: string): Promise<LockInfo | null> {
+    return this.#store.inspect(checkName('resource', resource))
+  }
+
+  /** Locks (under this manager's prefix) held longer than `threshold`, by the server's clock; SCANs every master. */
+  async heldLongerThan(threshold: Duration): Promise<LockInfo[]> {
+    const ms = parseDuration(threshold, { field: 'threshold', pkg: PKG })
+    const out: LockInfo[] = []
+    for await (const batch of this.#store.conn.scan(this.#store.keys.pattern('{*}'), { type: 'hash' })) {
+      for (const key of batch) {
+        const tag = key.slice(this.#store.keys.prefix.length + 1, -1)
+        let resource = tag
+        try {
+          resource = decodeURIComponent(tag)
+        } catch {}
+        const info = await this.#store.inspectKey(key, resource)
+        if (info && info.heldMs >= ms) out.push(info)
+      }
+    }
+    return out
+  }
+
+  /**
+   * The wait-for view: which process (`waiter`, a LockManager id) waits for which resource, and which
+   * process holds it. Waiters register while they wait (entries of crashed waiters are dropped when stale).
+   */
+  async waitFor(): Promise<WaitEdge[]> {
+    const key = waitsKey(this.#store.keys)
+    const raw = await this.#store.conn.send<string[]>(['HGETALL', key], { key })
+    const now = Date.now()
+    const edges: WaitEdge[] = []
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const entry = JSON.parse(String(raw[i + 1])) as { w: string; r: string; s: number; u: number }
+      if (entry.u < now) continue
+      const info = await this.#store.inspect(entry.r)
+      edges.push({ waiter: entry.w, resource: entry.r, holder: info?.holder, waitingMs: now - entry.s })
+    }
+    return edges
+  }
+
+  /** Cycles in the wait-for view: processes that wait for each other (each cycle lists process ids). */
+  async deadlocks(): Promise<string[][]> {
+    return findDeadlocks(await this.waitFor())
+  }
+
+  async #acquire(resource: string, o: ResolvedAcquire, waitTimeoutMs: number): Promise<Lock> {
+    const store = this.#store
+    const k = store.keysOf(resource)
+    const owner = o.owner ?? newOwner()
+    const retryIntervalMs = this.#options.retryInterval
+    const queueEntryTtlMs = retryIntervalMs * 4
+    const waitsField = `${this.id}|${owner}`
+    const waits = waitsKey(store.keys)
+    const { value: token, startedAt } = await waitLoop<number>({
+      resource,
+      waitTimeoutMs,
+      retryIntervalMs,
+      signal: o.signal,
+      attempt: async () => {
+        const startedAt = performance.now()
+        const [status, value, extra] = await store.acquire(
+          k,
+          owner,
+          o.ttl,
+          this.id,
+          o.fair,
+          queueEntryTtlMs,
+          o.reentrant,
+        )
+        if (status === 1) return { ok: true, value, startedAt }
+        return { ok: false, retryInMs: status === 0 ? value : 0, holder: String(extra) }
+      },
+      notify: notifyFor(this.#notifier, k, owner, o.fair),
+      onWait: () => {
+        const entry = JSON.stringify({
+          w: this.id,
+          r: resource,
+          s: Date.now(),
+          u: Date.now() + waitTimeoutMs + 1000,
+        })
+        void store.conn.send(['HSET', waits, waitsField, entry], { key: waits }).catch(() => {})
+      },
+      onWaitEnd: () => void store.conn.send(['HDEL', waits, waitsField], { key: waits }).catch(() => {}),
+      onGiveUp: o.fair ? () => store.dequeue(k, owner) : undefined,
+    })
+    const lock = new Lock({
+      resource,
+      token,
+      ttlMs: o.ttl,
+      startedAt,
+      autoExtend: o.autoExtend,
+      ops: {
+        extend: async (ttlMs) => (await store.extend(k, owner, token, ttlMs)) === 1,
+        release: async () => (await store.release(k, owner, token)) !== 0,
+      },
+      heldTooLongMs: this.#options.heldTooLong,
+      onHeldTooLong: (l, heldMs) => {
+        const event = { resource: l.resource, token: l.token, heldMs }
+        if (heldTooLongChannel.hasSubscribers) heldTooLongChannel.publish(event)
+        this.emit('held-too-long', event)
+      },
+    })
+    if (o.waitReplicas > 0) await this.#waitReplicas(lock, k.lock, o)
+    return lock
+  }
+
+  async #waitReplicas(lock: Lock, key: string, o: ResolvedAcquire): Promise<void> {
+    let acked = 0
+    try {
+      acked = Number(
+        await this.#store.conn.send(['WAIT', String(o.waitReplicas), String(o.replicaTimeout)], {
+          key,
+          timeoutMs: o.replicaTimeout + this.#store.conn.config.commandTimeoutMs,
+        }),
+      )
+    } catch (err) {
+      await lock.release().catch(() => {})
+      throw err
+    }
+    if (acked < o.waitReplicas) {
+      await lock.release().catch(() => {})
+      throw new LockNotReplicatedError(lock.resource, acked, o.waitReplicas)
+    }
+  }
+}
+
+function resolveManager(options: LockManagerOptions) {
+  const o = parseOptions(PKG, lockManagerSchema, options)
+  o.prefix && checkName('prefix', o.prefix)
+  return o
+}

@@ -1,0 +1,120 @@
+import type { Connection, KeyBuilder, ScriptFn } from '@cache/client'
+import { type MutexKeys, mutexKeys } from './keys.js'
+import type { FencingMode } from './options.js'
+import { lockAcquire, lockExtend, lockInspect, lockRelease } from './scripts/index.js'
+import type { Notifier } from './wait.js'
+
+/** The reply of lock-acquire.lua. */
+export type AcquireReply = [status: 0 | 1 | 2, value: number, extra: number | string]
+
+/** A lock as the server sees it (diagnostics). */
+export interface LockInfo {
+  resource: string
+  /** The owner token of the current lease (opaque). */
+  owner: string
+  /** The fencing token of the current lease. */
+  token: number
+  /** The holder process's id (LockManager `id`). */
+  holder: string
+  /** Milliseconds since acquisition, by the server's clock. */
+  heldMs: number
+  /** Milliseconds until the lease expires, by the server's clock. */
+  ttlMs: number
+  /** Nesting depth of a reentrant lock. */
+  holdCount: number
+  /** Waiters in the fair queue. */
+  queued: number
+}
+
+/** One Connection's mutex scripts and keys. @internal shared by LockManager and Redlock. */
+export class MutexStore {
+  readonly conn: Connection
+  readonly keys: KeyBuilder
+  readonly fencing: FencingMode
+  readonly sharded: boolean
+  readonly #acquire: ScriptFn<AcquireReply>
+  readonly #release: ScriptFn<number>
+  readonly #extend: ScriptFn<number>
+  readonly #inspect: ScriptFn<Array<string | number>>
+
+  constructor(conn: Connection, prefix: string, fencing: FencingMode) {
+    this.conn = conn
+    this.keys = conn.keys.child(prefix)
+    this.fencing = fencing
+    this.sharded = conn.topology === 'cluster'
+    this.#acquire = conn.defineScript<AcquireReply>('locks:lock-acquire', lockAcquire, { keys: 4 })
+    this.#release = conn.defineScript<number>('locks:lock-release', lockRelease, { keys: 4 })
+    this.#extend = conn.defineScript<number>('locks:lock-extend', lockExtend, { keys: 1 })
+    this.#inspect = conn.defineScript('locks:lock-inspect', lockInspect, { keys: 2 })
+  }
+
+  keysOf(resource: string): MutexKeys {
+    return mutexKeys(this.keys, resource)
+  }
+
+  acquire(
+    k: MutexKeys,
+    owner: string,
+    ttlMs: number,
+    holder: string,
+    fair: boolean,
+    queueEntryTtlMs: number,
+    reentrant: boolean,
+  ): Promise<AcquireReply> {
+    return this.#acquire(
+      [k.lock, k.fence, k.queue, k.deadlines],
+      [owner, ttlMs, this.fencing, holder, fair ? '1' : '0', queueEntryTtlMs, reentrant ? '1' : '0'],
+    )
+  }
+
+  /** 1 released, 2 still held (reentrant), 0 not the owner. */
+  release(k: MutexKeys, owner: string, token: number): Promise<number> {
+    return this.#release(
+      [k.lock, k.channel, k.queue, k.deadlines],
+      [owner, String(token), this.sharded ? '1' : '0'],
+    )
+  }
+
+  /** 1 extended, 0 not the owner. */
+  extend(k: MutexKeys, owner: string, token: number, ttlMs: number): Promise<number> {
+    return this.#extend([k.lock], [owner, String(token), ttlMs])
+  }
+
+  /** Leaves a fair queue (a waiter that gave up). */
+  async dequeue(k: MutexKeys, owner: string): Promise<void> {
+    await Promise.all([
+      this.conn.send(['ZREM', k.queue, owner], { key: k.queue }),
+      this.conn.send(['HDEL', k.deadlines, owner], { key: k.deadlines }),
+    ])
+  }
+
+  inspect(resource: string): Promise<LockInfo | null> {
+    return this.inspectKey(this.keysOf(resource).lock, resource)
+  }
+
+  /** Reads the lock at `lockKey` (found by SCAN); `resource` labels the result. */
+  async inspectKey(lockKey: string, resource: string): Promise<LockInfo | null> {
+    const r = await this.#inspect([lockKey, `${lockKey}:q`])
+    if (r.length === 0) return null
+    return {
+      resource,
+      owner: String(r[0]),
+      token: Number(r[1]),
+      holder: String(r[2]),
+      heldMs: Number(r[3]),
+      ttlMs: Number(r[4]),
+      holdCount: Number(r[5]),
+      queued: Number(r[6]),
+    }
+  }
+
+  /** Wake-up filter: in a fair queue only the named head wakes; '' wakes everyone. */
+  static accept(owner: string, fair: boolean): (message: string) => boolean {
+    return fair ? (m) => m === '' || m === owner : () => true
+  }
+}
+
+/** Used by waiters: the notifier options for a resource. @internal */
+export function notifyFor(notifier: Notifier, k: MutexKeys, owner: string, fair: boolean) {
+  return { notifier, channel: k.channel, accept: MutexStore.accept(owner, fair) }
+}

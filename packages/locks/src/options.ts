@@ -1,0 +1,175 @@
+import { type Duration, InvalidOptionError, parseOptions, zDuration } from '@cache/client'
+import { z } from 'zod'
+import * as D from './defaults.js'
+
+const PKG = '@cache/locks'
+
+/** How fencing tokens are generated. */
+export type FencingMode = 'clock' | 'counter'
+
+/** Options shared by LockManager, Semaphore, ReadWriteLock, Redlock and LeaderElection. */
+export interface CommonOptions {
+  /** Key namespace under the connection's namespace (`<namespace>:<prefix>:{resource}`). */
+  prefix?: string
+  /**
+   * `'clock'`: token = max(previous + 1, server time in µs), so tokens keep increasing even when a server
+   * restarts without persistence or fails over to a replica that missed the last increments (as long as the
+   * servers' clocks do not step back). `'counter'`: a plain INCR counter (1, 2, 3…), monotonic only while
+   * the counter key survives (persistence, replication).
+   * @default 'clock'
+   */
+  fencing?: FencingMode
+  /** Fallback poll while waiting, jittered ±50%, in case a wake-up message is lost. @default '500ms' */
+  retryInterval?: Duration
+}
+
+/** Options of `new LockManager(conn, options)`. */
+export interface LockManagerOptions extends CommonOptions {
+  /** @default 'lock' */
+  prefix?: string
+  /** This process's name in diagnostics (wait-for view, holder of a lock). @default host:pid:random */
+  id?: string
+  /** Emit `held-too-long` (and `cache:locks:held-too-long`) when a lock is held longer than this. */
+  heldTooLong?: Duration
+}
+
+/** Options of one acquisition. */
+export interface AcquireOptions {
+  /** Lease length; the lock expires on the server this long after acquisition or the last extension. @default '10s' */
+  ttl?: Duration
+  /** How long to wait for the lock before E_LOCK_TIMEOUT; 0 = one attempt. @default '5s' */
+  waitTimeout?: Duration
+  /** Extend the lease every ttl/3 while held (watchdog); `lock.signal` aborts if it cannot. @default false */
+  autoExtend?: boolean
+  /** Aborts the wait (E_LOCK_ABORTED). */
+  signal?: AbortSignal
+  /** Mutex only: first come, first served among waiters. @default false */
+  fair?: boolean
+  /** Mutex only: re-acquiring with the same `owner` nests (hold count) instead of waiting. @default false */
+  reentrant?: boolean
+  /** Owner identity for reentrancy; unique per acquisition by default. */
+  owner?: string
+  /** Mutex only: after acquiring, WAIT until this many replicas have the lock, else release and fail. @default 0 */
+  waitReplicas?: number
+  /** How long to WAIT for `waitReplicas`. @default '1s' */
+  replicaTimeout?: Duration
+}
+
+const common = {
+  fencing: z.enum(['clock', 'counter']).default(D.DEFAULT_FENCING),
+  retryInterval: zDuration({ min: 1, max: 60_000 }).default(D.DEFAULT_RETRY_INTERVAL_MS),
+}
+
+/** zod schema of LockManagerOptions. */
+export const lockManagerSchema = z
+  .object({
+    prefix: z.string().min(1).default(D.DEFAULT_LOCK_PREFIX),
+    id: z.string().min(1).max(200).optional(),
+    heldTooLong: zDuration({ min: 1, max: D.MAX_TTL_MS }).optional(),
+    ...common,
+  })
+  .strict()
+
+const ttl = zDuration({ min: D.MIN_TTL_MS, max: D.MAX_TTL_MS })
+
+/** zod schema of AcquireOptions. */
+export const acquireSchema = z
+  .object({
+    ttl: ttl.default(D.DEFAULT_TTL_MS),
+    waitTimeout: zDuration({ min: 0, max: D.MAX_WAIT_MS }).default(D.DEFAULT_WAIT_TIMEOUT_MS),
+    autoExtend: z.boolean().default(false),
+    signal: z.instanceof(AbortSignal).optional(),
+    fair: z.boolean().default(false),
+    reentrant: z.boolean().default(false),
+    owner: z.string().min(1).max(200).optional(),
+    waitReplicas: z.number().int().min(0).max(100).default(0),
+    replicaTimeout: zDuration({ min: 1, max: 60_000 }).default(D.DEFAULT_REPLICA_TIMEOUT_MS),
+  })
+  .strict()
+
+/** Resolved acquisition options. */
+export type ResolvedAcquire = z.output<typeof acquireSchema>
+
+/** Validates acquisition options (frozen, defaulted). */
+export function parseAcquire(input: AcquireOptions | undefined): ResolvedAcquire {
+  return parseOptions(PKG, acquireSchema, input ?? {})
+}
+
+/** Options of `new Semaphore(conn, name, options)`. */
+export interface SemaphoreOptions extends CommonOptions {
+  /** How many holders at once. */
+  limit: number
+  /** @default 'sem' */
+  prefix?: string
+}
+
+/** zod schema of SemaphoreOptions. */
+export const semaphoreSchema = z
+  .object({
+    limit: z.number().int().min(1).max(1_000_000),
+    prefix: z.string().min(1).default(D.DEFAULT_SEMAPHORE_PREFIX),
+    ...common,
+  })
+  .strict()
+
+/** Options of `new ReadWriteLock(conn, name, options)`. */
+export interface ReadWriteLockOptions extends CommonOptions {
+  /** @default 'rw' */
+  prefix?: string
+}
+
+/** zod schema of ReadWriteLockOptions. */
+export const rwSchema = z
+  .object({ prefix: z.string().min(1).default(D.DEFAULT_RWLOCK_PREFIX), ...common })
+  .strict()
+
+/** Options of `new Redlock(connections, options)`. */
+export interface RedlockOptions extends CommonOptions {
+  /** Nodes that must grant the lock. @default majority: floor(n / 2) + 1 */
+  quorum?: number
+  /** How long one node may take to answer one attempt. @default '100ms' */
+  nodeTimeout?: Duration
+  /** @default 'lock' */
+  prefix?: string
+}
+
+/** zod schema of RedlockOptions (quorum is checked against the node count separately). */
+export const redlockSchema = z
+  .object({
+    quorum: z.number().int().min(1).optional(),
+    nodeTimeout: zDuration({ min: 1, max: 60_000 }).default(D.DEFAULT_NODE_TIMEOUT_MS),
+    prefix: z.string().min(1).default(D.DEFAULT_LOCK_PREFIX),
+    ...common,
+  })
+  .strict()
+
+/** Options of `new LeaderElection(conn, name, options)`. */
+export interface LeaderElectionOptions extends CommonOptions {
+  /** Leadership lease; renewed every ttl/3 while leader. @default '10s' */
+  ttl?: Duration
+  /** This candidate's name, visible through `leader()`. @default host:pid:random */
+  id?: string
+  /** @default 'leader' */
+  prefix?: string
+}
+
+/** zod schema of LeaderElectionOptions. */
+export const leaderSchema = z
+  .object({
+    ttl: ttl.default(D.DEFAULT_TTL_MS),
+    id: z.string().min(1).max(200).optional(),
+    prefix: z.string().min(1).default(D.DEFAULT_LEADER_PREFIX),
+    ...common,
+  })
+  .strict()
+
+/** Validates a resource or lock name: a non-empty string of at most 1024 characters. */
+export function checkName(field: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 1024) {
+    const got = typeof value === 'string' ? `a string of ${value.length} characters` : typeof value
+    throw new InvalidOptionError(PKG, field, `must be a string of 1 to 1024 characters, got ${got}`)
+  }
+  return value
+}
+
+export { PKG }

@@ -1,0 +1,193 @@
+import { type Connection, isCacheError, type Subscriber } from '@cache/client'
+import { LockAbortedError, LockTimeoutError } from './errors.js'
+
+type Listener = (message: string) => void
+
+interface Channel {
+  listeners: Set<Listener>
+  ready: Promise<void>
+  dispatch: (message: string) => void
+}
+
+/**
+ * Wake-up notifications for waiters: one pub/sub subscription per channel and Connection, shared by every
+ * waiter of the process (reference counted). Sharded pub/sub (SSUBSCRIBE) on a cluster, so a release only
+ * reaches the shard of its resource; plain SUBSCRIBE elsewhere. A failing subscriber never fails a wait:
+ * waiters fall back to polling.
+ */
+export class Notifier {
+  readonly #conn: Connection
+  readonly #sharded: boolean
+  readonly #channels = new Map<string, Channel>()
+
+  constructor(conn: Connection) {
+    this.#conn = conn
+    this.#sharded = conn.topology === 'cluster'
+  }
+
+  /** True when releases publish with SPUBLISH (cluster). */
+  get sharded(): boolean {
+    return this.#sharded
+  }
+
+  /** Subscribes `listener` to `channel`; resolves once subscribed (or failed); returns the unsubscribe. */
+  async listen(channel: string, listener: Listener): Promise<() => void> {
+    let entry = this.#channels.get(channel)
+    if (!entry) {
+      const listeners = new Set<Listener>()
+      const dispatch = (message: string) => {
+        for (const l of listeners) l(message)
+      }
+      const created: Channel = { listeners, dispatch, ready: Promise.resolve() }
+      created.ready = this.#subscriber().then(
+        (sub) => (this.#sharded ? sub.sSubscribe(channel, dispatch) : sub.subscribe(channel, dispatch)),
+        () => {},
+      )
+      created.ready = created.ready.catch(() => {})
+      this.#channels.set(channel, created)
+      entry = created
+    }
+    entry.listeners.add(listener)
+    await entry.ready
+    const current = entry
+    return () => {
+      current.listeners.delete(listener)
+      if (current.listeners.size > 0 || this.#channels.get(channel) !== current) return
+      this.#channels.delete(channel)
+      void current.ready
+        .then(() => this.#subscriber())
+        .then((sub) =>
+          this.#sharded
+            ? sub.sUnsubscribe(channel, current.dispatch)
+            : sub.unsubscribe(channel, current.dispatch),
+        )
+        .catch(() => {})
+    }
+  }
+
+  #subscriber(): Promise<Subscriber> {
+    return this.#conn.subscriber()
+  }
+}
+
+const notifiers = new WeakMap<Connection, Notifier>()
+
+/** The Notifier of a Connection (one per Connection, shared by every lock type). */
+export function notifierFor(conn: Connection): Notifier {
+  let n = notifiers.get(conn)
+  if (!n) {
+    n = new Notifier(conn)
+    notifiers.set(conn, n)
+  }
+  return n
+}
+
+/** `base` ±50%, so waiters that woke together do not retry together. */
+export function jitter(base: number, random: () => number = Math.random): number {
+  return Math.max(1, Math.round(base * (0.5 + random())))
+}
+
+/** The outcome of one acquisition attempt. */
+export type Attempt<T> =
+  | { ok: true; value: T; startedAt: number }
+  | { ok: false; retryInMs: number; holder?: string }
+
+/** What `waitLoop` needs. */
+export interface WaitSpec<T> {
+  resource: string
+  attempt: () => Promise<Attempt<T>>
+  waitTimeoutMs: number
+  retryIntervalMs: number
+  signal?: AbortSignal | undefined
+  /** Wake-ups: a channel and a filter of messages that concern this waiter. */
+  notify?: { notifier: Notifier; channel: string; accept: (message: string) => boolean } | undefined
+  /** Called once when the first attempt failed and the caller starts waiting, with the holder if known. */
+  onWait?: ((holder: string | undefined) => void) | undefined
+  /** Called once when the wait ends (acquired, timed out or aborted) if `onWait` was called. */
+  onWaitEnd?: (() => void) | undefined
+  /** Called when the wait is given up (timeout, abort), e.g. to leave a fair queue. */
+  onGiveUp?: (() => Promise<void>) | undefined
+}
+
+/**
+ * Tries, and while the resource is busy waits for a wake-up message, the lease's expiry or a jittered
+ * fallback poll (whichever comes first), then tries again, until `waitTimeoutMs`. Never spins: every retry
+ * follows a message or a timer.
+ * @throws LockTimeoutError, LockAbortedError
+ */
+export async function waitLoop<T>(spec: WaitSpec<T>): Promise<{ value: T; startedAt: number }> {
+  const started = performance.now()
+  const { signal } = spec
+  if (signal?.aborted) throw new LockAbortedError(spec.resource, signal.reason)
+  let result = await spec.attempt()
+  if (result.ok) return result
+  if (spec.waitTimeoutMs <= 0) throw new LockTimeoutError(spec.resource, performance.now() - started)
+  let lastError: unknown
+  // While waiting, a server that cannot be reached (restart, failover) is waited out like a busy lock.
+  const attempt = async (): Promise<Attempt<T>> => {
+    try {
+      return await spec.attempt()
+    } catch (err) {
+      if (!isCacheError(err, 'E_UNAVAILABLE') && !isCacheError(err, 'E_TIMEOUT')) throw err
+      lastError = err
+      return { ok: false, retryInMs: 0 }
+    }
+  }
+  const deadline = started + spec.waitTimeoutMs
+  let pending = false
+  let wake: (() => void) | undefined
+  const poke = () => {
+    pending = true
+    wake?.()
+  }
+  let unlisten: (() => void) | undefined
+  const onAbort = () => poke()
+  signal?.addEventListener('abort', onAbort)
+  spec.onWait?.(result.holder)
+  let acquired = false
+  try {
+    if (spec.notify) {
+      const { accept } = spec.notify
+      unlisten = await spec.notify.notifier.listen(spec.notify.channel, (message) => {
+        if (accept(message)) poke()
+      })
+      // The release may have happened before the subscription was in place: try again at once.
+      result = await attempt()
+      if (result.ok) {
+        acquired = true
+        return result
+      }
+    }
+    for (;;) {
+      if (signal?.aborted) throw new LockAbortedError(spec.resource, signal.reason)
+      const remaining = deadline - performance.now()
+      if (remaining <= 0)
+        throw new LockTimeoutError(spec.resource, performance.now() - started, {}, lastError)
+      if (!pending) {
+        // Wake at the lease's expiry (plus a little jitter) or the fallback poll, whichever is first.
+        const expiry = result.retryInMs > 0 ? result.retryInMs + jitter(5) : Number.POSITIVE_INFINITY
+        const delay = Math.min(remaining, expiry, jitter(spec.retryIntervalMs))
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay)
+          wake = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+        wake = undefined
+      }
+      pending = false
+      if (signal?.aborted) throw new LockAbortedError(spec.resource, signal.reason)
+      result = await attempt()
+      if (result.ok) {
+        acquired = true
+        return result
+      }
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+    unlisten?.()
+    spec.onWaitEnd?.()
+    if (!acquired && spec.onGiveUp) await spec.onGiveUp().catch(() => {})
+  }
+}
