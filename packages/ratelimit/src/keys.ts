@@ -1,0 +1,41 @@
+import type { KeyBuilder } from '@cache/client'
+
+/**
+ * Every Redis key of @cache/ratelimit. A user key's keys share its `{hash tag}`, so every rule of a
+ * combined limit, and the key's stats, live in one Cluster slot:
+ * `ns:rl:{user}:rule`, `ns:rl:{user}:rule:log`, `ns:rl:{user}:rule:block`, `ns:rl:{user}:~stats`,
+ * `ns:rl:{user}:~inflight:name`; live rules in `ns:rl:~rules` (hash) announced on `ns:rl:~rules`.
+ */
+export class RateLimitKeys {
+  readonly #keys: KeyBuilder
+
+  constructor(keys: KeyBuilder) {
+    this.#keys = keys
+  }
+
+  /** The namespace of this package's keys (`ns:rl`). */
+  get namespace(): string {
+    return this.#keys.namespace
+  }
+
+  /** State hash, log zset and block key of one rule for one user key. */
+  rule(userKey: string, rule: string): [state: string, log: string, block: string] {
+    const state = this.#keys.tagged(userKey, rule)
+    return [state, `${state}:log`, `${state}:block`]
+  }
+
+  /** The per-key analytics hash (fields `<rule>:a` and `<rule>:d`). */
+  stats(userKey: string): string {
+    return this.#keys.tagged(userKey, '~stats')
+  }
+
+  /** The leases of a concurrency limiter for one user key. */
+  inflight(userKey: string, name: string): string {
+    return this.#keys.tagged(userKey, '~inflight', name)
+  }
+
+  /** The hash of live rules, and the channel their updates are announced on. */
+  rules(): string {
+    return this.#keys.key('~rules')
+  }
+}

@@ -1,0 +1,203 @@
+import type { Connection, Duration } from '@cache/client'
+import { InvalidOptionError, parseDuration } from '@cache/client'
+import { MAX_WINDOW_MS } from './defaults.js'
+import { Engine, type RateLimitResult, type RateLimitStats, type RuleSlot } from './engine.js'
+import { RateLimitedError, RateLimitUnavailableError } from './errors.js'
+import { RateLimitKeys } from './keys.js'
+import {
+  parseRule,
+  type RateLimiterOptions,
+  type ResolvedRule,
+  type RuleOptions,
+  resolveLimiterOptions,
+} from './options.js'
+
+/** Options of one `consume()` / `peek()` call. */
+export interface ConsumeOptions {
+  /** Units this request costs (e.g. LLM tokens). @default 1 */
+  cost?: number
+}
+
+/** What every limiter offers: the single-rule RateLimiter and the multi-rule CombinedLimiter. */
+export interface Limiter {
+  /** Counts a request of `cost` units for `key` if every rule allows it; a denied request consumes nothing. */
+  consume(key: string, options?: ConsumeOptions): Promise<RateLimitResult>
+  /** Says whether a request would be allowed, without counting it. */
+  peek(key: string, options?: ConsumeOptions): Promise<RateLimitResult>
+  /** Forgets `key`'s usage and blocks. */
+  reset(key: string): Promise<void>
+  /** Denies `key` for `duration`; returns the blocked-until time (ms, in the limiter's clock). */
+  block(key: string, duration: Duration): Promise<number>
+  /** Counters since the limiter was created. */
+  stats(): RateLimitStats
+  /** Subscribes to `outage` (CacheError) and `recovered` events. */
+  on(event: 'outage' | 'recovered', listener: (...args: any[]) => void): unknown
+  /** Unsubscribes. */
+  off(event: 'outage' | 'recovered', listener: (...args: any[]) => void): unknown
+}
+
+function blockMs(duration: Duration): number {
+  return parseDuration(duration, { field: 'duration', min: 1, max: MAX_WINDOW_MS, pkg: '@cache/ratelimit' })
+}
+
+/** Common face of the limiters over an Engine. */
+abstract class EngineLimiter implements Limiter {
+  /** @internal */
+  readonly engine: Engine
+
+  constructor(engine: Engine) {
+    this.engine = engine
+  }
+
+  consume(key: string, options: ConsumeOptions = {}): Promise<RateLimitResult> {
+    return this.engine.run('c', key, options.cost ?? 1)
+  }
+
+  peek(key: string, options: ConsumeOptions = {}): Promise<RateLimitResult> {
+    return this.engine.run('p', key, options.cost ?? 1)
+  }
+
+  /**
+   * Like `consume()`, but throws RateLimitedError (E_RATE_LIMITED) when denied, and
+   * RateLimitUnavailableError when the outage policy 'fail-closed' denied it.
+   */
+  async consumeOrThrow(key: string, options: ConsumeOptions = {}): Promise<RateLimitResult> {
+    const r = await this.consume(key, options)
+    if (r.allowed) return r
+    if (r.source === 'fail-closed') throw new RateLimitUnavailableError(undefined)
+    throw new RateLimitedError(key, r.retryAfterMs)
+  }
+
+  reset(key: string): Promise<void> {
+    return this.engine.reset(key)
+  }
+
+  block(key: string, duration: Duration): Promise<number> {
+    return this.engine.block(key, blockMs(duration))
+  }
+
+  /** Allowed/denied counts per rule for `key`, shared across processes (needs the `analytics` option). */
+  keyStats(key: string): Promise<Record<string, { allowed: number; denied: number }>> {
+    return this.engine.keyStats(key)
+  }
+
+  stats(): RateLimitStats {
+    return this.engine.stats()
+  }
+
+  /** True while Redis is unreachable and the outage policy decides. */
+  get degraded(): boolean {
+    return this.engine.degraded
+  }
+
+  on(event: 'outage' | 'recovered', listener: (...args: any[]) => void): this {
+    this.engine.on(event, listener)
+    return this
+  }
+
+  off(event: 'outage' | 'recovered', listener: (...args: any[]) => void): this {
+    this.engine.off(event, listener)
+    return this
+  }
+}
+
+/** A rate limiter of one rule (one algorithm) over Redis. Create it with `createRateLimiter()`. */
+export class RateLimiter extends EngineLimiter {
+  /** @internal */
+  readonly slot: RuleSlot
+
+  /** @internal use `createRateLimiter()`. */
+  constructor(engine: Engine) {
+    super(engine)
+    this.slot = engine.slots[0]!
+  }
+
+  /** The rule's name (part of its Redis keys). */
+  get name(): string {
+    return this.slot.rule.name
+  }
+
+  /** The rule in force (resolved to numbers). */
+  get rule(): ResolvedRule {
+    return this.slot.rule
+  }
+
+  /**
+   * Replaces the rule in this process (the name stays, so usage carries over); `RuleStore` does it in every
+   * process. Invalid rules throw InvalidOptionError and leave the rule unchanged.
+   */
+  setRule(rule: Omit<RuleOptions, 'name'>): void {
+    const next = parseRule({ ...rule, name: this.slot.rule.name })
+    this.slot.rule = next
+  }
+}
+
+/**
+ * Creates a rate limiter on a connection.
+ * @example
+ * const limiter = createRateLimiter(conn, { algorithm: 'gcra', limit: 100, window: '1m' })
+ * const r = await limiter.consume(`user:${id}`)
+ * if (!r.allowed) res.setHeader('Retry-After', Math.ceil(r.retryAfterMs / 1000))
+ */
+export function createRateLimiter(conn: Connection, options: RateLimiterOptions): RateLimiter {
+  const o = resolveLimiterOptions(options)
+  const keys = new RateLimitKeys(conn.keys.child(o.prefix))
+  const engine = new Engine(conn, keys, [{ rule: o.rule, adaptive: o.adaptive }], {
+    clock: o.clock,
+    now: o.now,
+    outage: o.outage,
+    blockCacheMaxKeys: o.blockCacheMaxKeys,
+    localMaxKeys: o.localMaxKeys,
+    analyticsTtlMs: o.analyticsTtlMs,
+  })
+  return new RateLimiter(engine)
+}
+
+/** Several limits enforced together: a request passes all of them, or consumes from none. */
+export class CombinedLimiter extends EngineLimiter {
+  /** The combined limiters. */
+  readonly limiters: ReadonlyArray<RateLimiter>
+
+  /** @internal use `combineLimits()`. */
+  constructor(engine: Engine, limiters: RateLimiter[]) {
+    super(engine)
+    this.limiters = limiters
+  }
+}
+
+/**
+ * Combines limiters of one connection and prefix into one: every request runs one script over all their
+ * rules (one Cluster slot per key), so a request rejected by any rule consumes from none. Clock, outage
+ * policy, block cache and analytics are the first limiter's.
+ * @example const api = combineLimits([perSecond, perMinute, perDay])
+ */
+export function combineLimits(limiters: ReadonlyArray<RateLimiter>): CombinedLimiter {
+  if (!Array.isArray(limiters) || limiters.length === 0 || !limiters.every((l) => l instanceof RateLimiter)) {
+    throw new InvalidOptionError('@cache/ratelimit', 'limiters', 'must be a non-empty array of RateLimiters')
+  }
+  const first = limiters[0]!.engine
+  for (const [i, l] of limiters.entries()) {
+    if (l.engine.conn !== first.conn || l.engine.keys.namespace !== first.keys.namespace) {
+      throw new InvalidOptionError(
+        '@cache/ratelimit',
+        `limiters.${i}`,
+        "must share the first limiter's connection and prefix",
+      )
+    }
+  }
+  const names = limiters.map((l) => l.name)
+  const dup = names.find((n, i) => names.indexOf(n) !== i)
+  if (dup)
+    throw new InvalidOptionError(
+      '@cache/ratelimit',
+      'limiters',
+      `must have distinct rule names; "${dup}" repeats`,
+    )
+  const engine = new Engine(
+    first.conn,
+    first.keys,
+    limiters.map((l) => l.slot),
+    first.settings,
+  )
+  return new CombinedLimiter(engine, [...limiters])
+}

@@ -1,0 +1,25 @@
+-- gcra.lua: algorithm module of the consume script (prepended to consume.lua, not run alone).
+-- Generic cell rate algorithm in integer units of 1/L ms: the theoretical arrival time is tat + f/L ms;
+-- each unit of cost moves it W units ahead; a request passes while it stays within burst*W units of now.
+-- State KEYS (from the driver): state hash {tat = whole ms, f = remainder in 1/L ms}.
+-- Function reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts gcra.
+-- A denied request writes nothing.
+ALGOS['gcra'] = function(key, _log, L, W, B, cost, now)
+  local tol = B * W
+  local base = 0
+  local st = redis.call('HMGET', key, 'tat', 'f')
+  local tat = tonumber(st[1])
+  if tat then
+    local f = tonumber(st[2]) or 0
+    if tat > now or (tat == now and f > 0) then base = (tat - now) * L + f end
+  end
+  local nxt = base + cost * W
+  if nxt > tol then
+    return {false, math.max(0, math.floor((tol - base) / W)), math.ceil(base / L), math.ceil((nxt - tol) / L)}
+  end
+  local reset = math.ceil(nxt / L)
+  return {true, math.floor((tol - nxt) / W), reset, 0, function()
+    redis.call('HSET', key, 'tat', now + math.floor(nxt / L), 'f', nxt % L)
+    redis.call('PEXPIRE', key, math.max(1, reset))
+  end}
+end

@@ -1,0 +1,50 @@
+-- sliding-log.lua: algorithm module of the consume script (prepended to consume.lua, not run alone).
+-- Exact sliding log: every allowed request is a sorted-set entry (score = time, member = "seq:cost");
+-- the units inside (now - W, now] are summed.
+-- State KEYS (from the driver): state hash {s = sum of costs in the log, q = member sequence}, log zset.
+-- Function reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts slidingLog.
+-- A denied request consumes nothing (expired entries are trimmed, which every reader would do).
+ALGOS['sliding-log'] = function(key, log, limit, W, _burst, cost, now)
+  local sum = tonumber(redis.call('HGET', key, 's')) or 0
+  local old = redis.call('ZRANGEBYSCORE', log, '-inf', now - W)
+  if #old > 0 then
+    for _, m in ipairs(old) do
+      sum = sum - tonumber(string.match(m, ':(%d+)$'))
+    end
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
+    if sum <= 0 then
+      sum = 0
+      redis.call('DEL', key)
+    else
+      redis.call('HSET', key, 's', sum)
+    end
+  end
+  local function lastReset()
+    local last = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
+    if #last == 0 then return 0 end
+    return tonumber(last[2]) + W - now
+  end
+  if sum + cost > limit then
+    local entries = redis.call('ZRANGE', log, 0, -1, 'WITHSCORES')
+    local freed, retry = 0, W
+    for i = 1, #entries, 2 do
+      freed = freed + tonumber(string.match(entries[i], ':(%d+)$'))
+      if sum - freed + cost <= limit then
+        retry = tonumber(entries[i + 1]) + W - now
+        break
+      end
+    end
+    return {false, math.max(0, limit - sum), lastReset(), retry}
+  end
+  local sum2 = sum + cost
+  local reset = W
+  if cost == 0 then reset = lastReset() end
+  return {true, math.max(0, limit - sum2), reset, 0, function()
+    if cost == 0 then return end
+    local seq = redis.call('HINCRBY', key, 'q', 1)
+    redis.call('HSET', key, 's', sum2)
+    redis.call('ZADD', log, now, string.format('%d:%d', seq, cost))
+    redis.call('PEXPIRE', key, W)
+    redis.call('PEXPIRE', log, W)
+  end}
+end

@@ -1,0 +1,41 @@
+-- sliding-window.lua: algorithm module of the consume script (prepended to consume.lua, not run alone).
+-- Sliding window counter: the previous window's count weighted by the part of it still inside the
+-- sliding window, plus the current window's count (assumes the previous window's requests were spread
+-- evenly: the documented approximation).
+-- State KEYS (from the driver): state hash {w = current window start, c = current count, p = previous}.
+-- Function reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts slidingWindow.
+-- A denied request writes nothing.
+ALGOS['sliding-window'] = function(key, _log, limit, W, _burst, cost, now)
+  local cw = now - (now % W)
+  local st = redis.call('HMGET', key, 'w', 'c', 'p')
+  local sw = tonumber(st[1])
+  local cur, prev = 0, 0
+  if sw == cw then
+    cur = tonumber(st[2]) or 0
+    prev = tonumber(st[3]) or 0
+  elseif sw == cw - W then
+    prev = tonumber(st[2]) or 0
+  end
+  local e = now - cw
+  local est = (prev * (W - e)) / W + cur
+  if est + cost > limit then
+    local need = limit - cost
+    local retry
+    if cur <= need then
+      retry = math.ceil(W - e - ((need - cur) * W) / prev)
+    else
+      retry = W - e + math.max(0, math.ceil(W - (need * W) / cur))
+    end
+    local reset = W - e
+    if cur > 0 then reset = 2 * W - e end
+    return {false, math.max(0, math.floor(limit - est)), reset, math.max(1, retry)}
+  end
+  local cur2 = cur + cost
+  local est2 = (prev * (W - e)) / W + cur2
+  local reset = 0
+  if cur2 > 0 then reset = 2 * W - e elseif prev > 0 then reset = W - e end
+  return {true, math.max(0, math.floor(limit - est2)), reset, 0, function()
+    redis.call('HSET', key, 'w', cw, 'c', cur2, 'p', prev)
+    redis.call('PEXPIRE', key, 2 * W - e)
+  end}
+end

@@ -1,0 +1,23 @@
+-- token-bucket.lua: algorithm module of the consume script (prepended to consume.lua, not run alone).
+-- Token bucket of `burst` tokens refilled at `limit` per W, in integer units (a token is W units and L
+-- units drip in per ms) so that no rounding ever lets an extra request through.
+-- State KEYS (from the driver): state hash {u = units in the bucket, ts = time of the last update}.
+-- Function reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts tokenBucket.
+-- A denied request writes nothing.
+ALGOS['token-bucket'] = function(key, _log, L, W, B, cost, now)
+  local cap = B * W
+  local u = cap
+  local st = redis.call('HMGET', key, 'u', 'ts')
+  local su = tonumber(st[1])
+  if su then u = math.min(cap, su + math.max(0, now - tonumber(st[2])) * L) end
+  local need = cost * W
+  if u < need then
+    return {false, math.floor(u / W), math.ceil((cap - u) / L), math.ceil((need - u) / L)}
+  end
+  local u2 = u - need
+  local reset = math.ceil((cap - u2) / L)
+  return {true, math.floor(u2 / W), reset, 0, function()
+    redis.call('HSET', key, 'u', u2, 'ts', now)
+    redis.call('PEXPIRE', key, math.max(1, reset))
+  end}
+end
