@@ -32,5 +32,6 @@ export { DecodeError, EncodeError, FactoryError, ValueTooLargeError, VersionNotF
 export { globToRedis, globToRegExp } from './glob.js'
 export { availableMemory } from './memory.js'
 export { MemoryCache, type MemoryCacheOptions } from './memory-cache.js'
+export { RedisCache, type RedisCacheOptions } from './redis-cache.js'
 export { estimateSize } from './size.js'
 export { checkKey, parseTtl, zTtl } from './ttl.js'

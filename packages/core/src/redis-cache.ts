@@ -1,0 +1,792 @@
+import { randomUUID } from 'node:crypto'
+import {
+  type Arg,
+  type CacheError,
+  type Connection,
+  type Duration,
+  hashSlot,
+  InvalidOptionError,
+  isCacheError,
+  parseOptions,
+  type ScriptFn,
+  type Subscriber,
+  zDuration,
+} from '@cache/client'
+import { z } from 'zod'
+import type {
+  Cache,
+  CacheStats,
+  CacheVersion,
+  Factory,
+  GetOrSetOptions,
+  MsetEntry,
+  SetOptions,
+  ValueWithTtl,
+} from './cache.js'
+import { type Codec, defaultCodec } from './codec.js'
+import {
+  DEFAULT_LEASE_POLL_MS,
+  DEFAULT_LEASE_TTL_MS,
+  DEFAULT_MAX_VALUE_BYTES,
+  DEFAULT_STATS_FLUSH_MS,
+  DEFAULT_TTL_MS,
+  PKG,
+  SCAN_COUNT,
+} from './defaults.js'
+import {
+  closedError,
+  DecodeError,
+  EncodeError,
+  FactoryError,
+  ValueTooLargeError,
+  VersionNotFoundError,
+} from './errors.js'
+import { globToRedis } from './glob.js'
+import { CacheKeys } from './keys.js'
+import { parseKeep } from './memory-cache.js'
+import * as lua from './scripts/index.js'
+import { StatsRecorder } from './stats.js'
+import { checkKey, checkList, parseTtl, zTtl } from './ttl.js'
+
+/** Options of `new RedisCache(conn, options)`. */
+export interface RedisCacheOptions {
+  /** Namespace under the connection's root namespace; scopes keys, stats and `clear()`. @default 'cache' */
+  namespace?: string
+  /** TTL of entries set without one (1s–30d). @default '10m' */
+  defaultTtl?: Duration
+  /** Serialises values; any codec reads any other's values. @default createCodec() (msgpack, LZ4 ≥ 1 KiB) */
+  codec?: Codec
+  /** Largest encoded value stored; larger ones are refused with E_VALUE_TOO_LARGE. @default 16 MiB */
+  maxValueBytes?: number
+  /** Coalesce single-key reads issued in the same tick into one MGET (per slot on a cluster). @default true */
+  coalesce?: boolean
+  /** getOrSet: length of the cross-process lease (renewed while the factory runs). @default '10s' */
+  lease?: Duration
+  /** getOrSet: longest wait between two checks when no notification arrives (jittered). @default '200ms' */
+  leasePoll?: Duration
+  /** Also add counters to a hash in Redis shared by every process (`sharedStats()`). @default false */
+  sharedStats?: boolean
+  /** How often local counters are added to the shared hash. @default '5s' */
+  statsFlushInterval?: Duration
+}
+
+const NAMESPACE = /^[A-Za-z0-9._\-@/=+,;!$&()']+$/
+
+const schema = z
+  .object({
+    namespace: z
+      .string()
+      .regex(NAMESPACE, "must be letters, digits and ._-@/=+,;!$&()'")
+      .max(128)
+      .default('cache'),
+    defaultTtl: zTtl().default(DEFAULT_TTL_MS),
+    codec: z
+      .custom<Codec>(
+        (v) =>
+          typeof v === 'object' &&
+          v !== null &&
+          typeof (v as Codec).encode === 'function' &&
+          typeof (v as Codec).decode === 'function',
+        'must be a codec (createCodec())',
+      )
+      .optional(),
+    maxValueBytes: z.number().int().min(1, 'must be a positive integer').default(DEFAULT_MAX_VALUE_BYTES),
+    coalesce: z.boolean().default(true),
+    lease: zDuration({ min: 100, max: 300_000 }).default(DEFAULT_LEASE_TTL_MS),
+    leasePoll: zDuration({ min: 5, max: 60_000 }).default(DEFAULT_LEASE_POLL_MS),
+    sharedStats: z.boolean().default(false),
+    statsFlushInterval: zDuration({ min: 100, max: 3_600_000 }).default(DEFAULT_STATS_FLUSH_MS),
+  })
+  .strict()
+
+type Resolved = z.output<typeof schema>
+
+interface PendingRead {
+  key: string
+  rk: string
+  t0: number
+  resolve: (value: unknown) => void
+  reject: (err: unknown) => void
+}
+
+interface Waiter {
+  fired: boolean
+  message: string | undefined
+  wake: () => void
+}
+
+/**
+ * A cache in Redis (standalone, Sentinel or Cluster) on an `@cache/client` Connection. One GET per read
+ * (same-tick reads are coalesced into MGET), stampede-safe `getOrSet` across processes, tags, dependencies,
+ * pattern deletion with SCAN on every master, and bounded version history.
+ * @example
+ * const conn = await connect('redis://127.0.0.1:6379')
+ * const cache = new RedisCache(conn, { namespace: 'app', defaultTtl: '10m' })
+ * const user = await cache.getOrSet('user:42', () => db.loadUser(42), { tags: ['users'] })
+ */
+export class RedisCache<T = unknown> implements Cache<T> {
+  readonly namespace: string
+  /** The resolved options. */
+  readonly options: Readonly<Resolved>
+  readonly #conn: Connection
+  readonly #keys: CacheKeys
+  readonly #codec: Codec
+  readonly #cluster: boolean
+  readonly #stats = new StatsRecorder()
+  readonly #flights = new Map<string, Promise<T>>()
+  readonly #waiters = new Map<string, Set<Waiter>>()
+  readonly #scripts: {
+    indexAdd: ScriptFn<number>
+    indexPop: ScriptFn<string[]>
+    invalidate: ScriptFn<[number, string[]]>
+    getWithTtl: ScriptFn<[Buffer | null, number]>
+    setVersioned: ScriptFn<number>
+    leaseRelease: ScriptFn<number>
+    leaseRenew: ScriptFn<number>
+    statsAdd: ScriptFn<number>
+  }
+  #pending: PendingRead[] = []
+  #subscribed: Promise<Subscriber> | undefined
+  #listener: ((message: string) => void) | undefined
+  #statsTimer: NodeJS.Timeout | undefined
+  #flushed = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 }
+  #closed = false
+
+  constructor(conn: Connection, options: RedisCacheOptions = {}) {
+    const o = parseOptions(PKG, schema, options)
+    this.options = o
+    this.namespace = o.namespace
+    this.#conn = conn
+    this.#keys = new CacheKeys(conn.keys.child(o.namespace))
+    this.#codec = o.codec ?? defaultCodec
+    this.#cluster = conn.topology === 'cluster'
+    this.#scripts = {
+      indexAdd: conn.defineScript('core:index-add', lua.indexAdd, { keys: 1 }),
+      indexPop: conn.defineScript('core:index-pop', lua.indexPop, { keys: 1 }),
+      invalidate: conn.defineScript('core:invalidate', lua.invalidate, { keys: 3 }),
+      getWithTtl: conn.defineScript('core:get-with-ttl', lua.getWithTtl, { keys: 1, buffers: true }),
+      setVersioned: conn.defineScript('core:set-versioned', lua.setVersioned, { keys: 2 }),
+      leaseRelease: conn.defineScript('core:lease-release', lua.leaseRelease, { keys: 1 }),
+      leaseRenew: conn.defineScript('core:lease-renew', lua.leaseRenew, { keys: 1 }),
+      statsAdd: conn.defineScript('core:stats-add', lua.statsAdd, { keys: 1 }),
+    }
+    if (o.sharedStats) {
+      this.#statsTimer = setInterval(() => {
+        this.flushStats().catch(() => {})
+      }, o.statsFlushInterval)
+      this.#statsTimer.unref()
+    }
+  }
+
+  /** The Redis key that holds `key`'s value (for inspection and tests). */
+  redisKey(key: string): string {
+    return this.#keys.value(checkKey(key))
+  }
+
+  #check(op: string): void {
+    if (this.#closed) throw closedError(op)
+  }
+
+  #fail<E>(err: E): E {
+    this.#stats.errors++
+    return err
+  }
+
+  #decode(key: string, raw: Buffer | null): T | undefined {
+    if (raw === null || raw === undefined) return undefined
+    try {
+      return this.#codec.decode(raw) as T
+    } catch (err) {
+      throw new DecodeError(isCacheError(err) ? err.message.replace(/^.*?: /, '') : String(err), {
+        key,
+        cause: err,
+      })
+    }
+  }
+
+  #encode(key: string, value: T): Buffer {
+    if (value === undefined)
+      throw new EncodeError('undefined cannot be cached (a miss reads as undefined)', { key })
+    let bytes: Buffer
+    try {
+      bytes = this.#codec.encode(value)
+    } catch (err) {
+      if (isCacheError(err, 'E_ENCODE'))
+        throw new EncodeError(err.message.replace(/^.*?: /, ''), { key, cause: err })
+      throw new EncodeError(String(err), { key, cause: err })
+    }
+    if (bytes.length > this.options.maxValueBytes) {
+      throw new ValueTooLargeError(key, bytes.length, this.options.maxValueBytes)
+    }
+    return bytes
+  }
+
+  #ttl(options: SetOptions | undefined): number {
+    return options?.ttl === undefined ? this.options.defaultTtl : parseTtl(options.ttl)
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------------
+
+  get(key: string): Promise<T | undefined> {
+    if (this.#closed) return Promise.reject(closedError('get'))
+    let rk: string
+    try {
+      rk = this.#keys.value(checkKey(key))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const t0 = performance.now()
+    if (!this.options.coalesce) {
+      return this.#conn.send<Buffer | null>(['GET', rk], { key: rk, buffers: true }).then(
+        (raw) => this.#settle(key, raw, t0),
+        (err) => {
+          throw this.#fail(err)
+        },
+      )
+    }
+    return new Promise<T | undefined>((resolve, reject) => {
+      if (this.#pending.push({ key, rk, t0, resolve: resolve as (v: unknown) => void, reject }) === 1) {
+        process.nextTick(this.#flushReads)
+      }
+    })
+  }
+
+  #settle(key: string, raw: Buffer | null, t0: number): T | undefined {
+    let value: T | undefined
+    try {
+      value = this.#decode(key, raw)
+    } catch (err) {
+      throw this.#fail(err)
+    }
+    if (value === undefined) this.#stats.misses++
+    else this.#stats.hits++
+    this.#stats.latency(performance.now() - t0)
+    return value
+  }
+
+  readonly #flushReads = (): void => {
+    const batch = this.#pending
+    this.#pending = []
+    if (batch.length === 1) {
+      this.#readBatch(batch)
+      return
+    }
+    if (!this.#cluster) {
+      this.#readBatch(batch)
+      return
+    }
+    const bySlot = new Map<number, PendingRead[]>()
+    for (const r of batch) {
+      const slot = hashSlot(r.rk)
+      const group = bySlot.get(slot)
+      if (group) group.push(r)
+      else bySlot.set(slot, [r])
+    }
+    for (const group of bySlot.values()) this.#readBatch(group)
+  }
+
+  #readBatch(batch: PendingRead[]): void {
+    const first = batch[0] as PendingRead
+    const deliver = (r: PendingRead, raw: Buffer | null) => {
+      try {
+        r.resolve(this.#settle(r.key, raw, r.t0))
+      } catch (err) {
+        r.reject(err)
+      }
+    }
+    const failAll = (err: unknown) => {
+      for (const r of batch) r.reject(this.#fail(err))
+    }
+    if (batch.length === 1) {
+      this.#conn
+        .send<Buffer | null>(['GET', first.rk], { key: first.rk, buffers: true })
+        .then((raw) => deliver(first, raw), failAll)
+      return
+    }
+    const args: Arg[] = ['MGET']
+    for (const r of batch) args.push(r.rk)
+    this.#conn.send<Array<Buffer | null>>(args, { key: first.rk, buffers: true }).then((raws) => {
+      for (let i = 0; i < batch.length; i++) deliver(batch[i] as PendingRead, raws[i] ?? null)
+    }, failAll)
+  }
+
+  async mget(keys: readonly string[]): Promise<Array<T | undefined>> {
+    this.#check('mget')
+    checkList(keys, 'keys')
+    if (keys.length === 0) return []
+    const t0 = performance.now()
+    const rks = keys.map((k) => this.#keys.value(k))
+    const raws: Array<Buffer | null> = new Array(keys.length).fill(null)
+    const groups = new Map<number, number[]>()
+    if (this.#cluster) {
+      for (let i = 0; i < rks.length; i++) {
+        const slot = hashSlot(rks[i] as string)
+        const g = groups.get(slot)
+        if (g) g.push(i)
+        else groups.set(slot, [i])
+      }
+    } else
+      groups.set(
+        0,
+        rks.map((_, i) => i),
+      )
+    try {
+      await Promise.all(
+        [...groups.values()].map(async (idx) => {
+          const reply = await this.#conn.send<Array<Buffer | null>>(
+            ['MGET', ...idx.map((i) => rks[i] as string)],
+            {
+              key: rks[idx[0] as number],
+              buffers: true,
+            },
+          )
+          for (let j = 0; j < idx.length; j++) raws[idx[j] as number] = reply[j] ?? null
+        }),
+      )
+    } catch (err) {
+      throw this.#fail(err)
+    }
+    const out = keys.map((k, i) => this.#settle(k, raws[i] ?? null, t0))
+    return out
+  }
+
+  async has(key: string): Promise<boolean> {
+    this.#check('has')
+    const rk = this.#keys.value(checkKey(key))
+    return (await this.#send<number>(['EXISTS', rk], rk)) === 1
+  }
+
+  async ttl(key: string): Promise<number | undefined> {
+    this.#check('ttl')
+    const rk = this.#keys.value(checkKey(key))
+    const ms = await this.#send<number>(['PTTL', rk], rk)
+    if (ms === -2) return undefined
+    return ms < 0 ? Number.POSITIVE_INFINITY : ms
+  }
+
+  async getWithTtl(key: string): Promise<ValueWithTtl<T> | undefined> {
+    this.#check('getWithTtl')
+    const rk = this.#keys.value(checkKey(key))
+    const t0 = performance.now()
+    let reply: [Buffer | null, number]
+    try {
+      reply = await this.#scripts.getWithTtl([rk])
+    } catch (err) {
+      throw this.#fail(err)
+    }
+    const value = this.#settle(key, reply[0], t0)
+    if (value === undefined) return undefined
+    return { value, ttl: reply[1] < 0 ? Number.POSITIVE_INFINITY : reply[1] }
+  }
+
+  async #send<R>(args: Arg[], key: string, buffers = false): Promise<R> {
+    try {
+      return await this.#conn.send<R>(args, { key, buffers })
+    } catch (err) {
+      throw this.#fail(err)
+    }
+  }
+
+  // ---- writes --------------------------------------------------------------------------------------
+
+  async set(key: string, value: T, options?: SetOptions): Promise<void> {
+    this.#check('set')
+    const t0 = performance.now()
+    await this.#write(key, value, options, false)
+    this.#stats.latency(performance.now() - t0)
+  }
+
+  async setIfAbsent(key: string, value: T, options?: SetOptions): Promise<boolean> {
+    this.#check('setIfAbsent')
+    return this.#write(key, value, options, true)
+  }
+
+  /** Validates everything, encodes, indexes tags/dependencies, then stores. */
+  async #write(key: string, value: T, options: SetOptions | undefined, nx: boolean): Promise<boolean> {
+    checkKey(key)
+    const ttl = this.#ttl(options)
+    const tags = options?.tags ? checkList(options.tags, 'tags') : undefined
+    const deps = options?.dependsOn ? checkList(options.dependsOn, 'dependsOn') : undefined
+    const keep = options?.keepVersions === undefined ? 0 : parseKeep(options.keepVersions)
+    const bytes = this.#encode(key, value)
+    const part = this.#keys.part(key)
+    const rk = this.#keys.valueOf(part)
+    const indexes: string[] = []
+    if (tags) for (const t of new Set(tags)) indexes.push(this.#keys.tag(t))
+    if (deps) for (const d of new Set(deps)) indexes.push(this.#keys.dependants(this.#keys.part(d)))
+    // Index before storing (for plain sets): an invalidation racing with this write then finds the key.
+    const index = () => Promise.all(indexes.map((ix) => this.#scripts.indexAdd([ix], [String(ttl), rk])))
+    try {
+      if (!nx && indexes.length > 0) await index()
+      let stored = true
+      if (keep > 0 && !nx) {
+        await this.#scripts.setVersioned([rk, this.#keys.history(part)], [bytes, ttl, keep, Date.now()])
+      } else {
+        const args: Arg[] = ['SET', rk, bytes, 'PX', String(ttl)]
+        if (nx) args.push('NX')
+        stored = (await this.#conn.send<string | null>(args, { key: rk })) === 'OK'
+        if (stored && nx && keep > 0) {
+          await this.#scripts.setVersioned([rk, this.#keys.history(part)], [bytes, ttl, keep, Date.now()])
+        }
+        if (stored && nx && indexes.length > 0) await index()
+      }
+      if (stored) this.#stats.sets++
+      return stored
+    } catch (err) {
+      throw this.#fail(err)
+    }
+  }
+
+  async mset(entries: ReadonlyArray<MsetEntry<T>>, options?: SetOptions): Promise<void> {
+    this.#check('mset')
+    if (!Array.isArray(entries))
+      throw new InvalidOptionError(PKG, 'entries', 'must be an array of { key, value }')
+    const t0 = performance.now()
+    // Validate and encode everything first: a bad entry stores nothing.
+    for (const e of entries) {
+      checkKey(e?.key)
+      this.#encode(e.key, e.value)
+    }
+    await Promise.all(
+      entries.map(({ key, value, ...own }) => this.#write(key, value, { ...options, ...own }, false)),
+    )
+    this.#stats.latency(performance.now() - t0)
+  }
+
+  async expire(key: string, ttl: Duration): Promise<boolean> {
+    this.#check('expire')
+    const ms = parseTtl(ttl)
+    const rk = this.#keys.value(checkKey(key))
+    return (await this.#send<number>(['PEXPIRE', rk, String(ms)], rk)) === 1
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.#check('delete')
+    const part = this.#keys.part(checkKey(key))
+    const rk = this.#keys.valueOf(part)
+    const [n] = await Promise.all([
+      this.#send<number>(['DEL', rk], rk),
+      this.#send<number>(['DEL', this.#keys.history(part)], rk),
+    ])
+    if (n > 0) this.#stats.deletes++
+    return n > 0
+  }
+
+  // ---- invalidation --------------------------------------------------------------------------------
+
+  /** Removes entries by escaped part and, level by level, everything depending on them. */
+  async #cascade(parts: Iterable<string>): Promise<number> {
+    const seen = new Set<string>(parts)
+    let level = [...seen]
+    let removed = 0
+    while (level.length > 0) {
+      const replies = await Promise.all(
+        level.map((p) =>
+          this.#scripts.invalidate([this.#keys.valueOf(p), this.#keys.history(p), this.#keys.dependants(p)]),
+        ),
+      )
+      const next: string[] = []
+      for (const [existed, dependants] of replies) {
+        removed += Number(existed)
+        for (const rk of dependants) {
+          const p = this.#keys.partOf(String(rk))
+          if (p !== undefined && !seen.has(p)) {
+            seen.add(p)
+            next.push(p)
+          }
+        }
+      }
+      level = next
+    }
+    this.#stats.deletes += removed
+    return removed
+  }
+
+  async invalidate(key: string): Promise<number> {
+    this.#check('invalidate')
+    try {
+      return await this.#cascade([this.#keys.part(checkKey(key))])
+    } catch (err) {
+      throw isCacheError(err, 'E_INVALID_OPTION') ? err : this.#fail(err)
+    }
+  }
+
+  async invalidateTags(tags: readonly string[]): Promise<number> {
+    this.#check('invalidateTags')
+    checkList(tags, 'tags')
+    try {
+      const members = await Promise.all(
+        [...new Set(tags)].map((t) => this.#scripts.indexPop([this.#keys.tag(t)])),
+      )
+      const parts = new Set<string>()
+      for (const list of members) {
+        for (const rk of list) {
+          const p = this.#keys.partOf(String(rk))
+          if (p !== undefined) parts.add(p)
+        }
+      }
+      return await this.#cascade(parts)
+    } catch (err) {
+      throw this.#fail(err)
+    }
+  }
+
+  async deletePattern(glob: string): Promise<number> {
+    this.#check('deletePattern')
+    const match = this.#keys.valuePattern(globToRedis(glob))
+    let removed = 0
+    try {
+      for await (const batch of this.#conn.scan(match, { count: SCAN_COUNT })) {
+        const counts = await Promise.all(
+          batch.map((rk) => {
+            const p = this.#keys.partOf(rk) as string
+            return Promise.all([
+              this.#conn.send<number>(['UNLINK', rk], { key: rk }),
+              this.#conn.send<number>(['UNLINK', this.#keys.history(p)], { key: rk }),
+            ])
+          }),
+        )
+        for (const [n] of counts) removed += n
+      }
+    } catch (err) {
+      throw this.#fail(err)
+    }
+    this.#stats.deletes += removed
+    return removed
+  }
+
+  async clear(): Promise<void> {
+    this.#check('clear')
+    try {
+      for await (const batch of this.#conn.scan(this.#keys.all, { count: SCAN_COUNT })) {
+        await Promise.all(batch.map((k) => this.#conn.send(['UNLINK', k], { key: k })))
+      }
+    } catch (err) {
+      throw this.#fail(err)
+    }
+  }
+
+  // ---- versions ------------------------------------------------------------------------------------
+
+  async versions(key: string): Promise<Array<CacheVersion<T>>> {
+    this.#check('versions')
+    const part = this.#keys.part(checkKey(key))
+    const raw = await this.#send<Buffer[]>(
+      ['LRANGE', this.#keys.history(part), '0', '-1'],
+      this.#keys.valueOf(part),
+      true,
+    )
+    return raw.map((entry) => {
+      const a = entry.indexOf(0x7c)
+      const b = entry.indexOf(0x7c, a + 1)
+      if (a < 0 || b < 0) throw this.#fail(new DecodeError('malformed history entry', { key }))
+      return {
+        version: Number(entry.subarray(0, a).toString()),
+        createdAt: Number(entry.subarray(a + 1, b).toString()),
+        value: this.#decode(key, entry.subarray(b + 1)) as T,
+      }
+    })
+  }
+
+  async rollback(key: string, version: number): Promise<void> {
+    this.#check('rollback')
+    const history = await this.versions(key)
+    const found = history.find((v) => v.version === version)
+    if (!found) throw new VersionNotFoundError(key, version)
+    const left = await this.ttl(key)
+    const ttl = left === undefined || !Number.isFinite(left) ? this.options.defaultTtl : Math.max(1000, left)
+    await this.#write(key, found.value, { ttl, keepVersions: history.length }, false)
+  }
+
+  // ---- read-through --------------------------------------------------------------------------------
+
+  async getOrSet(key: string, factory: Factory<T>, options?: GetOrSetOptions): Promise<T> {
+    this.#check('getOrSet')
+    checkKey(key)
+    if (typeof factory !== 'function') throw new InvalidOptionError(PKG, 'factory', 'must be a function')
+    this.#ttl(options)
+    const leaseMs =
+      options?.lease === undefined
+        ? this.options.lease
+        : parseOptions(PKG, zDuration({ min: 100, max: 300_000 }), options.lease, 'lease')
+    const hit = await this.get(key)
+    if (hit !== undefined) return hit
+    let flight = this.#flights.get(key)
+    if (!flight) {
+      flight = this.#fly(key, factory, options, leaseMs).finally(() => this.#flights.delete(key))
+      this.#flights.set(key, flight)
+    }
+    return flight
+  }
+
+  async #fly(key: string, factory: Factory<T>, options: SetOptions | undefined, leaseMs: number): Promise<T> {
+    await this.#subscribe()
+    const part = this.#keys.part(key)
+    const leaseKey = this.#keys.lease(part)
+    const token = randomUUID()
+    for (;;) {
+      this.#check('getOrSet')
+      const waiter = this.#wait(part)
+      try {
+        const value = await this.get(key)
+        if (value !== undefined) return value
+        const got = await this.#send<string | null>(
+          ['SET', leaseKey, token, 'NX', 'PX', String(leaseMs)],
+          leaseKey,
+        )
+        if (got === 'OK') return await this.#compute(key, part, leaseKey, token, leaseMs, factory, options)
+        const poll = this.options.leasePoll * (0.5 + Math.random())
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, poll)
+          waiter.wake = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+          if (waiter.fired) waiter.wake()
+        })
+        if (waiter.message?.startsWith('e:'))
+          throw new FactoryError(key, waiter.message.slice(2 + part.length + 1))
+      } finally {
+        this.#unwait(part, waiter)
+      }
+    }
+  }
+
+  async #compute(
+    key: string,
+    part: string,
+    leaseKey: string,
+    token: string,
+    leaseMs: number,
+    factory: Factory<T>,
+    options: SetOptions | undefined,
+  ): Promise<T> {
+    const renew = setInterval(() => {
+      this.#scripts.leaseRenew([leaseKey], [token, leaseMs]).catch(() => {})
+    }, leaseMs / 3)
+    renew.unref()
+    let value: T
+    try {
+      value = await factory({ key })
+    } catch (err) {
+      clearInterval(renew)
+      const name = err instanceof Error ? err.name : typeof err
+      await this.#scripts
+        .leaseRelease([leaseKey], [token, this.#keys.channel, `e:${part}:${name}`])
+        .catch(() => {})
+      throw err
+    }
+    try {
+      await this.#write(key, value, options, false)
+    } finally {
+      clearInterval(renew)
+      await this.#scripts.leaseRelease([leaseKey], [token, this.#keys.channel, `d:${part}`]).catch(() => {})
+    }
+    return value
+  }
+
+  #wait(part: string): Waiter {
+    const waiter: Waiter = { fired: false, message: undefined, wake: () => {} }
+    let set = this.#waiters.get(part)
+    if (!set) {
+      set = new Set()
+      this.#waiters.set(part, set)
+    }
+    set.add(waiter)
+    return waiter
+  }
+
+  #unwait(part: string, waiter: Waiter): void {
+    const set = this.#waiters.get(part)
+    if (!set) return
+    set.delete(waiter)
+    if (set.size === 0) this.#waiters.delete(part)
+  }
+
+  /** Subscribes once to the notification channel; waiters are woken by key. */
+  #subscribe(): Promise<Subscriber> {
+    this.#subscribed ??= (async () => {
+      const sub = await this.#conn.subscriber()
+      this.#listener = (message: string) => {
+        const part = message.slice(2, message.startsWith('e:') ? message.lastIndexOf(':') : undefined)
+        const set = this.#waiters.get(part)
+        if (!set) return
+        for (const w of set) {
+          w.fired = true
+          w.message = message
+          w.wake()
+        }
+      }
+      await sub.subscribe(this.#keys.channel, this.#listener)
+      return sub
+    })().catch((err) => {
+      this.#subscribed = undefined
+      throw err
+    })
+    return this.#subscribed
+  }
+
+  // ---- stats ---------------------------------------------------------------------------------------
+
+  stats(): CacheStats {
+    return this.#stats.snapshot(this.namespace)
+  }
+
+  /** Adds the counters accumulated since the last flush to the shared hash in Redis. */
+  async flushStats(): Promise<void> {
+    const s = this.#stats
+    const delta = {
+      hits: s.hits - this.#flushed.hits,
+      misses: s.misses - this.#flushed.misses,
+      sets: s.sets - this.#flushed.sets,
+      deletes: s.deletes - this.#flushed.deletes,
+      errors: s.errors - this.#flushed.errors,
+    }
+    const fields = Object.entries(delta).filter(([, n]) => n !== 0)
+    if (fields.length === 0) return
+    this.#flushed = { hits: s.hits, misses: s.misses, sets: s.sets, deletes: s.deletes, errors: s.errors }
+    await this.#scripts.statsAdd([this.#keys.stats], fields.flat())
+  }
+
+  /** Counters of every process sharing this namespace (flushes this process's first). */
+  async sharedStats(): Promise<
+    Pick<CacheStats, 'namespace' | 'hits' | 'misses' | 'sets' | 'deletes' | 'errors' | 'hitRatio'>
+  > {
+    this.#check('sharedStats')
+    await this.flushStats()
+    const key = this.#keys.stats
+    const raw = await this.#send<string[] | Record<string, string>>(['HGETALL', key], key)
+    const map: Record<string, string> = {}
+    if (Array.isArray(raw))
+      for (let i = 0; i + 1 < raw.length; i += 2) map[raw[i] as string] = raw[i + 1] as string
+    else Object.assign(map, raw)
+    const n = (f: string) => Number(map[f] ?? 0)
+    const reads = n('hits') + n('misses')
+    return {
+      namespace: this.namespace,
+      hits: n('hits'),
+      misses: n('misses'),
+      sets: n('sets'),
+      deletes: n('deletes'),
+      errors: n('errors'),
+      hitRatio: reads === 0 ? 0 : n('hits') / reads,
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#statsTimer) clearInterval(this.#statsTimer)
+    if (this.options.sharedStats) await this.flushStats().catch(() => {})
+    for (const set of this.#waiters.values()) for (const w of set) w.wake()
+    if (this.#subscribed && this.#listener) {
+      const listener = this.#listener
+      await this.#subscribed.then((sub) => sub.unsubscribe(this.#keys.channel, listener)).catch(() => {})
+    }
+  }
+}
+
+/** True when `err` means the server could not be reached (breaker open, timeout, connection lost). */
+export function isUnavailable(err: unknown): err is CacheError {
+  return isCacheError(err, 'E_UNAVAILABLE') || isCacheError(err, 'E_TIMEOUT')
+}
