@@ -1,7 +1,7 @@
 -- Acquires a mutex lease, with a fencing token, optional FIFO fairness and optional reentrancy.
 -- KEYS[1] lock hash {o = owner, t = token, h = holder id, at = acquired ms, n = hold count}
 -- KEYS[2] fencing counter (same hash tag; outlives the lock)
--- KEYS[3] fair queue zset (owner -> enqueue ms)
+-- KEYS[3] fair queue zset (owner -> enqueue time in µs: arrival order)
 -- KEYS[4] fair queue deadlines hash (owner -> ms after which the waiter is presumed gone)
 -- ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] fencing mode ('clock' | 'counter'), ARGV[4] holder id,
 -- ARGV[5] fair (0 | 1), ARGV[6] queue entry ttl ms, ARGV[7] reentrant (0 | 1)
@@ -12,7 +12,7 @@ local owner = ARGV[1]
 local fair = ARGV[5] == '1'
 
 local function enqueue()
-  redis.call('ZADD', KEYS[3], 'NX', now, owner)
+  redis.call('ZADD', KEYS[3], 'NX', tonumber(t[1]) * 1000000 + tonumber(t[2]), owner)
   redis.call('HSET', KEYS[4], owner, now + tonumber(ARGV[6]))
   local keep = tonumber(ARGV[6]) * 2
   redis.call('PEXPIRE', KEYS[3], keep)
