@@ -22,6 +22,8 @@ export default defineConfig({
   },
   test: {
     pool: 'forks',
+    // The JSON report feeds tools/src/gen-status.ts (status.json, summary.json).
+    reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
     coverage: {
       provider: 'v8',
       include: ['packages/*/src/**/*.ts'],
