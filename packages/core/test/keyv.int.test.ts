@@ -8,10 +8,12 @@ import { MemoryCache } from '../src/memory-cache.js'
 import { RedisCache } from '../src/redis-cache.js'
 
 const { describe, expect, it, afterAll, beforeAll, inject } = vitest
+// @keyv/test-suite is typed against its own vitest copy; the runtime API it uses is the same.
+const suiteApi = vitest as unknown as Parameters<typeof keyvTestSuite>[0]
 
 describe('Keyv adapter over MemoryCache passes @keyv/test-suite', () => {
   const cache = new MemoryCache()
-  keyvTestSuite(vitest, Keyv, () => new KeyvCacheStore(cache))
+  keyvTestSuite(suiteApi, Keyv, () => new KeyvCacheStore(cache))
 })
 
 describe('Keyv adapter over RedisCache passes @keyv/test-suite', () => {
@@ -26,7 +28,7 @@ describe('Keyv adapter over RedisCache passes @keyv/test-suite', () => {
     await cache.clear()
     await conn.close()
   })
-  keyvTestSuite(vitest, Keyv, () => new KeyvCacheStore(cache))
+  keyvTestSuite(suiteApi, Keyv, () => new KeyvCacheStore(cache))
 
   it('clamps TTLs into 1s–30d; Keyv still expires short entries on time', async () => {
     const store = new KeyvCacheStore(cache)
