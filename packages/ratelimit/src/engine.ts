@@ -240,7 +240,10 @@ export class Engine extends EventEmitter {
       if (cost > r.capacity) throw new CostExceedsLimitError(cost, r.capacity, r.name)
     }
     const cached = this.#cacheHit(key, cost, mode === 'c')
-    if (cached) return cached
+    if (cached) {
+      if (mode === 'c') this.#tally(cached, rules, cost)
+      return cached
+    }
     let reply: RawReply
     let source: DecisionSource = 'redis'
     try {
@@ -326,6 +329,18 @@ export class Engine extends EventEmitter {
   }
 
   #count(result: RateLimitResult, rules: BoundRule[], cost: number): void {
+    this.#tally(result, rules, cost)
+    if (
+      !result.allowed &&
+      result.retryAfterMs > 0 &&
+      this.settings.blockCacheMaxKeys > 0 &&
+      result.source === 'redis'
+    ) {
+      this.#remember(result.key, this.settings.now() + result.retryAfterMs, cost, result)
+    }
+  }
+
+  #tally(result: RateLimitResult, rules: BoundRule[], cost: number): void {
     const s = this.#stats
     if (result.allowed) s.allowed++
     else s.denied++
@@ -337,14 +352,6 @@ export class Engine extends EventEmitter {
       }
       if (result.allowed) c.allowed++
       else c.denied++
-    }
-    if (
-      !result.allowed &&
-      result.retryAfterMs > 0 &&
-      this.settings.blockCacheMaxKeys > 0 &&
-      result.source === 'redis'
-    ) {
-      this.#remember(result.key, this.settings.now() + result.retryAfterMs, cost, result)
     }
     if (decisionChannel.hasSubscribers) {
       decisionChannel.publish({
@@ -382,10 +389,7 @@ export class Engine extends EventEmitter {
       return undefined
     }
     if (cost < entry.minCost) return undefined
-    if (count) {
-      this.#stats.cacheHits++
-      this.#stats.denied++
-    }
+    if (count) this.#stats.cacheHits++
     const r = entry.result
     return {
       ...r,

@@ -1,3 +1,10 @@
+export { eventLoopLoad } from './adaptive.js'
+export {
+  ConcurrencyLimiter,
+  type ConcurrencyLimiterOptions,
+  createConcurrencyLimiter,
+  type Lease,
+} from './concurrency.js'
 export { DEFAULT_LEASE_MS, DEFAULT_OUTAGE_POLICY, DEFAULT_PREFIX } from './defaults.js'
 export {
   type DecisionSource,
@@ -23,7 +30,7 @@ export {
   type Limiter,
   RateLimiter,
 } from './limiter.js'
-export { LocalStore } from './local.js'
+export { type BoundRule, LocalStore, type RawReply } from './local.js'
 export {
   ALGORITHMS,
   type Algorithm,
@@ -34,3 +41,10 @@ export {
   type RuleState,
 } from './model.js'
 export type { OutagePolicy, RateLimiterOptions, ResolvedRule, RuleOptions, RuleVariant } from './options.js'
+export {
+  createRuleStore,
+  type LiveLimiterOptions,
+  RuleStore,
+  type RuleStoreOptions,
+  type StoredRule,
+} from './rules.js'

@@ -72,7 +72,7 @@ abstract class EngineLimiter implements Limiter {
     return this.engine.reset(key)
   }
 
-  block(key: string, duration: Duration): Promise<number> {
+  async block(key: string, duration: Duration): Promise<number> {
     return this.engine.block(key, blockMs(duration))
   }
 
