@@ -30,8 +30,31 @@ export {
 } from './defaults.js'
 export { DecodeError, EncodeError, FactoryError, ValueTooLargeError, VersionNotFoundError } from './errors.js'
 export { globToRedis, globToRegExp } from './glob.js'
+export {
+  type CacheableRequest,
+  type CachedResponse,
+  cacheLlm,
+  cacheQuery,
+  cacheResponse,
+  type LlmRequest,
+  llmCacheKey,
+  queryCacheKey,
+  type ResponseCacheOptions,
+  responseCacheKey,
+  responseTtl,
+  stableHash,
+  stableStringify,
+} from './helpers.js'
 export { availableMemory } from './memory.js'
 export { MemoryCache, type MemoryCacheOptions } from './memory-cache.js'
 export { RedisCache, type RedisCacheOptions } from './redis-cache.js'
 export { estimateSize } from './size.js'
 export { checkKey, parseTtl, zTtl } from './ttl.js'
+export {
+  type WriteBehindCache,
+  type WriteBehindOptions,
+  type WriteThroughCache,
+  type WriteThroughSource,
+  writeBehind,
+  writeThrough,
+} from './write-patterns.js'
