@@ -8,6 +8,7 @@ export {
 export { deadLetterChannel, handlerErrorChannel, invalidChannel } from './diagnostics.js'
 export { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.js'
 export { type EventsErrorCode, InvalidPayloadError, UnsupportedError } from './errors.js'
+export { Presence, type PresenceOptions, type PresenceRecord } from './presence.js'
 export {
   type ChannelSchemas,
   type InputOf,
@@ -21,4 +22,5 @@ export {
   type Subscription,
 } from './pubsub.js'
 export type { PendingEntry, PendingSummary } from './replies.js'
+export { type DeliverFn, RoomHub, type RoomHubOptions } from './rooms.js'
 export { type DeadLetter, EventStream, type EventStreamOptions, type PendingReport } from './stream.js'

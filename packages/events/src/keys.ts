@@ -21,6 +21,7 @@ export function streamKeys(keys: KeyBuilder, name: string): { stream: string; de
 /**
  * The keys of a presence registry, all under one hash tag so its Lua scripts are cluster-safe:
  * a hash of connection records, a sorted set of connections by expiry, and one sorted set per room.
+ * One registry lives in one cluster slot: shard by `scope` when it outgrows a node.
  */
 export function presenceKeys(keys: KeyBuilder, scope: string) {
   const base = keys.child('presence')
@@ -31,7 +32,5 @@ export function presenceKeys(keys: KeyBuilder, scope: string) {
     expiry: base.tagged(scope, 'exp'),
     /** ZSET of a room: connection id → expiry time (ms). */
     room: (room: string) => base.tagged(scope, 'room', room),
-    /** SET of the room names with members, for listing. */
-    rooms: base.tagged(scope, 'rooms'),
   }
 }
