@@ -68,7 +68,7 @@ export class Redlock {
   }
 
   /** Acquires `resource` on a quorum of nodes, retrying (jittered) up to `waitTimeout`. @throws LockTimeoutError */
-  acquire(resource: string, options?: RedlockAcquireOptions): Promise<Lock> {
+  async acquire(resource: string, options?: RedlockAcquireOptions): Promise<Lock> {
     checkName('resource', resource)
     const o = parseAcquire(options)
     return this.#acquire(resource, o, o.waitTimeout)

@@ -52,12 +52,12 @@ export class ReadWriteLock {
   }
 
   /** Takes a shared (read) lease. @throws LockTimeoutError (E_LOCK_TIMEOUT), LockAbortedError */
-  read(options?: RwAcquireOptions): Promise<Lock> {
+  async read(options?: RwAcquireOptions): Promise<Lock> {
     return this.#take('r', parseAcquire(options))
   }
 
   /** Takes the exclusive (write) lease. @throws LockTimeoutError (E_LOCK_TIMEOUT), LockAbortedError */
-  write(options?: RwAcquireOptions): Promise<Lock> {
+  async write(options?: RwAcquireOptions): Promise<Lock> {
     return this.#take('w', parseAcquire(options))
   }
 

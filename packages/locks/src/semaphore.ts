@@ -56,7 +56,7 @@ export class Semaphore {
    * Takes a permit, waiting up to `waitTimeout`.
    * @throws LockTimeoutError (E_LOCK_TIMEOUT), LockAbortedError (E_LOCK_ABORTED)
    */
-  acquire(options?: SemaphoreAcquireOptions): Promise<Lock> {
+  async acquire(options?: SemaphoreAcquireOptions): Promise<Lock> {
     return this.#take(parseAcquire(options), undefined)
   }
 

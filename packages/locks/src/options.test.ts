@@ -1,0 +1,59 @@
+import { KeyBuilder } from '@cache/client'
+import { describe, expect, it } from 'vitest'
+import { mutexKeys, rwKeys, semaphoreKeys, waitsKey } from './keys.js'
+import { checkName, parseAcquire } from './options.js'
+
+describe('acquire options', () => {
+  it('defaults and freezes', () => {
+    const o = parseAcquire(undefined)
+    expect(o).toMatchObject({
+      ttl: 10_000,
+      waitTimeout: 5_000,
+      autoExtend: false,
+      fair: false,
+      waitReplicas: 0,
+    })
+    expect(Object.isFrozen(o)).toBe(true)
+    expect(parseAcquire({ ttl: '1m', waitTimeout: 0 })).toMatchObject({ ttl: 60_000, waitTimeout: 0 })
+  })
+
+  it.each([
+    [{ ttl: -5 }, 'ttl'],
+    [{ ttl: 5 }, 'ttl'],
+    [{ ttl: '10 years' }, 'ttl'],
+    [{ waitTimeout: '2d' }, 'waitTimeout'],
+    [{ waitReplicas: 1.5 }, 'waitReplicas'],
+    [{ autoExtend: 'yes' }, 'autoExtend'],
+    [{ signal: 'nope' }, 'signal'],
+    [{ owner: '' }, 'owner'],
+    [{ colour: 'red' }, 'colour'],
+  ])('rejects %j naming "%s"', (input, field) => {
+    expect(() => parseAcquire(input as never)).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_OPTION', field }),
+    )
+  })
+
+  it('checks resource names', () => {
+    expect(checkName('resource', 'a')).toBe('a')
+    expect(() => checkName('resource', '')).toThrow(expect.objectContaining({ field: 'resource' }))
+    expect(() => checkName('resource', 'x'.repeat(1025))).toThrow(/1 to 1024 characters/)
+    expect(() => checkName('resource', 42)).toThrow(/got number/)
+  })
+})
+
+describe('keys', () => {
+  const keys = new KeyBuilder('app').child('lock')
+  it('share one hash tag per resource and escape user input', () => {
+    expect(mutexKeys(keys, 'a:b')).toEqual({
+      lock: 'app:lock:{a%3Ab}',
+      fence: 'app:lock:{a%3Ab}:fence',
+      queue: 'app:lock:{a%3Ab}:q',
+      deadlines: 'app:lock:{a%3Ab}:qd',
+      channel: 'app:lock:{a%3Ab}:ch',
+    })
+    expect(mutexKeys(keys, '{x}').lock).toBe('app:lock:{%7Bx%7D}')
+    expect(waitsKey(keys)).toBe('app:lock:waits')
+    expect(semaphoreKeys(keys, 's').holders).toBe('app:lock:{s}')
+    expect(rwKeys(keys, 'd').writer).toBe('app:lock:{d}:w')
+  })
+})

@@ -1,0 +1,93 @@
+import type { Connection } from '@cache/client'
+import { waitFor } from '@cache/tools'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { heldTooLongChannel, LockManager, ReadWriteLock, Semaphore } from '../src/index.js'
+import { codeOf, sharedConnection, sleep } from './helpers.js'
+
+describe('diagnostics and bad input (shared standalone)', () => {
+  let conn: Connection
+
+  beforeAll(async () => {
+    conn = await sharedConnection('standalone')
+  })
+  afterAll(async () => {
+    await conn.close()
+  })
+
+  it('wait-for view and deadlock report: A holds r1 and waits for r2, B holds r2 and waits for r1', async () => {
+    const a = new LockManager(conn, { id: 'proc-a', retryInterval: 50 })
+    const b = new LockManager(conn, { id: 'proc-b', retryInterval: 50 })
+    const r1 = await a.acquire('r1', { ttl: '5s' })
+    const r2 = await b.acquire('r2', { ttl: '5s' })
+    const aWaits = a.acquire('r2', { waitTimeout: 600 })
+    const bWaits = b.acquire('r1', { waitTimeout: 600 })
+    const edges = await waitFor('both waiting', async () => {
+      const e = await a.waitFor()
+      return e.length === 2 ? e : undefined
+    })
+    expect(edges.map((e) => [e.waiter, e.resource, e.holder]).sort()).toEqual([
+      ['proc-a', 'r2', 'proc-b'],
+      ['proc-b', 'r1', 'proc-a'],
+    ])
+    expect(await a.deadlocks()).toEqual([['proc-a', 'proc-b']])
+    // Wait-for timeouts break the deadlock.
+    expect(await codeOf(aWaits)).toBe('E_LOCK_TIMEOUT')
+    expect(await codeOf(bWaits)).toBe('E_LOCK_TIMEOUT')
+    await waitFor('waits cleared', async () => (await a.waitFor()).length === 0)
+    await Promise.all([r1.release(), r2.release()])
+  })
+
+  it('held-too-long: event, diagnostics channel, and a SCAN of long-held locks (server clock)', async () => {
+    const locks = new LockManager(conn, { heldTooLong: 50 })
+    const events: unknown[] = []
+    const published: unknown[] = []
+    const sub = (m: unknown) => published.push(m)
+    heldTooLongChannel.subscribe(sub)
+    locks.on('held-too-long', (e) => events.push(e))
+    const slow = await locks.acquire('slow/job', { ttl: '5s' })
+    const quick = await locks.acquire('quick', { ttl: '5s' })
+    await sleep(120)
+    const fresh = await locks.acquire('fresh', { ttl: '5s' })
+    heldTooLongChannel.unsubscribe(sub)
+    expect(events).toEqual(
+      expect.arrayContaining([expect.objectContaining({ resource: 'slow/job', token: slow.token })]),
+    )
+    expect(published.length).toBeGreaterThanOrEqual(2)
+    const long = await locks.heldLongerThan(100)
+    expect(long.map((l) => l.resource).sort()).toEqual(['quick', 'slow/job'])
+    expect(long[0]!.ttlMs).toBeGreaterThan(0)
+    await Promise.all([slow.release(), quick.release(), fresh.release()])
+    expect(await locks.heldLongerThan('0ms')).toEqual([])
+  })
+
+  it('fair waiters that give up leave the queue', async () => {
+    const locks = new LockManager(conn, { retryInterval: 30 })
+    const holder = await locks.acquire('fair-giveup', { ttl: '5s', fair: true })
+    expect(await codeOf(locks.acquire('fair-giveup', { waitTimeout: 60, fair: true }))).toBe('E_LOCK_TIMEOUT')
+    expect((await locks.inspect('fair-giveup'))?.queued).toBe(0)
+    await holder.release()
+    const next = await locks.acquire('fair-giveup', { waitTimeout: 0, fair: true })
+    await next.release()
+  })
+
+  it('rejects bad options and names with E_INVALID_OPTION naming the field', async () => {
+    const locks = new LockManager(conn)
+    const invalid = (field: string) => expect.objectContaining({ code: 'E_INVALID_OPTION', field })
+    expect(() => new LockManager(conn, { retryInterval: 0 })).toThrow(invalid('retryInterval'))
+    expect(() => new LockManager(conn, { fencing: 'wall' as never })).toThrow(invalid('fencing'))
+    expect(() => new LockManager(conn, { prefix: 'a b' })).toThrow(invalid('namespace'))
+    expect(() => new LockManager(conn, { unknown: 1 } as never)).toThrow(invalid('unknown'))
+    await expect(locks.acquire('', {})).rejects.toEqual(invalid('resource'))
+    await expect(locks.acquire('r', { ttl: -5 })).rejects.toEqual(invalid('ttl'))
+    await expect(locks.tryAcquire('r', { ttl: 'soon' })).rejects.toEqual(invalid('ttl'))
+    await expect(locks.acquireAll([])).rejects.toEqual(invalid('resources'))
+    await expect(locks.acquireAll(['a', ''])).rejects.toEqual(invalid('resources'))
+    await expect(locks.heldLongerThan(-1)).rejects.toEqual(invalid('threshold'))
+    expect(() => new Semaphore(conn, 'pool', { limit: 0 })).toThrow(invalid('limit'))
+    expect(() => new Semaphore(conn, 'pool', {} as never)).toThrow(invalid('limit'))
+    expect(() => new Semaphore(conn, '', { limit: 1 })).toThrow(invalid('name'))
+    expect(() => new ReadWriteLock(conn, 'rw', { retryInterval: '1y' })).toThrow(invalid('retryInterval'))
+    const sem = new Semaphore(conn, 'pool', { limit: 1 })
+    await expect(sem.acquire({ ttl: 0 })).rejects.toEqual(invalid('ttl'))
+  })
+})
