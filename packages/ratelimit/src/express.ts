@@ -12,11 +12,12 @@ export type ExpressRateLimitOptions = HttpRateLimitOptions<Request>
 export function rateLimit(options: ExpressRateLimitOptions): RequestHandler {
   const decide = createDecider(options)
   return (req: Request, res: Response, next: NextFunction) => {
-    const path = req.path
+    // req.path is relative to the mount point: skip lists and keys use the full path
+    const path = `${req.baseUrl}${req.path}`
     decide({
       ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
       path,
-      route: `${req.baseUrl}${path}`,
+      route: path,
       method: req.method,
       req,
     }).then((d) => {

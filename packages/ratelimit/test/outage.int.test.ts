@@ -1,7 +1,7 @@
 import { type CacheError, type Connection, connect } from '@cache/client'
 import { type StandaloneTopology, startStandalone, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRateLimiter, type RateLimiter } from '../src/index.js'
+import { createConcurrencyLimiter, createRateLimiter, type RateLimiter } from '../src/index.js'
 
 /** Own server: this file kills, restarts and pauses it. */
 describe('outage policy', () => {
@@ -70,6 +70,18 @@ describe('outage policy', () => {
       expect(l.stats().outages).toBe(1)
       expect(l.stats().outageDecisions).toBeGreaterThan(0)
     }
+    // the concurrency limiter follows its policy too
+    const ccLocal = createConcurrencyLimiter(conn, { limit: 1, outage: 'local' })
+    const held = await ccLocal.acquire('x')
+    expect(held.allowed).toBe(true)
+    expect((await ccLocal.acquire('x')).allowed).toBe(false)
+    expect(await held.extend()).toBe(true)
+    expect(await held.release()).toBe(true)
+    expect((await ccLocal.acquire('x')).allowed).toBe(true)
+    const ccOpen = createConcurrencyLimiter(conn, { limit: 1, outage: 'fail-open' })
+    expect((await ccOpen.acquire('x')).allowed).toBe(true)
+    const ccClosed = createConcurrencyLimiter(conn, { limit: 1, outage: 'fail-closed' })
+    expect(await ccClosed.acquire('x')).toMatchObject({ allowed: false, retryAfterMs: 1000 })
     expect(events.filter((e) => e.includes(':outage:')).sort()).toEqual([
       expect.stringMatching(/^closed:outage:E_(UNAVAILABLE|TIMEOUT)$/),
       expect.stringMatching(/^local:outage:E_(UNAVAILABLE|TIMEOUT)$/),
