@@ -18,9 +18,12 @@ import {
 } from './options.js'
 import { type Notifier, notifierFor, waitLoop } from './wait.js'
 
-/** A unique owner token for one acquisition. */
+const OWNER_PREFIX = randomBytes(12).toString('base64url')
+let ownerSeq = 0
+
+/** A unique owner token for one acquisition: 96 random bits per process + a counter. */
 export function newOwner(): string {
-  return randomBytes(12).toString('base64url')
+  return `${OWNER_PREFIX}${(++ownerSeq).toString(36)}`
 }
 
 /** A default process id for diagnostics: host:pid:random. */

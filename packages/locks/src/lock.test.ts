@@ -62,6 +62,16 @@ describe('Lock (lease handle, fake timers)', () => {
     await expect(lock.extend()).rejects.toMatchObject({ code: 'E_LOCK_LOST' })
   })
 
+  it('a lease that ran out by the local clock is not held, even if no one looked at the signal', async () => {
+    const { ops, calls } = fakeOps()
+    const lock = make(ops)
+    await vi.advanceTimersByTimeAsync(400)
+    expect(lock.held).toBe(false)
+    expect(lock.signal.aborted).toBe(true)
+    await expect(lock.release()).rejects.toMatchObject({ code: 'E_LOCK_LOST' })
+    expect(calls.release).toBe(1) // still cleaned up on the server, in case the server kept it
+  })
+
   it('the watchdog extends every ttl/3 and keeps the lease', async () => {
     const { ops, calls } = fakeOps()
     const lock = make(ops, { autoExtend: true })

@@ -47,10 +47,10 @@ export class Lock {
   readonly resource: string
   /** Fencing token: strictly increasing per resource; pass it to the storage you protect. */
   readonly token: number
-  /** Aborted when the lease is lost; `signal.reason` is a LockLostError or a LockExtendError. */
-  readonly signal: AbortSignal
   readonly #ops: LeaseOps
-  readonly #controller = new AbortController()
+  // Created on first use of `signal` (or on loss): an AbortController and its timer cost more than a lock
+  // cycle's own work, and most short critical sections never look at the signal.
+  #controller: AbortController | undefined
   readonly #acquiredAt: number
   #ttlMs: number
   #validUntil: number
@@ -65,14 +65,15 @@ export class Lock {
   constructor(init: LockInit) {
     this.resource = init.resource
     this.token = init.token
-    this.signal = this.#controller.signal
     this.#ops = init.ops
     this.#ttlMs = init.ttlMs
     this.#acquiredAt = init.startedAt
     this.#validUntil = validUntil(init.startedAt, init.ttlMs)
     this.#autoExtend = init.autoExtend
-    this.#armExpiry()
-    if (init.autoExtend) this.#scheduleWatchdog(init.ttlMs / 3)
+    if (init.autoExtend) {
+      this.#armExpiry()
+      this.#scheduleWatchdog(init.ttlMs / 3)
+    }
     const { heldTooLongMs, onHeldTooLong } = init
     if (heldTooLongMs !== undefined && onHeldTooLong) {
       this.#heldTimer = setTimeout(() => {
@@ -82,8 +83,21 @@ export class Lock {
     }
   }
 
-  /** True while the lease is held (not released, not known to be lost). */
+  /** Aborted when the lease is lost; `signal.reason` is a LockLostError or a LockExtendError. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController()
+      if (this.#state === 'held') {
+        if (performance.now() >= this.#validUntil) this.#expire()
+        else if (!this.#expiryTimer) this.#armExpiry()
+      }
+    }
+    return this.#controller.signal
+  }
+
+  /** True while the lease is held (not released, not known to be lost, not run out by the local clock). */
   get held(): boolean {
+    if (this.#state === 'held' && performance.now() >= this.#validUntil) this.#expire()
     return this.#state === 'held'
   }
 
@@ -100,12 +114,14 @@ export class Lock {
   #armExpiry(): void {
     if (this.#expiryTimer) clearTimeout(this.#expiryTimer)
     const delay = Math.max(0, this.#validUntil - performance.now())
-    this.#expiryTimer = setTimeout(() => {
-      if (this.#state !== 'held') return
-      if (this.#lastExtendError !== undefined) this.#lose(this.#lastExtendError as CacheError)
-      else this.#lose(new LockLostError(this.resource, this.token, `lease of ${this.#ttlMs}ms expired`))
-    }, delay)
+    this.#expiryTimer = setTimeout(() => this.#expire(), delay)
     this.#expiryTimer.unref()
+  }
+
+  #expire(): void {
+    if (this.#state !== 'held') return
+    if (this.#lastExtendError !== undefined) this.#lose(this.#lastExtendError as CacheError)
+    else this.#lose(new LockLostError(this.resource, this.token, `lease of ${this.#ttlMs}ms expired`))
   }
 
   #scheduleWatchdog(delay: number): void {
@@ -144,6 +160,7 @@ export class Lock {
     this.#stopTimers()
     if (lostChannel.hasSubscribers)
       lostChannel.publish({ resource: this.resource, token: this.token, code: reason.code })
+    this.#controller ??= new AbortController()
     this.#controller.abort(reason)
   }
 
@@ -170,9 +187,9 @@ export class Lock {
       ttl === undefined
         ? this.#ttlMs
         : parseDuration(ttl, { field: 'ttl', min: D.MIN_TTL_MS, max: D.MAX_TTL_MS, pkg: '@cache/locks' })
-    if (this.#state === 'lost') throw this.#lostError()
     if (this.#state === 'released')
       throw new LockLostError(this.resource, this.token, 'it was released by its holder')
+    if (!this.held) throw this.#lostError()
     const started = performance.now()
     let ok: boolean
     try {
@@ -190,7 +207,7 @@ export class Lock {
     this.#ttlMs = ttlMs
     this.#lastExtendError = undefined
     this.#validUntil = validUntil(started, ttlMs)
-    this.#armExpiry()
+    if (this.#controller || this.#autoExtend) this.#armExpiry()
     if (this.#autoExtend) this.#scheduleWatchdog(ttlMs / 3)
   }
 
@@ -201,7 +218,7 @@ export class Lock {
    */
   async release(): Promise<void> {
     if (this.#state === 'released') return
-    if (this.#state === 'lost') {
+    if (!this.held) {
       // Clean up in case the server still has it (lost by the local clock only), but report the loss.
       await this.#ops.release().catch(() => false)
       throw this.#lostError()

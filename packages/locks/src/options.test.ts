@@ -1,7 +1,7 @@
 import { KeyBuilder } from '@cache/client'
 import { describe, expect, it } from 'vitest'
 import { mutexKeys, rwKeys, semaphoreKeys, waitsKey } from './keys.js'
-import { checkName, parseAcquire } from './options.js'
+import { acquireSchema, checkName, parseAcquire } from './options.js'
 
 describe('acquire options', () => {
   it('defaults and freezes', () => {
@@ -15,6 +15,30 @@ describe('acquire options', () => {
     })
     expect(Object.isFrozen(o)).toBe(true)
     expect(parseAcquire({ ttl: '1m', waitTimeout: 0 })).toMatchObject({ ttl: 60_000, waitTimeout: 0 })
+  })
+
+  it('the fast path for plain values gives what the zod schema gives', () => {
+    const signal = new AbortController().signal
+    const plain = {
+      ttl: 1000,
+      waitTimeout: 0,
+      autoExtend: true,
+      fair: true,
+      reentrant: true,
+      owner: 'o',
+      signal,
+    }
+    const viaZod = acquireSchema.parse({ ...plain })
+    expect(parseAcquire(plain)).toEqual(viaZod)
+    expect(parseAcquire({ waitReplicas: 2, replicaTimeout: 50 })).toEqual(
+      acquireSchema.parse({ waitReplicas: 2, replicaTimeout: 50 }),
+    )
+    expect(Object.isFrozen(parseAcquire({ ttl: 1000 }))).toBe(true)
+    // A class instance or an out-of-range value takes the zod path (and its error).
+    expect(() => parseAcquire({ ttl: 1e12 })).toThrow(expect.objectContaining({ field: 'ttl' }))
+    expect(() => parseAcquire(Object.assign(Object.create({ inherited: 1 }), { ttl: 5 }))).toThrow(
+      expect.objectContaining({ field: 'ttl' }),
+    )
   })
 
   it.each([

@@ -10,10 +10,13 @@ if tonumber(current[3] or '1') > 1 then
   return 2
 end
 redis.call('DEL', KEYS[1])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- In a fair queue only the live head is woken; '' wakes every waiter.
 local wake = ''
+local now = 0
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 for _ = 1, 100 do
   local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
   if not first then break end
