@@ -1,0 +1,20 @@
+export {
+  DEFAULT_GRACE_MS,
+  DEFAULT_L1_MAX_BYTES,
+  DEFAULT_L1_MAX_ENTRIES,
+  DEFAULT_L1_TTL_MS,
+  DEFAULT_VIRTUAL_NODES,
+} from './defaults.js'
+export { FactoryTimeoutError, type TieredErrorCode } from './errors.js'
+export type { CoherenceMode, TieredCacheOptions, TieredGetOrSetOptions } from './options.js'
+export {
+  createTieredCache,
+  isUnavailable,
+  type TierCounters,
+  TieredCache,
+  type TieredFactory,
+  type TieredFactoryContext,
+  type TierStats,
+  type WarmLoader,
+  type WarmOptions,
+} from './tiered-cache.js'

@@ -1,0 +1,60 @@
+import { type Connection, connect } from '@cache/client'
+import type { Cache } from '@cache/core'
+import { uniquePrefix } from '@cache/tools'
+import { afterAll, beforeAll, inject } from 'vitest'
+import { type CoherenceMode, createTieredCache } from '../src/index.js'
+
+// The shared contract suite lives in @cache/core's tests (outside this package's rootDir): load it by path.
+type RunContract = (
+  label: string,
+  make: () => Promise<{ cache: Cache<unknown>; cleanup(): Promise<void> }>,
+) => void
+const contractPath = new URL('../../core/test/cache-contract.ts', import.meta.url).href
+const { runCacheContract } = (await import(contractPath)) as { runCacheContract: RunContract }
+
+const { standalone, cluster } = inject('redis')
+let single: Connection
+let sharded: Connection
+
+beforeAll(async () => {
+  ;[single, sharded] = await Promise.all([
+    connect({ url: standalone.url, namespace: uniquePrefix('tiered') }),
+    connect({ cluster: { nodes: cluster.nodes }, namespace: uniquePrefix('tiered') }),
+  ])
+})
+afterAll(async () => {
+  await Promise.all([single?.close(), sharded?.close()])
+})
+
+function factory(conn: () => Connection, coherence: CoherenceMode) {
+  return async () => {
+    const cache = createTieredCache({ connection: conn(), namespace: uniquePrefix('c'), coherence })
+    await cache.ready
+    return {
+      cache,
+      cleanup: async () => {
+        const wipe = createTieredCache({ connection: conn(), namespace: cache.namespace, coherence: 'none' })
+        await wipe.clear()
+        await wipe.close()
+        await cache.close()
+      },
+    }
+  }
+}
+
+runCacheContract(
+  'TieredCache standalone, tracking',
+  factory(() => single, 'tracking'),
+)
+runCacheContract(
+  'TieredCache standalone, bus',
+  factory(() => single, 'bus'),
+)
+runCacheContract(
+  'TieredCache standalone, no coherence',
+  factory(() => single, 'none'),
+)
+runCacheContract(
+  'TieredCache cluster, tracking',
+  factory(() => sharded, 'tracking'),
+)
