@@ -104,8 +104,9 @@ type Resolved = z.output<typeof optionsSchema>
  * blocking connection, runs at most `concurrency` handlers, acknowledges after success (acks batched per
  * event-loop turn), reclaims idle pending entries with XAUTOCLAIM, dead-letters after `maxDeliveries`.
  *
- * Events: `error` (CacheError: read, ack or dead-letter failures; the consumer keeps going), `failed`
- * ({ id, error, deliveries }), `invalid` ({ id, error }), `dead-letter` ({ id, reason, deliveries }), `close`.
+ * Events: `error` (CacheError: read, ack or dead-letter failures; the consumer keeps going), `ack`
+ * ({ ids, acked } per XACK batch), `failed` ({ id, error, deliveries }), `invalid` ({ id, error }),
+ * `dead-letter` ({ id, reason, deliveries }), `close`.
  */
 export class Consumer<T = unknown> extends EventEmitter {
   /** The group's name. */
@@ -229,7 +230,7 @@ export class Consumer<T = unknown> extends EventEmitter {
 
   async #read(count: number, blockMs: number): Promise<RawEntry[]> {
     const reader = this.#reader!
-    await reader.ensureClientId()
+    if (reader.clientId === undefined) await reader.ensureClientId()
     const { conn, key } = this.#ctx
     const timeout = conn.config.commandTimeoutMs > 0 ? blockMs + conn.config.commandTimeoutMs : 0
     const args = ['XREADGROUP', 'GROUP', this.group, this.name, 'COUNT', String(count)]
@@ -278,16 +279,22 @@ export class Consumer<T = unknown> extends EventEmitter {
 
   #start(entry: RawEntry, deliveries: number): void {
     this.#inFlight.add(entry.id)
-    void this.#process(entry, deliveries).finally(() => {
-      this.#inFlight.delete(entry.id)
-      const waiter = this.#slotWaiter
-      this.#slotWaiter = undefined
-      waiter?.()
-      if (this.#inFlight.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve()
-    })
+    const done = () => this.#settled(entry.id)
+    // Synchronous handlers settle without a promise per event (the common case of cheap handlers).
+    const pending = this.#process(entry, deliveries)
+    if (pending) void pending.then(done, done)
+    else done()
   }
 
-  async #process(entry: RawEntry, deliveries: number): Promise<void> {
+  #settled(id: string): void {
+    this.#inFlight.delete(id)
+    const waiter = this.#slotWaiter
+    this.#slotWaiter = undefined
+    waiter?.()
+    if (this.#inFlight.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve()
+  }
+
+  #process(entry: RawEntry, deliveries: number): Promise<void> | undefined {
     const { name } = this.#ctx
     const value = decodeEntry(name, entry, this.#ctx.schema)
     if (value instanceof InvalidPayloadError) {
@@ -296,11 +303,11 @@ export class Consumer<T = unknown> extends EventEmitter {
         invalidChannel.publish({ kind: 'stream', target: name, id: entry.id, issues: value.issues })
       }
       if (this.listenerCount('invalid') > 0) this.emit('invalid', { id: entry.id, error: value })
-      await this.#deadLetter(entry, 'invalid', deliveries, value.message)
-      return
+      return this.#deadLetter(entry, 'invalid', deliveries, value.message)
     }
+    let result: void | Promise<void>
     try {
-      await this.#handler(value as T, {
+      result = this.#handler(value as T, {
         id: entry.id,
         deliveries,
         stream: name,
@@ -308,17 +315,30 @@ export class Consumer<T = unknown> extends EventEmitter {
         consumer: this.name,
       })
     } catch (err) {
-      this.#stats.failed++
-      if (this.listenerCount('failed') > 0) this.emit('failed', { id: entry.id, error: err, deliveries })
-      // Not acknowledged: it stays pending and is reclaimed after claimIdleMs, until maxDeliveries.
-      if (deliveries >= this.options.maxDeliveries) {
-        const message = err instanceof Error ? err.message : String(err)
-        await this.#deadLetter(entry, 'failed', deliveries, message.slice(0, D.MAX_DEAD_LETTER_ERROR_LENGTH))
-      }
-      return
+      return this.#failed(entry, deliveries, err)
     }
+    if (result && typeof (result as Promise<void>).then === 'function') {
+      return (result as Promise<void>).then(
+        () => this.#succeeded(entry.id),
+        (err: unknown) => this.#failed(entry, deliveries, err),
+      )
+    }
+    this.#succeeded(entry.id)
+    return undefined
+  }
+
+  #succeeded(id: string): void {
     this.#stats.processed++
-    this.#queueAck(entry.id)
+    this.#queueAck(id)
+  }
+
+  #failed(entry: RawEntry, deliveries: number, err: unknown): Promise<void> | undefined {
+    this.#stats.failed++
+    if (this.listenerCount('failed') > 0) this.emit('failed', { id: entry.id, error: err, deliveries })
+    // Not acknowledged: it stays pending and is reclaimed after claimIdleMs, until maxDeliveries.
+    if (deliveries < this.options.maxDeliveries) return undefined
+    const message = err instanceof Error ? err.message : String(err)
+    return this.#deadLetter(entry, 'failed', deliveries, message.slice(0, D.MAX_DEAD_LETTER_ERROR_LENGTH))
   }
 
   async #deadLetter(entry: RawEntry, reason: string, deliveries: number, error: string): Promise<void> {
@@ -369,6 +389,7 @@ export class Consumer<T = unknown> extends EventEmitter {
     const flush = conn.send<number>(['XACK', key, this.group, ...ids], { key }).then(
       (n) => {
         this.#stats.acked += Number(n)
+        if (this.listenerCount('ack') > 0) this.emit('ack', { ids, acked: Number(n) })
       },
       // Unacknowledged entries stay pending and are redelivered after claimIdleMs (at-least-once).
       (err: unknown) => this.#emitError(toCacheError(err, 'XACK')),
@@ -459,6 +480,7 @@ export function decodeEntry(
   } catch {
     return new InvalidPayloadError(target, ['"data" is not JSON'])
   }
+  if (!schema) return data
   const checked = validate(schema, target, data)
   return checked.ok ? checked.value : checked.error
 }

@@ -38,7 +38,8 @@ export function optionsFromConfig(c: ResolvedConfig): ConnectOptions {
       initialDelay: c.reconnect.initialDelayMs,
       maxDelay: c.reconnect.maxDelayMs,
       jitter: c.reconnect.jitter,
-      maxAttempts: c.reconnect.maxAttempts,
+      // Unlimited attempts resolve to Infinity, which is the default and not a valid input.
+      ...(Number.isFinite(c.reconnect.maxAttempts) ? { maxAttempts: c.reconnect.maxAttempts } : {}),
     },
     breaker: false,
   }

@@ -12,7 +12,8 @@ function str(value: unknown): string {
 
 /** Field/value pairs of an entry (an array in both protocols; a map if a caller mapped it). */
 function fieldList(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map(str)
+  if (Array.isArray(value))
+    return value.every((v) => typeof v === 'string') ? (value as string[]) : value.map(str)
   if (value instanceof Map) return [...value.entries()].flatMap(([k, v]) => [str(k), str(v)])
   if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => [k, str(v)])
   return []

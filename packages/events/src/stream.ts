@@ -5,6 +5,9 @@ import {
   type Duration,
   isCacheError,
   parseOptions,
+  type RedisCluster,
+  type RedisSentinel,
+  type RedisStandalone,
   type ScriptFn,
   zDuration,
 } from '@cache/client'
@@ -25,6 +28,7 @@ import { claim, deadLetter } from './scripts/index.js'
 
 const PKG = '@cache/events'
 const ID = /^\d+(-\d+)?$/
+const VERSION = String(D.ENVELOPE_VERSION)
 
 /** Options of `new EventStream()`. */
 export interface EventStreamOptions<S extends z.ZodType = z.ZodType<unknown>> {
@@ -155,10 +159,16 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
     return []
   }
 
-  #encode(event: unknown): Arg[] {
-    const checked = validate(this.#options.schema, this.name, event)
-    if (!checked.ok) throw checked.error
-    return ['v', String(D.ENVELOPE_VERSION), 'data', encodeJson(this.name, event)]
+  /** The full XADD command for one event (validated first). */
+  #xadd(event: unknown, trim: Arg[]): Arg[] {
+    if (this.#options.schema) {
+      const checked = validate(this.#options.schema, this.name, event)
+      if (!checked.ok) throw checked.error
+    }
+    const args: Arg[] = ['XADD', this.key]
+    for (const a of trim) args.push(a)
+    args.push('*', 'v', VERSION, 'data', encodeJson(this.name, event))
+    return args
   }
 
   /**
@@ -166,10 +176,7 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
    * @throws InvalidPayloadError (E_INVALID_PAYLOAD) when it fails the schema; nothing is written.
    */
   async append(event: z.input<S>): Promise<string> {
-    const fields = this.#encode(event)
-    const reply = await this.#conn.send(['XADD', this.key, ...this.#trimArgs(), '*', ...fields], {
-      key: this.key,
-    })
+    const reply = await this.#conn.send(this.#xadd(event, this.#trimArgs()), { key: this.key })
     return String(reply)
   }
 
@@ -178,12 +185,12 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
    * @throws InvalidPayloadError when any fails the schema.
    */
   async appendMany(events: ReadonlyArray<z.input<S>>): Promise<string[]> {
-    const encoded = events.map((e) => this.#encode(e))
     const trim = this.#trimArgs()
-    const replies = await Promise.all(
-      encoded.map((fields) =>
-        this.#conn.send(['XADD', this.key, ...trim, '*', ...fields], { key: this.key }),
-      ),
+    const encoded = events.map((e) => this.#xadd(e, trim))
+    if (encoded.length === 0) return []
+    // One guarded call (one timeout, one breaker check) for the whole pipelined batch.
+    const replies = await this.#conn.exec('XADD', () =>
+      Promise.all(encoded.map((args) => sendRaw(this.#conn, this.key, args))),
     )
     return replies.map(String)
   }
@@ -286,6 +293,18 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
    */
   consume(options: ConsumerOptions, handler: EventHandler<z.output<S>>): Consumer<z.output<S>> {
     return new Consumer<z.output<S>>(this.#context, options, handler)
+  }
+}
+
+/** Sends a command on the Connection's client without its own guard: for batches inside one `conn.exec`. */
+function sendRaw(conn: Connection, key: string, args: Arg[]): Promise<unknown> {
+  switch (conn.topology) {
+    case 'cluster':
+      return (conn.redis as RedisCluster).sendCommand(key, false, args)
+    case 'sentinel':
+      return (conn.redis as RedisSentinel).sendCommand(false, args)
+    default:
+      return (conn.redis as RedisStandalone).sendCommand(args)
   }
 }
 
