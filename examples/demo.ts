@@ -3,7 +3,12 @@
  * harness, and walks through what each package does, printing timings. Ctrl-C stops everything it started.
  */
 import { connect } from '@cache/client'
+import { MemoryCache, RedisCache } from '@cache/core'
+import { EventStream, PubSub } from '@cache/events'
+import { LockManager } from '@cache/locks'
+import { createRateLimiter } from '@cache/ratelimit'
 import { type StandaloneTopology, startStandalone } from '@cache/tools'
+import { z } from 'zod'
 
 let server: StandaloneTopology | undefined
 let stopping = false
@@ -24,9 +29,8 @@ function ms(start: number): string {
 async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
   const start = performance.now()
   const value = await fn()
-  console.log(
-    `  ${label.padEnd(44)} ${ms(start).padStart(10)}   ${JSON.stringify(value)?.slice(0, 60) ?? ''}`,
-  )
+  const shown = value === undefined ? 'undefined' : JSON.stringify(value).slice(0, 100)
+  console.log(`  ${label.padEnd(44)} ${ms(start).padStart(10)}   ${shown}`)
   return value
 }
 
@@ -69,7 +73,85 @@ async function main(): Promise<void> {
 }
 
 /** Further demo sections, one per package, each given the server URL. */
-const sections: Array<(url: string) => Promise<void>> = []
+const sections: Array<(url: string) => Promise<void>> = [
+  async function core(url) {
+    console.log('\n@cache/core — memory and Redis caches, stampede-safe read-through')
+    const conn = await connect({ url, namespace: 'demo' })
+    const cache = new RedisCache<{ id: number; name: string }>(conn, {
+      namespace: 'users',
+      defaultTtl: '10m',
+    })
+    await timed('set user:1 (msgpack, tags)', () =>
+      cache.set('user:1', { id: 1, name: 'Ada' }, { tags: ['team:a'] }),
+    )
+    await timed('get user:1', () => cache.get('user:1'))
+    let calls = 0
+    const load = async () => {
+      calls++
+      await new Promise((r) => setTimeout(r, 20))
+      return { id: 2, name: 'Grace' }
+    }
+    await timed('100 concurrent getOrSet on a cold key', async () => {
+      await Promise.all(Array.from({ length: 100 }, () => cache.getOrSet('user:2', load)))
+      return `factory calls: ${calls}`
+    })
+    await timed('invalidateTags team:a', () => cache.invalidateTags(['team:a']))
+    await timed('get user:1 after invalidation', () => cache.get('user:1'))
+    const local = new MemoryCache<string>({ maxEntries: 1000, eviction: 'lru', defaultTtl: '1m' })
+    await local.set('k', 'v')
+    await timed('MemoryCache get', () => local.get('k'))
+    await local.close()
+    await cache.close()
+    await conn.close()
+  },
+  async function locks(url) {
+    console.log('\n@cache/locks — mutex with fencing tokens')
+    const conn = await connect({ url, namespace: 'demo' })
+    const locks = new LockManager(conn)
+    const tokens: number[] = []
+    await timed('3 contenders, one critical section each', async () => {
+      await Promise.all(
+        [1, 2, 3].map(() =>
+          locks.using('invoice:7', { ttl: '5s', waitTimeout: '5s' }, async (lock) => {
+            tokens.push(Number(lock.token))
+          }),
+        ),
+      )
+      return `fencing tokens in order: ${tokens.join(' < ')}`
+    })
+    await conn.close()
+  },
+  async function ratelimit(url) {
+    console.log('\n@cache/ratelimit — exact limits in one Lua call')
+    const conn = await connect({ url, namespace: 'demo' })
+    const limiter = createRateLimiter(conn, { algorithm: 'gcra', limit: 5, window: '1s' })
+    await timed('10 requests against 5/s (GCRA)', async () => {
+      const results = await Promise.all(Array.from({ length: 10 }, () => limiter.consume('client:42')))
+      return `${results.filter((r) => r.allowed).length} allowed, ${results.filter((r) => !r.allowed).length} denied`
+    })
+    await conn.close()
+  },
+  async function events(url) {
+    console.log('\n@cache/events — typed pub/sub and streams with consumer groups')
+    const conn = await connect({ url, namespace: 'demo' })
+    const bus = new PubSub(conn, { schemas: { 'orders.created': z.object({ id: z.number() }) } })
+    const received = new Promise<unknown>((resolve) => {
+      void bus.subscribe('orders.created', (message) => resolve(message))
+    })
+    await new Promise((r) => setTimeout(r, 50))
+    await timed('publish → receive orders.created', async () => {
+      await bus.publish('orders.created', { id: 1 })
+      return received
+    })
+    const stream = new EventStream(conn, 'orders', { schema: z.object({ id: z.number() }), maxLen: 1000 })
+    await timed('append 3 events to a stream', async () => {
+      for (const id of [1, 2, 3]) await stream.append({ id })
+      return 'ok'
+    })
+    await bus.close?.()
+    await conn.close()
+  },
+]
 
 main()
   .then(() => shutdown(0))

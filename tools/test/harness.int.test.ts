@@ -57,8 +57,9 @@ describe('harness', () => {
     const topo = await startStandalone({ replicas: 2 })
     try {
       await topo.master.command(['SET', 'r', '1'])
-      await topo.master.command(['WAIT', '2', '2000'])
-      for (const r of topo.replicas) expect(await r.command(['GET', 'r'])).toBe('1')
+      expect(await topo.master.command(['WAIT', '2', '5000'])).toBe(2)
+      for (const r of topo.replicas)
+        await waitFor(`${r.label} has the write`, async () => (await r.command(['GET', 'r'])) === '1')
       expect(await topo.replicas[0]!.role()).toBe('slave')
     } finally {
       await topo.stop()

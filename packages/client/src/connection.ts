@@ -240,7 +240,7 @@ export class Connection extends EventEmitter {
   #lastRediscover = 0
   readonly #pending = new Set<PendingCommand>()
   #sweeper: NodeJS.Timeout | undefined
-  #clock = performance.now()
+  #lastSweep = performance.now()
   readonly #tickMs: number
   #drained: (() => void) | undefined
   #closing: Promise<void> | undefined
@@ -341,9 +341,8 @@ export class Connection extends EventEmitter {
       )
     }
     this.#inflight++
-    // The precise clock is read only when someone listens for latencies; deadlines use the sweeper's clock.
     const timed = commandChannel.hasSubscribers
-    const start = timed || this.#sweeper === undefined ? performance.now() : this.#clock
+    const start = performance.now()
     let reply: Promise<T>
     try {
       reply = fn()
@@ -378,7 +377,11 @@ export class Connection extends EventEmitter {
    */
   #sweep(): void {
     const now = performance.now()
-    this.#clock = now
+    const late = now - this.#lastSweep > this.#tickMs * 3
+    this.#lastSweep = now
+    // The event loop was blocked (GC pause, CPU-bound work): timers run before pending socket reads, so
+    // replies that arrived meanwhile have not been read yet. Judge deadlines on the next tick instead.
+    if (late) return
     for (const op of this.#pending) {
       if (op.deadline <= now) {
         this.#settle(

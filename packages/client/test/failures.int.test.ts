@@ -172,3 +172,24 @@ describe('offline queue', () => {
     }
   })
 })
+
+describe('a blocked event loop', () => {
+  it('does not turn replies that arrived during the block into timeouts', async () => {
+    const server = await startStandalone()
+    const conn = await connect({ url: server.url, commandTimeout: '100ms' })
+    try {
+      await conn.commands.set('k', 'v')
+      // Sent before the block; the reply arrives while the loop is blocked for 3 timeouts.
+      const before = conn.commands.get('k')
+      const end = Date.now() + 300
+      while (Date.now() < end) {}
+      // Sent right after the block.
+      const after = conn.commands.get('k')
+      expect(await before).toBe('v')
+      expect(await after).toBe('v')
+    } finally {
+      await conn.close()
+      await server.stop()
+    }
+  })
+})
