@@ -1190,6 +1190,16 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
     }
   }
 
+  /** True when L1 holds a value for `key` that would be served without asking Redis. */
+  cachedLocally(key: string): boolean {
+    return this.#l1Fresh(key, this.#now()) !== undefined
+  }
+
+  /** The Redis key that holds `key`'s value in L2 (for inspection and tests). */
+  redisKey(key: string): string {
+    return this.#l2.redisKey(key)
+  }
+
   /** True while L1 is trusted (the coherence mechanism is established). */
   get coherent(): boolean {
     return this.#trusted

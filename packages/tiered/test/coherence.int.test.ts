@@ -1,0 +1,141 @@
+import { type Connection, connect } from '@cache/client'
+import { defaultCodec } from '@cache/core'
+import { uniquePrefix, waitFor } from '@cache/tools'
+import { createClient, createCluster } from '@redis/client'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { type CoherenceMode, createTieredCache, type TieredCache } from '../src/index.js'
+import { type Peer, spawnPeer } from './fixtures/peers.js'
+
+const { standalone, cluster } = inject('redis')
+const root = uniquePrefix('tiered-co')
+let single: Connection
+let sharded: Connection
+const opened: Array<TieredCache<unknown>> = []
+const peers: Peer[] = []
+
+beforeAll(async () => {
+  ;[single, sharded] = await Promise.all([
+    connect({ url: standalone.url, namespace: root }),
+    connect({ cluster: { nodes: cluster.nodes }, namespace: root }),
+  ])
+})
+afterAll(async () => {
+  for (const p of peers) p.kill()
+  for (const c of opened) {
+    await c.clear().catch(() => {})
+    await c.close()
+  }
+  await Promise.all([single?.close(), sharded?.close()])
+})
+
+async function setup(conn: Connection, coherence: CoherenceMode, where: Record<string, unknown>) {
+  const namespace = uniquePrefix('ns')
+  const local = createTieredCache({ connection: conn, namespace, coherence })
+  opened.push(local)
+  const peer = spawnPeer({ ...where, root, namespace, coherence })
+  peers.push(peer)
+  await Promise.all([local.ready, peer.ready])
+  return { local, peer }
+}
+
+/** Reads `key` in the peer until it serves it from L1. */
+async function warmPeer(peer: Peer, key: string, expected: unknown) {
+  expect((await peer.send('get', key)).value).toEqual(expected)
+  expect((await peer.send('local', key)).local).toBe(true)
+}
+
+const evicted = (peer: Peer, key: string) =>
+  waitFor(`eviction of ${key} in the peer`, async () => (await peer.send('local', key)).local === false, {
+    timeoutMs: 5000,
+    intervalMs: 10,
+  })
+
+describe('L1 coherence across processes', () => {
+  it('tracking, standalone: writes through the library and by a plain node-redis client evict the other process', async () => {
+    const { local, peer } = await setup(single, 'tracking', { url: standalone.url })
+    const plain = createClient({ url: standalone.url })
+    await plain.connect()
+    try {
+      await local.set('k', { v: 1 })
+      await warmPeer(peer, 'k', { v: 1 })
+      await local.set('k', { v: 2 })
+      await evicted(peer, 'k')
+      await warmPeer(peer, 'k', { v: 2 })
+
+      // A plain client outside the library deletes the key.
+      await plain.del(local.redisKey('k'))
+      await evicted(peer, 'k')
+      expect((await peer.send('get', 'k')).value).toBeNull()
+
+      // A plain client writes a value (encoded with the shared codec, no envelope).
+      await local.set('k', 'mine')
+      await warmPeer(peer, 'k', 'mine')
+      await plain.set(local.redisKey('k'), defaultCodec.encode('outside'), { PX: 60_000 })
+      await evicted(peer, 'k')
+      expect((await peer.send('get', 'k')).value).toBe('outside')
+
+      // And the peer's writes evict this process's L1 too.
+      await local.get('k')
+      expect(local.cachedLocally('k')).toBe(true)
+      await peer.send('set', 'k', 'from peer')
+      await waitFor('local eviction', () => !local.cachedLocally('k'), { timeoutMs: 5000, intervalMs: 5 })
+      expect(await local.get('k')).toBe('from peer')
+    } finally {
+      await plain.close()
+    }
+  })
+
+  it('tracking, Cluster: writes on every master (library and plain cluster client) evict the other process', async () => {
+    const { local, peer } = await setup(sharded, 'tracking', { nodes: cluster.nodes })
+    const plain = createCluster({ rootNodes: cluster.nodes.map((n) => ({ socket: n })) })
+    await plain.connect()
+    try {
+      const keys = Array.from({ length: 12 }, (_, i) => `user:${i}`)
+      for (const k of keys) await local.set(k, 1)
+      for (const k of keys) await warmPeer(peer, k, 1)
+      // Keys spread over the three masters' slots.
+      for (const k of keys.slice(0, 6)) await local.set(k, 2)
+      for (const k of keys.slice(6)) await plain.del(local.redisKey(k))
+      for (const k of keys) await evicted(peer, k)
+      for (const k of keys.slice(0, 6)) expect((await peer.send('get', k)).value).toBe(2)
+      for (const k of keys.slice(6)) expect((await peer.send('get', k)).value).toBeNull()
+    } finally {
+      await plain.close()
+    }
+  })
+
+  it('bus: writes and deletes through the library evict the other process; a clear flushes its L1', async () => {
+    const { local, peer } = await setup(single, 'bus', { url: standalone.url })
+    await local.set('b', 'one')
+    await warmPeer(peer, 'b', 'one')
+    await local.set('b', 'two')
+    await evicted(peer, 'b')
+    await warmPeer(peer, 'b', 'two')
+    await local.delete('b')
+    await evicted(peer, 'b')
+    expect((await peer.send('get', 'b')).value).toBeNull()
+    // The writer keeps its own write in L1 (the bus skips its own messages).
+    await local.set('c', 'x')
+    expect(local.cachedLocally('c')).toBe(true)
+    await warmPeer(peer, 'c', 'x')
+    await local.clear()
+    await evicted(peer, 'c')
+    expect((await peer.send('stats')).value).toMatchObject({ coherent: true })
+  })
+
+  it('an invalidation racing with a read never leaves the old value in L1', async () => {
+    const { local } = await setup(single, 'tracking', { url: standalone.url })
+    const writer = createTieredCache({ connection: single, namespace: local.namespace, coherence: 'none' })
+    opened.push(writer)
+    // Many rounds of read-while-write: after each write settles and its invalidation lands, L1 must not hold
+    // an older value.
+    for (let i = 0; i < 30; i++) {
+      await Promise.all([local.get('r'), writer.set('r', i), local.get('r')])
+      await waitFor('L1 coherent', async () => !local.cachedLocally('r') || (await local.get('r')) === i, {
+        timeoutMs: 2000,
+        intervalMs: 2,
+      })
+      expect(await local.get('r')).toBe(i)
+    }
+  })
+})
