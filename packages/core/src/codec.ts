@@ -29,7 +29,7 @@ export interface CodecOptions {
 
 /** First byte of every encoded value. */
 export const CODEC_MAGIC = 0xca
-/** Bytes before the payload: magic, flags, CRC-32 of the payload (big-endian). */
+/** Bytes before the payload: magic, flags, CRC-32 of flags and payload (big-endian). */
 export const CODEC_HEADER_BYTES = 6
 const VERSION = 0x10
 const VERSION_MASK = 0xf0
@@ -56,16 +56,22 @@ const CRC_TABLE = (() => {
   return t
 })()
 
-/** CRC-32 (IEEE), native where Node has it (20.15+), the same result in JS otherwise. */
-export const crc32: (data: Uint8Array) => number =
+/** CRC-32 (IEEE) of `data`, continuing from `init`; native where Node has it (20.15+), the same result in JS otherwise. */
+export const crc32: (data: Uint8Array, init?: number) => number =
   typeof (zlib as { crc32?: unknown }).crc32 === 'function'
-    ? (zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32
-    : (data) => {
-        let c = -1
+    ? (zlib as unknown as { crc32: (d: Uint8Array, init?: number) => number }).crc32
+    : (data, init = 0) => {
+        let c = ~init
         for (let i = 0; i < data.length; i++)
           c = (CRC_TABLE[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8)
         return (c ^ -1) >>> 0
       }
+
+/** The stored check: CRC-32 over the flags byte and the payload, so a corrupt header is caught too. */
+function check(flags: number, body: Uint8Array): number {
+  return crc32(body, crc32(FLAG_BYTES[flags] as Uint8Array))
+}
+const FLAG_BYTES = Array.from({ length: 256 }, (_, i) => Uint8Array.of(i))
 
 const codecSchema = z
   .object({
@@ -122,7 +128,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
       const out = Buffer.allocUnsafe(CODEC_HEADER_BYTES + body.length)
       out[0] = CODEC_MAGIC
       out[1] = VERSION | flags
-      out.writeUInt32BE(crc32(body), 2)
+      out.writeUInt32BE(check(out[1] as number, body), 2)
       out.set(body, CODEC_HEADER_BYTES)
       return out
     },
@@ -139,7 +145,7 @@ export function decode(bytes: Uint8Array): unknown {
   if ((flags & VERSION_MASK) !== VERSION) throw new DecodeError(`unknown codec version ${flags >> 4}`)
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
   let body: Buffer = buf.subarray(CODEC_HEADER_BYTES)
-  if (crc32(body) !== buf.readUInt32BE(2)) throw new DecodeError('checksum mismatch (corrupt value)')
+  if (check(flags, body) !== buf.readUInt32BE(2)) throw new DecodeError('checksum mismatch (corrupt value)')
   try {
     if (flags & LZ4) body = uncompressSync(body)
     switch (flags & FORMAT_MASK) {

@@ -26,3 +26,5 @@ export const LATENCY_SAMPLES = 1024
 export const SCAN_COUNT = 500
 /** Shared stats: how often local counters are added to the Redis hash. */
 export const DEFAULT_STATS_FLUSH_MS = 5_000
+/** RedisCache: most keys in one coalesced MGET. */
+export const DEFAULT_COALESCE_MAX_BATCH = 64

@@ -1,4 +1,27 @@
-import { encodeKeyPart, escapeGlob, type KeyBuilder } from '@cache/client'
+import { encodeKeyPart, escapeGlob, type KeyBuilder, MAX_KEY_PART_LENGTH } from '@cache/client'
+
+const SAFE = /^[A-Za-z0-9._\-@/=+,;!$&()']*$/
+const UNSAFE = /[^A-Za-z0-9._\-@/=+,;!$&()']/gu
+const escaped = new Map<string, string>()
+
+function escapeChar(ch: string): string {
+  let out = escaped.get(ch)
+  if (out === undefined) {
+    out = ''
+    for (const byte of Buffer.from(ch, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+    if (escaped.size < 4096) escaped.set(ch, out)
+  }
+  return out
+}
+
+/**
+ * The same result as `encodeKeyPart` from @cache/client (percent-encoding of unsafe characters, long parts
+ * hashed), computed with one regex replace and a table of escaped characters: it runs on every read.
+ */
+export function escapePart(key: string): string {
+  const out = SAFE.test(key) ? key : key.replace(UNSAFE, escapeChar)
+  return out.length > MAX_KEY_PART_LENGTH ? encodeKeyPart(key) : out
+}
 
 /**
  * Every Redis key of a RedisCache. The user key is escaped and wrapped in a hash tag, so an entry's value,
@@ -17,10 +40,10 @@ export class CacheKeys {
 
   /** The escaped form of a user key (the hash tag's content). */
   part(key: string): string {
-    return encodeKeyPart(key)
+    return escapePart(key)
   }
   value(key: string): string {
-    return `${this.#valuePrefix}${encodeKeyPart(key)}}`
+    return `${this.#valuePrefix}${escapePart(key)}}`
   }
   valueOf(part: string): string {
     return `${this.#valuePrefix}${part}}`
@@ -35,7 +58,7 @@ export class CacheKeys {
     return `${this.prefix}l:{${part}}`
   }
   tag(tag: string): string {
-    return `${this.prefix}t:{${encodeKeyPart(tag)}}`
+    return `${this.prefix}t:{${escapePart(tag)}}`
   }
   get stats(): string {
     return `${this.prefix}stats`

@@ -25,6 +25,7 @@ import type {
 } from './cache.js'
 import { type Codec, defaultCodec } from './codec.js'
 import {
+  DEFAULT_COALESCE_MAX_BATCH,
   DEFAULT_LEASE_POLL_MS,
   DEFAULT_LEASE_TTL_MS,
   DEFAULT_MAX_VALUE_BYTES,
@@ -60,6 +61,8 @@ export interface RedisCacheOptions {
   maxValueBytes?: number
   /** Coalesce single-key reads issued in the same tick into one MGET (per slot on a cluster). @default true */
   coalesce?: boolean
+  /** Most keys in one coalesced MGET; larger same-tick batches are split (measured: splitting into smaller MGETs did not help). @default 64 */
+  coalesceMaxBatch?: number
   /** getOrSet: length of the cross-process lease (renewed while the factory runs). @default '10s' */
   lease?: Duration
   /** getOrSet: longest wait between two checks when no notification arrives (jittered). @default '200ms' */
@@ -68,6 +71,22 @@ export interface RedisCacheOptions {
   sharedStats?: boolean
   /** How often local counters are added to the shared hash. @default '5s' */
   statsFlushInterval?: Duration
+}
+
+/** Most commands one mset/mget/scan batch has in flight at once (node-redis bounds its command queue). */
+const SLICE = 256
+
+/** Runs `fn` over `items`, at most SLICE at a time. */
+async function inSlices<I>(items: readonly I[], fn: (item: I) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += SLICE) await Promise.all(items.slice(i, i + SLICE).map(fn))
+}
+
+/** Maps `items` through `fn`, at most SLICE at a time, keeping order. */
+async function mapSlices<I, R>(items: readonly I[], fn: (item: I) => Promise<R>): Promise<R[]> {
+  const out: R[] = []
+  for (let i = 0; i < items.length; i += SLICE)
+    out.push(...(await Promise.all(items.slice(i, i + SLICE).map(fn))))
+  return out
 }
 
 const NAMESPACE = /^[A-Za-z0-9._\-@/=+,;!$&()']+$/
@@ -92,6 +111,7 @@ const schema = z
       .optional(),
     maxValueBytes: z.number().int().min(1, 'must be a positive integer').default(DEFAULT_MAX_VALUE_BYTES),
     coalesce: z.boolean().default(true),
+    coalesceMaxBatch: z.number().int().min(1).max(10_000).default(DEFAULT_COALESCE_MAX_BATCH),
     lease: zDuration({ min: 100, max: 300_000 }).default(DEFAULT_LEASE_TTL_MS),
     leasePoll: zDuration({ min: 5, max: 60_000 }).default(DEFAULT_LEASE_POLL_MS),
     sharedStats: z.boolean().default(false),
@@ -104,7 +124,6 @@ type Resolved = z.output<typeof schema>
 interface PendingRead {
   key: string
   rk: string
-  t0: number
   resolve: (value: unknown) => void
   reject: (err: unknown) => void
 }
@@ -146,6 +165,8 @@ export class RedisCache<T = unknown> implements Cache<T> {
     statsAdd: ScriptFn<number>
   }
   #pending: PendingRead[] = []
+  /** GET/MGET commands in flight. */
+  #reads = 0
   #subscribed: Promise<Subscriber> | undefined
   #listener: ((message: string) => void) | undefined
   #statsTimer: NodeJS.Timeout | undefined
@@ -235,23 +256,19 @@ export class RedisCache<T = unknown> implements Cache<T> {
     } catch (err) {
       return Promise.reject(err)
     }
-    const t0 = performance.now()
-    if (!this.options.coalesce) {
-      return this.#conn.send<Buffer | null>(['GET', rk], { key: rk, buffers: true }).then(
-        (raw) => this.#settle(key, raw, t0),
-        (err) => {
-          throw this.#fail(err)
-        },
-      )
-    }
     return new Promise<T | undefined>((resolve, reject) => {
-      if (this.#pending.push({ key, rk, t0, resolve: resolve as (v: unknown) => void, reject }) === 1) {
+      const read: PendingRead = { key, rk, resolve: resolve as (v: unknown) => void, reject }
+      // Nothing in flight (low concurrency): send now, no waiting for the tick to end. Otherwise collect
+      // the reads of this tick and send them as MGETs when it ends.
+      if (!this.options.coalesce || (this.#reads === 0 && this.#pending.length === 0)) {
+        this.#readBatch([read], performance.now())
+      } else if (this.#pending.push(read) === 1) {
         process.nextTick(this.#flushReads)
       }
     })
   }
 
-  #settle(key: string, raw: Buffer | null, t0: number): T | undefined {
+  #settle(key: string, raw: Buffer | null): T | undefined {
     let value: T | undefined
     try {
       value = this.#decode(key, raw)
@@ -260,19 +277,17 @@ export class RedisCache<T = unknown> implements Cache<T> {
     }
     if (value === undefined) this.#stats.misses++
     else this.#stats.hits++
-    this.#stats.latency(performance.now() - t0)
     return value
   }
 
   readonly #flushReads = (): void => {
     const batch = this.#pending
     this.#pending = []
-    if (batch.length === 1) {
-      this.#readBatch(batch)
-      return
-    }
+    const t0 = performance.now()
+    const max = this.options.coalesceMaxBatch
     if (!this.#cluster) {
-      this.#readBatch(batch)
+      for (let i = 0; i < batch.length; i += max)
+        this.#readBatch(batch.length <= max ? batch : batch.slice(i, i + max), t0)
       return
     }
     const bySlot = new Map<number, PendingRead[]>()
@@ -282,30 +297,42 @@ export class RedisCache<T = unknown> implements Cache<T> {
       if (group) group.push(r)
       else bySlot.set(slot, [r])
     }
-    for (const group of bySlot.values()) this.#readBatch(group)
+    for (const group of bySlot.values()) {
+      for (let i = 0; i < group.length; i += max) this.#readBatch(group.slice(i, i + max), t0)
+    }
   }
 
-  #readBatch(batch: PendingRead[]): void {
+  /** One GET (or MGET) for reads that share a slot; every read settles on its own (one bad value fails alone). */
+  #readBatch(batch: PendingRead[], t0: number): void {
     const first = batch[0] as PendingRead
+    this.#reads++
+    const done = () => {
+      this.#reads--
+      const ms = performance.now() - t0
+      for (let i = 0; i < batch.length; i++) this.#stats.latency(ms)
+    }
     const deliver = (r: PendingRead, raw: Buffer | null) => {
       try {
-        r.resolve(this.#settle(r.key, raw, r.t0))
+        r.resolve(this.#settle(r.key, raw))
       } catch (err) {
         r.reject(err)
       }
     }
     const failAll = (err: unknown) => {
+      done()
       for (const r of batch) r.reject(this.#fail(err))
     }
     if (batch.length === 1) {
-      this.#conn
-        .send<Buffer | null>(['GET', first.rk], { key: first.rk, buffers: true })
-        .then((raw) => deliver(first, raw), failAll)
+      this.#conn.send<Buffer | null>(['GET', first.rk], { key: first.rk, buffers: true }).then((raw) => {
+        done()
+        deliver(first, raw)
+      }, failAll)
       return
     }
     const args: Arg[] = ['MGET']
     for (const r of batch) args.push(r.rk)
     this.#conn.send<Array<Buffer | null>>(args, { key: first.rk, buffers: true }).then((raws) => {
+      done()
       for (let i = 0; i < batch.length; i++) deliver(batch[i] as PendingRead, raws[i] ?? null)
     }, failAll)
   }
@@ -331,22 +358,21 @@ export class RedisCache<T = unknown> implements Cache<T> {
         rks.map((_, i) => i),
       )
     try {
-      await Promise.all(
-        [...groups.values()].map(async (idx) => {
-          const reply = await this.#conn.send<Array<Buffer | null>>(
-            ['MGET', ...idx.map((i) => rks[i] as string)],
-            {
-              key: rks[idx[0] as number],
-              buffers: true,
-            },
-          )
-          for (let j = 0; j < idx.length; j++) raws[idx[j] as number] = reply[j] ?? null
-        }),
-      )
+      await inSlices([...groups.values()], async (idx) => {
+        const reply = await this.#conn.send<Array<Buffer | null>>(
+          ['MGET', ...idx.map((i) => rks[i] as string)],
+          {
+            key: rks[idx[0] as number],
+            buffers: true,
+          },
+        )
+        for (let j = 0; j < idx.length; j++) raws[idx[j] as number] = reply[j] ?? null
+      })
     } catch (err) {
       throw this.#fail(err)
     }
-    const out = keys.map((k, i) => this.#settle(k, raws[i] ?? null, t0))
+    const out = keys.map((k, i) => this.#settle(k, raws[i] ?? null))
+    this.#stats.latency(performance.now() - t0)
     return out
   }
 
@@ -374,7 +400,8 @@ export class RedisCache<T = unknown> implements Cache<T> {
     } catch (err) {
       throw this.#fail(err)
     }
-    const value = this.#settle(key, reply[0], t0)
+    const value = this.#settle(key, reply[0])
+    this.#stats.latency(performance.now() - t0)
     if (value === undefined) return undefined
     return { value, ttl: reply[1] < 0 ? Number.POSITIVE_INFINITY : reply[1] }
   }
@@ -447,8 +474,8 @@ export class RedisCache<T = unknown> implements Cache<T> {
       checkKey(e?.key)
       this.#encode(e.key, e.value)
     }
-    await Promise.all(
-      entries.map(({ key, value, ...own }) => this.#write(key, value, { ...options, ...own }, false)),
+    await inSlices(entries, ({ key, value, ...own }) =>
+      this.#write(key, value, { ...options, ...own }, false),
     )
     this.#stats.latency(performance.now() - t0)
   }
@@ -480,10 +507,8 @@ export class RedisCache<T = unknown> implements Cache<T> {
     let level = [...seen]
     let removed = 0
     while (level.length > 0) {
-      const replies = await Promise.all(
-        level.map((p) =>
-          this.#scripts.invalidate([this.#keys.valueOf(p), this.#keys.history(p), this.#keys.dependants(p)]),
-        ),
+      const replies = await mapSlices(level, (p) =>
+        this.#scripts.invalidate([this.#keys.valueOf(p), this.#keys.history(p), this.#keys.dependants(p)]),
       )
       const next: string[] = []
       for (const [existed, dependants] of replies) {
@@ -515,9 +540,7 @@ export class RedisCache<T = unknown> implements Cache<T> {
     this.#check('invalidateTags')
     checkList(tags, 'tags')
     try {
-      const members = await Promise.all(
-        [...new Set(tags)].map((t) => this.#scripts.indexPop([this.#keys.tag(t)])),
-      )
+      const members = await mapSlices([...new Set(tags)], (t) => this.#scripts.indexPop([this.#keys.tag(t)]))
       const parts = new Set<string>()
       for (const list of members) {
         for (const rk of list) {
@@ -537,16 +560,13 @@ export class RedisCache<T = unknown> implements Cache<T> {
     let removed = 0
     try {
       for await (const batch of this.#conn.scan(match, { count: SCAN_COUNT })) {
-        const counts = await Promise.all(
-          batch.map((rk) => {
-            const p = this.#keys.partOf(rk) as string
-            return Promise.all([
-              this.#conn.send<number>(['UNLINK', rk], { key: rk }),
-              this.#conn.send<number>(['UNLINK', this.#keys.history(p)], { key: rk }),
-            ])
+        // The value and its history share a slot: one UNLINK removes both.
+        const counts = await mapSlices(batch, (rk) =>
+          this.#conn.send<number>(['UNLINK', rk, this.#keys.history(this.#keys.partOf(rk) as string)], {
+            key: rk,
           }),
         )
-        for (const [n] of counts) removed += n
+        for (const n of counts) if (n > 0) removed++
       }
     } catch (err) {
       throw this.#fail(err)
@@ -559,7 +579,7 @@ export class RedisCache<T = unknown> implements Cache<T> {
     this.#check('clear')
     try {
       for await (const batch of this.#conn.scan(this.#keys.all, { count: SCAN_COUNT })) {
-        await Promise.all(batch.map((k) => this.#conn.send(['UNLINK', k], { key: k })))
+        await inSlices(batch, (k) => this.#conn.send(['UNLINK', k], { key: k }))
       }
     } catch (err) {
       throw this.#fail(err)

@@ -59,6 +59,13 @@ describe('RedisCache when its server is killed, paused and restarted', () => {
     expect(await cache.getOrSet('new', () => 'fresh')).toBe('fresh')
   })
 
+  it('reads right after the event loop was blocked longer than the command timeout do not time out', async () => {
+    await cache.set('busy', 'v')
+    const end = Date.now() + 700 // commandTimeout is 300ms
+    while (Date.now() < end) {}
+    expect(await cache.get('busy')).toBe('v')
+  })
+
   it('a paused server makes reads reject within the command timeout instead of hanging', async () => {
     await cache.set('p', 'v')
     server.master.pause()
