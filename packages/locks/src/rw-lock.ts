@@ -104,7 +104,7 @@ export class ReadWriteLock {
         if (status === 1) return { ok: true, value, startedAt }
         return { ok: false, retryInMs: value }
       },
-      notify: { notifier: this.#notifier, channel: k.channel, accept: () => true },
+      notify: { notifier: this.#notifier, channel: k.channel, accept: () => true, all: true },
     })
     const ops =
       mode === 'r'

@@ -1,7 +1,14 @@
 import { type Connection, isCacheError, type Subscriber } from '@cache/client'
 import { LockAbortedError, LockTimeoutError } from './errors.js'
 
-type Listener = (message: string) => void
+/** A waiter's interest in a channel. */
+interface Listener {
+  /** Whether a message concerns this waiter (fair queues name the waiter to wake). */
+  accept: (message: string) => boolean
+  wake: () => void
+  /** Wake on every accepted message (read-write locks: a released writer lets every reader in). */
+  all: boolean
+}
 
 interface Channel {
   listeners: Set<Listener>
@@ -35,8 +42,19 @@ export class Notifier {
     let entry = this.#channels.get(channel)
     if (!entry) {
       const listeners = new Set<Listener>()
+      // One release frees one lock or permit: wake one waiter of this process (the longest waiting: Sets
+      // keep insertion order), not all of them, so a release never starts a retry storm. Others keep their
+      // turn for the next release; the fallback poll covers a waiter that was woken in vain.
       const dispatch = (message: string) => {
-        for (const l of listeners) l(message)
+        let woke = false
+        for (const l of listeners) {
+          if (!l.accept(message)) continue
+          if (l.all) l.wake()
+          else if (!woke) {
+            l.wake()
+            woke = true
+          }
+        }
       }
       const created: Channel = { listeners, dispatch, ready: Promise.resolve() }
       created.ready = this.#subscriber().then(
@@ -92,6 +110,15 @@ export type Attempt<T> =
   | { ok: true; value: T; startedAt: number }
   | { ok: false; retryInMs: number; holder?: string }
 
+/** Wake-up settings of a wait. */
+export interface NotifySpec {
+  notifier: Notifier
+  channel: string
+  accept: (message: string) => boolean
+  /** Wake on every message instead of one waiter per message and process. @default false */
+  all?: boolean
+}
+
 /** What `waitLoop` needs. */
 export interface WaitSpec<T> {
   resource: string
@@ -100,7 +127,7 @@ export interface WaitSpec<T> {
   retryIntervalMs: number
   signal?: AbortSignal | undefined
   /** Wake-ups: a channel and a filter of messages that concern this waiter. */
-  notify?: { notifier: Notifier; channel: string; accept: (message: string) => boolean } | undefined
+  notify?: NotifySpec | undefined
   /** Called once when the first attempt failed and the caller starts waiting, with the holder if known. */
   onWait?: ((holder: string | undefined) => void) | undefined
   /** Called once when the wait ends (acquired, timed out or aborted) if `onWait` was called. */
@@ -147,10 +174,8 @@ export async function waitLoop<T>(spec: WaitSpec<T>): Promise<{ value: T; starte
   let acquired = false
   try {
     if (spec.notify) {
-      const { accept } = spec.notify
-      unlisten = await spec.notify.notifier.listen(spec.notify.channel, (message) => {
-        if (accept(message)) poke()
-      })
+      const { accept, all = false } = spec.notify
+      unlisten = await spec.notify.notifier.listen(spec.notify.channel, { accept, wake: poke, all })
       // The release may have happened before the subscription was in place: try again at once.
       result = await attempt()
       if (result.ok) {
