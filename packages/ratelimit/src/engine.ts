@@ -1,6 +1,6 @@
 import diagnostics from 'node:diagnostics_channel'
 import { EventEmitter } from 'node:events'
-import { type CacheError, type Connection, isCacheError, type ScriptFn } from '@cache/client'
+import { type CacheError, type Connection, hashSlot, isCacheError, type ScriptFn } from '@cache/client'
 import { DEFAULT_FAIL_CLOSED_RETRY_MS } from './defaults.js'
 import { CostExceedsLimitError, InvalidArgumentError } from './errors.js'
 import type { RateLimitKeys } from './keys.js'
@@ -74,6 +74,25 @@ export interface RuleSlot {
   rule: ResolvedRule
   adaptive: { load: () => number; minScale: number } | undefined
 }
+
+/** A rule bound to a key, with what the batcher needs. */
+type Bound = BoundRule & { capacity: number; sig: string }
+type Fixed = Omit<Bound, 'keys'>
+/** The key-independent part of rules without variants or adaptive scaling, computed once per rule. */
+const FIXED = new WeakMap<ResolvedRule, Fixed>()
+
+/** A request waiting for the next batch. */
+interface Pending {
+  mode: 'c' | 'p'
+  key: string
+  rules: Bound[]
+  cost: number
+  resolve: (reply: RawReply) => void
+  reject: (err: unknown) => void
+}
+
+/** Requests per script call at most, so one call never holds the server for long. */
+const MAX_BATCH = 100
 
 /** How an engine runs. @internal */
 export interface EngineSettings {
@@ -178,8 +197,19 @@ export class Engine extends EventEmitter {
   readonly settings: EngineSettings
   readonly #scripts = new Map<string, ScriptFn<RawReply>>()
   readonly #local: LocalStore
-  readonly #blocked = new Map<string, { until: number; minCost: number; result: RateLimitResult }>()
+  readonly #blocked = new Map<
+    string,
+    {
+      until: number
+      minCost: number
+      maxCost: number
+      result: RateLimitResult
+      names: Array<{ name: string }>
+    }
+  >()
   #down = false
+  readonly #queues = new Map<number, Pending[]>()
+  #scheduled = false
   readonly #stats: RateLimitStats = {
     allowed: 0,
     denied: 0,
@@ -210,21 +240,33 @@ export class Engine extends EventEmitter {
     return { ...this.#stats, byRule }
   }
 
-  #bind(key: string): Array<BoundRule & { capacity: number }> {
-    return this.slots.map((slot) => {
-      const { capacity, ...r } = effectiveRule(slot, key)
-      return { ...r, capacity, keys: this.keys.rule(key, r.name) }
-    })
+  #bind(key: string): Bound[] {
+    const out: Bound[] = []
+    for (const slot of this.slots) {
+      let fixed = slot.rule.variants.length === 0 && !slot.adaptive ? FIXED.get(slot.rule) : undefined
+      if (!fixed) {
+        const r = effectiveRule(slot, key)
+        const { algorithm, limit, windowMs, burst } = r.params
+        fixed = { ...r, sig: `${r.name}|${algorithm}|${limit}|${windowMs}|${burst}|${r.penaltyMs}` }
+        if (slot.rule.variants.length === 0 && !slot.adaptive) FIXED.set(slot.rule, fixed)
+      }
+      out.push({ ...fixed, keys: this.keys.rule(key, fixed.name) })
+    }
+    return out
   }
 
-  #script(rules: ReadonlyArray<BoundRule>, withStats: boolean): ScriptFn<RawReply> {
-    const algos = [...new Set(rules.map((r) => r.params.algorithm))].sort()
-    const id = `${algos.join('+')}/${rules.length}${withStats ? 's' : ''}`
+  #script(algos: string, keyCount: number): ScriptFn<RawReply> {
+    const id = `${algos}/${keyCount}`
     let fn = this.#scripts.get(id)
     if (!fn) {
-      const source = `local ALGOS = {}\n${algos.map((a) => ALGO_SOURCES[a]).join('\n')}\n${scripts.consume}`
+      const source = `local ALGOS = {}\n${algos
+        .split('+')
+        .map((a) => ALGO_SOURCES[a])
+        .join('\n')}\n${scripts.consume}`
+      // Batches group requests per node: per slot on a cluster (so cluster-safe), any keys on one server.
       fn = this.conn.defineScript<RawReply>(`ratelimit:${id}`, source, {
-        keys: rules.length * 3 + (withStats ? 1 : 0),
+        keys: keyCount,
+        crossSlot: this.conn.topology !== 'cluster',
       })
       this.#scripts.set(id, fn)
     }
@@ -235,31 +277,16 @@ export class Engine extends EventEmitter {
   async run(mode: 'c' | 'p', keyArg: unknown, costArg: unknown = 1): Promise<RateLimitResult> {
     const key = checkKey(keyArg)
     const cost = checkCost(costArg)
+    const cached = this.#cacheHit(key, cost, mode === 'c')
+    if (cached) return cached
     const rules = this.#bind(key)
     for (const r of rules) {
       if (cost > r.capacity) throw new CostExceedsLimitError(cost, r.capacity, r.name)
     }
-    const cached = this.#cacheHit(key, cost, mode === 'c')
-    if (cached) {
-      if (mode === 'c') this.#tally(cached, rules, cost)
-      return cached
-    }
     let reply: RawReply
     let source: DecisionSource = 'redis'
     try {
-      const withStats = this.settings.analyticsTtlMs > 0
-      const keys = rules.flatMap((r) => r.keys)
-      if (withStats) keys.push(this.keys.stats(key))
-      const args: Array<string | number> = [
-        mode,
-        this.settings.clock === 'client' ? this.settings.now() : '',
-        cost,
-        this.settings.analyticsTtlMs,
-      ]
-      for (const r of rules) {
-        args.push(r.name, r.params.algorithm, r.params.limit, r.params.windowMs, r.params.burst, r.penaltyMs)
-      }
-      reply = await this.#script(rules, withStats)(keys, args)
+      reply = await this.#send(mode, key, rules, cost)
       if (this.#down) this.#recovered()
     } catch (err) {
       if (!isOutage(err)) throw err
@@ -271,6 +298,78 @@ export class Engine extends EventEmitter {
     const result = this.#result(key, rules, reply, source, mode === 'p' ? cost : 0)
     if (mode === 'c') this.#count(result, rules, cost)
     return result
+  }
+
+  /**
+   * Queues a request for the next batch: requests issued in the same tick go to Redis in one script call
+   * per node (per slot on a cluster), decided one after the other, each as if sent alone.
+   */
+  #send(mode: 'c' | 'p', key: string, rules: Bound[], cost: number): Promise<RawReply> {
+    return new Promise<RawReply>((resolve, reject) => {
+      const group = this.conn.topology === 'cluster' ? hashSlot(rules[0]!.keys[0]) : 0
+      let queue = this.#queues.get(group)
+      if (!queue) {
+        queue = []
+        this.#queues.set(group, queue)
+      }
+      queue.push({ mode, key, rules, cost, resolve, reject })
+      if (!this.#scheduled) {
+        this.#scheduled = true
+        process.nextTick(() => this.#flush())
+      }
+    })
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    const queues = [...this.#queues.values()]
+    this.#queues.clear()
+    for (const q of queues) {
+      for (let i = 0; i < q.length; i += MAX_BATCH) void this.#sendBatch(q.slice(i, i + MAX_BATCH))
+    }
+  }
+
+  async #sendBatch(batch: Pending[]): Promise<void> {
+    try {
+      const statsTtl = this.settings.analyticsTtlMs
+      const index = new Map<string, number>()
+      const params: Array<string | number> = []
+      const requests: Array<string | number> = []
+      const keys: string[] = []
+      const algos = new Set<string>()
+      for (const p of batch) {
+        requests.push(p.mode, p.cost, p.rules.length)
+        for (const r of p.rules) {
+          const { algorithm, limit, windowMs, burst } = r.params
+          const sig = r.sig
+          let i = index.get(sig)
+          if (i === undefined) {
+            i = index.size + 1
+            index.set(sig, i)
+            params.push(r.name, algorithm, limit, windowMs, burst, r.penaltyMs)
+            algos.add(algorithm)
+          }
+          requests.push(i)
+          keys.push(r.keys[0])
+          if (algorithm === 'sliding-log') keys.push(r.keys[1])
+        }
+        if (statsTtl > 0) keys.push(this.keys.stats(p.key))
+      }
+      const clock = this.settings.clock === 'client' ? this.settings.now() : ''
+      const script = this.#script([...algos].sort().join('+'), keys.length)
+      const reply = await script(keys, [clock, statsTtl, index.size, ...params, ...requests])
+      const now = Number(reply[0])
+      let o = 1
+      for (const p of batch) {
+        const n = p.rules.length * 5
+        const one: RawReply = [Number(reply[o]), now]
+        for (let j = 1; j <= n; j++) one.push(Number(reply[o + j]))
+        o += n + 1
+        p.resolve(one)
+      }
+    } catch (err) {
+      for (const p of batch) p.reject(err)
+    }
   }
 
   #fallback(mode: 'c' | 'p', rules: BoundRule[], cost: number, err: CacheError): RawReply {
@@ -328,7 +427,7 @@ export class Engine extends EventEmitter {
     }
   }
 
-  #count(result: RateLimitResult, rules: BoundRule[], cost: number): void {
+  #count(result: RateLimitResult, rules: Bound[], cost: number): void {
     this.#tally(result, rules, cost)
     if (
       !result.allowed &&
@@ -336,11 +435,12 @@ export class Engine extends EventEmitter {
       this.settings.blockCacheMaxKeys > 0 &&
       result.source === 'redis'
     ) {
-      this.#remember(result.key, this.settings.now() + result.retryAfterMs, cost, result)
+      const maxCost = Math.min(...rules.map((r) => r.capacity))
+      this.#remember(result.key, this.settings.now() + result.retryAfterMs, cost, maxCost, result)
     }
   }
 
-  #tally(result: RateLimitResult, rules: BoundRule[], cost: number): void {
+  #tally(result: RateLimitResult, rules: ReadonlyArray<{ name: string }>, cost: number): void {
     const s = this.#stats
     if (result.allowed) s.allowed++
     else s.denied++
@@ -363,7 +463,7 @@ export class Engine extends EventEmitter {
     }
   }
 
-  #remember(key: string, until: number, minCost: number, result: RateLimitResult): void {
+  #remember(key: string, until: number, minCost: number, maxCost: number, result: RateLimitResult): void {
     const existing = this.#blocked.get(key)
     const now = this.settings.now()
     if (existing && existing.until > now && existing.minCost < minCost) return
@@ -371,7 +471,9 @@ export class Engine extends EventEmitter {
     this.#blocked.set(key, {
       until: Math.max(until, existing && existing.minCost === minCost ? existing.until : 0),
       minCost,
+      maxCost,
       result,
+      names: result.rules.map((r) => ({ name: r.rule })),
     })
     if (this.#blocked.size > this.settings.blockCacheMaxKeys) {
       const oldest = this.#blocked.keys().next().value
@@ -388,18 +490,22 @@ export class Engine extends EventEmitter {
       this.#blocked.delete(key)
       return undefined
     }
-    if (cost < entry.minCost) return undefined
-    if (count) this.#stats.cacheHits++
+    if (cost < entry.minCost || cost > entry.maxCost) return undefined
     const r = entry.result
-    return {
+    // per-rule parts are those of the denial that filled the cache; the top-level times are current
+    const result: RateLimitResult = {
       ...r,
       allowed: false,
       remaining: 0,
       retryAfterMs: left,
       resetAfterMs: Math.max(left, r.resetAfterMs - (r.retryAfterMs - left)),
       source: 'cache',
-      rules: r.rules.map((p) => ({ ...p, retryAfterMs: p.allowed ? 0 : Math.min(p.retryAfterMs, left) })),
     }
+    if (count) {
+      this.#stats.cacheHits++
+      this.#tally(result, entry.names, cost)
+    }
+    return result
   }
 
   #outage(err: CacheError): void {
@@ -423,7 +529,9 @@ export class Engine extends EventEmitter {
     const all = this.#bindAllVariants(key)
     this.#blocked.delete(key)
     this.#local.delete(all)
-    await this.conn.send(['DEL', ...all], { key: all[0]! })
+    // the block key names are the in-memory store's; in Redis a block is a field of the state hash
+    const redisKeys = all.filter((_, i) => i % 3 !== 2)
+    await this.conn.send(['DEL', ...redisKeys], { key: redisKeys[0]! })
   }
 
   #bindAllVariants(key: string): string[] {
@@ -441,15 +549,17 @@ export class Engine extends EventEmitter {
   /** Blocks `key` under every rule for `ms`; returns the blocked-until time in the limiter's clock. */
   async block(keyArg: unknown, ms: number): Promise<number> {
     const key = checkKey(keyArg)
-    const blockKeys = this.#bindAllVariants(key).filter((_, i) => i % 3 === 2)
+    const all = this.#bindAllVariants(key)
+    const stateKeys = all.filter((_, i) => i % 3 === 0)
+    const blockKeys = all.filter((_, i) => i % 3 === 2)
     const rules = this.#bind(key)
     const now = this.settings.now()
     let until: number
     try {
-      const fn = this.conn.defineScript<number>(`ratelimit:block/${blockKeys.length}`, scripts.block, {
-        keys: blockKeys.length,
+      const fn = this.conn.defineScript<number>(`ratelimit:block/${stateKeys.length}`, scripts.block, {
+        keys: stateKeys.length,
       })
-      until = Number(await fn(blockKeys, [this.settings.clock === 'client' ? now : '', ms]))
+      until = Number(await fn(stateKeys, [this.settings.clock === 'client' ? now : '', ms]))
     } catch (err) {
       if (!isOutage(err) || this.settings.outage !== 'local') throw err
       until = this.#local.block(blockKeys, ms, now)
@@ -466,7 +576,7 @@ export class Engine extends EventEmitter {
         blocked: true,
       }))
       const first = parts[0]!
-      this.#remember(key, now + ms, 0, {
+      this.#remember(key, now + ms, 0, Math.min(...rules.map((r) => r.capacity)), {
         allowed: false,
         remaining: 0,
         limit: first.limit,

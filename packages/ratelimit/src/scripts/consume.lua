@@ -1,72 +1,100 @@
--- consume.lua: checks a request against one or more rules and consumes from all of them, or from none.
--- Run as: "local ALGOS = {}" .. the algorithm modules the rules use .. this driver (see limiter.ts), so
--- each algorithm stays in its own file and several rules of different algorithms run in one atomic call.
--- KEYS: 3 per rule, all sharing the user key's {hash tag}: state hash, log zset (sliding-log), block key;
---       then, when analytics are on, one more: the key's stats hash (fields "<rule>:a" and "<rule>:d").
--- ARGV[1]: mode, 'c' (consume) or 'p' (peek: check only, write nothing but expired-entry trims)
--- ARGV[2]: now in ms from the client clock, or '' to read the server clock (TIME)
--- ARGV[3]: cost (units)
--- ARGV[4]: lifetime of the stats hash in ms (used when the stats key is given)
--- ARGV[5 + 6(i-1) .. 10 + 6(i-1)]: rule i: name, algorithm, limit, window ms, burst, penalty ms (0: none)
--- Reply: {allowed (1/0), now, then per rule: allowed (1/0), remaining, resetAfterMs, retryAfterMs,
---        blocked (1/0)}. A denied request consumes from no rule; a rule with a penalty that denied it
---        blocks the key for that long (block key value = blocked-until time, in the same clock).
-local mode = ARGV[1]
-local now = tonumber(ARGV[2])
+-- consume.lua: decides a batch of requests, one after the other, each against one or more rules: a
+-- request consumes from all of its rules, or from none.
+-- Run as: "local ALGOS = {}" .. the algorithm modules the rules use .. this driver (see engine.ts), so each
+-- algorithm stays in its own file and several rules of different algorithms run in one atomic call.
+-- Requests issued together are sent together (one call per node, per slot on a cluster); each is decided
+-- exactly as if it had been sent alone, in order.
+-- KEYS: per request, per rule: the state hash (which also holds the block: field b = blocked-until time),
+--       then for sliding-log rules the log zset; all sharing the request key's {hash tag}; then, when
+--       ARGV[2] > 0, the key's stats hash (fields "<rule>:a" and "<rule>:d").
+-- ARGV[1]: now in ms from the client clock, or '' to read the server clock (TIME)
+-- ARGV[2]: lifetime of the stats hashes in ms (0: no stats keys)
+-- ARGV[3]: P, the number of rule parameter sets; then P times: name, algorithm, limit, window ms, burst,
+--          penalty ms (0: none)
+-- then per request: mode ('c' consume, 'p' peek: write nothing but expired-entry trims), cost, R (rules),
+--          then R indices (1-based) into the parameter sets
+-- Reply: {now, then per request: allowed (1/0), then per rule: allowed (1/0), remaining, resetAfterMs,
+--        retryAfterMs, blocked (1/0)}. A rule with a penalty that denied a request blocks the key for that
+--        long (field b of the state hash = blocked-until time, in the same clock).
+local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local cost = tonumber(ARGV[3])
-local n = math.floor(#KEYS / 3)
-local stats = KEYS[3 * n + 1]
-local results = {}
-local ok = true
-for i = 1, n do
-  local a = 6 + 6 * (i - 1)
-  local block = KEYS[3 * i]
-  local untilMs = tonumber(redis.call('GET', block))
-  local r
-  if untilMs and untilMs > now then
-    r = {false, 0, untilMs - now, untilMs - now, nil, true}
-  else
-    local algo = ALGOS[ARGV[a]]
-    r = algo(KEYS[3 * i - 2], KEYS[3 * i - 1], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]),
-      tonumber(ARGV[a + 3]), cost, now)
-  end
-  r.penalty = tonumber(ARGV[a + 4])
-  r.name = ARGV[a - 1]
-  r.block = block
-  if not r[1] then ok = false end
-  results[i] = r
+local statsTtl = tonumber(ARGV[2])
+local P = tonumber(ARGV[3])
+local params = {}
+for p = 1, P do
+  local a = 4 + 6 * (p - 1)
+  params[p] = {ARGV[a], ALGOS[ARGV[a + 1]], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]),
+    tonumber(ARGV[a + 5])}
 end
-if mode == 'c' then
+local arg = 4 + 6 * P
+local k = 1
+local reply = {now}
+while arg <= #ARGV do
+  local mode = ARGV[arg]
+  local cost = tonumber(ARGV[arg + 1])
+  local n = tonumber(ARGV[arg + 2])
+  local results = {}
+  local ok = true
   for i = 1, n do
-    local r = results[i]
-    if ok then
-      r[5]()
-    elseif not r[1] and not r[6] and r.penalty > 0 then
-      redis.call('SET', r.block, now + r.penalty, 'PX', r.penalty)
-      r[3] = math.max(r[3], r.penalty)
-      r[4] = math.max(r[4], r.penalty)
-      r[6] = true
+    local p = params[tonumber(ARGV[arg + 2 + i])]
+    local algo = p[2]
+    local key = KEYS[k]
+    local log
+    if algo.log then
+      log = KEYS[k + 1]
+      k = k + 2
+    else
+      k = k + 1
     end
+    local st = redis.call('HMGET', key, unpack(algo.fields))
+    local untilMs = tonumber(st[#algo.fields])
+    local r
+    if untilMs and untilMs > now then
+      r = {false, 0, untilMs - now, untilMs - now, nil, true}
+    else
+      r = algo.run(st, key, log, p[3], p[4], p[5], cost, now)
+    end
+    r.p = p
+    r.key = key
+    if not r[1] then ok = false end
+    results[i] = r
   end
-  if stats then
+  arg = arg + 3 + n
+  if mode == 'c' then
     for i = 1, n do
       local r = results[i]
-      redis.call('HINCRBY', stats, r.name .. (ok and ':a' or ':d'), 1)
+      local penalty = r.p[6]
+      if ok then
+        r[5]()
+      elseif not r[1] and not r[6] and penalty > 0 then
+        redis.call('HSET', r.key, 'b', now + penalty)
+        if redis.call('PTTL', r.key) < penalty then redis.call('PEXPIRE', r.key, penalty) end
+        r[3] = math.max(r[3], penalty)
+        r[4] = math.max(r[4], penalty)
+        r[6] = true
+      end
     end
-    redis.call('PEXPIRE', stats, tonumber(ARGV[4]))
   end
-end
-local reply = {ok and 1 or 0, now}
-for i = 1, n do
-  local r = results[i]
-  reply[#reply + 1] = r[1] and 1 or 0
-  reply[#reply + 1] = r[2]
-  reply[#reply + 1] = r[3]
-  reply[#reply + 1] = r[4]
-  reply[#reply + 1] = r[6] and 1 or 0
+  if statsTtl > 0 then
+    if mode == 'c' then
+      for i = 1, n do
+        redis.call('HINCRBY', KEYS[k], results[i].p[1] .. (ok and ':a' or ':d'), 1)
+      end
+      redis.call('PEXPIRE', KEYS[k], statsTtl)
+    end
+    k = k + 1
+  end
+  reply[#reply + 1] = ok and 1 or 0
+  for i = 1, n do
+    local r = results[i]
+    reply[#reply + 1] = r[1] and 1 or 0
+    reply[#reply + 1] = r[2]
+    reply[#reply + 1] = r[3]
+    reply[#reply + 1] = r[4]
+    reply[#reply + 1] = r[6] and 1 or 0
+  end
 end
 return reply

@@ -1,13 +1,13 @@
 -- gcra.lua: algorithm module of the consume script (prepended to consume.lua, not run alone).
 -- Generic cell rate algorithm in integer units of 1/L ms: the theoretical arrival time is tat + f/L ms;
 -- each unit of cost moves it W units ahead; a request passes while it stays within burst*W units of now.
--- State KEYS (from the driver): state hash {tat = whole ms, f = remainder in 1/L ms}.
--- Function reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts gcra.
+-- State (from the driver): hash {tat = whole ms, f = remainder in 1/L ms, b = blocked until}, read as
+-- st = HMGET(fields); no log key.
+-- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts gcra.
 -- A denied request writes nothing.
-ALGOS['gcra'] = function(key, _log, L, W, B, cost, now)
+ALGOS['gcra'] = {fields = {'tat', 'f', 'b'}, run = function(st, key, _log, L, W, B, cost, now)
   local tol = B * W
   local base = 0
-  local st = redis.call('HMGET', key, 'tat', 'f')
   local tat = tonumber(st[1])
   if tat then
     local f = tonumber(st[2]) or 0
@@ -22,4 +22,4 @@ ALGOS['gcra'] = function(key, _log, L, W, B, cost, now)
     redis.call('HSET', key, 'tat', now + math.floor(nxt / L), 'f', nxt % L)
     redis.call('PEXPIRE', key, math.max(1, reset))
   end}
-end
+end}

@@ -1,11 +1,12 @@
 -- sliding-log.lua: algorithm module of the consume script (prepended to consume.lua, not run alone).
 -- Exact sliding log: every allowed request is a sorted-set entry (score = time, member = "seq:cost");
 -- the units inside (now - W, now] are summed.
--- State KEYS (from the driver): state hash {s = sum of costs in the log, q = member sequence}, log zset.
--- Function reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts slidingLog.
+-- State (from the driver): hash {s = sum of costs in the log, q = member sequence, b = blocked until},
+-- read as st = HMGET(fields), and the log zset.
+-- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts slidingLog.
 -- A denied request consumes nothing (expired entries are trimmed, which every reader would do).
-ALGOS['sliding-log'] = function(key, log, limit, W, _burst, cost, now)
-  local sum = tonumber(redis.call('HGET', key, 's')) or 0
+ALGOS['sliding-log'] = {fields = {'s', 'b'}, log = true, run = function(st, key, log, limit, W, _burst, cost, now)
+  local sum = tonumber(st[1]) or 0
   local old = redis.call('ZRANGEBYSCORE', log, '-inf', now - W)
   if #old > 0 then
     for _, m in ipairs(old) do
@@ -47,4 +48,4 @@ ALGOS['sliding-log'] = function(key, log, limit, W, _burst, cost, now)
     redis.call('PEXPIRE', key, W)
     redis.call('PEXPIRE', log, W)
   end}
-end
+end}

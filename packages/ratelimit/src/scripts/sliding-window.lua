@@ -2,12 +2,12 @@
 -- Sliding window counter: the previous window's count weighted by the part of it still inside the
 -- sliding window, plus the current window's count (assumes the previous window's requests were spread
 -- evenly: the documented approximation).
--- State KEYS (from the driver): state hash {w = current window start, c = current count, p = previous}.
--- Function reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts slidingWindow.
+-- State (from the driver): hash {w = current window start, c = current count, p = previous,
+-- b = blocked until}, read as st = HMGET(fields); no log key.
+-- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts slidingWindow.
 -- A denied request writes nothing.
-ALGOS['sliding-window'] = function(key, _log, limit, W, _burst, cost, now)
+ALGOS['sliding-window'] = {fields = {'w', 'c', 'p', 'b'}, run = function(st, key, _log, limit, W, _burst, cost, now)
   local cw = now - (now % W)
-  local st = redis.call('HMGET', key, 'w', 'c', 'p')
   local sw = tonumber(st[1])
   local cur, prev = 0, 0
   if sw == cw then
@@ -38,4 +38,4 @@ ALGOS['sliding-window'] = function(key, _log, limit, W, _burst, cost, now)
     redis.call('HSET', key, 'w', cw, 'c', cur2, 'p', prev)
     redis.call('PEXPIRE', key, 2 * W - e)
   end}
-end
+end}

@@ -1,13 +1,13 @@
 -- token-bucket.lua: algorithm module of the consume script (prepended to consume.lua, not run alone).
 -- Token bucket of `burst` tokens refilled at `limit` per W, in integer units (a token is W units and L
 -- units drip in per ms) so that no rounding ever lets an extra request through.
--- State KEYS (from the driver): state hash {u = units in the bucket, ts = time of the last update}.
--- Function reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts tokenBucket.
+-- State (from the driver): hash {u = units in the bucket, ts = time of the last update, b = blocked
+-- until}, read as st = HMGET(fields); no log key.
+-- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts tokenBucket.
 -- A denied request writes nothing.
-ALGOS['token-bucket'] = function(key, _log, L, W, B, cost, now)
+ALGOS['token-bucket'] = {fields = {'u', 'ts', 'b'}, run = function(st, key, _log, L, W, B, cost, now)
   local cap = B * W
   local u = cap
-  local st = redis.call('HMGET', key, 'u', 'ts')
   local su = tonumber(st[1])
   if su then u = math.min(cap, su + math.max(0, now - tonumber(st[2])) * L) end
   local need = cost * W
@@ -20,4 +20,4 @@ ALGOS['token-bucket'] = function(key, _log, L, W, B, cost, now)
     redis.call('HSET', key, 'u', u2, 'ts', now)
     redis.call('PEXPIRE', key, math.max(1, reset))
   end}
-end
+end}
