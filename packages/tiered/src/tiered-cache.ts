@@ -827,6 +827,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
     const part = encodeKeyPart(key)
     let stale: Found | undefined
     let down = false
+    let leftover = false
     try {
       const found = await this.#fetch(key, part, call.grace)
       const now = this.#now()
@@ -839,6 +840,8 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
         return found.value as T
       }
       if (found !== undefined && now < found.exp + call.grace) stale = found
+      // An expired leftover (kept in Redis for another reader's longer grace) must be replaced, not returned.
+      else if (found !== undefined) leftover = true
     } catch (err) {
       if (!call.failSafe || !isUnavailable(err)) throw this.#fail(err)
       down = true
@@ -849,7 +852,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
       }
       if (e !== undefined && this.#now() < e.stale) stale = { value: e.value, exp: e.exp, ttl: e.ttl }
     }
-    return this.#compute(key, part, factory, options, ttl, call, stale, down)
+    return this.#compute(key, part, factory, options, ttl, call, stale, down, leftover)
   }
 
   #eagerRefresh(
@@ -883,6 +886,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
     call: CallOptions,
     stale: Found | undefined,
     down: boolean,
+    leftover = false,
   ): Promise<T> {
     let flight = this.#flights.get(key) as Promise<T> | undefined
     if (flight) this.#s.saved++
@@ -890,7 +894,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
       flight = (
         down
           ? this.#offlineCompute(key, part, factory, ttl, call, stale)
-          : stale
+          : stale || leftover
             ? this.#refresh(key, part, factory, options, ttl, call, stale)
             : this.#fill2(key, part, factory, options, ttl, call)
       ).finally(() => this.#flights.delete(key)) as Promise<T>
@@ -1007,7 +1011,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
     options: TieredGetOrSetOptions | undefined,
     ttl: number,
     call: CallOptions,
-    stale: Found,
+    stale: Found | undefined,
   ): Promise<T> {
     const lease = this.#leaseKey(part)
     let got: unknown
@@ -1017,7 +1021,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
       if (!isUnavailable(err)) throw err
       return this.#offlineCompute(key, part, factory, ttl, call, stale)
     }
-    if (got !== 'OK') {
+    if (got !== 'OK' && stale) {
       this.#s.saved++
       return stale.value as T
     }
@@ -1034,7 +1038,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
       await this.#write(key, value, ttl, setOptions, false, call.grace)
       return value
     } finally {
-      await this.#conn.send(['DEL', lease], { key: lease }).catch(() => {})
+      if (got === 'OK') await this.#conn.send(['DEL', lease], { key: lease }).catch(() => {})
     }
   }
 
