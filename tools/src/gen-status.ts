@@ -152,4 +152,6 @@ console.log(
   `[gen-status] wrote status.json and summary.json: ${targets.length} benchmark targets, ${summary.benchmarkTargets.missed} missed`,
 )
 // The plain closing line CI reads.
-console.log(`tests: ${status.totals.passed} passed, ${status.totals.failed} failed, ${status.totals.skipped} skipped`)
+console.log(
+  `tests: ${status.totals.passed} passed, ${status.totals.failed} failed, ${status.totals.skipped} skipped`,
+)

@@ -1,5 +1,5 @@
 import { type ConnectOptions, type ResolvedConfig, resolveConfig } from './config.js'
-import { Connection, createRedis, toCacheError, withDeadline } from './connection.js'
+import { Connection, createRedis, fatalConnectError, toCacheError, withDeadline } from './connection.js'
 import { CacheError } from './errors.js'
 import { type AnyRedis, type RedisCluster, type RedisStandalone, topologyOf } from './types.js'
 
@@ -21,27 +21,53 @@ export async function connect(
   if (existing) return wrapExisting(config as AnyRedis, existing, overrides)
   const resolved = resolveConfig(config as ConnectOptions | string | undefined)
   let conn: Connection | undefined
-  const parts = createRedis(resolved, (attempt, delayMs) => conn?.onReconnecting(attempt, delayMs))
+  let connected = false
+  const parts = createRedis(
+    resolved,
+    (attempt, delayMs) => conn?.onReconnecting(attempt, delayMs),
+    () => !connected,
+  )
   const owned = parts.redis === parts.replicas ? [parts.redis] : [parts.redis, parts.replicas]
   conn = new Connection(resolved, { ...parts, owned })
+  // Remember why attempts fail, so that a timeout can say more than "no answer".
+  let lastError: unknown
+  const remember = (err: unknown) => {
+    lastError = err
+  }
+  conn.on('error', remember)
   try {
     await withDeadline(
       Promise.all(owned.map((r) => (r as unknown as { connect(): Promise<unknown> }).connect())),
       resolved.connectTimeoutMs,
       `connect to ${describe(resolved)}`,
     )
+    connected = true
   } catch (err) {
     await conn.close()
+    const fatal =
+      fatalConnectError(err) ??
+      fatalConnectError((err as { cause?: unknown }).cause) ??
+      fatalConnectError(unwrap(lastError))
+    if (fatal) throw fatal
+    const last = lastError
+      ? ` (last error: ${unwrap(lastError) instanceof Error ? (unwrap(lastError) as Error).message : String(lastError)})`
+      : ''
     const cause = toCacheError(err, 'connect')
     throw new CacheError(
       'E_UNAVAILABLE',
-      `[@cache/client] cannot connect to ${describe(resolved)}: ${cause.message.replace(/^\[@cache\/client\] /, '')}`,
+      `[@cache/client] cannot connect to ${describe(resolved)}: ${cause.message.replace(/^\[@cache\/client\] /, '')}${last}`,
       {
         cause,
       },
     )
   }
+  conn.off('error', remember)
   return conn
+}
+
+/** The node-redis error inside a CacheError forwarded by the connection. */
+function unwrap(err: unknown): unknown {
+  return err instanceof CacheError && err.cause !== undefined ? err.cause : err
 }
 
 function describe(c: ResolvedConfig): string {

@@ -782,15 +782,46 @@ export function parseInfo(text: string): Record<string, string> {
   return out
 }
 
+const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/
+
+/**
+ * The error to stop with when a connection attempt failed for a reason retrying cannot fix: E_AUTH for
+ * rejected credentials, E_TLS for a failed TLS handshake. Undefined for everything else.
+ */
+export function fatalConnectError(cause: unknown): CacheError | undefined {
+  if (isCacheError(cause, 'E_AUTH') || isCacheError(cause, 'E_TLS')) return cause
+  // node-redis may re-throw our own fatal error as a new Error with the same message.
+  const message = (cause instanceof Error ? cause.message : String(cause)).replace(
+    /^\[@cache\/client\] (authentication failed|TLS handshake failed): /,
+    '',
+  )
+  const code = (cause as { code?: unknown } | undefined)?.code
+  if (/^(WRONGPASS|NOAUTH|NOPERM)|invalid (username-)?password|AUTH.*without any password/i.test(message)) {
+    return new CacheError('E_AUTH', `${PKG} authentication failed: ${message.split('\n')[0]}`, { cause })
+  }
+  if (
+    (typeof code === 'string' && TLS_ERROR.test(code)) ||
+    /certificate|SSL routines|wrong version number/i.test(message)
+  ) {
+    return new CacheError('E_TLS', `${PKG} TLS handshake failed: ${message.split('\n')[0]}`, { cause })
+  }
+  return undefined
+}
+
 /** node-redis client options for one data node, from the resolved config. @internal */
 export function nodeClientOptions(
   config: ResolvedConfig,
   onReconnecting: (attempt: number, delayMs: number) => void,
+  initial: () => boolean = () => false,
 ) {
   const { reconnect } = config
   const socket: Record<string, unknown> = {
     connectTimeout: config.connectTimeoutMs,
     reconnectStrategy: (retries: number, cause: Error) => {
+      // Retrying cannot fix wrong credentials or an untrusted certificate on the first connection: say so
+      // now. Later (after a password rotation, say) the client keeps retrying behind the breaker.
+      const fatal = initial() ? fatalConnectError(cause) : undefined
+      if (fatal) return fatal
       if (retries >= reconnect.maxAttempts) {
         return new CacheError('E_UNAVAILABLE', `${PKG} gave up reconnecting after ${retries} attempts`, {
           cause,
@@ -820,8 +851,9 @@ export function nodeClientOptions(
 export function createRedis(
   config: ResolvedConfig,
   onReconnecting: (attempt: number, delayMs: number) => void,
+  initial: () => boolean = () => false,
 ) {
-  const base = nodeClientOptions(config, onReconnecting)
+  const base = nodeClientOptions(config, onReconnecting, initial)
   const withAddress = (n: NodeAddress) =>
     ({ ...base, socket: { ...base.socket, host: n.host, port: n.port } }) as RedisClientOptions
   if (config.topology === 'cluster') {

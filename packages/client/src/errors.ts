@@ -7,6 +7,9 @@ export type CacheErrorCode =
   | 'E_COMMAND'
   | 'E_CROSSSLOT'
   | 'E_UNSUPPORTED'
+  | 'E_AUTH'
+  | 'E_TLS'
+  | 'E_INVALID_ARGUMENT'
   | (string & {})
 
 const BRAND = Symbol.for('@cache/error')

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -32,6 +32,65 @@ export interface RedisNodeOptions {
   config?: Record<string, string | number>
   /** Start as a Sentinel with this config text (`port` is prepended by the harness). */
   sentinelConfig?: string
+  /**
+   * Require authentication: `password` sets requirepass (the default user); `users` adds ACL users with
+   * full access. The harness itself authenticates with the password, else the first user.
+   */
+  auth?: { password?: string; users?: Array<{ name: string; password: string }> }
+  /** Serve TLS only (the plain port is closed), with a throwaway CA and a certificate for localhost. */
+  tls?: boolean
+}
+
+/** Writes a throwaway CA and a server certificate for 127.0.0.1 / localhost into `dir` with openssl. */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const f = (name: string) => join(dir, name)
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' })
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=cache-test-ca',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+  ])
+  run([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=localhost',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+  ])
+  writeFileSync(f('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n')
+  run([
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    f('ext.cnf'),
+    '-out',
+    f('server.crt'),
+  ])
+  return { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key') }
 }
 
 const START_TIMEOUT_MS = 15_000
@@ -46,12 +105,24 @@ export class RedisNode {
   #proc: ChildProcess | undefined
   #exited: Promise<void> = Promise.resolve()
   #paused = false
+  /** How the harness itself authenticates and connects. */
+  readonly #reach: { auth?: string[]; tlsCa?: string }
+  /** The CA certificate (PEM) clients must trust, when the node serves TLS. */
+  readonly tlsCa: string | undefined
 
-  private constructor(port: number, dir: string, args: string[], isSentinel: boolean) {
+  private constructor(
+    port: number,
+    dir: string,
+    args: string[],
+    isSentinel: boolean,
+    reach: { auth?: string[]; tlsCa?: string } = {},
+  ) {
     this.port = port
     this.dir = dir
     this.#args = args
     this.isSentinel = isSentinel
+    this.#reach = reach
+    this.tlsCa = reach.tlsCa
   }
 
   /** Starts a node and waits until it answers PING. Retries on a port race with another process. */
@@ -61,7 +132,25 @@ export class RedisNode {
     for (let attempt = 0; attempt < 5; attempt++) {
       const port = await freePort()
       const dir = makeTempDir(options.label ?? 'node')
-      const node = new RedisNode(port, dir, RedisNode.#argsFor(port, dir, options), !!options.sentinelConfig)
+      const args = RedisNode.#argsFor(port, dir, options)
+      const reach: { auth?: string[]; tlsCa?: string } = {}
+      if (options.auth?.password) {
+        args.push('--requirepass', options.auth.password)
+        reach.auth = [options.auth.password]
+      }
+      for (const user of options.auth?.users ?? []) {
+        args.push('--user', user.name, 'on', `>${user.password}`, '~*', '&*', '+@all')
+        reach.auth ??= [user.name, user.password]
+      }
+      if (options.tls) {
+        const files = makeCertificates(dir)
+        const at = args.indexOf('--port')
+        args.splice(at, 2, '--port', '0', '--tls-port', String(port))
+        args.push('--tls-cert-file', files.cert, '--tls-key-file', files.key, '--tls-ca-cert-file', files.ca)
+        args.push('--tls-auth-clients', 'no')
+        reach.tlsCa = readFileSync(files.ca, 'utf8')
+      }
+      const node = new RedisNode(port, dir, args, !!options.sentinelConfig, reach)
       try {
         await node.#spawn()
         return node
@@ -121,7 +210,7 @@ export class RedisNode {
       if (!this.#proc)
         throw new Error(`[@cache/tools] ${this.label} exited at start: ${stderr}${this.log(20)}`)
       try {
-        if ((await respCommand(this.port, ['PING'], { timeoutMs: 500 })) === 'PONG') return
+        if ((await respCommand(this.port, ['PING'], { timeoutMs: 500, ...this.#reach })) === 'PONG') return
       } catch {}
       await sleep(20)
     }
@@ -158,7 +247,7 @@ export class RedisNode {
 
   /** Sends one command with the harness's own RESP client. */
   command(args: ReadonlyArray<string | number>, timeoutMs = 3000): Promise<RespReply> {
-    return respCommand(this.port, args, { timeoutMs })
+    return respCommand(this.port, args, { timeoutMs, ...this.#reach })
   }
 
   /** `INFO [section]` parsed into a record. */

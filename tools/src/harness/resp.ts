@@ -1,4 +1,5 @@
 import { Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 
 /** An error reply (`-ERR ...`) from a server. */
 export class RespError extends Error {
@@ -56,18 +57,29 @@ function parse(buf: Buffer, pos: number): { value: RespReply | RespError; next: 
   }
 }
 
+/** How the harness reaches a node: credentials and TLS, when the node requires them. */
+export interface RespConnectOptions {
+  host?: string
+  timeoutMs?: number
+  /** AUTH before the command: `[password]` or `[username, password]`. */
+  auth?: string[]
+  /** Connect with TLS, trusting this CA (PEM). */
+  tlsCa?: string
+}
+
 /**
- * Sends one command over a fresh TCP connection and returns the reply. The harness uses this instead of
- * the library under test, so a bug in @cache/client can never make the harness lie.
+ * Sends one command over a fresh TCP (or TLS) connection and returns the reply. The harness uses this
+ * instead of the library under test, so a bug in @cache/client can never make the harness lie.
  */
 export function respCommand(
   port: number,
   args: ReadonlyArray<string | number>,
-  { host = '127.0.0.1', timeoutMs = 3000 }: { host?: string; timeoutMs?: number } = {},
+  { host = '127.0.0.1', timeoutMs = 3000, auth, tlsCa }: RespConnectOptions = {},
 ): Promise<RespReply> {
   return new Promise((resolve, reject) => {
-    const socket = new Socket()
     let buf = Buffer.alloc(0)
+    let skip = auth ? 1 : 0
+    const socket = tlsCa ? tlsConnect({ port, host, ca: tlsCa, servername: 'localhost' }) : new Socket()
     const timer = setTimeout(() => {
       socket.destroy()
       reject(new RespError(`timeout after ${timeoutMs}ms: ${args[0]} on port ${port}`))
@@ -82,15 +94,24 @@ export function respCommand(
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk])
       try {
-        const parsed = parse(buf, 0)
-        if (!parsed) return
-        if (parsed.value instanceof RespError) finish(parsed.value)
-        else finish(undefined, parsed.value)
+        for (;;) {
+          const parsed = parse(buf, 0)
+          if (!parsed) return
+          buf = buf.subarray(parsed.next)
+          if (parsed.value instanceof RespError) return finish(parsed.value)
+          if (skip > 0) {
+            skip--
+            continue
+          }
+          return finish(undefined, parsed.value)
+        }
       } catch (err) {
         finish(err as Error)
       }
     })
-    socket.connect(port, host, () => socket.write(encode(args)))
+    const send = () => socket.write((auth ? encode(['AUTH', ...auth]) : '') + encode(args))
+    if (tlsCa) socket.once('secureConnect', send)
+    else (socket as Socket).connect(port, host, send)
   })
 }
 
