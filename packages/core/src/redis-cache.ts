@@ -640,7 +640,8 @@ export class RedisCache<T = unknown> implements Cache<T> {
   }
 
   async #fly(key: string, factory: Factory<T>, options: SetOptions | undefined, leaseMs: number): Promise<T> {
-    await this.#subscribe()
+    // Without the notification channel, waiters still make progress through the jittered poll.
+    await this.#subscribe().catch(() => undefined)
     const part = this.#keys.part(key)
     const leaseKey = this.#keys.lease(part)
     const token = randomUUID()

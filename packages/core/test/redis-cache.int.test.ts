@@ -4,18 +4,23 @@ import { afterAll, beforeAll, inject } from 'vitest'
 import { RedisCache } from '../src/redis-cache.js'
 import { runCacheContract } from './cache-contract.js'
 
-const { standalone, cluster } = inject('redis')
+const { standalone, sentinel, cluster } = inject('redis')
 let single: Connection
 let sharded: Connection
+let watched: Connection
 
 beforeAll(async () => {
-  ;[single, sharded] = await Promise.all([
+  ;[single, sharded, watched] = await Promise.all([
     connect({ url: standalone.url, namespace: uniquePrefix('core') }),
     connect({ cluster: { nodes: cluster.nodes }, namespace: uniquePrefix('core') }),
+    connect({
+      sentinel: { name: sentinel.name, sentinels: sentinel.sentinels },
+      namespace: uniquePrefix('core'),
+    }),
   ])
 })
 afterAll(async () => {
-  await Promise.all([single?.close(), sharded?.close()])
+  await Promise.all([single?.close(), sharded?.close(), watched?.close()])
 })
 
 function factory(conn: () => Connection, options: { coalesce?: boolean } = {}) {
