@@ -1,0 +1,149 @@
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Connection, connect } from '@cache/client'
+import { type StandaloneTopology, startStandalone, waitFor } from '@cache/tools'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTieredCache, type TieredCache } from '../src/index.js'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+describe('Redis killed mid-traffic, then restarted', () => {
+  let server: StandaloneTopology
+  let conn: Connection
+  let writerConn: Connection
+  let cache: TieredCache<string>
+  let writer: TieredCache<string>
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+
+  beforeAll(async () => {
+    process.on('unhandledRejection', onUnhandled)
+    server = await startStandalone()
+    const options = {
+      url: server.url,
+      namespace: 'fail',
+      commandTimeout: '300ms',
+      reconnect: { initialDelay: '20ms', maxDelay: '200ms' },
+      breaker: { failureThreshold: 2, resetTimeout: '200ms' },
+    } as const
+    ;[conn, writerConn] = await Promise.all([connect(options), connect(options)])
+    conn.on('error', () => {})
+    writerConn.on('error', () => {})
+    cache = createTieredCache<string>({
+      connection: conn,
+      namespace: 'app',
+      grace: '1h',
+      offlineRetryInterval: '100ms',
+    })
+    writer = createTieredCache<string>({ connection: writerConn, namespace: 'app', coherence: 'none' })
+    await cache.ready
+  })
+  afterAll(async () => {
+    process.off('unhandledRejection', onUnhandled)
+    await cache?.close()
+    await writer?.close()
+    await Promise.all([conn?.close(), writerConn?.close()])
+    await server?.stop()
+  })
+
+  it('reads keep answering from L1 (fail-safe), writes are queued, and after the restart L1 is coherent again', async () => {
+    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+    for (const k of keys) await writer.set(k, `v-${k}`, { ttl: '10m' })
+    for (const k of keys) expect(await cache.get(k)).toBe(`v-${k}`)
+    const events = { failSafe: 0, coherence: [] as boolean[], offline: 0, replayed: 0 }
+    cache.on('fail-safe', () => events.failSafe++)
+    cache.on('coherence', (e: { trusted: boolean }) => events.coherence.push(e.trusted))
+    cache.on('offline-write', () => events.offline++)
+    cache.on('replayed', (e: { count: number }) => {
+      events.replayed += e.count
+    })
+
+    // Traffic from 8 loops for the whole test.
+    let running = true
+    const outcomes = { ok: 0, wrong: 0, errors: [] as string[] }
+    const traffic = Array.from({ length: 8 }, async (_, w) => {
+      let i = w
+      while (running) {
+        const k = keys[i++ % keys.length] as string
+        try {
+          const v = await cache.get(k)
+          if (v === `v-${k}`) outcomes.ok++
+          else if (v !== undefined) outcomes.wrong++
+        } catch (err) {
+          outcomes.errors.push((err as { code?: string }).code ?? String(err))
+        }
+        await sleep(2)
+      }
+    })
+
+    await sleep(100)
+    await server.master.kill()
+    await waitFor('L1 distrusted', () => !cache.coherent, { timeoutMs: 5000 })
+    const okBefore = outcomes.ok
+    await sleep(500)
+    // Every read during the outage was answered (from L1, as fail-safe), none failed.
+    expect(outcomes.ok).toBeGreaterThan(okBefore)
+    expect(outcomes.errors).toEqual([])
+    expect(events.failSafe).toBeGreaterThan(0)
+    // Writes and read-through keep working on L1.
+    await cache.set('offline', 'queued')
+    expect(await cache.get('offline')).toBe('queued')
+    expect(await cache.getOrSet('computed', () => 'local')).toBe('local')
+    expect(events.offline).toBeGreaterThanOrEqual(2)
+    expect(cache.tierStats().offlineWritesQueued).toBe(2)
+
+    // Restart with an empty dataset, so entries from before the outage are provably revalidated.
+    rmSync(join(server.master.dir, 'dump.rdb'), { force: true })
+    await server.master.restart()
+    await waitFor('coherence re-established', () => cache.coherent, { timeoutMs: 10_000 })
+    await waitFor('queued writes replayed', () => cache.tierStats().offlineWritesQueued === 0, {
+      timeoutMs: 10_000,
+    })
+    running = false
+    await Promise.all(traffic)
+    expect(events.coherence).toEqual([false, true])
+    expect(events.replayed).toBe(2)
+    expect(outcomes.errors).toEqual([])
+    expect(outcomes.wrong).toBe(0)
+
+    // The restarted server has no data: entries from before the outage are revalidated, not trusted.
+    expect(await writerConn.send(['EXISTS', cache.redisKey('k0')])).toBe(0)
+    expect(await cache.get('k0')).toBeUndefined()
+    expect(await cache.get('k5')).toBeUndefined()
+    // The replayed writes reached Redis.
+    expect(await writer.get('offline')).toBe('queued')
+    expect(await writer.get('computed')).toBe('local')
+    // Tracking works again: another client's write evicts this process's L1.
+    await writer.set('k1', 'after')
+    // (The write's own invalidation may land just after a first read: read until L1 holds it.)
+    await waitFor('k1 in L1', async () => (await cache.get('k1')) === 'after' && cache.cachedLocally('k1'), {
+      timeoutMs: 5000,
+      intervalMs: 5,
+    })
+    await writer.set('k1', 'after2')
+    await waitFor('eviction after recovery', () => !cache.cachedLocally('k1'), {
+      timeoutMs: 5000,
+      intervalMs: 5,
+    })
+    expect(await cache.get('k1')).toBe('after2')
+    expect(unhandled).toEqual([])
+  })
+
+  it('a read of a key not in L1 while Redis is down rejects with E_UNAVAILABLE or E_TIMEOUT (no hang), and recovers', async () => {
+    server.master.pause()
+    try {
+      const err = await cache.get('never-seen').catch((e: unknown) => e)
+      expect(['E_UNAVAILABLE', 'E_TIMEOUT']).toContain((err as { code: string }).code)
+    } finally {
+      server.master.resume()
+    }
+    await waitFor(
+      'reads work again',
+      async () => (await cache.get('never-seen').catch(() => 'err')) === undefined,
+      {
+        timeoutMs: 10_000,
+      },
+    )
+    expect(unhandled).toEqual([])
+  })
+})
