@@ -30,6 +30,7 @@ export default defineConfig({
       exclude: ['**/*.test.ts', '**/*.test-d.ts', 'packages/*/src/scripts/index.ts'],
       reporter: ['text-summary', 'json-summary', 'json'],
       reportsDirectory: 'coverage',
+      reportOnFailure: true,
       thresholds: coverageThresholds,
     },
     projects: [
