@@ -1,7 +1,7 @@
 import { isCacheError } from '@cache/client'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CODEC_HEADER_BYTES, crc32, createCodec, decode } from './codec.js'
+import { CODEC_HEADER_BYTES, crc32, crc32Portable, createCodec, decode } from './codec.js'
 
 const formats = ['msgpack', 'json', 'raw'] as const
 // -0 is stored as 0 by both JSON and MessagePack (documented); everything else must round-trip exactly.
@@ -153,5 +153,10 @@ describe('codec', () => {
   it('crc32 matches the IEEE check value', () => {
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926)
     expect(crc32(Buffer.from('6789'), crc32(Buffer.from('12345')))).toBe(0xcbf43926)
+    fc.assert(
+      fc.property(fc.uint8Array(), fc.uint8Array(), (a, b) => {
+        expect(crc32Portable(b, crc32Portable(a))).toBe(crc32(b, crc32(a)))
+      }),
+    )
   })
 })

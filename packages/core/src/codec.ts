@@ -56,22 +56,25 @@ const CRC_TABLE = (() => {
   return t
 })()
 
-/** CRC-32 (IEEE) of `data`, continuing from `init`; native where Node has it (20.15+), the same result in JS otherwise. */
+/** CRC-32 (IEEE) of `data`, continuing from `init`, in JavaScript (for Node versions without zlib.crc32). */
+export function crc32Portable(data: Uint8Array, init = 0): number {
+  let c = ~init
+  for (let i = 0; i < data.length; i++)
+    c = (CRC_TABLE[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8)
+  return (c ^ -1) >>> 0
+}
+
+/** CRC-32 (IEEE) of `data`, continuing from `init`: native where Node has it (20.15+), else crc32Portable. */
 export const crc32: (data: Uint8Array, init?: number) => number =
   typeof (zlib as { crc32?: unknown }).crc32 === 'function'
     ? (zlib as unknown as { crc32: (d: Uint8Array, init?: number) => number }).crc32
-    : (data, init = 0) => {
-        let c = ~init
-        for (let i = 0; i < data.length; i++)
-          c = (CRC_TABLE[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8)
-        return (c ^ -1) >>> 0
-      }
+    : crc32Portable
 
 /** The stored check: CRC-32 over the flags byte and the payload, so a corrupt header is caught too. */
 function check(flags: number, body: Uint8Array): number {
-  return crc32(body, crc32(FLAG_BYTES[flags] as Uint8Array))
+  return crc32(body, FLAG_CRC[flags])
 }
-const FLAG_BYTES = Array.from({ length: 256 }, (_, i) => Uint8Array.of(i))
+const FLAG_CRC = Array.from({ length: 256 }, (_, i) => crc32(Uint8Array.of(i)))
 
 const codecSchema = z
   .object({

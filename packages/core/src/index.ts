@@ -9,6 +9,7 @@ export type {
   SetOptions,
   ValueWithTtl,
 } from './cache.js'
+export { type InvalidateEvent, invalidateChannel } from './channels.js'
 export {
   CODEC_HEADER_BYTES,
   CODEC_MAGIC,
@@ -16,6 +17,7 @@ export {
   type CodecFormat,
   type CodecOptions,
   crc32,
+  crc32Portable,
   createCodec,
   decode,
   defaultCodec,

@@ -170,3 +170,28 @@ describe('MemoryCache time and limits', () => {
     expect(await cache.getOrSet('k', () => 3)).toBe(3)
   })
 })
+
+describe('MemoryCache observability', () => {
+  it('publishes invalidations on cache:core:invalidate', async () => {
+    const { subscribe, unsubscribe } = await import('node:diagnostics_channel')
+    const events: unknown[] = []
+    const listener = (e: unknown) => events.push(e)
+    subscribe('cache:core:invalidate', listener)
+    try {
+      const cache = new MemoryCache({ namespace: 'obs' })
+      await cache.set('a', 1, { tags: ['t'] })
+      await cache.invalidateTags(['t'])
+      await cache.invalidate('b')
+      await cache.deletePattern('x*')
+      await cache.clear()
+      expect(events).toEqual([
+        { namespace: 'obs', kind: 'tags', target: ['t'], removed: 1 },
+        { namespace: 'obs', kind: 'key', target: 'b', removed: 0 },
+        { namespace: 'obs', kind: 'pattern', target: 'x*', removed: 0 },
+        { namespace: 'obs', kind: 'clear' },
+      ])
+    } finally {
+      unsubscribe('cache:core:invalidate', listener)
+    }
+  })
+})

@@ -10,6 +10,7 @@ import type {
   SetOptions,
   ValueWithTtl,
 } from './cache.js'
+import { publishInvalidate } from './channels.js'
 import {
   DEFAULT_MAX_ENTRIES,
   DEFAULT_MEMORY_FRACTION,
@@ -402,12 +403,16 @@ export class MemoryCache<T = unknown> implements Cache<T> {
       const set = this.#tags.get(t)
       if (set) keys.push(...set)
     }
-    return this.#cascade(keys)
+    const removed = this.#cascade(keys)
+    publishInvalidate({ namespace: this.namespace, kind: 'tags', target: tags, removed })
+    return removed
   }
 
   async invalidate(key: string): Promise<number> {
     this.#check('invalidate')
-    return this.#cascade([checkKey(key)])
+    const removed = this.#cascade([checkKey(key)])
+    publishInvalidate({ namespace: this.namespace, kind: 'key', target: key, removed })
+    return removed
   }
 
   async deletePattern(glob: string): Promise<number> {
@@ -422,6 +427,7 @@ export class MemoryCache<T = unknown> implements Cache<T> {
       }
     }
     this.#stats.deletes += removed
+    publishInvalidate({ namespace: this.namespace, kind: 'pattern', target: glob, removed })
     return removed
   }
 
@@ -433,6 +439,7 @@ export class MemoryCache<T = unknown> implements Cache<T> {
     this.#dependants.clear()
     this.#bytes = 0
     this.#minFreq = 1
+    publishInvalidate({ namespace: this.namespace, kind: 'clear' })
   }
 
   async versions(key: string): Promise<Array<CacheVersion<T>>> {

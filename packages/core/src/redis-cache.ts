@@ -23,6 +23,7 @@ import type {
   SetOptions,
   ValueWithTtl,
 } from './cache.js'
+import { publishInvalidate } from './channels.js'
 import { type Codec, defaultCodec } from './codec.js'
 import {
   DEFAULT_COALESCE_MAX_BATCH,
@@ -256,13 +257,25 @@ export class RedisCache<T = unknown> implements Cache<T> {
     } catch (err) {
       return Promise.reject(err)
     }
+    // Nothing in flight (low concurrency): send now, no waiting for the tick to end. Otherwise collect
+    // the reads of this tick and send them as MGETs when it ends.
+    if (!this.options.coalesce || (this.#reads === 0 && this.#pending.length === 0)) {
+      this.#reads++
+      const t0 = performance.now()
+      return this.#conn.send<Buffer | null>(['GET', rk], { key: rk, buffers: true }).then(
+        (raw) => {
+          this.#reads--
+          this.#stats.latency(performance.now() - t0)
+          return this.#settle(key, raw)
+        },
+        (err: unknown) => {
+          this.#reads--
+          throw this.#fail(err)
+        },
+      )
+    }
     return new Promise<T | undefined>((resolve, reject) => {
-      const read: PendingRead = { key, rk, resolve: resolve as (v: unknown) => void, reject }
-      // Nothing in flight (low concurrency): send now, no waiting for the tick to end. Otherwise collect
-      // the reads of this tick and send them as MGETs when it ends.
-      if (!this.options.coalesce || (this.#reads === 0 && this.#pending.length === 0)) {
-        this.#readBatch([read], performance.now())
-      } else if (this.#pending.push(read) === 1) {
+      if (this.#pending.push({ key, rk, resolve: resolve as (v: unknown) => void, reject }) === 1) {
         process.nextTick(this.#flushReads)
       }
     })
@@ -530,7 +543,9 @@ export class RedisCache<T = unknown> implements Cache<T> {
   async invalidate(key: string): Promise<number> {
     this.#check('invalidate')
     try {
-      return await this.#cascade([this.#keys.part(checkKey(key))])
+      const removed = await this.#cascade([this.#keys.part(checkKey(key))])
+      publishInvalidate({ namespace: this.namespace, kind: 'key', target: key, removed })
+      return removed
     } catch (err) {
       throw isCacheError(err, 'E_INVALID_OPTION') ? err : this.#fail(err)
     }
@@ -548,7 +563,9 @@ export class RedisCache<T = unknown> implements Cache<T> {
           if (p !== undefined) parts.add(p)
         }
       }
-      return await this.#cascade(parts)
+      const removed = await this.#cascade(parts)
+      publishInvalidate({ namespace: this.namespace, kind: 'tags', target: tags, removed })
+      return removed
     } catch (err) {
       throw this.#fail(err)
     }
@@ -572,6 +589,7 @@ export class RedisCache<T = unknown> implements Cache<T> {
       throw this.#fail(err)
     }
     this.#stats.deletes += removed
+    publishInvalidate({ namespace: this.namespace, kind: 'pattern', target: glob, removed })
     return removed
   }
 
@@ -584,6 +602,7 @@ export class RedisCache<T = unknown> implements Cache<T> {
     } catch (err) {
       throw this.#fail(err)
     }
+    publishInvalidate({ namespace: this.namespace, kind: 'clear' })
   }
 
   // ---- versions ------------------------------------------------------------------------------------

@@ -163,11 +163,12 @@ describe('getOrSet across processes', () => {
   })
 
   it('the holder renews its lease while a slow factory runs, so nobody else computes', async () => {
-    const [holder, waiter] = pair({ lease: '300ms', leasePoll: '50ms' })
+    // The factory outlives the lease twice over; renewals every lease/3 keep it (1s: robust on a busy CI box).
+    const [holder, waiter] = pair({ lease: '1s', leasePoll: '50ms' })
     let calls = 0
     const slow = async () => {
       calls++
-      await sleep(1000)
+      await sleep(2200)
       return calls
     }
     const results = await Promise.all([
