@@ -65,6 +65,44 @@ export async function connect(
   return conn
 }
 
+type NodeOptions = { url?: string; socket?: { host?: string; port?: number } }
+
+function hostPort(o: NodeOptions | undefined): { host: string; port: number } | undefined {
+  if (o?.socket?.port) return { host: o.socket.host ?? '127.0.0.1', port: o.socket.port }
+  if (o?.url) {
+    const u = new URL(o.url)
+    return { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) }
+  }
+  return undefined
+}
+
+/**
+ * Where a node-redis object the caller passed in connects to, so that bullmq(), health() and cluster
+ * rediscovery use its real addresses.
+ */
+function addressOf(redis: AnyRedis, topology: ResolvedConfig['topology']): ConnectOptions {
+  // node-redis exposes a client's options as `options` and a cluster's as the public readonly `_options`.
+  const holder = redis as unknown as { options?: Record<string, unknown>; _options?: Record<string, unknown> }
+  const options = holder.options ?? holder._options ?? {}
+  if (topology === 'cluster') {
+    const nodes = ((options.rootNodes as NodeOptions[] | undefined) ?? [])
+      .map(hostPort)
+      .filter((n) => n !== undefined)
+    return { cluster: { nodes: nodes.length > 0 ? nodes : ['127.0.0.1:6379'] } }
+  }
+  if (topology === 'sentinel') {
+    const sentinels = (options.sentinelRootNodes as Array<{ host: string; port: number }> | undefined) ?? []
+    return {
+      sentinel: {
+        name: String(options.name ?? 'mymaster'),
+        sentinels: sentinels.length > 0 ? sentinels : ['127.0.0.1:26379'],
+      },
+    }
+  }
+  const at = hostPort(options as NodeOptions)
+  return at ? { host: at.host, port: at.port } : {}
+}
+
 /** The node-redis error inside a CacheError forwarded by the connection. */
 function unwrap(err: unknown): unknown {
   return err instanceof CacheError && err.cause !== undefined ? err.cause : err
@@ -81,11 +119,7 @@ async function wrapExisting(
   topology: ResolvedConfig['topology'],
   overrides: ConnectOptions,
 ): Promise<Connection> {
-  const base = resolveConfig({
-    ...overrides,
-    ...(topology === 'cluster' ? { cluster: { nodes: ['127.0.0.1:6379'] } } : {}),
-    ...(topology === 'sentinel' ? { sentinel: { name: 'existing', sentinels: ['127.0.0.1:26379'] } } : {}),
-  })
+  const base = resolveConfig({ ...addressOf(redis, topology), ...overrides })
   const config = Object.freeze({ ...base, topology })
   const createSubscriber = (): AnyRedis => {
     if (topology === 'cluster') return (redis as RedisCluster).duplicate() as unknown as AnyRedis

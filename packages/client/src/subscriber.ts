@@ -50,6 +50,26 @@ export class Subscriber extends EventEmitter {
       if (this.listenerCount('error') > 0) this.emit('error', err)
     })
     emitter.on('reconnecting', () => this.emit('reconnecting'))
+    if (topology === 'cluster') {
+      // node-redis moves the pub/sub connection off a dead node only when it rediscovers the cluster, which a
+      // subscriber (no MOVED replies) never triggers: ask for it, at most every 250 ms, while a node fails.
+      let last = 0
+      emitter.on('node-reconnecting', () => {
+        const now = Date.now()
+        if (now - last < 250 || this.#closed) return
+        last = now
+        const internal = client as unknown as {
+          masters?: Array<{ host: string; port: number }>
+          _self?: { _slots?: { rediscover?(start: unknown): Promise<void> } }
+          _slots?: { rediscover?(start: unknown): Promise<void> }
+        }
+        const slots = internal._self?._slots ?? internal._slots
+        const seeds = internal.masters ?? []
+        const seed = seeds[Math.floor(Math.random() * seeds.length)]
+        if (!slots?.rediscover || !seed) return
+        slots.rediscover({ options: { socket: { host: seed.host, port: seed.port } } }).catch(() => {})
+      })
+    }
   }
 
   /** The node-redis object behind it, for advanced use (buffers, RESP3 push messages). */

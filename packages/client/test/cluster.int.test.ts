@@ -1,4 +1,5 @@
 import { type ClusterTopology, startCluster, uniquePrefix, waitFor } from '@cache/tools'
+import { createCluster } from '@redis/client'
 import { Cluster as IOCluster } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { type Connection, connect, hashSlot, isCacheError } from '../src/index.js'
@@ -81,6 +82,23 @@ describe('Cluster (shared topology)', () => {
       expect(await io.get(conn.keys.key(1))).toBe('1')
     } finally {
       io.disconnect()
+    }
+  })
+})
+
+describe('a wrapped node-redis cluster', () => {
+  it('keeps its real seed nodes (used for rediscovery and bullmq())', async () => {
+    const raw = createCluster({
+      rootNodes: cluster.nodes.map((n) => ({ socket: { host: n.host, port: n.port } })),
+    })
+    const conn = await connect(raw as never)
+    try {
+      expect(conn.topology).toBe('cluster')
+      expect(conn.config.nodes).toEqual(cluster.nodes)
+      await conn.commands.set(`wrapped-${uniquePrefix()}`, '1')
+    } finally {
+      await conn.close()
+      await raw.close()
     }
   })
 })

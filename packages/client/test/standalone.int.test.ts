@@ -168,6 +168,9 @@ describe('connect() on a standalone server', () => {
     const wrapped = await connect(raw as never, { namespace: uniquePrefix('wrap') })
     expect(wrapped.topology).toBe('standalone')
     expect(raw.isOpen).toBe(true)
+    // Its real address, not a default, reaches bullmq() and health().
+    expect(wrapped.config.port).toBe(standalone.port)
+    expect((await wrapped.health()).nodes[0]?.address).toBe(`127.0.0.1:${standalone.port}`)
     await wrapped.commands.set(wrapped.keys.key('k'), 'v')
     expect(await raw.get(wrapped.keys.key('k'))).toBe('v')
     const sub = await wrapped.subscriber()
