@@ -7,9 +7,10 @@ export interface MutexKeys {
   queue: string
   deadlines: string
   channel: string
+  waiters: string
 }
 
-/** Keys of a mutex resource: `ns:lock:{resource}` and its `:fence`, `:q`, `:qd`, `:ch` companions. */
+/** Keys of a mutex resource: `ns:lock:{resource}` and its `:fence`, `:q`, `:qd`, `:ch`, `:w` companions. */
 export function mutexKeys(keys: KeyBuilder, resource: string): MutexKeys {
   const lock = keys.tagged(resource)
   return {
@@ -18,6 +19,7 @@ export function mutexKeys(keys: KeyBuilder, resource: string): MutexKeys {
     queue: `${lock}:q`,
     deadlines: `${lock}:qd`,
     channel: `${lock}:ch`,
+    waiters: `${lock}:w`,
   }
 }
 

@@ -174,7 +174,7 @@ export class LockManager extends EventEmitter {
   async heldLongerThan(threshold: Duration): Promise<LockInfo[]> {
     const ms = parseDuration(threshold, { field: 'threshold', pkg: PKG })
     const out: LockInfo[] = []
-    for await (const batch of this.#store.conn.scan(this.#store.keys.pattern('{*}'), { type: 'hash' })) {
+    for await (const batch of this.#store.conn.scan(this.#store.keys.pattern('{*}'), { type: 'string' })) {
       for (const key of batch) {
         const tag = key.slice(this.#store.keys.prefix.length + 1, -1)
         let resource = tag

@@ -42,8 +42,8 @@ export class MutexStore {
     this.keys = conn.keys.child(prefix)
     this.fencing = fencing
     this.sharded = conn.topology === 'cluster'
-    this.#acquire = conn.defineScript<AcquireReply>('locks:lock-acquire', lockAcquire, { keys: 4 })
-    this.#release = conn.defineScript<number>('locks:lock-release', lockRelease, { keys: 4 })
+    this.#acquire = conn.defineScript<AcquireReply>('locks:lock-acquire', lockAcquire, { keys: 5 })
+    this.#release = conn.defineScript<number>('locks:lock-release', lockRelease, { keys: 5 })
     this.#extend = conn.defineScript<number>('locks:lock-extend', lockExtend, { keys: 1 })
     this.#inspect = conn.defineScript('locks:lock-inspect', lockInspect, { keys: 2 })
   }
@@ -62,7 +62,7 @@ export class MutexStore {
     reentrant: boolean,
   ): Promise<AcquireReply> {
     return this.#acquire(
-      [k.lock, k.fence, k.queue, k.deadlines],
+      [k.lock, k.fence, k.queue, k.deadlines, k.waiters],
       [owner, ttlMs, this.fencing, holder, fair ? '1' : '0', queueEntryTtlMs, reentrant ? '1' : '0'],
     )
   }
@@ -70,7 +70,7 @@ export class MutexStore {
   /** 1 released, 2 still held (reentrant), 0 not the owner. */
   release(k: MutexKeys, owner: string, token: number): Promise<number> {
     return this.#release(
-      [k.lock, k.channel, k.queue, k.deadlines],
+      [k.lock, k.channel, k.queue, k.deadlines, k.waiters],
       [owner, String(token), this.sharded ? '1' : '0'],
     )
   }

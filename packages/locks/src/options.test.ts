@@ -50,6 +50,7 @@ describe('acquire options', () => {
     [{ autoExtend: 'yes' }, 'autoExtend'],
     [{ signal: 'nope' }, 'signal'],
     [{ owner: '' }, 'owner'],
+    [{ owner: 'a\nb' }, 'owner'],
     [{ colour: 'red' }, 'colour'],
   ])('rejects %j naming "%s"', (input, field) => {
     expect(() => parseAcquire(input as never)).toThrow(
@@ -74,6 +75,7 @@ describe('keys', () => {
       queue: 'app:lock:{a%3Ab}:q',
       deadlines: 'app:lock:{a%3Ab}:qd',
       channel: 'app:lock:{a%3Ab}:ch',
+      waiters: 'app:lock:{a%3Ab}:w',
     })
     expect(mutexKeys(keys, '{x}').lock).toBe('app:lock:{%7Bx%7D}')
     expect(waitsKey(keys)).toBe('app:lock:waits')

@@ -64,7 +64,12 @@ const common = {
 export const lockManagerSchema = z
   .object({
     prefix: z.string().min(1).default(D.DEFAULT_LOCK_PREFIX),
-    id: z.string().min(1).max(200).optional(),
+    id: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[^\n]*$/, 'must not contain a line break')
+      .optional(),
     heldTooLong: zDuration({ min: 1, max: D.MAX_TTL_MS }).optional(),
     ...common,
   })
@@ -81,7 +86,12 @@ export const acquireSchema = z
     signal: z.instanceof(AbortSignal).optional(),
     fair: z.boolean().default(false),
     reentrant: z.boolean().default(false),
-    owner: z.string().min(1).max(200).optional(),
+    owner: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[^\n]*$/, 'must not contain a line break')
+      .optional(),
     waitReplicas: z.number().int().min(0).max(100).default(0),
     replicaTimeout: zDuration({ min: 1, max: 60_000 }).default(D.DEFAULT_REPLICA_TIMEOUT_MS),
   })
@@ -101,7 +111,8 @@ const FAST: Record<string, (v: unknown) => boolean> = {
   fair: (v) => typeof v === 'boolean',
   reentrant: (v) => typeof v === 'boolean',
   signal: (v) => v === undefined || v instanceof AbortSignal,
-  owner: (v) => v === undefined || (typeof v === 'string' && v.length >= 1 && v.length <= 200),
+  owner: (v) =>
+    v === undefined || (typeof v === 'string' && v.length >= 1 && v.length <= 200 && !v.includes('\n')),
   waitReplicas: (v) => Number.isInteger(v) && inRange(v, 0, 100),
   replicaTimeout: (v) => inRange(v, 1, 60_000),
 }
@@ -191,7 +202,12 @@ export interface LeaderElectionOptions extends CommonOptions {
 export const leaderSchema = z
   .object({
     ttl: ttl.default(D.DEFAULT_TTL_MS),
-    id: z.string().min(1).max(200).optional(),
+    id: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[^\n]*$/, 'must not contain a line break')
+      .optional(),
     prefix: z.string().min(1).default(D.DEFAULT_LEADER_PREFIX),
     ...common,
   })

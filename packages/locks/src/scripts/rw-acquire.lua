@@ -1,6 +1,6 @@
 -- Acquires a read-write lock in read (shared) or write (exclusive) mode. Writers have preference: while a
 -- writer waits, new readers wait too, so a stream of readers cannot starve writers.
--- KEYS[1] readers zset (id -> expiry ms), KEYS[2] writer hash {o = id, t = token},
+-- KEYS[1] readers zset (id -> expiry ms), KEYS[2] writer lease ("token\nid\n\nacquired ms\n1", as a mutex),
 -- KEYS[3] writer-waiting flag, KEYS[4] fencing counter (all one hash tag)
 -- ARGV[1] mode ('r' | 'w'), ARGV[2] id, ARGV[3] ttl ms, ARGV[4] fencing mode ('clock' | 'counter'),
 -- ARGV[5] writer-waiting flag ttl ms
@@ -38,7 +38,6 @@ else
   token = redis.call('INCR', KEYS[4])
 end
 if ARGV[1] == 'w' then
-  redis.call('HSET', KEYS[2], 'o', ARGV[2], 't', string.format('%.0f', token))
-  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('SET', KEYS[2], string.format('%.0f', token) .. '\n' .. ARGV[2] .. '\n\n' .. now .. '\n1', 'PX', ttl)
 end
 return {1, token}
