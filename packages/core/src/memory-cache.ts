@@ -23,7 +23,7 @@ import { globToRegExp } from './glob.js'
 import { availableMemory } from './memory.js'
 import { estimateSize } from './size.js'
 import { StatsRecorder } from './stats.js'
-import { checkKey, checkList, parseTtl, zTtl } from './ttl.js'
+import { checkKey, checkList, checkSetOptions, parseTtl, zTtl } from './ttl.js'
 
 /** Options of `new MemoryCache()`. */
 export interface MemoryCacheOptions {
@@ -355,7 +355,7 @@ export class MemoryCache<T = unknown> implements Cache<T> {
     if (hit !== undefined) return hit
     const running = this.#inflight.get(key)
     if (running) return running
-    if (options?.ttl !== undefined) parseTtl(options.ttl)
+    checkSetOptions(options)
     const run = (async () => {
       try {
         const value = await factory({ key })
@@ -475,7 +475,7 @@ export class MemoryCache<T = unknown> implements Cache<T> {
   }
 }
 
-/** Checks `keepVersions`. */
+/** Checks `keepVersions` (0–1000). @throws InvalidOptionError naming `keepVersions`. */
 export function parseKeep(n: unknown): number {
   const r = keepSchema.safeParse(n)
   if (!r.success)

@@ -48,7 +48,7 @@ import { CacheKeys } from './keys.js'
 import { parseKeep } from './memory-cache.js'
 import * as lua from './scripts/index.js'
 import { StatsRecorder } from './stats.js'
-import { checkKey, checkList, parseTtl, zTtl } from './ttl.js'
+import { checkKey, checkList, checkSetOptions, parseTtl, zTtl } from './ttl.js'
 
 /** Options of `new RedisCache(conn, options)`. */
 export interface RedisCacheOptions {
@@ -643,7 +643,7 @@ export class RedisCache<T = unknown> implements Cache<T> {
     this.#check('getOrSet')
     checkKey(key)
     if (typeof factory !== 'function') throw new InvalidOptionError(PKG, 'factory', 'must be a function')
-    this.#ttl(options)
+    checkSetOptions(options)
     const leaseMs =
       options?.lease === undefined
         ? this.options.lease

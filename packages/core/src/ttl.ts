@@ -1,4 +1,5 @@
 import { type Duration, InvalidOptionError, parseDuration, zDuration } from '@cache/client'
+import type { SetOptions } from './cache.js'
 import { MAX_TTL_MS, MIN_TTL_MS, PKG } from './defaults.js'
 
 /**
@@ -32,4 +33,20 @@ export function checkList(list: unknown, field: string): readonly string[] {
   if (!Array.isArray(list)) throw new InvalidOptionError(PKG, field, `must be an array of strings`)
   for (let i = 0; i < list.length; i++) checkKey(list[i], `${field}.${i}`)
   return list as string[]
+}
+
+/** Checks every per-call set option (ttl, tags, dependsOn, keepVersions) before any work is done. */
+export function checkSetOptions(options: SetOptions | undefined): void {
+  if (options === undefined) return
+  if (options.ttl !== undefined) parseTtl(options.ttl)
+  if (options.tags !== undefined) checkList(options.tags, 'tags')
+  if (options.dependsOn !== undefined) checkList(options.dependsOn, 'dependsOn')
+  const keep = options.keepVersions
+  if (keep !== undefined && !(Number.isInteger(keep) && keep >= 0 && keep <= 1000)) {
+    throw new InvalidOptionError(
+      PKG,
+      'keepVersions',
+      `must be an integer from 0 to 1000, got ${String(keep)}`,
+    )
+  }
 }

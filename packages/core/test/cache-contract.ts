@@ -200,6 +200,13 @@ export function runCacheContract(label: string, makeCache: MakeCache): void {
         ),
       )
       expect(err.details.field).toBe('ttl')
+      for (const [options, field] of [
+        [{ tags: [''] }, 'tags.0'],
+        [{ dependsOn: 'x' }, 'dependsOn'],
+        [{ keepVersions: 1.5 }, 'keepVersions'],
+      ] as const) {
+        expect((await rejection(cache.getOrSet('gbad', () => 1, options as never))).details.field).toBe(field)
+      }
       expect(called).toBe(false)
     })
 
