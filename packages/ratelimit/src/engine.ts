@@ -92,7 +92,9 @@ interface Pending {
 }
 
 /** Requests per script call at most, so one call never holds the server for long. */
-const MAX_BATCH = 100
+const MAX_BATCH = 64
+/** Keys whose bound rules are kept. */
+const BOUND_CACHE_MAX_KEYS = 4096
 
 /** How an engine runs. @internal */
 export interface EngineSettings {
@@ -205,10 +207,12 @@ export class Engine extends EventEmitter {
       maxCost: number
       result: RateLimitResult
       names: Array<{ name: string }>
+      last?: RateLimitResult
     }
   >()
   #down = false
   readonly #queues = new Map<number, Pending[]>()
+  readonly #bound = new Map<string, { rules: ResolvedRule[]; bound: Bound[] }>()
   #scheduled = false
   readonly #stats: RateLimitStats = {
     allowed: 0,
@@ -241,6 +245,9 @@ export class Engine extends EventEmitter {
   }
 
   #bind(key: string): Bound[] {
+    const cached = this.#bound.get(key)
+    if (cached && cached.rules.every((r, i) => r === this.slots[i]!.rule)) return cached.bound
+    let cacheable = true
     const out: Bound[] = []
     for (const slot of this.slots) {
       let fixed = slot.rule.variants.length === 0 && !slot.adaptive ? FIXED.get(slot.rule) : undefined
@@ -249,8 +256,17 @@ export class Engine extends EventEmitter {
         const { algorithm, limit, windowMs, burst } = r.params
         fixed = { ...r, sig: `${r.name}|${algorithm}|${limit}|${windowMs}|${burst}|${r.penaltyMs}` }
         if (slot.rule.variants.length === 0 && !slot.adaptive) FIXED.set(slot.rule, fixed)
+        else cacheable = false
       }
       out.push({ ...fixed, keys: this.keys.rule(key, fixed.name) })
+    }
+    if (cacheable) {
+      // recently used keys keep their bound rules (key names, parameters): no re-encoding per request
+      this.#bound.set(key, { rules: this.slots.map((s) => s.rule), bound: out })
+      if (this.#bound.size > BOUND_CACHE_MAX_KEYS) {
+        const oldest = this.#bound.keys().next().value
+        if (oldest !== undefined) this.#bound.delete(oldest)
+      }
     }
     return out
   }
@@ -405,6 +421,9 @@ export class Engine extends EventEmitter {
       }
     })
     let pick = parts[0]!
+    let minRemaining = pick.remaining
+    let maxReset = 0
+    let maxRetry = 0
     for (const p of parts) {
       if (
         allowed
@@ -412,14 +431,17 @@ export class Engine extends EventEmitter {
           : p.retryAfterMs > pick.retryAfterMs || (pick.allowed && !p.allowed)
       )
         pick = p
+      if (p.remaining < minRemaining) minRemaining = p.remaining
+      if (p.resetAfterMs > maxReset) maxReset = p.resetAfterMs
+      if (!p.allowed && p.retryAfterMs > maxRetry) maxRetry = p.retryAfterMs
     }
     return {
       allowed,
-      remaining: allowed ? pick.remaining : Math.min(...parts.map((p) => p.remaining)),
+      remaining: allowed ? pick.remaining : minRemaining,
       limit: pick.limit,
       windowMs: pick.windowMs,
-      resetAfterMs: Math.max(...parts.map((p) => p.resetAfterMs)),
-      retryAfterMs: allowed ? 0 : Math.max(...parts.map((p) => (p.allowed ? 0 : p.retryAfterMs))),
+      resetAfterMs: maxReset,
+      retryAfterMs: allowed ? 0 : maxRetry,
       rule: pick.rule,
       key,
       source,
@@ -492,14 +514,19 @@ export class Engine extends EventEmitter {
     }
     if (cost < entry.minCost || cost > entry.maxCost) return undefined
     const r = entry.result
-    // per-rule parts are those of the denial that filled the cache; the top-level times are current
-    const result: RateLimitResult = {
-      ...r,
-      allowed: false,
-      remaining: 0,
-      retryAfterMs: left,
-      resetAfterMs: Math.max(left, r.resetAfterMs - (r.retryAfterMs - left)),
-      source: 'cache',
+    // Per-rule parts are those of the denial that filled the cache; the top-level times are current.
+    // Answers within one millisecond share one frozen object: a flood allocates almost nothing.
+    let result = entry.last
+    if (result?.retryAfterMs !== left) {
+      result = Object.freeze({
+        ...r,
+        allowed: false,
+        remaining: 0,
+        retryAfterMs: left,
+        resetAfterMs: Math.max(left, r.resetAfterMs - (r.retryAfterMs - left)),
+        source: 'cache' as const,
+      })
+      entry.last = result
     }
     if (count) {
       this.#stats.cacheHits++

@@ -36,7 +36,7 @@ while arg <= #ARGV do
   local mode = ARGV[arg]
   local cost = tonumber(ARGV[arg + 1])
   local n = tonumber(ARGV[arg + 2])
-  local results = {}
+  local results, ps, ks = {}, {}, {}
   local ok = true
   for i = 1, n do
     local p = params[tonumber(ARGV[arg + 2 + i])]
@@ -55,10 +55,11 @@ while arg <= #ARGV do
     if untilMs and untilMs > now then
       r = {false, 0, untilMs - now, untilMs - now, nil, true}
     else
-      r = algo.run(st, key, log, p[3], p[4], p[5], cost, now)
+      -- a lone rule that allows a request commits at once (no other rule can veto it)
+      r = algo.run(st, key, log, p[3], p[4], p[5], cost, now, n == 1 and mode == 'c')
     end
-    r.p = p
-    r.key = key
+    ps[i] = p
+    ks[i] = key
     if not r[1] then ok = false end
     results[i] = r
   end
@@ -66,12 +67,12 @@ while arg <= #ARGV do
   if mode == 'c' then
     for i = 1, n do
       local r = results[i]
-      local penalty = r.p[6]
+      local penalty = ps[i][6]
       if ok then
-        r[5]()
+        if r[5] then r[5]() end
       elseif not r[1] and not r[6] and penalty > 0 then
-        redis.call('HSET', r.key, 'b', now + penalty)
-        if redis.call('PTTL', r.key) < penalty then redis.call('PEXPIRE', r.key, penalty) end
+        redis.call('HSET', ks[i], 'b', now + penalty)
+        if redis.call('PTTL', ks[i]) < penalty then redis.call('PEXPIRE', ks[i], penalty) end
         r[3] = math.max(r[3], penalty)
         r[4] = math.max(r[4], penalty)
         r[6] = true
@@ -81,7 +82,7 @@ while arg <= #ARGV do
   if statsTtl > 0 then
     if mode == 'c' then
       for i = 1, n do
-        redis.call('HINCRBY', KEYS[k], results[i].p[1] .. (ok and ':a' or ':d'), 1)
+        redis.call('HINCRBY', KEYS[k], ps[i][1] .. (ok and ':a' or ':d'), 1)
       end
       redis.call('PEXPIRE', KEYS[k], statsTtl)
     end

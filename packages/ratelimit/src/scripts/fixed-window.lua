@@ -2,9 +2,10 @@
 -- Counts units per window aligned to the epoch: window start w = now - now % W.
 -- State (from the driver): hash {w = window start, n = units used, b = blocked until}, read as
 -- st = HMGET(fields); no log key.
--- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts fixedWindow.
+-- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; with `direct`, an allowed
+-- request is committed at once and commit is omitted; mirrors model.ts fixedWindow.
 -- A denied request writes nothing.
-ALGOS['fixed-window'] = {fields = {'w', 'n', 'b'}, run = function(st, key, _log, limit, W, _burst, cost, now)
+ALGOS['fixed-window'] = {fields = {'w', 'n', 'b'}, run = function(st, key, _log, limit, W, _burst, cost, now, direct)
   local w = now - (now % W)
   local n = 0
   local same = tonumber(st[1]) == w
@@ -14,7 +15,7 @@ ALGOS['fixed-window'] = {fields = {'w', 'n', 'b'}, run = function(st, key, _log,
     return {false, math.max(0, limit - n), reset, reset}
   end
   local n2 = n + cost
-  return {true, math.max(0, limit - n2), reset, 0, function()
+  local function commit()
     if same then
       -- the key already expires at the end of this window
       redis.call('HINCRBY', key, 'n', cost)
@@ -22,5 +23,10 @@ ALGOS['fixed-window'] = {fields = {'w', 'n', 'b'}, run = function(st, key, _log,
       redis.call('HSET', key, 'w', w, 'n', n2)
       redis.call('PEXPIRE', key, reset)
     end
-  end}
+  end
+  if direct then
+    commit()
+    return {true, math.max(0, limit - n2), reset, 0}
+  end
+  return {true, math.max(0, limit - n2), reset, 0, commit}
 end}

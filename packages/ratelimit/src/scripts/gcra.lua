@@ -3,9 +3,10 @@
 -- each unit of cost moves it W units ahead; a request passes while it stays within burst*W units of now.
 -- State (from the driver): hash {tat = whole ms, f = remainder in 1/L ms, b = blocked until}, read as
 -- st = HMGET(fields); no log key.
--- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts gcra.
+-- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; with `direct`, an allowed
+-- request is committed at once and commit is omitted; mirrors model.ts gcra.
 -- A denied request writes nothing.
-ALGOS['gcra'] = {fields = {'tat', 'f', 'b'}, run = function(st, key, _log, L, W, B, cost, now)
+ALGOS['gcra'] = {fields = {'tat', 'f', 'b'}, run = function(st, key, _log, L, W, B, cost, now, direct)
   local tol = B * W
   local base = 0
   local tat = tonumber(st[1])
@@ -18,8 +19,13 @@ ALGOS['gcra'] = {fields = {'tat', 'f', 'b'}, run = function(st, key, _log, L, W,
     return {false, math.max(0, math.floor((tol - base) / W)), math.ceil(base / L), math.ceil((nxt - tol) / L)}
   end
   local reset = math.ceil(nxt / L)
-  return {true, math.floor((tol - nxt) / W), reset, 0, function()
+  local function commit()
     redis.call('HSET', key, 'tat', now + math.floor(nxt / L), 'f', nxt % L)
     redis.call('PEXPIRE', key, math.max(1, reset))
-  end}
+  end
+  if direct then
+    commit()
+    return {true, math.floor((tol - nxt) / W), reset, 0}
+  end
+  return {true, math.floor((tol - nxt) / W), reset, 0, commit}
 end}

@@ -3,9 +3,10 @@
 -- the units inside (now - W, now] are summed.
 -- State (from the driver): hash {s = sum of costs in the log, q = member sequence, b = blocked until},
 -- read as st = HMGET(fields), and the log zset.
--- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts slidingLog.
+-- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; with `direct`, an allowed
+-- request is committed at once and commit is omitted; mirrors model.ts slidingLog.
 -- A denied request consumes nothing (expired entries are trimmed, which every reader would do).
-ALGOS['sliding-log'] = {fields = {'s', 'b'}, log = true, run = function(st, key, log, limit, W, _burst, cost, now)
+ALGOS['sliding-log'] = {fields = {'s', 'b'}, log = true, run = function(st, key, log, limit, W, _burst, cost, now, direct)
   local sum = tonumber(st[1]) or 0
   local old = redis.call('ZRANGEBYSCORE', log, '-inf', now - W)
   if #old > 0 then
@@ -40,12 +41,17 @@ ALGOS['sliding-log'] = {fields = {'s', 'b'}, log = true, run = function(st, key,
   local sum2 = sum + cost
   local reset = W
   if cost == 0 then reset = lastReset() end
-  return {true, math.max(0, limit - sum2), reset, 0, function()
+  local function commit()
     if cost == 0 then return end
     local seq = redis.call('HINCRBY', key, 'q', 1)
     redis.call('HSET', key, 's', sum2)
     redis.call('ZADD', log, now, string.format('%d:%d', seq, cost))
     redis.call('PEXPIRE', key, W)
     redis.call('PEXPIRE', log, W)
-  end}
+  end
+  if direct then
+    commit()
+    return {true, math.max(0, limit - sum2), reset, 0}
+  end
+  return {true, math.max(0, limit - sum2), reset, 0, commit}
 end}

@@ -4,9 +4,10 @@
 -- evenly: the documented approximation).
 -- State (from the driver): hash {w = current window start, c = current count, p = previous,
 -- b = blocked until}, read as st = HMGET(fields); no log key.
--- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts slidingWindow.
+-- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; with `direct`, an allowed
+-- request is committed at once and commit is omitted; mirrors model.ts slidingWindow.
 -- A denied request writes nothing.
-ALGOS['sliding-window'] = {fields = {'w', 'c', 'p', 'b'}, run = function(st, key, _log, limit, W, _burst, cost, now)
+ALGOS['sliding-window'] = {fields = {'w', 'c', 'p', 'b'}, run = function(st, key, _log, limit, W, _burst, cost, now, direct)
   local cw = now - (now % W)
   local sw = tonumber(st[1])
   local cur, prev = 0, 0
@@ -34,8 +35,13 @@ ALGOS['sliding-window'] = {fields = {'w', 'c', 'p', 'b'}, run = function(st, key
   local est2 = (prev * (W - e)) / W + cur2
   local reset = 0
   if cur2 > 0 then reset = 2 * W - e elseif prev > 0 then reset = W - e end
-  return {true, math.max(0, math.floor(limit - est2)), reset, 0, function()
+  local function commit()
     redis.call('HSET', key, 'w', cw, 'c', cur2, 'p', prev)
     redis.call('PEXPIRE', key, 2 * W - e)
-  end}
+  end
+  if direct then
+    commit()
+    return {true, math.max(0, math.floor(limit - est2)), reset, 0}
+  end
+  return {true, math.max(0, math.floor(limit - est2)), reset, 0, commit}
 end}

@@ -3,9 +3,10 @@
 -- units drip in per ms) so that no rounding ever lets an extra request through.
 -- State (from the driver): hash {u = units in the bucket, ts = time of the last update, b = blocked
 -- until}, read as st = HMGET(fields); no log key.
--- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; mirrors model.ts tokenBucket.
+-- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; with `direct`, an allowed
+-- request is committed at once and commit is omitted; mirrors model.ts tokenBucket.
 -- A denied request writes nothing.
-ALGOS['token-bucket'] = {fields = {'u', 'ts', 'b'}, run = function(st, key, _log, L, W, B, cost, now)
+ALGOS['token-bucket'] = {fields = {'u', 'ts', 'b'}, run = function(st, key, _log, L, W, B, cost, now, direct)
   local cap = B * W
   local u = cap
   local su = tonumber(st[1])
@@ -16,8 +17,13 @@ ALGOS['token-bucket'] = {fields = {'u', 'ts', 'b'}, run = function(st, key, _log
   end
   local u2 = u - need
   local reset = math.ceil((cap - u2) / L)
-  return {true, math.floor(u2 / W), reset, 0, function()
+  local function commit()
     redis.call('HSET', key, 'u', u2, 'ts', now)
     redis.call('PEXPIRE', key, math.max(1, reset))
-  end}
+  end
+  if direct then
+    commit()
+    return {true, math.floor(u2 / W), reset, 0}
+  end
+  return {true, math.floor(u2 / W), reset, 0, commit}
 end}
