@@ -1,4 +1,4 @@
-import type { Connection } from '@cache/client'
+import { type CommandEvent, type Connection, commandChannel } from '@cache/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Lock, LockManager } from '../src/index.js'
 import { codeOf, sharedConnection, sleep } from './helpers.js'
@@ -40,6 +40,36 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('mutex on %s', (ki
     const next = await waiting
     expect(next.token).toBeGreaterThan(holder.token)
     await next.release()
+  })
+
+  it('waiting is not polling: 10 waiters through a 300 ms hold cost a bounded number of attempts', async () => {
+    const quiet = new LockManager(conn, { retryInterval: 60_000 })
+    const holder = await quiet.acquire('storm', { ttl: '30s' })
+    let attempts = 0
+    const count = (e: unknown) => {
+      if ((e as CommandEvent).command === 'EVALSHA locks:lock-acquire') attempts++
+    }
+    commandChannel.subscribe(count)
+    try {
+      const order: number[] = []
+      const waiters = Array.from({ length: 10 }, (_, i) =>
+        quiet.acquire('storm', { ttl: '5s', waitTimeout: '20s' }).then(async (l) => {
+          order.push(i)
+          await l.release()
+        }),
+      )
+      await sleep(300)
+      // One attempt before and one after subscribing, per waiter; then silence until the release.
+      expect(attempts).toBeLessThanOrEqual(20)
+      const before = attempts
+      await holder.release()
+      await Promise.all(waiters)
+      expect(order).toHaveLength(10)
+      // Each release wakes one waiter of this process: about one attempt per handoff.
+      expect(attempts - before).toBeLessThanOrEqual(20)
+    } finally {
+      commandChannel.unsubscribe(count)
+    }
   })
 
   it('gives E_LOCK_TIMEOUT when the lock is not free in time, and E_LOCK_ABORTED on the signal', async () => {

@@ -37,6 +37,15 @@ describe.each(['standalone', 'cluster'] as const)('semaphore and read-write lock
     expect(await sem.count()).toBe(0)
   })
 
+  it('races: 20 concurrent tryAcquire calls on a limit of 3, exactly 3 win', async () => {
+    const sem = new Semaphore(conn, 'race', { limit: 3 })
+    const results = await Promise.all(Array.from({ length: 20 }, () => sem.tryAcquire({ ttl: '5s' })))
+    const winners = results.filter((p) => p !== null)
+    expect(winners).toHaveLength(3)
+    await Promise.all(winners.map((p) => p!.release()))
+    expect(await sem.count()).toBe(0)
+  })
+
   it('semaphore permits expire by the server clock; a lost permit reports E_LOCK_LOST', async () => {
     const sem = new Semaphore(conn, 'expiry', { limit: 1, retryInterval: 20 })
     const a = await sem.acquire({ ttl: 100 })
