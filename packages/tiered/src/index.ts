@@ -8,6 +8,14 @@ export {
 export { FactoryTimeoutError, type TieredErrorCode } from './errors.js'
 export type { CoherenceMode, TieredCacheOptions, TieredGetOrSetOptions } from './options.js'
 export {
+  type Region,
+  type RegionStats,
+  ReplicatedCache,
+  type ReplicatedCacheOptions,
+} from './replicated-cache.js'
+export { HashRing, murmur3 } from './ring.js'
+export { type Shard, ShardedCache, type ShardedCacheOptions } from './sharded-cache.js'
+export {
   createTieredCache,
   isUnavailable,
   type TierCounters,
