@@ -454,10 +454,10 @@ export class RedisCache<T = unknown> implements Cache<T> {
     const indexes: string[] = []
     if (tags) for (const t of new Set(tags)) indexes.push(this.#keys.tag(t))
     if (deps) for (const d of new Set(deps)) indexes.push(this.#keys.dependants(this.#keys.part(d)))
-    // Index before storing (for plain sets): an invalidation racing with this write then finds the key.
-    const index = () => Promise.all(indexes.map((ix) => this.#scripts.indexAdd([ix], [String(ttl), rk])))
+    // Store first, index second. An invalidation that pops an index between the two cannot lose this key:
+    // it is added to the (new) index afterwards, so the next invalidation finds it. Indexing first could
+    // leave a live value missing from its index if the pop fell between the index write and the store.
     try {
-      if (!nx && indexes.length > 0) await index()
       let stored = true
       if (keep > 0 && !nx) {
         await this.#scripts.setVersioned([rk, this.#keys.history(part)], [bytes, ttl, keep, Date.now()])
@@ -468,7 +468,9 @@ export class RedisCache<T = unknown> implements Cache<T> {
         if (stored && nx && keep > 0) {
           await this.#scripts.setVersioned([rk, this.#keys.history(part)], [bytes, ttl, keep, Date.now()])
         }
-        if (stored && nx && indexes.length > 0) await index()
+      }
+      if (stored && indexes.length > 0) {
+        await Promise.all(indexes.map((ix) => this.#scripts.indexAdd([ix], [String(ttl), rk])))
       }
       if (stored) this.#stats.sets++
       return stored

@@ -222,6 +222,21 @@ export function runCacheContract(label: string, makeCache: MakeCache): void {
       expect(await cache.invalidateTags([])).toBe(0)
     })
 
+    it('concurrent invalidations of the same tags never count a key twice, and tagged writes racing them all land or go', async () => {
+      await cache.mset(Array.from({ length: 100 }, (_, i) => ({ key: `r:${i}`, value: i, tags: ['race'] })))
+      const counts = await Promise.all(Array.from({ length: 10 }, () => cache.invalidateTags(['race'])))
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(100)
+      expect(await cache.mget(['r:0', 'r:99'])).toEqual([undefined, undefined])
+      // Writes and invalidations interleaved: afterwards one more invalidation leaves nothing tagged behind.
+      await Promise.all([
+        ...Array.from({ length: 50 }, (_, i) => cache.set(`w:${i}`, i, { tags: ['race'] })),
+        ...Array.from({ length: 5 }, () => cache.invalidateTags(['race'])),
+      ])
+      await cache.invalidateTags(['race'])
+      const left = await cache.mget(Array.from({ length: 50 }, (_, i) => `w:${i}`))
+      expect(left.every((v) => v === undefined)).toBe(true)
+    })
+
     it('invalidate cascades through dependencies (transitively, cycles included) and spares the rest', async () => {
       await cache.set('A', 'a')
       await cache.set('B', 'b', { dependsOn: ['A'] })
