@@ -88,8 +88,7 @@ describe('grace, fail-safe, timeouts and eager refresh', () => {
     await sleep(20)
     expect(g.calls).toBe(1)
     g.release('v2')
-    await sleep(20)
-    expect(await cache.getOrSet('k', g.factory)).toBe('v2')
+    await waitFor('the refreshed value', async () => (await cache.getOrSet('k', g.factory)) === 'v2')
     expect(g.calls).toBe(1)
     expect(cache.tierStats().staleServed).toBeGreaterThanOrEqual(20)
     // Past the grace period the stale value is gone: a plain miss.
@@ -148,8 +147,7 @@ describe('grace, fail-safe, timeouts and eager refresh', () => {
     expect(await cache.getOrSet('k', g.factory)).toBe('stale')
     expect(events).toEqual([{ key: 'k', reason: 'soft-timeout' }])
     g.release('fresh')
-    await sleep(30)
-    expect(await cache.get('k')).toBe('fresh')
+    await waitFor('the background value', async () => (await cache.get('k')) === 'fresh')
     // A fast factory within the soft timeout wins over the stale value.
     clock.t += 700_000
     expect(await cache.getOrSet('k', () => 'faster', { ttl: '1m' })).toBe('faster')
@@ -192,8 +190,10 @@ describe('grace, fail-safe, timeouts and eager refresh', () => {
     await sleep(20)
     expect(g.calls).toBe(1)
     g.release('v2')
-    await sleep(30)
-    expect(await cache.getOrSet('e', g.factory, { ttl: '10s' })).toBe('v2')
+    await waitFor(
+      'the refreshed value',
+      async () => (await cache.getOrSet('e', g.factory, { ttl: '10s' })) === 'v2',
+    )
     expect(g.calls).toBe(1)
     // A failing eager refresh keeps the current value and reports the error.
     clock.t += 6000
@@ -202,7 +202,8 @@ describe('grace, fail-safe, timeouts and eager refresh', () => {
     expect(
       await cache.getOrSet('e', () => Promise.reject(new Error('nope')), { ttl: '10s', eagerRefresh: 0.5 }),
     ).toBe('v2')
-    await sleep(30)
+    await waitFor('the refresh error', () => errors.length === 1)
+    await sleep(20)
     expect(errors).toHaveLength(1)
     expect(await cache.get('e')).toBe('v2')
   })
