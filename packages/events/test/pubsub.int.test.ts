@@ -90,21 +90,38 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
     bus.on('invalid', (e) => invalid.push(e))
     await bus.subscribe('orders.created', (m) => void received.push(m))
     const server = `${bus.prefix}orders.created`
-    // Another publisher (another language, an old version) sends bad data straight to the channel.
-    await raw.send(['PUBLISH', server, '{"v":1,"data":{"id":"y","total":"lots"}}'], { key: server })
-    await raw.send(['PUBLISH', server, 'not json'], { key: server })
-    await raw.send(['PUBLISH', server, '{"v":9,"data":1}'], { key: server })
-    await raw.send(['PUBLISH', server, '[1]'], { key: server })
-    await raw.send(['PUBLISH', server, '{"v":1}'], { key: server })
-    await raw.send(['PUBLISH', server, '{"v":1,"src":5,"data":1}'], { key: server })
-    await bus.publish('orders.created', { id: 'ok', total: 1 })
-    await until('valid message', () => received.length === 1)
-    await until('invalid events', () => invalid.length === 6)
-    expect(received).toEqual([{ id: 'ok', total: 1 }])
+    // Another publisher (another language, an old version) sends bad data straight to the channel. Pub/sub
+    // is at-most-once (a loaded cluster bus may drop a message): each one is re-sent until it is seen.
+    const bad = [
+      '{"v":1,"data":{"id":"y","total":"lots"}}',
+      'not json',
+      '{"v":9,"data":1}',
+      '[1]',
+      '{"v":1}',
+      '{"v":1,"src":5,"data":1}',
+    ]
+    for (const payload of bad) {
+      const before = invalid.length
+      await until(`invalid event for ${payload}`, async () => {
+        if (invalid.length > before) return true
+        await raw.send(['PUBLISH', server, payload], { key: server })
+        await new Promise((r) => setTimeout(r, 50))
+        return invalid.length > before
+      })
+    }
+    await until('valid message', async () => {
+      if (received.length > 0) return true
+      await bus.publish('orders.created', { id: 'ok', total: 1 })
+      await new Promise((r) => setTimeout(r, 50))
+      return received.length > 0
+    })
+    expect(received[0]).toEqual({ id: 'ok', total: 1 })
+    expect(received.every((m) => JSON.stringify(m) === '{"id":"ok","total":1}')).toBe(true)
+    expect(invalid.length).toBeGreaterThanOrEqual(6)
     expect(invalid.every((e) => e.error.code === 'E_INVALID_PAYLOAD' && e.channel === 'orders.created')).toBe(
       true,
     )
-    expect(bus.stats.invalid).toBe(6)
+    expect(bus.stats.invalid).toBe(invalid.length)
     await bus.close()
   })
 
