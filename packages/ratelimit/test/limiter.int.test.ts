@@ -10,7 +10,7 @@ import {
   type RateLimiterOptions,
 } from '../src/index.js'
 
-const { standalone, cluster } = inject('redis')
+const { standalone, sentinel, cluster } = inject('redis')
 
 describe('createRateLimiter (standalone)', () => {
   let conn: Connection
@@ -224,6 +224,14 @@ describe('createRateLimiter (standalone)', () => {
 describe.each([
   ['standalone', () => connect({ url: standalone.url, namespace: uniquePrefix('rl-multi') })],
   ['cluster', () => connect({ cluster: { nodes: cluster.nodes }, namespace: uniquePrefix('rl-multi') })],
+  [
+    'sentinel',
+    () =>
+      connect({
+        sentinel: { name: sentinel.name, sentinels: sentinel.sentinels },
+        namespace: uniquePrefix('rl-multi'),
+      }),
+  ],
 ] as const)('combineLimits (%s)', (_name, open) => {
   let conn: Connection
   beforeAll(async () => {
