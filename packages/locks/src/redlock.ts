@@ -110,6 +110,7 @@ export class Redlock {
   async #acquire(resource: string, o: ResolvedAcquire, waitTimeoutMs: number): Promise<Lock> {
     const owner = newOwner()
     const nodeTimeout = this.#options.nodeTimeout
+    const markerTtl = this.#options.retryInterval * 4
     const tokens = new Map<MutexStore, number>()
     const keys = this.#stores.map((s) => s.keysOf(resource))
     let granted = 0
@@ -129,7 +130,7 @@ export class Redlock {
       const startedAt = performance.now()
       const results = await Promise.allSettled(
         this.#stores.map((s, i) =>
-          withTimeout(s.acquire(keys[i]!, owner, o.ttl, this.#id, false, 0, false), nodeTimeout),
+          withTimeout(s.acquire(keys[i]!, owner, o.ttl, this.#id, false, markerTtl, false), nodeTimeout),
         ),
       )
       let maxWait = 0

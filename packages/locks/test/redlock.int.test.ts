@@ -1,4 +1,4 @@
-import { type Connection, connect } from '@cache/client'
+import { type CommandEvent, type Connection, commandChannel, connect } from '@cache/client'
 import { type StandaloneTopology, startStandalone, uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Redlock } from '../src/index.js'
@@ -33,8 +33,17 @@ describe('Redlock over three independent servers', () => {
     const b = new Redlock(conns, { retryInterval: 20 })
     expect(a.quorum).toBe(2)
     const lock = await a.acquire('job', { ttl: '5s' })
+    const errors: string[] = []
+    const onCommand = (e: unknown) => {
+      const event = e as CommandEvent
+      if (event.errorCode) errors.push(`${event.command}: ${event.errorCode}`)
+    }
+    commandChannel.subscribe(onCommand)
     expect(await b.tryAcquire('job')).toBeNull()
     expect(await codeOf(b.acquire('job', { waitTimeout: 60 }))).toBe('E_LOCK_TIMEOUT')
+    commandChannel.unsubscribe(onCommand)
+    // A busy lock is a clean refusal on every node, not a script error.
+    expect(errors).toEqual([])
     await lock.extend('5s')
     const waiting = b.acquire('job', { ttl: '5s', waitTimeout: '2s' })
     await sleep(30)
