@@ -1,0 +1,229 @@
+/**
+ * @cache/tiered against BentoCache 1 and cacheable 2 (with @keyv/redis), same server, same payload, same
+ * run: L1 hit get, getOrSet on a hot key, and invalidation propagation (write in A → eviction in B).
+ */
+import { connect } from '@cache/client'
+import { createTieredCache, type TieredCache } from '@cache/tiered'
+import KeyvRedis from '@keyv/redis'
+import { createClient } from '@redis/client'
+import { BentoCache, bentostore } from 'bentocache'
+import { memoryDriver } from 'bentocache/drivers/memory'
+import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis'
+import { Cacheable } from 'cacheable'
+import { defineSuite, type Measurement, measureInterleaved, type RatioResult, ratio } from '../lib.js'
+
+/** Gets per measured operation: amortises the harness's own per-operation cost over a batch. */
+const BATCH = 100
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
+}
+
+/** Write in A, time until B's L1 drops the key; `write` performs the write. */
+async function propagation(
+  name: string,
+  b: TieredCache<unknown>,
+  key: string,
+  write: (i: number) => Promise<unknown>,
+  samples: number,
+): Promise<Measurement> {
+  const part = key
+  const latencies: number[] = []
+  for (let i = 0; i < samples; i++) {
+    // B holds the key in L1 (retry: the previous write's own invalidation may land after a refill).
+    for (let tries = 0; !b.cachedLocally(key) && tries < 1000; tries++) await b.get(key)
+    const evicted = new Promise<number>((resolve) => {
+      const on = (e: { parts: readonly string[] | 'all' }) => {
+        if (e.parts === 'all' || e.parts.includes(part)) {
+          b.off('invalidate', on)
+          resolve(performance.now())
+        }
+      }
+      b.on('invalidate', on)
+    })
+    const t0 = performance.now()
+    await write(i)
+    latencies.push(((await evicted) - t0) * 1000)
+  }
+  latencies.sort((x, y) => x - y)
+  return {
+    name,
+    concurrency: 1,
+    ops: samples,
+    opsPerSec: 0,
+    p50Us: Math.round(percentile(latencies, 50) * 10) / 10,
+    p99Us: Math.round(percentile(latencies, 99) * 10) / 10,
+    meanUs: Math.round((latencies.reduce((s, x) => s + x, 0) / latencies.length) * 10) / 10,
+  }
+}
+
+export default defineSuite('tiered', async (ctx) => {
+  const url = new URL(ctx.standaloneUrl)
+  const connection = { host: url.hostname, port: Number(url.port) }
+  const namespace = `bench-tiered-${process.pid}`
+  const [connA, connB] = await Promise.all([
+    connect({ url: ctx.standaloneUrl, namespace }),
+    connect({ url: ctx.standaloneUrl, namespace }),
+  ])
+  const ours = createTieredCache<unknown>({
+    connection: connA,
+    namespace: 'c',
+    coherence: 'tracking',
+    l1: { maxEntries: 10_000 },
+  })
+  const peer = createTieredCache<unknown>({ connection: connB, namespace: 'c', coherence: 'tracking' })
+  const busA = createTieredCache<unknown>({ connection: connA, namespace: 'bus', coherence: 'bus' })
+  const busB = createTieredCache<unknown>({ connection: connB, namespace: 'bus', coherence: 'bus' })
+  await Promise.all([ours.ready, peer.ready, busA.ready, busB.ready])
+
+  const bento = new BentoCache({
+    default: 'tiered',
+    stores: {
+      tiered: bentostore()
+        .useL1Layer(memoryDriver({ maxItems: 10_000, serialize: false }))
+        .useL2Layer(redisDriver({ connection, prefix: `${namespace}-bento` }))
+        .useBus(redisBusDriver({ connection })),
+    },
+  })
+  const cacheable = new Cacheable({
+    secondary: new KeyvRedis(ctx.standaloneUrl),
+    namespace: `${namespace}-cacheable`,
+  })
+
+  const payload = {
+    id: 42,
+    name: 'Ada Lovelace',
+    email: 'ada@example.com',
+    roles: ['admin', 'editor'],
+    score: 9.5,
+  }
+  const keys = Array.from({ length: 100 }, (_, i) => `user:${i}`)
+  for (const k of keys) {
+    await ours.set(k, payload, { ttl: '1h' })
+    await bento.set({ key: k, value: payload, ttl: '1h' })
+    await cacheable.set(k, payload, '1h')
+  }
+  // Warm every L1 (our own writes are evicted by BCAST tracking: read until L1 holds them).
+  for (let round = 0; round < 50 && !keys.every((k) => ours.cachedLocally(k)); round++) {
+    for (const k of keys) await ours.get(k)
+  }
+  for (const k of keys) {
+    await bento.get({ key: k })
+    await cacheable.get(k)
+  }
+
+  const batch = (get: (k: string) => Promise<unknown>) => async (w: number, i: number) => {
+    for (let j = 0; j < BATCH; j++) await get(keys[(w * 7 + i * BATCH + j) % keys.length] as string)
+  }
+  const measurements: Measurement[] = []
+  const ratios: RatioResult[] = []
+  const perGet = (m: Measurement): Measurement => ({
+    ...m,
+    opsPerSec: m.opsPerSec * BATCH,
+    p50Us: Math.round((m.p50Us / BATCH) * 1000) / 1000,
+    p99Us: Math.round((m.p99Us / BATCH) * 1000) / 1000,
+    meanUs: Math.round((m.meanUs / BATCH) * 1000) / 1000,
+  })
+
+  const hits = (
+    await measureInterleaved(
+      [
+        { name: 'L1 hit get: @cache/tiered', op: batch((k) => ours.get(k)) },
+        { name: 'L1 hit get: BentoCache', op: batch((k) => bento.get({ key: k })) },
+        { name: 'L1 hit get: cacheable', op: batch((k) => cacheable.get(k)) },
+      ],
+      { concurrency: 1, durationMs: 6000, rounds: 3, scale: ctx.scale },
+    )
+  ).map(perGet)
+  measurements.push(...hits)
+  const [hOurs, hBento, hCacheable] = hits as [Measurement, Measurement, Measurement]
+  ratios.push(ratio('L1 hit get throughput vs BentoCache', hOurs.opsPerSec, hBento.opsPerSec, 10))
+  ratios.push(ratio('L1 hit get throughput vs cacheable', hOurs.opsPerSec, hCacheable.opsPerSec, 10))
+
+  const factory = () => payload
+  await ours.getOrSet('hot', factory, { ttl: '1h' })
+  await bento.getOrSet({ key: 'hot', factory, ttl: '1h' })
+  for (let i = 0; i < 50 && !ours.cachedLocally('hot'); i++)
+    await ours.getOrSet('hot', factory, { ttl: '1h' })
+  const hot = (
+    await measureInterleaved(
+      [
+        {
+          name: 'getOrSet hot key: @cache/tiered',
+          op: batch(() => ours.getOrSet('hot', factory, { ttl: '1h' })),
+        },
+        {
+          name: 'getOrSet hot key: BentoCache',
+          op: batch(() => bento.getOrSet({ key: 'hot', factory, ttl: '1h' })),
+        },
+      ],
+      { concurrency: 1, durationMs: 4000, rounds: 3, scale: ctx.scale },
+    )
+  ).map(perGet)
+  measurements.push(...hot)
+  ratios.push(ratio('getOrSet hot key throughput vs BentoCache', hot[0]!.opsPerSec, hot[1]!.opsPerSec, 5))
+
+  // Propagation: a write by another client → eviction from this process's L1.
+  const samples = Math.max(50, Math.round(1000 * ctx.scale))
+  const plain = createClient({ url: ctx.standaloneUrl })
+  await plain.connect()
+  const rk = peer.redisKey('prop')
+  await ours.set('prop', 0)
+  const viaLibrary = await propagation(
+    'invalidation propagation, tracking (BCAST), write by another TieredCache',
+    peer,
+    'prop',
+    (i) => ours.set('prop', i),
+    samples,
+  )
+  const viaPlain = await propagation(
+    'invalidation propagation, tracking (BCAST), write by a plain node-redis client',
+    peer,
+    'prop',
+    () => plain.pExpire(rk, 3_600_000),
+    samples,
+  )
+  await busA.set('prop', 0)
+  const viaBus = await propagation(
+    'invalidation propagation, bus (pub/sub)',
+    busB,
+    'prop',
+    (i) => busA.set('prop', i),
+    samples,
+  )
+  measurements.push(viaLibrary, viaPlain, viaBus)
+  ratios.push(
+    ratio(
+      'invalidation propagation p99 (ms), tracking',
+      viaLibrary.p99Us / 1000,
+      1,
+      5,
+      true,
+      'from the start of the write in A to the eviction in B, loopback',
+    ),
+  )
+  ratios.push(ratio('invalidation propagation p99 (ms), bus', viaBus.p99Us / 1000, 1, 5, true))
+
+  await ours.clear()
+  await busA.clear()
+  await bento.clear()
+  await cacheable.clear()
+  await Promise.all([ours.close(), peer.close(), busA.close(), busB.close()])
+  await bento.disconnectAll()
+  await cacheable.disconnect()
+  await plain.close()
+  await Promise.all([connA.close(), connB.close()])
+  return {
+    suite: 'tiered',
+    description:
+      'L1/L2 tiered caches on one local redis-server, same 5-field object payload over 100 keys. @cache/tiered (CLIENT TRACKING BCAST coherence; L1 keeps values by reference, L2 msgpack) vs BentoCache 1.6 (memory L1 with serialize: false, i.e. by reference, its fastest setting; Redis L2 + Redis bus) vs cacheable 2 (CacheableMemory primary, @keyv/redis secondary). Each measured op is a batch of 100 sequential awaited calls (figures are per call). Propagation: write in A (another client) → eviction event in B, measured from the start of the write. Targets: L1 hit ≥ 10× both peers, getOrSet hot key ≥ 5× BentoCache, propagation p99 < 5 ms.',
+    settings: {
+      keys: keys.length,
+      batch: BATCH,
+      samples,
+      l1Serialization: 'none (by reference) for @cache/tiered and BentoCache',
+    },
+    measurements,
+    ratios,
+  }
+})
