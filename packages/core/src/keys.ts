@@ -14,12 +14,32 @@ function escapeChar(ch: string): string {
   return out
 }
 
+const ASCII_SAFE = new Uint8Array(128)
+for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-@/=+,;!$&()'") {
+  ASCII_SAFE[ch.charCodeAt(0)] = 1
+}
+const HEX = '0123456789ABCDEF'
+
 /**
  * The same result as `encodeKeyPart` from @cache/client (percent-encoding of unsafe characters, long parts
- * hashed), computed with one regex replace and a table of escaped characters: it runs on every read.
+ * hashed), computed in one pass over ASCII keys (it runs on every read); non-ASCII keys take a regex path.
  */
 export function escapePart(key: string): string {
-  const out = SAFE.test(key) ? key : key.replace(UNSAFE, escapeChar)
+  if (SAFE.test(key)) return key.length > MAX_KEY_PART_LENGTH ? encodeKeyPart(key) : key
+  let out = ''
+  let last = 0
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i)
+    if (c < 128) {
+      if (ASCII_SAFE[c] === 1) continue
+      out += `${key.slice(last, i)}%${HEX[c >> 4]}${HEX[c & 15]}`
+      last = i + 1
+    } else {
+      out = key.replace(UNSAFE, escapeChar)
+      return out.length > MAX_KEY_PART_LENGTH ? encodeKeyPart(key) : out
+    }
+  }
+  out = last === 0 ? key : out + key.slice(last)
   return out.length > MAX_KEY_PART_LENGTH ? encodeKeyPart(key) : out
 }
 
