@@ -4,7 +4,7 @@ import { hostname } from 'node:os'
 import { type Connection, type Duration, parseDuration, parseOptions } from '@cache/client'
 import { findDeadlocks, type WaitEdge } from './diagnostics.js'
 import { LockNotReplicatedError, LockTimeoutError } from './errors.js'
-import { waitsKey } from './keys.js'
+import { type MutexKeys, waitsKey } from './keys.js'
 import { heldTooLongChannel, Lock } from './lock.js'
 import { type LockInfo, MutexStore, notifyFor } from './mutex-store.js'
 import {
@@ -16,7 +16,7 @@ import {
   parseAcquire,
   type ResolvedAcquire,
 } from './options.js'
-import { type Notifier, notifierFor, waitLoop } from './wait.js'
+import { type Attempt, type Notifier, notifierFor, waitLoop } from './wait.js'
 
 const OWNER_PREFIX = randomBytes(12).toString('base64url')
 let ownerSeq = 0
@@ -87,6 +87,7 @@ export class LockManager extends EventEmitter {
   readonly #notifier: Notifier
   readonly #options: ReturnType<typeof resolveManager>
   readonly #defaults: ResolvedAcquire
+  readonly #waitsKey: string
 
   constructor(conn: Connection, options: LockManagerOptions = {}) {
     super()
@@ -95,6 +96,7 @@ export class LockManager extends EventEmitter {
     this.#store = new MutexStore(conn, this.#options.prefix, this.#options.fencing)
     this.#notifier = notifierFor(conn)
     this.#defaults = parseAcquire({})
+    this.#waitsKey = waitsKey(this.#store.keys)
   }
 
   /**
@@ -193,7 +195,7 @@ export class LockManager extends EventEmitter {
    * process holds it. Waiters register while they wait (entries of crashed waiters are dropped when stale).
    */
   async waitFor(): Promise<WaitEdge[]> {
-    const key = waitsKey(this.#store.keys)
+    const key = this.#waitsKey
     const raw = await this.#store.conn.send<string[]>(['HGETALL', key], { key })
     const now = Date.now()
     const edges: WaitEdge[] = []
@@ -215,42 +217,26 @@ export class LockManager extends EventEmitter {
     const store = this.#store
     const k = store.keysOf(resource)
     const owner = o.owner ?? newOwner()
-    const retryIntervalMs = this.#options.retryInterval
-    const queueEntryTtlMs = retryIntervalMs * 4
-    const waitsField = `${this.id}|${owner}`
-    const waits = waitsKey(store.keys)
-    const { value: token, startedAt } = await waitLoop<number>({
-      resource,
-      waitTimeoutMs,
-      retryIntervalMs,
-      signal: o.signal,
-      attempt: async () => {
-        const startedAt = performance.now()
-        const [status, value, extra] = await store.acquire(
-          k,
-          owner,
-          o.ttl,
-          this.id,
-          o.fair,
-          queueEntryTtlMs,
-          o.reentrant,
-        )
-        if (status === 1) return { ok: true, value, startedAt }
-        return { ok: false, retryInMs: status === 0 ? value : 0, holder: String(extra) }
-      },
-      notify: notifyFor(this.#notifier, k, owner, o.fair),
-      onWait: () => {
-        const entry = JSON.stringify({
-          w: this.id,
-          r: resource,
-          s: Date.now(),
-          u: Date.now() + waitTimeoutMs + 1000,
-        })
-        void store.conn.send(['HSET', waits, waitsField, entry], { key: waits }).catch(() => {})
-      },
-      onWaitEnd: () => void store.conn.send(['HDEL', waits, waitsField], { key: waits }).catch(() => {}),
-      onGiveUp: o.fair ? () => store.dequeue(k, owner) : undefined,
-    })
+    const queueEntryTtlMs = this.#options.retryInterval * 4
+    const attempt = async (): Promise<Attempt<number>> => {
+      const startedAt = performance.now()
+      const [status, value, extra] = await store.acquire(
+        k,
+        owner,
+        o.ttl,
+        this.id,
+        o.fair,
+        queueEntryTtlMs,
+        o.reentrant,
+      )
+      if (status === 1) return { ok: true, value, startedAt }
+      return { ok: false, retryInMs: status === 0 ? value : 0, holder: String(extra) }
+    }
+    // The uncontended case skips the wait machinery altogether.
+    let first: Attempt<number> | undefined
+    if (!o.signal?.aborted) first = await attempt()
+    const { value: token, startedAt } =
+      first?.ok === true ? first : await this.#wait(resource, o, waitTimeoutMs, k, owner, attempt, first)
     const lock = new Lock({
       resource,
       token,
@@ -270,6 +256,36 @@ export class LockManager extends EventEmitter {
     })
     if (o.waitReplicas > 0) await this.#waitReplicas(lock, k.lock, o)
     return lock
+  }
+
+  #wait(
+    resource: string,
+    o: ResolvedAcquire,
+    waitTimeoutMs: number,
+    k: MutexKeys,
+    owner: string,
+    attempt: () => Promise<Attempt<number>>,
+    first: Attempt<number> | undefined,
+  ): Promise<{ value: number; startedAt: number }> {
+    const store = this.#store
+    const waits = this.#waitsKey
+    const waitsField = `${this.id}|${owner}`
+    return waitLoop<number>({
+      resource,
+      waitTimeoutMs,
+      retryIntervalMs: this.#options.retryInterval,
+      signal: o.signal,
+      first,
+      attempt,
+      notify: notifyFor(this.#notifier, k, owner, o.fair),
+      onWait: () => {
+        const now = Date.now()
+        const entry = JSON.stringify({ w: this.id, r: resource, s: now, u: now + waitTimeoutMs + 1000 })
+        void store.conn.send(['HSET', waits, waitsField, entry], { key: waits }).catch(() => {})
+      },
+      onWaitEnd: () => void store.conn.send(['HDEL', waits, waitsField], { key: waits }).catch(() => {}),
+      onGiveUp: o.fair ? () => store.dequeue(k, owner) : undefined,
+    })
   }
 
   async #waitReplicas(lock: Lock, key: string, o: ResolvedAcquire): Promise<void> {

@@ -123,6 +123,8 @@ export interface NotifySpec {
 export interface WaitSpec<T> {
   resource: string
   attempt: () => Promise<Attempt<T>>
+  /** The result of an attempt the caller already made (skips the first attempt). */
+  first?: Attempt<T> | undefined
   waitTimeoutMs: number
   retryIntervalMs: number
   signal?: AbortSignal | undefined
@@ -146,7 +148,7 @@ export async function waitLoop<T>(spec: WaitSpec<T>): Promise<{ value: T; starte
   const started = performance.now()
   const { signal } = spec
   if (signal?.aborted) throw new LockAbortedError(spec.resource, signal.reason)
-  let result = await spec.attempt()
+  let result = spec.first ?? (await spec.attempt())
   if (result.ok) return result
   if (spec.waitTimeoutMs <= 0) throw new LockTimeoutError(spec.resource, performance.now() - started)
   let lastError: unknown
