@@ -8,7 +8,7 @@ import { deadLetterChannel, invalidChannel } from './diagnostics.js'
 import { validate } from './envelope.js'
 import { InvalidPayloadError } from './errors.js'
 import { openReader, type Reader } from './reader.js'
-import { field, parseClaimReply, parseReadReply, type RawEntry } from './replies.js'
+import { parseClaimReply, parseReadReply, type RawEntry } from './replies.js'
 import type { StreamContext } from './stream.js'
 
 const PKG = '@cache/events'
@@ -279,11 +279,14 @@ export class Consumer<T = unknown> extends EventEmitter {
 
   #start(entry: RawEntry, deliveries: number): void {
     this.#inFlight.add(entry.id)
-    const done = () => this.#settled(entry.id)
-    // Synchronous handlers settle without a promise per event (the common case of cheap handlers).
+    // Synchronous handlers settle without a promise or closure per event (the common case of cheap handlers).
     const pending = this.#process(entry, deliveries)
-    if (pending) void pending.then(done, done)
-    else done()
+    if (!pending) {
+      this.#settled(entry.id)
+      return
+    }
+    const done = () => this.#settled(entry.id)
+    void pending.then(done, done)
   }
 
   #settled(id: string): void {
@@ -468,9 +471,15 @@ export function decodeEntry(
   entry: RawEntry,
   schema: z.ZodType | undefined,
 ): unknown | InvalidPayloadError {
-  const raw = field(entry.fields, 'data')
+  let raw: string | undefined
+  let version: string | undefined
+  const fields = entry.fields
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]
+    if (name === 'data') raw = fields[i + 1]
+    else if (name === 'v') version = fields[i + 1]
+  }
   if (raw === undefined) return new InvalidPayloadError(target, ['entry has no "data" field'])
-  const version = field(entry.fields, 'v')
   if (version !== undefined && version !== String(D.ENVELOPE_VERSION)) {
     return new InvalidPayloadError(target, [`unknown envelope version ${JSON.stringify(version)}`])
   }
