@@ -160,3 +160,21 @@ describe('codec', () => {
     )
   })
 })
+
+describe('codec errors', () => {
+  it('never quote the stored value in an error message', () => {
+    const secret = 'hunter2-secret-value'
+    const body = Buffer.from(`{"password":"${secret}"`)
+    const forged = Buffer.concat([Buffer.from([0xca, 0x12, 0, 0, 0, 0]), body])
+    forged.writeUInt32BE(crc32(body, crc32(Uint8Array.of(0x12))), 2)
+    try {
+      decode(forged)
+      expect.unreachable()
+    } catch (err) {
+      expect(isCacheError(err, 'E_DECODE')).toBe(true)
+      expect((err as Error).message).toBe('[@cache/core] cannot decode value: invalid JSON payload')
+      expect(JSON.stringify(err)).not.toContain(secret)
+      expect((err as Error).cause).toBeUndefined()
+    }
+  })
+})

@@ -39,6 +39,16 @@ const F_BYTES = 0
 const F_STRING = 1
 const F_JSON = 2
 const F_MSGPACK = 3
+const FORMAT_NAMES = [
+  'bytes',
+  'string',
+  'JSON',
+  'MessagePack',
+  'format 4',
+  'format 5',
+  'format 6',
+  'format 7',
+]
 
 const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'auto' } as never)
 // msgpackr writes functions as undefined by default: a silent wrong value. Refuse them instead.
@@ -161,8 +171,11 @@ export function decode(bytes: Uint8Array): unknown {
       case F_BYTES:
         return Buffer.from(body)
     }
-  } catch (err) {
-    throw new DecodeError(err instanceof Error ? err.message : String(err), { cause: err })
+  } catch {
+    // The parser's message may quote the payload (JSON.parse does): errors never carry cached values.
+    throw new DecodeError(
+      `invalid ${FORMAT_NAMES[flags & FORMAT_MASK]}${flags & LZ4 ? ' (LZ4)' : ''} payload`,
+    )
   }
   throw new DecodeError(`unknown format ${flags & FORMAT_MASK}`)
 }

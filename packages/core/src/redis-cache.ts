@@ -219,10 +219,13 @@ export class RedisCache<T = unknown> implements Cache<T> {
     try {
       return this.#codec.decode(raw) as T
     } catch (err) {
-      throw new DecodeError(isCacheError(err) ? err.message.replace(/^.*?: /, '') : String(err), {
-        key,
-        cause: err,
-      })
+      // A custom codec's own message may quote the payload: keep only its error name.
+      throw new DecodeError(
+        isCacheError(err)
+          ? err.message.replace(/^.*?: /, '')
+          : `the codec threw ${(err as Error)?.name ?? typeof err}`,
+        { key },
+      )
     }
   }
 
