@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
-import { CacheError, type Duration, isCacheError, parseOptions, toCacheError, zDuration } from '@cache/client'
+import {
+  CacheError,
+  type Duration,
+  isCacheError,
+  parseDuration,
+  parseOptions,
+  toCacheError,
+  zDuration,
+} from '@cache/client'
 import { z } from 'zod'
 import * as D from './defaults.js'
 import { deadLetterChannel, invalidChannel } from './diagnostics.js'
@@ -443,9 +451,12 @@ export class Consumer<T = unknown> extends EventEmitter {
 
   /**
    * Stops reading, lets in-flight handlers finish, flushes their acknowledgements and closes the reading
-   * connection (the Connection itself stays open). Idempotent.
+   * connection (the Connection itself stays open). With `timeout`, stops waiting for handlers after that
+   * long: their entries stay pending and are redelivered after `claimIdleMs` (at-least-once). Idempotent.
    */
-  close(): Promise<void> {
+  close({ timeout }: { timeout?: Duration } = {}): Promise<void> {
+    const timeoutMs =
+      timeout === undefined ? undefined : parseDuration(timeout, { field: 'timeout', pkg: PKG })
     this.#closing ??= (async () => {
       this.#stopping = true
       const waiter = this.#slotWaiter
@@ -454,7 +465,14 @@ export class Consumer<T = unknown> extends EventEmitter {
       this.#wake?.()
       await this.#interruptRead()
       await this.#loop
-      if (this.#inFlight.size > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+      if (this.#inFlight.size > 0) {
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          new Promise<void>((resolve) => this.#idleWaiters.push(resolve)),
+          ...(timeoutMs === undefined ? [] : [new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]),
+        ])
+        clearTimeout(timer)
+      }
       await this.#flushAcks()
       await Promise.all([...this.#ackFlushes])
       await this.#reader?.close()

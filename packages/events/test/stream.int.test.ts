@@ -215,6 +215,24 @@ describe.each<Kind>(['standalone', 'cluster'])('EventStream on %s', (kind) => {
     expect(rest).toEqual([3, 4, 5])
   })
 
+  it('close({ timeout }) gives up on a stuck handler; its entry stays pending for redelivery', async () => {
+    const stream = new EventStream(conn, 'stuck')
+    const id = await stream.append('hang')
+    const consumer = stream.consume({ group: 'g', consumer: 'c', blockMs: 20 }, () => new Promise(() => {}))
+    await until('in flight', () => consumer.stats.inFlight === 1)
+    expect(() => consumer.close({ timeout: 'soon' })).toThrow(/option "timeout"/)
+    await consumer.close({ timeout: 50 })
+    const pending = await stream.pending('g')
+    expect(pending.entries.map((e) => e.id)).toEqual([id])
+    const again: unknown[] = []
+    const rescuer = stream.consume({ group: 'g', blockMs: 20, claimIdleMs: 30 }, (e, ctx) => {
+      again.push([e, ctx.deliveries])
+    })
+    await until('redelivered', () => again.length === 1)
+    await rescuer.close()
+    expect(again).toEqual([['hang', 2]])
+  })
+
   it('a consumer blocked on an empty stream closes promptly', async () => {
     const stream = new EventStream(conn, 'idle')
     const consumer = stream.consume({ group: 'g', blockMs: 10_000 }, () => {})
