@@ -246,7 +246,11 @@ export class Engine extends EventEmitter {
 
   #bind(key: string): Bound[] {
     const cached = this.#bound.get(key)
-    if (cached && cached.rules.every((r, i) => r === this.slots[i]!.rule)) return cached.bound
+    if (cached) {
+      let fresh = true
+      for (let i = 0; i < this.slots.length; i++) if (cached.rules[i] !== this.slots[i]!.rule) fresh = false
+      if (fresh) return cached.bound
+    }
     let cacheable = true
     const out: Bound[] = []
     for (const slot of this.slots) {
@@ -345,6 +349,18 @@ export class Engine extends EventEmitter {
     }
   }
 
+  /** The uniform encoding when every request has the same mode, cost and rules (see consume.lua). */
+  #compact(batch: Pending[], requests: Array<string | number>): Array<string | number> {
+    if (batch.length < 2) return requests
+    const first = batch[0]!
+    const n = first.rules.length
+    for (const p of batch) {
+      if (p.mode !== first.mode || p.cost !== first.cost || p.rules.length !== n) return requests
+      for (let i = 0; i < n; i++) if (p.rules[i]!.sig !== first.rules[i]!.sig) return requests
+    }
+    return ['u', ...requests.slice(0, 3 + n), batch.length]
+  }
+
   async #sendBatch(batch: Pending[]): Promise<void> {
     try {
       const statsTtl = this.settings.analyticsTtlMs
@@ -373,7 +389,13 @@ export class Engine extends EventEmitter {
       }
       const clock = this.settings.clock === 'client' ? this.settings.now() : ''
       const script = this.#script([...algos].sort().join('+'), keys.length)
-      const reply = await script(keys, [clock, statsTtl, index.size, ...params, ...requests])
+      const reply = await script(keys, [
+        clock,
+        statsTtl,
+        index.size,
+        ...params,
+        ...this.#compact(batch, requests),
+      ])
       const now = Number(reply[0])
       let o = 1
       for (const p of batch) {

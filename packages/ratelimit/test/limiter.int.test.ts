@@ -206,6 +206,28 @@ describe('createRateLimiter (standalone)', () => {
     expect(results.filter((r) => r.allowed)).toHaveLength(25)
   })
 
+  it('a batch of mixed requests (costs, peeks, keys) is decided as if each had been sent alone, in order', async () => {
+    const l = createRateLimiter(conn, {
+      algorithm: 'fixed-window',
+      limit: 20,
+      window: '1h',
+      blockCache: false,
+    })
+    const calls = Array.from({ length: 30 }, (_, i) =>
+      i === 5
+        ? l.peek('mixed', { cost: 1 })
+        : l.consume(i % 7 === 6 ? 'other' : 'mixed', { cost: 1 + (i % 2) }),
+    )
+    const results = await Promise.all(calls)
+    const used = results
+      .map((r, i) => (r.allowed && i !== 5 && r.key === 'mixed' ? 1 + (i % 2) : 0))
+      .reduce((a, b) => a + b, 0)
+    expect(used).toBe(20)
+    expect(results[5]).toMatchObject({ allowed: true, source: 'redis' })
+    expect(results.filter((r) => r.key === 'other').every((r) => r.allowed)).toBe(true)
+    expect(await l.peek('mixed')).toMatchObject({ allowed: false, remaining: 0 })
+  })
+
   it('setRule swaps the rule live and keeps the usage', async () => {
     const l = createRateLimiter(conn, { algorithm: 'fixed-window', limit: 2, window: '1h', name: 'live' })
     await l.consume('k', { cost: 2 })

@@ -12,7 +12,9 @@
 -- ARGV[3]: P, the number of rule parameter sets; then P times: name, algorithm, limit, window ms, burst,
 --          penalty ms (0: none)
 -- then per request: mode ('c' consume, 'p' peek: write nothing but expired-entry trims), cost, R (rules),
---          then R indices (1-based) into the parameter sets
+--          then R indices (1-based) into the parameter sets;
+--          or, when every request of the batch has the same mode, cost and rules: 'u', mode, cost, R, the R
+--          indices, and the number of requests (the requests then differ only by their KEYS)
 -- Reply: {now, then per request: allowed (1/0), then per rule: allowed (1/0), remaining, resetAfterMs,
 --        retryAfterMs, blocked (1/0)}. A rule with a penalty that denied a request blocks the key for that
 --        long (field b of the state hash = blocked-until time, in the same clock).
@@ -30,16 +32,32 @@ for p = 1, P do
     tonumber(ARGV[a + 5])}
 end
 local arg = 4 + 6 * P
+local nargs = #ARGV
 local k = 1
 local reply = {now}
-while arg <= #ARGV do
-  local mode = ARGV[arg]
-  local cost = tonumber(ARGV[arg + 1])
-  local n = tonumber(ARGV[arg + 2])
-  local results, ps, ks = {}, {}, {}
+local out = 1
+-- per rule of the current request (reused across requests): allowed, remaining, resetAfterMs,
+-- retryAfterMs, commit, blocked, parameters, state key
+local A, REM, RS, RT, CM, BL, PS, KS = {}, {}, {}, {}, {}, {}, {}, {}
+local uniform = ARGV[arg] == 'u'
+local umode, ucost, un, count
+local up = {}
+if uniform then
+  umode, ucost, un = ARGV[arg + 1], tonumber(ARGV[arg + 2]), tonumber(ARGV[arg + 3])
+  for i = 1, un do up[i] = params[tonumber(ARGV[arg + 3 + i])] end
+  count = tonumber(ARGV[arg + 4 + un])
+end
+local done = 0
+while (uniform and done < count) or (not uniform and arg <= nargs) do
+  done = done + 1
+  local mode, cost, n = umode, ucost, un
+  if not uniform then
+    mode, cost, n = ARGV[arg], tonumber(ARGV[arg + 1]), tonumber(ARGV[arg + 2])
+  end
   local ok = true
   for i = 1, n do
-    local p = params[tonumber(ARGV[arg + 2 + i])]
+    local p = up[i]
+    if not uniform then p = params[tonumber(ARGV[arg + 2 + i])] end
     local algo = p[2]
     local key = KEYS[k]
     local log
@@ -51,51 +69,50 @@ while arg <= #ARGV do
     end
     local st = redis.call('HMGET', key, unpack(algo.fields))
     local untilMs = tonumber(st[#algo.fields])
-    local r
     if untilMs and untilMs > now then
-      r = {false, 0, untilMs - now, untilMs - now, nil, true}
+      A[i], REM[i], RS[i], RT[i], CM[i], BL[i] = false, 0, untilMs - now, untilMs - now, nil, true
     else
       -- a lone rule that allows a request commits at once (no other rule can veto it)
-      r = algo.run(st, key, log, p[3], p[4], p[5], cost, now, n == 1 and mode == 'c')
+      A[i], REM[i], RS[i], RT[i], CM[i] = algo.run(st, key, log, p[3], p[4], p[5], cost, now, n == 1 and mode == 'c')
+      BL[i] = false
     end
-    ps[i] = p
-    ks[i] = key
-    if not r[1] then ok = false end
-    results[i] = r
+    PS[i] = p
+    KS[i] = key
+    if not A[i] then ok = false end
   end
-  arg = arg + 3 + n
+  if not uniform then arg = arg + 3 + n end
   if mode == 'c' then
     for i = 1, n do
-      local r = results[i]
-      local penalty = ps[i][6]
+      local penalty = PS[i][6]
       if ok then
-        if r[5] then r[5]() end
-      elseif not r[1] and not r[6] and penalty > 0 then
-        redis.call('HSET', ks[i], 'b', now + penalty)
-        if redis.call('PTTL', ks[i]) < penalty then redis.call('PEXPIRE', ks[i], penalty) end
-        r[3] = math.max(r[3], penalty)
-        r[4] = math.max(r[4], penalty)
-        r[6] = true
+        if CM[i] then CM[i]() end
+      elseif not A[i] and not BL[i] and penalty > 0 then
+        redis.call('HSET', KS[i], 'b', now + penalty)
+        if redis.call('PTTL', KS[i]) < penalty then redis.call('PEXPIRE', KS[i], penalty) end
+        RS[i] = math.max(RS[i], penalty)
+        RT[i] = math.max(RT[i], penalty)
+        BL[i] = true
       end
     end
   end
   if statsTtl > 0 then
     if mode == 'c' then
       for i = 1, n do
-        redis.call('HINCRBY', KEYS[k], ps[i][1] .. (ok and ':a' or ':d'), 1)
+        redis.call('HINCRBY', KEYS[k], PS[i][1] .. (ok and ':a' or ':d'), 1)
       end
       redis.call('PEXPIRE', KEYS[k], statsTtl)
     end
     k = k + 1
   end
-  reply[#reply + 1] = ok and 1 or 0
+  out = out + 1
+  reply[out] = ok and 1 or 0
   for i = 1, n do
-    local r = results[i]
-    reply[#reply + 1] = r[1] and 1 or 0
-    reply[#reply + 1] = r[2]
-    reply[#reply + 1] = r[3]
-    reply[#reply + 1] = r[4]
-    reply[#reply + 1] = r[6] and 1 or 0
+    reply[out + 1] = A[i] and 1 or 0
+    reply[out + 2] = REM[i]
+    reply[out + 3] = RS[i]
+    reply[out + 4] = RT[i]
+    reply[out + 5] = BL[i] and 1 or 0
+    out = out + 5
   end
 end
 return reply

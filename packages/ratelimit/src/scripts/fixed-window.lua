@@ -2,8 +2,8 @@
 -- Counts units per window aligned to the epoch: window start w = now - now % W.
 -- State (from the driver): hash {w = window start, n = units used, b = blocked until}, read as
 -- st = HMGET(fields); no log key.
--- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; with `direct`, an allowed
--- request is committed at once and commit is omitted; mirrors model.ts fixedWindow.
+-- run() returns allowed, remaining, resetAfterMs, retryAfterMs, commit (a function); with `direct`, an
+-- allowed request is committed at once and commit is nil; mirrors model.ts fixedWindow.
 -- A denied request writes nothing.
 ALGOS['fixed-window'] = {fields = {'w', 'n', 'b'}, run = function(st, key, _log, limit, W, _burst, cost, now, direct)
   local w = now - (now % W)
@@ -12,7 +12,7 @@ ALGOS['fixed-window'] = {fields = {'w', 'n', 'b'}, run = function(st, key, _log,
   if same then n = tonumber(st[2]) or 0 end
   local reset = w + W - now
   if n + cost > limit then
-    return {false, math.max(0, limit - n), reset, reset}
+    return false, math.max(0, limit - n), reset, reset
   end
   local n2 = n + cost
   local function commit()
@@ -26,7 +26,7 @@ ALGOS['fixed-window'] = {fields = {'w', 'n', 'b'}, run = function(st, key, _log,
   end
   if direct then
     commit()
-    return {true, math.max(0, limit - n2), reset, 0}
+    return true, math.max(0, limit - n2), reset, 0
   end
-  return {true, math.max(0, limit - n2), reset, 0, commit}
+  return true, math.max(0, limit - n2), reset, 0, commit
 end}

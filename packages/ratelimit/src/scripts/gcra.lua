@@ -3,8 +3,8 @@
 -- each unit of cost moves it W units ahead; a request passes while it stays within burst*W units of now.
 -- State (from the driver): hash {tat = whole ms, f = remainder in 1/L ms, b = blocked until}, read as
 -- st = HMGET(fields); no log key.
--- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; with `direct`, an allowed
--- request is committed at once and commit is omitted; mirrors model.ts gcra.
+-- run() returns allowed, remaining, resetAfterMs, retryAfterMs, commit (a function); with `direct`, an
+-- allowed request is committed at once and commit is nil; mirrors model.ts gcra.
 -- A denied request writes nothing.
 ALGOS['gcra'] = {fields = {'tat', 'f', 'b'}, run = function(st, key, _log, L, W, B, cost, now, direct)
   local tol = B * W
@@ -16,7 +16,7 @@ ALGOS['gcra'] = {fields = {'tat', 'f', 'b'}, run = function(st, key, _log, L, W,
   end
   local nxt = base + cost * W
   if nxt > tol then
-    return {false, math.max(0, math.floor((tol - base) / W)), math.ceil(base / L), math.ceil((nxt - tol) / L)}
+    return false, math.max(0, math.floor((tol - base) / W)), math.ceil(base / L), math.ceil((nxt - tol) / L)
   end
   local reset = math.ceil(nxt / L)
   local function commit()
@@ -25,7 +25,7 @@ ALGOS['gcra'] = {fields = {'tat', 'f', 'b'}, run = function(st, key, _log, L, W,
   end
   if direct then
     commit()
-    return {true, math.floor((tol - nxt) / W), reset, 0}
+    return true, math.floor((tol - nxt) / W), reset, 0
   end
-  return {true, math.floor((tol - nxt) / W), reset, 0, commit}
+  return true, math.floor((tol - nxt) / W), reset, 0, commit
 end}

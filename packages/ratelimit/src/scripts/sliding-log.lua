@@ -3,8 +3,8 @@
 -- the units inside (now - W, now] are summed.
 -- State (from the driver): hash {s = sum of costs in the log, q = member sequence, b = blocked until},
 -- read as st = HMGET(fields), and the log zset.
--- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; with `direct`, an allowed
--- request is committed at once and commit is omitted; mirrors model.ts slidingLog.
+-- run() returns allowed, remaining, resetAfterMs, retryAfterMs, commit (a function); with `direct`, an
+-- allowed request is committed at once and commit is nil; mirrors model.ts slidingLog.
 -- A denied request consumes nothing (expired entries are trimmed, which every reader would do).
 ALGOS['sliding-log'] = {fields = {'s', 'b'}, log = true, run = function(st, key, log, limit, W, _burst, cost, now, direct)
   local sum = tonumber(st[1]) or 0
@@ -36,7 +36,7 @@ ALGOS['sliding-log'] = {fields = {'s', 'b'}, log = true, run = function(st, key,
         break
       end
     end
-    return {false, math.max(0, limit - sum), lastReset(), retry}
+    return false, math.max(0, limit - sum), lastReset(), retry
   end
   local sum2 = sum + cost
   local reset = W
@@ -51,7 +51,7 @@ ALGOS['sliding-log'] = {fields = {'s', 'b'}, log = true, run = function(st, key,
   end
   if direct then
     commit()
-    return {true, math.max(0, limit - sum2), reset, 0}
+    return true, math.max(0, limit - sum2), reset, 0
   end
-  return {true, math.max(0, limit - sum2), reset, 0, commit}
+  return true, math.max(0, limit - sum2), reset, 0, commit
 end}

@@ -4,8 +4,8 @@
 -- evenly: the documented approximation).
 -- State (from the driver): hash {w = current window start, c = current count, p = previous,
 -- b = blocked until}, read as st = HMGET(fields); no log key.
--- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; with `direct`, an allowed
--- request is committed at once and commit is omitted; mirrors model.ts slidingWindow.
+-- run() returns allowed, remaining, resetAfterMs, retryAfterMs, commit (a function); with `direct`, an
+-- allowed request is committed at once and commit is nil; mirrors model.ts slidingWindow.
 -- A denied request writes nothing.
 ALGOS['sliding-window'] = {fields = {'w', 'c', 'p', 'b'}, run = function(st, key, _log, limit, W, _burst, cost, now, direct)
   local cw = now - (now % W)
@@ -29,7 +29,7 @@ ALGOS['sliding-window'] = {fields = {'w', 'c', 'p', 'b'}, run = function(st, key
     end
     local reset = W - e
     if cur > 0 then reset = 2 * W - e end
-    return {false, math.max(0, math.floor(limit - est)), reset, math.max(1, retry)}
+    return false, math.max(0, math.floor(limit - est)), reset, math.max(1, retry)
   end
   local cur2 = cur + cost
   local est2 = (prev * (W - e)) / W + cur2
@@ -41,7 +41,7 @@ ALGOS['sliding-window'] = {fields = {'w', 'c', 'p', 'b'}, run = function(st, key
   end
   if direct then
     commit()
-    return {true, math.max(0, math.floor(limit - est2)), reset, 0}
+    return true, math.max(0, math.floor(limit - est2)), reset, 0
   end
-  return {true, math.max(0, math.floor(limit - est2)), reset, 0, commit}
+  return true, math.max(0, math.floor(limit - est2)), reset, 0, commit
 end}

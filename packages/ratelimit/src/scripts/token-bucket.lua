@@ -3,8 +3,8 @@
 -- units drip in per ms) so that no rounding ever lets an extra request through.
 -- State (from the driver): hash {u = units in the bucket, ts = time of the last update, b = blocked
 -- until}, read as st = HMGET(fields); no log key.
--- run() reply: {allowed, remaining, resetAfterMs, retryAfterMs, commit()}; with `direct`, an allowed
--- request is committed at once and commit is omitted; mirrors model.ts tokenBucket.
+-- run() returns allowed, remaining, resetAfterMs, retryAfterMs, commit (a function); with `direct`, an
+-- allowed request is committed at once and commit is nil; mirrors model.ts tokenBucket.
 -- A denied request writes nothing.
 ALGOS['token-bucket'] = {fields = {'u', 'ts', 'b'}, run = function(st, key, _log, L, W, B, cost, now, direct)
   local cap = B * W
@@ -13,7 +13,7 @@ ALGOS['token-bucket'] = {fields = {'u', 'ts', 'b'}, run = function(st, key, _log
   if su then u = math.min(cap, su + math.max(0, now - tonumber(st[2])) * L) end
   local need = cost * W
   if u < need then
-    return {false, math.floor(u / W), math.ceil((cap - u) / L), math.ceil((need - u) / L)}
+    return false, math.floor(u / W), math.ceil((cap - u) / L), math.ceil((need - u) / L)
   end
   local u2 = u - need
   local reset = math.ceil((cap - u2) / L)
@@ -23,7 +23,7 @@ ALGOS['token-bucket'] = {fields = {'u', 'ts', 'b'}, run = function(st, key, _log
   end
   if direct then
     commit()
-    return {true, math.floor(u2 / W), reset, 0}
+    return true, math.floor(u2 / W), reset, 0
   end
-  return {true, math.floor(u2 / W), reset, 0, commit}
+  return true, math.floor(u2 / W), reset, 0, commit
 end}
