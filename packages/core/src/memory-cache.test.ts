@@ -110,6 +110,25 @@ describe('MemoryCache time and limits', () => {
     expect(cache.stats().entries).toBe(0)
   })
 
+  it('sweeps expired entries out of memory (on demand and on its interval)', async () => {
+    vi.useFakeTimers()
+    try {
+      const cache = new MemoryCache({ sweepInterval: '1m' })
+      await cache.set('short', 1, { ttl: '1s' })
+      await cache.set('long', 1, { ttl: '1h' })
+      vi.advanceTimersByTime(60_000)
+      expect(cache.stats().entries).toBe(1)
+      await cache.set('short2', 1, { ttl: '1s' })
+      vi.setSystemTime(Date.now() + 2000)
+      expect(cache.purgeExpired()).toBe(1)
+      expect(cache.stats().entries).toBe(1)
+      await cache.close()
+      expect(new MemoryCache({ sweepInterval: false }).purgeExpired()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('works under vi fake timers (Date.now)', async () => {
     vi.useFakeTimers()
     try {
@@ -140,6 +159,7 @@ describe('MemoryCache time and limits', () => {
       [{ defaultTtl: '0s' }, 'defaultTtl'],
       [{ defaultTtl: '31d' }, 'defaultTtl'],
       [{ sizeOf: 5 }, 'sizeOf'],
+      [{ sweepInterval: '1ms' }, 'sweepInterval'],
       [{ unknown: 1 }, 'unknown'],
     ]
     for (const [options, field] of bad) {

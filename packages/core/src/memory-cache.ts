@@ -1,4 +1,4 @@
-import { type Duration, InvalidOptionError, parseOptions } from '@cache/client'
+import { type Duration, InvalidOptionError, parseOptions, zDuration } from '@cache/client'
 import { z } from 'zod'
 import type {
   Cache,
@@ -41,6 +41,8 @@ export interface MemoryCacheOptions {
   sizeOf?: (value: unknown, key: string) => number
   /** The clock (ms since epoch), for tests. @default Date.now */
   now?: () => number
+  /** How often expired entries are swept out (they are never returned either way); `false` never. @default '1m' */
+  sweepInterval?: Duration | false
 }
 
 interface Entry {
@@ -64,6 +66,7 @@ const schema = z
     defaultTtl: zTtl().default(DEFAULT_TTL_MS),
     sizeOf: z.custom<(value: unknown, key: string) => number>((v) => typeof v === 'function').optional(),
     now: z.custom<() => number>((v) => typeof v === 'function').optional(),
+    sweepInterval: z.union([z.literal(false), zDuration({ min: 100, max: 86_400_000 })]).default(60_000),
   })
   .strict()
 
@@ -99,6 +102,7 @@ export class MemoryCache<T = unknown> implements Cache<T> {
   #bytes = 0
   #evictions = 0
   #closed = false
+  readonly #sweeper: NodeJS.Timeout | undefined
 
   constructor(options: MemoryCacheOptions = {}) {
     const o = parseOptions(PKG, schema, options)
@@ -120,6 +124,23 @@ export class MemoryCache<T = unknown> implements Cache<T> {
     this.#lfu = o.eviction === 'lfu'
     this.#now = o.now ?? Date.now
     this.#sizeOf = o.sizeOf ?? ((value, key) => estimateSize(value) + 2 * key.length + 96)
+    if (o.sweepInterval !== false) {
+      this.#sweeper = setInterval(() => this.purgeExpired(), o.sweepInterval)
+      this.#sweeper.unref()
+    }
+  }
+
+  /** Removes every expired entry now (also done every `sweepInterval`); returns how many. */
+  purgeExpired(): number {
+    const now = this.#now()
+    let purged = 0
+    for (const e of [...this.#map.values()]) {
+      if (e.expiresAt <= now) {
+        this.#remove(e)
+        purged++
+      }
+    }
+    return purged
   }
 
   /** Live entries (expired ones not yet swept may be counted). */
@@ -471,6 +492,7 @@ export class MemoryCache<T = unknown> implements Cache<T> {
 
   async close(): Promise<void> {
     this.#closed = true
+    if (this.#sweeper) clearInterval(this.#sweeper)
     this.#inflight.clear()
   }
 }
