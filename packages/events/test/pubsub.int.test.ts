@@ -1,9 +1,14 @@
 import type { Connection } from '@cache/client'
 import { isCacheError } from '@cache/client'
+import { uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { InvalidPayloadError, type MessageMeta, PubSub } from '../src/index.js'
 import { connectTo, type Kind, until } from './helpers.js'
+
+/** A channel prefix of one test: a late message of an earlier test (pub/sub has no ordering across tests on a
+ * cluster, where messages hop between nodes) never reaches a later test's bus. */
+const ownPrefix = () => `${uniquePrefix('bus')}:`
 
 const schemas = {
   invalidate: z.object({ key: z.string() }),
@@ -22,7 +27,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('delivers typed messages on a channel once the subscription resolves, with the source id', async () => {
-    const bus = new PubSub(conn, { schemas })
+    const bus = new PubSub(conn, { schemas, prefix: ownPrefix() })
     const got: Array<{ key: string; meta: MessageMeta }> = []
     const sub = await bus.subscribe('invalidate', (msg, meta) => {
       got.push({ key: msg.key, meta })
@@ -42,7 +47,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('routes pattern subscriptions by concrete channel and applies filters', async () => {
-    const bus = new PubSub(conn, { schemas })
+    const bus = new PubSub(conn, { schemas, prefix: ownPrefix() })
     const all: string[] = []
     const big: number[] = []
     await bus.subscribe('orders.*', (_msg, meta) => {
@@ -74,7 +79,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('rejects invalid payloads on publish (typed error naming the channel) and drops them on receive', async () => {
-    const bus = new PubSub(conn, { schemas })
+    const bus = new PubSub(conn, { schemas, prefix: ownPrefix() })
     const err = await bus.publish('orders.created', { id: 'x', total: -1 } as never).catch((e) => e)
     expect(err).toBeInstanceOf(InvalidPayloadError)
     expect(isCacheError(err, 'E_INVALID_PAYLOAD')).toBe(true)
@@ -126,7 +131,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('reports handler failures (sync and async) without stopping delivery', async () => {
-    const bus = new PubSub(conn)
+    const bus = new PubSub(conn, { prefix: ownPrefix() })
     const errors: unknown[] = []
     bus.on('error', (e) => errors.push(e))
     const ok: unknown[] = []
@@ -146,7 +151,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('keeps one server subscription per channel under concurrent subscribe/unsubscribe races', async () => {
-    const bus = new PubSub(conn)
+    const bus = new PubSub(conn, { prefix: ownPrefix() })
     const counts = new Map<number, number>()
     const subs = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
@@ -210,7 +215,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('sharded pub/sub (SPUBLISH/SSUBSCRIBE) delivers and refuses patterns', async () => {
-    const bus = new PubSub(conn, { sharded: true, schemas })
+    const bus = new PubSub(conn, { sharded: true, schemas, prefix: ownPrefix() })
     const got: string[] = []
     await bus.subscribe('invalidate', (m) => void got.push(m.key))
     await bus.subscribe('invalidate:2', (m) => void got.push(String(m)))
