@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { type CoherenceMode, createTieredCache, type TieredCache } from '../src/index.js'
 import { type Peer, spawnPeer } from './fixtures/peers.js'
 
-const { standalone, cluster } = inject('redis')
+const { standalone, cluster, sentinel } = inject('redis')
 const root = uniquePrefix('tiered-co')
 let single: Connection
 let sharded: Connection
@@ -121,6 +121,34 @@ describe('L1 coherence across processes', () => {
     await local.clear()
     await evicted(peer, 'c')
     expect((await peer.send('stats')).value).toMatchObject({ coherent: true })
+  })
+
+  it('tracking, Sentinel: a write through one connection evicts the L1 of another', async () => {
+    const namespace = uniquePrefix('sen')
+    const conns = await Promise.all(
+      [0, 1].map(() =>
+        connect({ sentinel: { name: sentinel.name, sentinels: sentinel.sentinels }, namespace: root }),
+      ),
+    )
+    const [a, b] = conns.map((c) => createTieredCache<unknown>({ connection: c, namespace })) as [
+      TieredCache<unknown>,
+      TieredCache<unknown>,
+    ]
+    try {
+      await Promise.all([a.ready, b.ready])
+      await a.set('s', 1)
+      await waitFor('b holds s in L1', async () => (await b.get('s')) === 1 && b.cachedLocally('s'), {
+        timeoutMs: 5000,
+        intervalMs: 5,
+      })
+      await a.set('s', 2)
+      await waitFor('eviction in b', () => !b.cachedLocally('s'), { timeoutMs: 5000, intervalMs: 5 })
+      expect(await b.get('s')).toBe(2)
+    } finally {
+      await a.clear()
+      await Promise.all([a.close(), b.close()])
+      await Promise.all(conns.map((c) => c.close()))
+    }
   })
 
   it('an invalidation racing with a read never leaves the old value in L1', async () => {

@@ -1,8 +1,8 @@
 import { type Connection, connect } from '@cache/client'
-import type { Cache } from '@cache/core'
+import { type Cache, RedisCache } from '@cache/core'
 import { uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, inject } from 'vitest'
-import { type CoherenceMode, createTieredCache } from '../src/index.js'
+import { type CoherenceMode, createTieredCache, ReplicatedCache } from '../src/index.js'
 
 // The shared contract suite lives in @cache/core's tests (outside this package's rootDir): load it by path.
 type RunContract = (
@@ -58,3 +58,25 @@ runCacheContract(
   'TieredCache cluster, tracking',
   factory(() => sharded, 'tracking'),
 )
+
+runCacheContract('ReplicatedCache (local TieredCache on standalone, a region on Cluster)', async () => {
+  const local = createTieredCache({ connection: single, namespace: uniquePrefix('r'), coherence: 'tracking' })
+  const region = new RedisCache(sharded, { namespace: uniquePrefix('region') })
+  await local.ready
+  const cache = new ReplicatedCache({ local, regions: [{ name: 'other', cache: region }] })
+  return {
+    cache,
+    cleanup: async () => {
+      await cache.flush()
+      const wipe = [
+        createTieredCache({ connection: single, namespace: local.namespace, coherence: 'none' }),
+        new RedisCache(sharded, { namespace: region.namespace }),
+      ]
+      for (const w of wipe) {
+        await w.clear()
+        await w.close()
+      }
+      await cache.close()
+    },
+  }
+})
