@@ -299,6 +299,21 @@ describe.each([
     expect(await b.peek('hot')).toMatchObject({ remaining: 13 })
   })
 
+  it('many keys at once (batched per node, per slot on a cluster): each key gets exactly its limit', async () => {
+    const l = createRateLimiter(conn, {
+      algorithm: 'gcra',
+      limit: 3,
+      window: '1h',
+      name: 'many',
+      blockCache: false,
+    })
+    const keys = Array.from({ length: 50 }, (_, i) => `key-${i}`)
+    const results = await Promise.all(Array.from({ length: 250 }, (_, i) => l.consume(keys[i % 50]!)))
+    const allowed = new Map<string, number>()
+    for (const r of results) if (r.allowed) allowed.set(r.key, (allowed.get(r.key) ?? 0) + 1)
+    expect([...allowed.values()]).toEqual(keys.map(() => 3))
+  })
+
   it('block and reset cover every rule', async () => {
     const a = createRateLimiter(conn, { algorithm: 'fixed-window', limit: 7, window: '1h', name: 'a' })
     const b = createRateLimiter(conn, { algorithm: 'sliding-window', limit: 9, window: '1h', name: 'b' })
