@@ -99,4 +99,32 @@ describe('failures on a dedicated standalone server', () => {
     expect(errors).toContain('E_TIMEOUT')
     expect(seen.filter((e) => e === 'a')).toHaveLength(1)
   })
+
+  it('while the server is down: publish fails with a typed error; a consumer started meanwhile catches up', async () => {
+    const bus = new PubSub(conn)
+    const stream = new EventStream(conn, 'late')
+    await topology.master.kill()
+    const err = await bus.publish('x', 1).catch((e) => e)
+    expect(isCacheError(err)).toBe(true)
+    expect(['E_UNAVAILABLE', 'E_TIMEOUT']).toContain(err.code)
+    const seen: unknown[] = []
+    const errors: string[] = []
+    const consumer = stream.consume({ group: 'g', blockMs: 50 }, (e) => void seen.push(e))
+    consumer.on('error', (e) => errors.push(e.code))
+    await until('errors reported', () => errors.length > 0)
+    expect(seen).toEqual([])
+    await topology.master.restart()
+    await until('append after restart', async () => {
+      try {
+        await stream.append('back')
+        return true
+      } catch {
+        return false
+      }
+    })
+    await until('consumed after restart', () => seen.length === 1, 15_000)
+    await consumer.close()
+    await bus.close()
+    expect(seen).toEqual(['back'])
+  })
 })
