@@ -29,7 +29,7 @@ export default defineSuite('events', async (ctx) => {
   const typedConsumer = typed.consume(consumerOptions, () => {})
   await Promise.all([plainConsumer.ready(), typedConsumer.ready()])
   /** Event-driven wait for acknowledgements (acks come after the handler succeeded): no polling. */
-  const acks = (consumer: typeof plainConsumer) => {
+  const acks = (consumer: typeof plainConsumer | typeof typedConsumer) => {
     let acked = 0
     let waiter: { target: number; resolve: () => void } | undefined
     consumer.on('ack', ({ acked: n }: { acked: number }) => {
