@@ -51,7 +51,7 @@ export { availableMemory } from './memory.js'
 export { MemoryCache, type MemoryCacheOptions } from './memory-cache.js'
 export { RedisCache, type RedisCacheOptions } from './redis-cache.js'
 export { estimateSize } from './size.js'
-export { checkKey, parseTtl, zTtl } from './ttl.js'
+export { checkKey, checkSetOptions, parseTtl, zTtl } from './ttl.js'
 export {
   type WriteBehindCache,
   type WriteBehindOptions,
