@@ -42,18 +42,23 @@ export class Notifier {
     let entry = this.#channels.get(channel)
     if (!entry) {
       const listeners = new Set<Listener>()
-      // One release frees one lock or permit: wake one waiter of this process (the longest waiting: Sets
-      // keep insertion order), not all of them, so a release never starts a retry storm. Others keep their
-      // turn for the next release; the fallback poll covers a waiter that was woken in vain.
+      // One release frees one lock or permit: wake one waiter of this process, not all of them, so a
+      // release never starts a retry storm. The woken waiter moves to the back of the line, so a waiter
+      // that keeps losing the race to a barging caller does not keep the others from their turn; the
+      // fallback poll covers a waiter that was woken in vain.
       const dispatch = (message: string) => {
-        let woke = false
+        let woken: Listener | undefined
         for (const l of listeners) {
           if (!l.accept(message)) continue
           if (l.all) l.wake()
-          else if (!woke) {
+          else if (!woken) {
             l.wake()
-            woke = true
+            woken = l
           }
+        }
+        if (woken && !woken.all) {
+          listeners.delete(woken)
+          listeners.add(woken)
         }
       }
       const created: Channel = { listeners, dispatch, ready: Promise.resolve() }
