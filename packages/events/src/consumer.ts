@@ -195,17 +195,21 @@ export class Consumer<T = unknown> extends EventEmitter {
   async #run(): Promise<void> {
     let backoff = D.READ_BACKOFF_MS
     let nextClaimAt = 0
+    // While XAUTOCLAIM scans a long pending list, claims and reads alternate so new entries are not starved.
+    let claimTurn = true
     while (!this.#stopping) {
       try {
         if (!this.#groupReady || !this.#reader) await this.#setup()
         this.#readyResolve()
         await this.#waitForSlot()
         if (this.#stopping) break
-        if (Date.now() >= nextClaimAt) {
+        if (claimTurn && Date.now() >= nextClaimAt) {
           const more = await this.#claim()
-          if (!more) nextClaimAt = Date.now() + this.#claimEveryMs
+          if (more) claimTurn = false
+          else nextClaimAt = Date.now() + this.#claimEveryMs
           continue
         }
+        claimTurn = true
         const free = this.options.concurrency - this.#inFlight.size
         const block = Math.max(1, Math.min(this.options.blockMs, nextClaimAt - Date.now()))
         const entries = await this.#read(Math.min(this.options.batch, free), block)

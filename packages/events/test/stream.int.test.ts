@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel'
 import type { Connection } from '@cache/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -231,6 +232,33 @@ describe.each<Kind>(['standalone', 'cluster'])('EventStream on %s', (kind) => {
     await until('redelivered', () => again.length === 1)
     await rescuer.close()
     expect(again).toEqual([['hang', 2]])
+  })
+
+  it('does not starve new entries while XAUTOCLAIM scans a long pending list of a live consumer', async () => {
+    const stream = new EventStream(conn, 'long-pel')
+    await stream.appendMany(Array.from({ length: 300 }, (_, i) => i))
+    const key = stream.key
+    await conn.send(['XGROUP', 'CREATE', key, 'g', '0'], { key })
+    await conn.send(['XREADGROUP', 'GROUP', 'g', 'busy', 'COUNT', '300', 'STREAMS', key, '>'], { key })
+    await stream.append('new')
+    let claims = 0
+    let claimsBeforeFirst = -1
+    const onCommand = (e: unknown) => {
+      if ((e as { command: string }).command === 'EVALSHA events:claim') claims++
+    }
+    diagnostics.subscribe('cache:client:command', onCommand)
+    try {
+      const consumer = stream.consume({ group: 'g', concurrency: 1, blockMs: 20, claimIdleMs: '1m' }, (e) => {
+        if (e === 'new' && claimsBeforeFirst < 0) claimsBeforeFirst = claims
+      })
+      await until('new entry handled', () => claimsBeforeFirst >= 0)
+      await consumer.close()
+    } finally {
+      diagnostics.unsubscribe('cache:client:command', onCommand)
+    }
+    // XAUTOCLAIM COUNT 1 scans about 10 entries a call: a full scan first would take ~30 calls.
+    expect(claimsBeforeFirst).toBeLessThanOrEqual(2)
+    expect((await stream.pending('g', { consumer: 'busy' })).count).toBe(300)
   })
 
   it('a consumer blocked on an empty stream closes promptly', async () => {
