@@ -715,7 +715,8 @@ export class RedisCache<T = unknown> implements Cache<T> {
       value = await factory({ key })
     } catch (err) {
       clearInterval(renew)
-      const name = err instanceof Error ? err.name : typeof err
+      // Only the error's name crosses processes (messages may hold data); ':' would break the framing.
+      const name = (err instanceof Error ? err.name : typeof err).replace(/[^A-Za-z0-9_$.-]/g, '') || 'Error'
       await this.#scripts
         .leaseRelease([leaseKey], [token, this.#keys.channel, `e:${part}:${name}`])
         .catch(() => {})
