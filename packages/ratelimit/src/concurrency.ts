@@ -182,17 +182,12 @@ export class ConcurrencyLimiter {
       },
       extend: async (duration: Duration = this.#o.leaseMs) => {
         if (!allowed || released) return false
-        const ms =
-          typeof duration === 'number'
-            ? duration
-            : Number(
-                parseOptions(
-                  '@cache/ratelimit',
-                  zDuration({ min: 10, max: MAX_WINDOW_MS }),
-                  duration,
-                  'duration',
-                ),
-              )
+        const ms = parseDuration(duration, {
+          field: 'duration',
+          min: 10,
+          max: MAX_WINDOW_MS,
+          pkg: '@cache/ratelimit',
+        })
         return call(ms)
       },
     }

@@ -78,5 +78,6 @@ describe.each([
     await expect(inflight.acquire('')).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', field: 'key' })
     const lease = await inflight.acquire('x')
     await expect(lease.extend('never')).rejects.toMatchObject({ code: 'E_INVALID_OPTION', field: 'duration' })
+    await expect(lease.extend(-5)).rejects.toMatchObject({ code: 'E_INVALID_OPTION', field: 'duration' })
   })
 })
