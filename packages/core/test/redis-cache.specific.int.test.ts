@@ -166,6 +166,17 @@ describe('RedisCache writes', () => {
     expect(await other.mget(keys.slice(0, 10))).toEqual(Array(10).fill(1))
   })
 
+  it('deletePattern, invalidateTags and clear work through several SCAN batches and command slices', async () => {
+    const cache = make(single)
+    const keys = Array.from({ length: 1500 }, (_, i) => `bulk:${i}`)
+    await cache.mset(keys.map((key) => ({ key, value: 1, tags: ['bulk'] })))
+    expect(await cache.deletePattern('bulk:1*')).toBe(keys.filter((k) => k.startsWith('bulk:1')).length)
+    expect(await cache.invalidateTags(['bulk'])).toBe(keys.filter((k) => !k.startsWith('bulk:1')).length)
+    await cache.mset(keys.map((key) => ({ key, value: 2 })))
+    await cache.clear()
+    expect((await cache.mget(keys)).every((v) => v === undefined)).toBe(true)
+  })
+
   it('tag and dependant indexes expire with their longest-lived member', async () => {
     const cache = make(single)
     await cache.set('a', 1, { ttl: '1m', tags: ['t'], dependsOn: ['p'] })
