@@ -163,7 +163,7 @@ export default defineSuite('events', async (ctx) => {
         op: ourRound(typed, typedAcked),
       },
     ],
-    { concurrency: 1, durationMs: 6000, rounds: 3, scale: ctx.scale },
+    { concurrency: 1, durationMs: 10_000, rounds: 5, scale: ctx.scale },
   )
   for (const m of streams) m.extra = { eventsPerSec: m.opsPerSec * BATCH }
   measurements.push(...streams)
@@ -255,7 +255,7 @@ export default defineSuite('events', async (ctx) => {
       '(the target), and an in-band loop (pipelined XADD, then XREADGROUP COUNT 100 + XACK in the same task: best case). Pub/sub: publish one ' +
       'message and wait until the subscriber receives it (p50/p99 = publish→receive latency), @cache/events PubSub (JSON ' +
       'envelope) vs raw node-redis PUBLISH/SUBSCRIBE. Targets: stream throughput >= 0.9x raw; pub/sub p50 <= 1.25x raw.',
-    settings: { batch: BATCH, concurrency: BATCH, rounds: 3 },
+    settings: { batch: BATCH, concurrency: BATCH, streamRounds: 5, pubsubRounds: 3 },
     measurements,
     ratios,
   }

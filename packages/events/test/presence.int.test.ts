@@ -75,6 +75,18 @@ describe.each<Kind>(['standalone', 'cluster'])('presence and rooms on %s', (kind
     await Promise.all([dead.close(), live.close()])
   })
 
+  it('keeps live connections alive with its own heartbeat timer', async () => {
+    const live = new Presence(conn, { node: 'beating', scope: 'p3', ttl: 300, heartbeat: 60 })
+    await live.join('c1')
+    await live.enter('c1', 'room')
+    await new Promise((r) => setTimeout(r, 600)) // twice the ttl: only heartbeats keep it listed
+    expect(await live.count()).toBe(1)
+    expect(await live.count('room')).toBe(1)
+    await live.leave('c1') // the last local connection: the timer stops
+    expect(await live.count()).toBe(0)
+    await live.close()
+  })
+
   it('validates presence options naming the field', () => {
     expect(() => new Presence(conn, { ttl: 5 })).toThrow(/option "ttl"/)
     expect(() => new Presence(conn, { ttl: '10s', heartbeat: '20s' })).toThrow(
