@@ -6,7 +6,7 @@
  *   returning from acquire(), p50/p99, vs redlock's and redis-semaphore's retry loops; fairness spread
  *   (max/min acquisitions per waiter).
  */
-import { createRequire } from 'node:module'
+import { existsSync } from 'node:fs'
 import { connect } from '@cache/client'
 import { LockManager } from '@cache/locks'
 import { createClient } from '@redis/client'
@@ -14,15 +14,20 @@ import { Redis as IORedis } from 'ioredis'
 import { Mutex } from 'redis-semaphore'
 import { defineSuite, type Measurement, measureInterleaved, ratio } from '../lib.js'
 
-/** The part of redlock 5's API used here (its beta's exports map hides its types from NodeNext resolution). */
+/** The part of redlock 5's API used here. */
 interface RedlockLike {
   acquire(resources: string[], ttlMs: number): Promise<{ release(): Promise<unknown> }>
   on(event: 'error', listener: () => void): void
 }
-const Redlock = (createRequire(import.meta.url)('redlock') as { default: unknown }).default as new (
+type RedlockClass = new (
   clients: IORedis[],
   settings: { retryCount: number; retryDelay?: number; retryJitter?: number },
 ) => RedlockLike
+/**
+ * redlock's runtime file, imported by path: the root tsconfig maps the bare 'redlock' specifier to its .d.ts
+ * for type checking, and tsx applies that mapping at run time too (giving a class without methods).
+ */
+const REDLOCK_FILE = new URL('../../node_modules/redlock/dist/esm/index.js', import.meta.url)
 
 const TTL_MS = 10_000
 const WAITERS = 16
@@ -90,6 +95,9 @@ async function handoff(
 }
 
 export default defineSuite('locks', async (ctx) => {
+  const Redlock = (
+    (await import(existsSync(REDLOCK_FILE) ? REDLOCK_FILE.href : 'redlock')) as { default: RedlockClass }
+  ).default
   const conn = await connect({ url: ctx.standaloneUrl, namespace: 'bench-locks' })
   const locks = new LockManager(conn)
   const raw = createClient({ url: ctx.standaloneUrl })
