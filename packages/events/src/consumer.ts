@@ -215,6 +215,8 @@ export class Consumer<T = unknown> extends EventEmitter {
         const entries = await this.#read(Math.min(this.options.batch, free), block)
         this.#stats.read += entries.length
         for (const entry of entries) this.#start(entry, 1)
+        // Synchronous handlers have finished: acknowledge them now rather than on the next loop turn.
+        if (this.#acks.length > 0) void this.#flushAcks()
         backoff = D.READ_BACKOFF_MS
       } catch (err) {
         if (this.#stopping) break
