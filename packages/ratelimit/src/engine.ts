@@ -91,6 +91,9 @@ interface Pending {
   reject: (err: unknown) => void
 }
 
+/** How often per-rule analytics are added to the shared hash. */
+const ANALYTICS_FLUSH_MS = 5_000
+
 /** Requests per script call at most, so one call never holds the server for long. */
 const MAX_BATCH = 64
 /** Keys whose bound rules are kept. */
@@ -212,6 +215,8 @@ export class Engine extends EventEmitter {
   >()
   #down = false
   readonly #queues = new Map<number, Pending[]>()
+  readonly #unflushed = new Map<string, { allowed: number; denied: number }>()
+  #flushTimer: NodeJS.Timeout | undefined
   readonly #bound = new Map<string, { rules: ResolvedRule[]; bound: Bound[] }>()
   #scheduled = false
   readonly #stats: RateLimitStats = {
@@ -485,6 +490,21 @@ export class Engine extends EventEmitter {
   }
 
   #tally(result: RateLimitResult, rules: ReadonlyArray<{ name: string }>, cost: number): void {
+    if (this.settings.analyticsTtlMs > 0) {
+      for (const r of rules) {
+        let c = this.#unflushed.get(r.name)
+        if (!c) {
+          c = { allowed: 0, denied: 0 }
+          this.#unflushed.set(r.name, c)
+        }
+        if (result.allowed) c.allowed++
+        else c.denied++
+      }
+      if (!this.#flushTimer) {
+        this.#flushTimer = setInterval(() => void this.flushStats().catch(() => {}), ANALYTICS_FLUSH_MS)
+        this.#flushTimer.unref()
+      }
+    }
     const s = this.#stats
     if (result.allowed) s.allowed++
     else s.denied++
@@ -641,10 +661,54 @@ export class Engine extends EventEmitter {
     return until
   }
 
+  /**
+   * Adds this process's allowed/denied counts per rule since the last flush to the shared per-rule hash
+   * (done every few seconds when `analytics` is on). Counts are kept for the next flush when Redis is down.
+   */
+  async flushStats(): Promise<void> {
+    if (this.#unflushed.size === 0) return
+    const batch = [...this.#unflushed]
+    this.#unflushed.clear()
+    const key = this.keys.ruleStats()
+    try {
+      await Promise.all(
+        batch.flatMap(([rule, c]) => [
+          c.allowed ? this.conn.send(['HINCRBY', key, `${rule}:a`, String(c.allowed)], { key }) : undefined,
+          c.denied ? this.conn.send(['HINCRBY', key, `${rule}:d`, String(c.denied)], { key }) : undefined,
+        ]),
+      )
+    } catch (err) {
+      // at-least-once would double count after a partial failure; losing a flush is the lesser evil for
+      // counters, but an outage (nothing written) keeps them for the next flush
+      if (isOutage(err)) {
+        for (const [rule, c] of batch) {
+          const cur = this.#unflushed.get(rule) ?? { allowed: 0, denied: 0 }
+          this.#unflushed.set(rule, { allowed: cur.allowed + c.allowed, denied: cur.denied + c.denied })
+        }
+      }
+      throw err
+    }
+  }
+
+  /** Allowed/denied counts per rule, summed over every process (flushes this one's first; needs `analytics`). */
+  async ruleStats(): Promise<Record<string, { allowed: number; denied: number }>> {
+    await this.flushStats()
+    return this.#readStats(this.keys.ruleStats())
+  }
+
+  /** Stops the analytics flush timer after a last flush. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#flushTimer) clearInterval(this.#flushTimer)
+    this.#flushTimer = undefined
+    await this.flushStats().catch(() => {})
+  }
+
   /** Allowed/denied counts per rule for `key`, from Redis (needs `analytics`). */
   async keyStats(keyArg: unknown): Promise<Record<string, { allowed: number; denied: number }>> {
-    const key = checkKey(keyArg)
-    const k = this.keys.stats(key)
+    return this.#readStats(this.keys.stats(checkKey(keyArg)))
+  }
+
+  async #readStats(k: string): Promise<Record<string, { allowed: number; denied: number }>> {
     const raw = await this.conn.send<string[] | Record<string, string>>(['HGETALL', k], { key: k })
     const flat = Array.isArray(raw) ? raw : Object.entries(raw).flat()
     const out: Record<string, { allowed: number; denied: number }> = {}

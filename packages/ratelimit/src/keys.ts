@@ -38,4 +38,9 @@ export class RateLimitKeys {
   rules(): string {
     return this.#keys.key('~rules')
   }
+
+  /** The per-rule analytics hash shared by every process (fields `<rule>:a` and `<rule>:d`). */
+  ruleStats(): string {
+    return this.#keys.key('~stats')
+  }
 }

@@ -81,6 +81,16 @@ abstract class EngineLimiter implements Limiter {
     return this.engine.keyStats(key)
   }
 
+  /** Allowed/denied counts per rule summed over every process (needs the `analytics` option). */
+  ruleStats(): Promise<Record<string, { allowed: number; denied: number }>> {
+    return this.engine.ruleStats()
+  }
+
+  /** Stops the analytics flush timer after a last flush (the connection stays open: it is yours). */
+  close(): Promise<void> {
+    return this.engine.close()
+  }
+
   stats(): RateLimitStats {
     return this.engine.stats()
   }

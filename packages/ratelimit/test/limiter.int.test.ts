@@ -195,6 +195,29 @@ describe('createRateLimiter (standalone)', () => {
     expect(events[0]).toMatchObject({ rules: ['an'], allowed: true, source: 'redis', cost: 1 })
   })
 
+  it('analytics: per-rule counts summed over processes', async () => {
+    const other = await connect({ url: standalone.url, namespace: conn.keys.namespace })
+    try {
+      const rule = {
+        algorithm: 'token-bucket',
+        limit: 3,
+        window: '1h',
+        name: 'sum',
+        analytics: true,
+      } as const
+      const a = createRateLimiter(conn, rule)
+      const b = createRateLimiter(other, rule)
+      for (let i = 0; i < 4; i++) await a.consume(`a${i % 2}`, { cost: 2 })
+      for (let i = 0; i < 3; i++) await b.consume('b', { cost: 1 })
+      await b.close()
+      await b.close()
+      expect(await a.ruleStats()).toEqual({ sum: { allowed: 5, denied: 2 } })
+      await a.close()
+    } finally {
+      await other.close()
+    }
+  })
+
   it('concurrent consumers on one key in one process: exactly limit allowed', async () => {
     const l = createRateLimiter(conn, {
       algorithm: 'token-bucket',
