@@ -11,6 +11,7 @@ describe('outage policy', () => {
   let closed: RateLimiter
   let local: RateLimiter
   const events: string[] = []
+  let analytics: RateLimiter | undefined
 
   beforeAll(async () => {
     topo = await startStandalone()
@@ -70,6 +71,16 @@ describe('outage policy', () => {
       expect(l.stats().outages).toBe(1)
       expect(l.stats().outageDecisions).toBeGreaterThan(0)
     }
+    // analytics made while Redis is down wait for the next flush
+    const counted = createRateLimiter(conn, {
+      ...{ algorithm: 'gcra', limit: 5, window: '1m' },
+      name: 'an',
+      analytics: true,
+    })
+    await counted.consume('z')
+    await counted.consume('z')
+    await expect(counted.engine.flushStats()).rejects.toMatchObject({ code: expect.stringMatching(/^E_/) })
+    analytics = counted
     // the concurrency limiter follows its policy too
     const ccLocal = createConcurrencyLimiter(conn, { limit: 1, outage: 'local' })
     const held = await ccLocal.acquire('x')
@@ -98,6 +109,8 @@ describe('outage policy', () => {
       })
       expect(l.degraded).toBe(false)
     }
+    expect(await analytics!.ruleStats()).toEqual({ an: { allowed: 2, denied: 0 } })
+    await analytics!.close()
     expect(events.filter((e) => e.endsWith(':recovered')).sort()).toEqual([
       'closed:recovered',
       'local:recovered',
