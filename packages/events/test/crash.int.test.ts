@@ -93,5 +93,9 @@ describe.each<Kind>(['standalone', 'cluster'])('a consumer process killed mid-ba
         `reclaimed ${rescuer.stats.claimed}; duplicates ${duplicates.length}`,
     )
     expect([...processed.values()].every((count) => count === 1)).toBe(true)
+    // The child finished n % 4 === 1 events without acknowledging them: each is a counted duplicate.
+    const unacked = [...doneByChild].filter((n) => n % 4 === 1)
+    expect(unacked.length).toBeGreaterThan(0)
+    for (const n of unacked) expect(duplicates).toContain(n)
   })
 })
