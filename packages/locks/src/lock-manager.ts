@@ -93,7 +93,12 @@ export class LockManager extends EventEmitter {
     super()
     this.#options = resolveManager(options)
     this.id = this.#options.id ?? defaultId()
-    this.#store = new MutexStore(conn, this.#options.prefix, this.#options.fencing)
+    this.#store = new MutexStore(
+      conn,
+      this.#options.prefix,
+      this.#options.fencing,
+      this.#options.retryInterval,
+    )
     this.#notifier = notifierFor(conn)
     this.#defaults = parseAcquire({})
     this.#waitsKey = waitsKey(this.#store.keys)
@@ -218,6 +223,7 @@ export class LockManager extends EventEmitter {
     const k = store.keysOf(resource)
     const owner = o.owner ?? newOwner()
     const queueEntryTtlMs = this.#options.retryInterval * 4
+    let waited = false
     const attempt = async (): Promise<Attempt<number>> => {
       const startedAt = performance.now()
       const [status, value, extra] = await store.acquire(
@@ -228,7 +234,10 @@ export class LockManager extends EventEmitter {
         o.fair,
         queueEntryTtlMs,
         o.reentrant,
+        waited,
+        waitTimeoutMs > 0,
       )
+      waited = true
       if (status === 1) return { ok: true, value, startedAt }
       return { ok: false, retryInMs: status === 0 ? value : 0, holder: String(extra) }
     }
@@ -284,7 +293,7 @@ export class LockManager extends EventEmitter {
         void store.conn.send(['HSET', waits, waitsField, entry], { key: waits }).catch(() => {})
       },
       onWaitEnd: () => void store.conn.send(['HDEL', waits, waitsField], { key: waits }).catch(() => {}),
-      onGiveUp: o.fair ? () => store.dequeue(k, owner) : undefined,
+      onGiveUp: () => store.dequeue(k, owner, o.fair),
     })
   }
 

@@ -37,8 +37,12 @@ export class MutexStore {
   readonly #extend: ScriptFn<number>
   readonly #inspect: ScriptFn<Array<string | number>>
 
-  constructor(conn: Connection, prefix: string, fencing: FencingMode) {
+  /** How long a release with waiters reserves the lock for a woken waiter. */
+  readonly handoffMs: number
+
+  constructor(conn: Connection, prefix: string, fencing: FencingMode, retryIntervalMs: number) {
     this.conn = conn
+    this.handoffMs = Math.min(50, Math.max(5, Math.round(retryIntervalMs / 10)))
     this.keys = conn.keys.child(prefix)
     this.fencing = fencing
     this.sharded = conn.topology === 'cluster'
@@ -60,10 +64,22 @@ export class MutexStore {
     fair: boolean,
     queueEntryTtlMs: number,
     reentrant: boolean,
+    waited: boolean,
+    willWait: boolean,
   ): Promise<AcquireReply> {
     return this.#acquire(
       [k.lock, k.fence, k.queue, k.deadlines, k.waiters],
-      [owner, ttlMs, this.fencing, holder, fair ? '1' : '0', queueEntryTtlMs, reentrant ? '1' : '0'],
+      [
+        owner,
+        ttlMs,
+        this.fencing,
+        holder,
+        fair ? '1' : '0',
+        queueEntryTtlMs,
+        reentrant ? '1' : '0',
+        waited ? '1' : '0',
+        willWait ? '1' : '0',
+      ],
     )
   }
 
@@ -71,7 +87,7 @@ export class MutexStore {
   release(k: MutexKeys, owner: string, token: number): Promise<number> {
     return this.#release(
       [k.lock, k.channel, k.queue, k.deadlines, k.waiters],
-      [owner, String(token), this.sharded ? '1' : '0'],
+      [owner, String(token), this.sharded ? '1' : '0', this.handoffMs],
     )
   }
 
@@ -80,12 +96,16 @@ export class MutexStore {
     return this.#extend([k.lock], [owner, String(token), ttlMs])
   }
 
-  /** Leaves a fair queue (a waiter that gave up). */
-  async dequeue(k: MutexKeys, owner: string): Promise<void> {
-    await Promise.all([
-      this.conn.send(['ZREM', k.queue, owner], { key: k.queue }),
-      this.conn.send(['HDEL', k.deadlines, owner], { key: k.deadlines }),
-    ])
+  /** Leaves the waiters (and the fair queue): a waiter that gave up. */
+  async dequeue(k: MutexKeys, owner: string, fair: boolean): Promise<void> {
+    const removing = [this.conn.send(['ZREM', k.waiters, owner], { key: k.waiters })]
+    if (fair) {
+      removing.push(
+        this.conn.send(['ZREM', k.queue, owner], { key: k.queue }),
+        this.conn.send(['HDEL', k.deadlines, owner], { key: k.deadlines }),
+      )
+    }
+    await Promise.all(removing)
   }
 
   inspect(resource: string): Promise<LockInfo | null> {

@@ -63,7 +63,9 @@ export class Redlock {
       )
     }
     this.quorum = quorum
-    this.#stores = connections.map((c) => new MutexStore(c, this.#options.prefix, this.#options.fencing))
+    this.#stores = connections.map(
+      (c) => new MutexStore(c, this.#options.prefix, this.#options.fencing, this.#options.retryInterval),
+    )
     this.#id = `redlock:${process.pid}`
   }
 
@@ -125,12 +127,16 @@ export class Redlock {
       )
       return results.filter((r) => r.status === 'fulfilled' && r.value !== 0).length
     }
+    let waited = false
     const attempt = async (): Promise<Attempt<number>> => {
       tokens.clear()
       const startedAt = performance.now()
       const results = await Promise.allSettled(
         this.#stores.map((s, i) =>
-          withTimeout(s.acquire(keys[i]!, owner, o.ttl, this.#id, false, markerTtl, false), nodeTimeout),
+          withTimeout(
+            s.acquire(keys[i]!, owner, o.ttl, this.#id, false, markerTtl, false, waited, waitTimeoutMs > 0),
+            nodeTimeout,
+          ),
         ),
       )
       let maxWait = 0
@@ -140,6 +146,7 @@ export class Redlock {
         if (status === 1) tokens.set(this.#stores[i]!, value)
         else maxWait = Math.max(maxWait, value)
       })
+      waited = true
       granted = tokens.size
       if (granted >= this.quorum && validUntil(startedAt, o.ttl) > performance.now()) {
         return { ok: true, value: Math.max(...tokens.values()), startedAt }

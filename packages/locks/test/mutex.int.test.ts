@@ -72,6 +72,22 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('mutex on %s', (ki
     }
   })
 
+  it('a release hands the lock to a waiter, not to a newcomer barging in', async () => {
+    const quiet = new LockManager(conn, { retryInterval: 60_000 })
+    const holder = await quiet.acquire('handoff', { ttl: '10s' })
+    const waiting = quiet.acquire('handoff', { ttl: '5s', waitTimeout: '10s' })
+    await sleep(50)
+    await holder.release()
+    expect(await quiet.tryAcquire('handoff')).toBeNull()
+    const next = await waiting
+    expect(next.token).toBeGreaterThan(holder.token)
+    await next.release()
+    // No waiter left: the lock is free at once.
+    const free = await quiet.tryAcquire('handoff')
+    expect(free).not.toBeNull()
+    await free!.release()
+  })
+
   it('gives E_LOCK_TIMEOUT when the lock is not free in time, and E_LOCK_ABORTED on the signal', async () => {
     const holder = await locks.acquire('busy', { ttl: '5s' })
     const err = await locks.acquire('busy', { waitTimeout: 80 }).catch((e) => e)

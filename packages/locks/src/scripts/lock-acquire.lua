@@ -3,9 +3,13 @@
 -- KEYS[2] fencing counter (same hash tag; outlives the lock)
 -- KEYS[3] fair queue zset (owner -> enqueue time in µs: arrival order)
 -- KEYS[4] fair queue deadlines hash (owner -> ms after which the waiter is presumed gone)
--- KEYS[5] waiters marker (exists while someone waits: the release publishes a wake-up only then)
+-- KEYS[5] waiters zset (owner -> ms after which the waiter is presumed gone): a release hands off and
+-- publishes a wake-up only while it has live entries
 -- ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] fencing mode ('clock' | 'counter'), ARGV[4] holder id,
--- ARGV[5] fair (0 | 1), ARGV[6] queue entry / waiters marker ttl ms, ARGV[7] reentrant (0 | 1)
+-- ARGV[5] fair (0 | 1), ARGV[6] queue entry / waiters marker ttl ms, ARGV[7] reentrant (0 | 1),
+-- ARGV[8] waited (0 | 1): the caller already failed an attempt; only such callers may take a lock that a
+-- release handed off to waiters (value '~handoff'), so newcomers cannot barge past them
+-- ARGV[9] will wait (0 | 1): register as a waiter when the lock is busy (not for one-shot attempts)
 -- Reply: {1, token, holdCount} acquired; {0, pttl ms, holder id} held by another; {2, pttl hint ms, ''} queued
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -13,11 +17,13 @@ local owner = ARGV[1]
 local fair = ARGV[5] == '1'
 
 local function waiting()
-  redis.call('SET', KEYS[5], '1', 'PX', ARGV[6])
+  if ARGV[9] ~= '1' then return end
+  local keep = tonumber(ARGV[6]) * 2
+  redis.call('ZADD', KEYS[5], now + tonumber(ARGV[6]), owner)
+  redis.call('PEXPIRE', KEYS[5], keep)
   if fair then
     redis.call('ZADD', KEYS[3], 'NX', tonumber(t[1]) * 1000000 + tonumber(t[2]), owner)
     redis.call('HSET', KEYS[4], owner, now + tonumber(ARGV[6]))
-    local keep = tonumber(ARGV[6]) * 2
     redis.call('PEXPIRE', KEYS[3], keep)
     redis.call('PEXPIRE', KEYS[4], keep)
   end
@@ -51,18 +57,28 @@ if ARGV[3] == 'clock' then
   token = math.max(token, tonumber(t[1]) * 1000000 + tonumber(t[2]))
 end
 local tokenText = string.format('%.0f', token)
-local value = tokenText .. '\n' .. owner .. '\n' .. ARGV[4] .. '\n' .. now .. '\n'
-if redis.call('SET', KEYS[1], value .. '1', 'NX', 'PX', ARGV[2]) then
+local value = tokenText .. '\n' .. owner .. '\n' .. ARGV[4] .. '\n' .. now .. '\n1'
+local function acquired()
   redis.call('SET', KEYS[2], tokenText)
+  if ARGV[8] == '1' then redis.call('ZREM', KEYS[5], owner) end
   if fair then
     redis.call('ZREM', KEYS[3], owner)
     redis.call('HDEL', KEYS[4], owner)
   end
   return {1, token, 1}
 end
+if redis.call('SET', KEYS[1], value, 'NX', 'PX', ARGV[2]) then return acquired() end
 
 local current = redis.call('GET', KEYS[1])
 local pttl = redis.call('PTTL', KEYS[1])
+if current == '~handoff' then
+  if ARGV[8] == '1' and not (fair and head() and head() ~= owner) then
+    redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+    return acquired()
+  end
+  waiting()
+  return {0, pttl, ''}
+end
 if current then
   local heldToken, heldOwner, holder, at, count = string.match(current, '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)$')
   if heldOwner == owner and ARGV[7] == '1' then

@@ -3,7 +3,7 @@
 -- ARGV: none
 -- Reply: {} when free; else {owner, token, holder id, held ms, pttl ms, hold count, queued waiters}
 local current = redis.call('GET', KEYS[1])
-if not current then return {} end
+if not current or current == '~handoff' then return {} end
 local token, owner, holder, at, count = string.match(current, '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)$')
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

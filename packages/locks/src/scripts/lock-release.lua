@@ -1,7 +1,8 @@
 -- Releases a mutex lease if (and only if) the caller still owns it, and wakes a waiter if any.
 -- KEYS[1] lock ("token\nowner\nholder\nacquired ms\nhold count"), KEYS[2] wake-up channel (same hash tag),
--- KEYS[3] fair queue zset, KEYS[4] fair queue deadlines hash, KEYS[5] waiters marker
--- ARGV[1] owner, ARGV[2] token, ARGV[3] sharded pub/sub (0 | 1)
+-- KEYS[3] fair queue zset, KEYS[4] fair queue deadlines hash, KEYS[5] waiters zset (owner -> deadline ms)
+-- ARGV[1] owner, ARGV[2] token, ARGV[3] sharded pub/sub (0 | 1), ARGV[4] handoff ms: while waiters exist the
+-- lock is not deleted but handed off (value '~handoff' for this long) so a woken waiter, not a newcomer, gets it
 -- Reply: 1 released; 2 still held (reentrant count decremented); 0 not the owner (lease lost)
 local current = redis.call('GET', KEYS[1])
 local prefix = ARGV[2] .. '\n' .. ARGV[1] .. '\n'
@@ -11,13 +12,21 @@ if tonumber(count) > 1 then
   redis.call('SET', KEYS[1], rest .. (tonumber(count) - 1), 'KEEPTTL')
   return 2
 end
-redis.call('DEL', KEYS[1])
-if redis.call('EXISTS', KEYS[5]) == 0 then return 1 end
+if redis.call('EXISTS', KEYS[5]) == 0 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - 1)
+if redis.call('ZCARD', KEYS[5]) == 0 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+redis.call('SET', KEYS[1], '~handoff', 'PX', ARGV[4])
 -- In a fair queue only the live head is woken; '' wakes a waiter of each process.
 local wake = ''
 if redis.call('EXISTS', KEYS[3]) == 1 then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   for _ = 1, 100 do
     local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
     if not first then break end
