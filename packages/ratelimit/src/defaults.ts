@@ -1,7 +1,12 @@
 /** Defaults of @cache/ratelimit options, in one place. */
+
+/** Namespace part of every key, under the connection's namespace. */
 export const DEFAULT_PREFIX = 'rl'
+/** Units a request costs when no cost is given. */
 export const DEFAULT_COST = 1
+/** What happens while Redis is unreachable. */
 export const DEFAULT_OUTAGE_POLICY = 'local'
+/** Whose clock the scripts use. */
 export const DEFAULT_CLOCK = 'server'
 /** Retry-After suggested while Redis is down and the policy is 'fail-closed'. */
 export const DEFAULT_FAIL_CLOSED_RETRY_MS = 1_000
