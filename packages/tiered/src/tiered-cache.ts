@@ -8,6 +8,7 @@ import {
   InvalidOptionError,
   isCacheError,
   parseOptions,
+  zDuration,
 } from '@cache/client'
 import {
   type Cache,
@@ -110,6 +111,7 @@ interface Found {
 }
 
 interface Flight {
+  /** An invalidation for the key arrived while an operation on it was in flight. */
   dirty: boolean
   n: number
 }
@@ -177,7 +179,9 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
   readonly #flights = new Map<string, Promise<unknown>>()
   readonly #offline = new Map<string, OfflineWrite>()
   readonly #aborts = new Set<AbortController>()
+  readonly #timers = new Set<NodeJS.Timeout>()
   #offlineTimer: NodeJS.Timeout | undefined
+  #replaying = false
   #trusted = false
   #gen = 0
   #closed = false
@@ -251,9 +255,9 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
   #invalidated(parts: readonly string[]): void {
     this.#s.invalidations++
     for (const p of parts) {
-      this.#l1.deletePart(p)
       const f = this.#inflight.get(p)
       if (f) f.dirty = true
+      this.#l1.deletePart(p)
     }
     if (this.listenerCount('invalidate') > 0) this.emit('invalidate', { parts })
   }
@@ -290,6 +294,18 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
     f = { dirty: false, n: 1 }
     this.#inflight.set(part, f)
     return f
+  }
+
+  /**
+   * After our own write was acknowledged: with the bus, keep its value in L1 unless an invalidation for
+   * the key arrived meanwhile. With tracking, drop it: BCAST echoes our own writes, and the server sends
+   * one deduplicated message per key per event-loop cycle, so an echo cannot be told apart from a newer
+   * write by another client made in the same cycle (a counting scheme we tried served stale values under
+   * a write/write race). The next read refills L1 from L2.
+   */
+  #keepOwnWrite(key: string, part: string, found: Found, grace: number, flight: Flight): void {
+    if (flight.dirty || this.#co.mode === 'tracking') this.#l1.delete(key)
+    else this.#fill(key, part, found, grace)
   }
 
   #untrack(part: string, f: Flight): void {
@@ -602,10 +618,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
           this.emit('problem', err)
         })
       }
-      if (flight.dirty || this.#co.mode === 'tracking') {
-        // Tracking evicts our own write too (BCAST); filling would only race with that message.
-        this.#l1.delete(key)
-      } else this.#fill(key, part, { value, exp: env[1], ttl }, grace)
+      this.#keepOwnWrite(key, part, { value, exp: env[1], ttl }, grace, flight)
       await this.#publish([part])
       return true
     } finally {
@@ -636,27 +649,32 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
 
   /** Replays writes queued during an outage (last write per key wins). */
   #replay(): void {
-    if (this.#offline.size === 0 || this.#closed) return
+    if (this.#offline.size === 0 || this.#closed || this.#replaying) return
+    this.#replaying = true
     const batch = [...this.#offline.entries()]
     void (async () => {
       let count = 0
-      for (const [key, write] of batch) {
-        if (this.#offline.get(key) !== write) continue
-        try {
-          if (write.kind === 'set') await this.#l2.set(key, write.env, write.options)
-          else await this.#l2.delete(key)
-        } catch {
-          return
+      try {
+        for (const [key, write] of batch) {
+          if (this.#offline.get(key) !== write) continue
+          try {
+            if (write.kind === 'set') await this.#l2.set(key, write.env, write.options)
+            else await this.#l2.delete(key)
+          } catch {
+            return
+          }
+          if (this.#offline.get(key) === write) this.#offline.delete(key)
+          count++
+          await this.#publish([encodeKeyPart(key)])
         }
-        if (this.#offline.get(key) === write) this.#offline.delete(key)
-        count++
-        await this.#publish([encodeKeyPart(key)])
+        if (this.#offline.size === 0 && this.#offlineTimer) {
+          clearInterval(this.#offlineTimer)
+          this.#offlineTimer = undefined
+        }
+      } finally {
+        this.#replaying = false
+        if (count > 0 && this.listenerCount('replayed') > 0) this.emit('replayed', { count })
       }
-      if (this.#offline.size === 0 && this.#offlineTimer) {
-        clearInterval(this.#offlineTimer)
-        this.#offlineTimer = undefined
-      }
-      if (count > 0 && this.listenerCount('replayed') > 0) this.emit('replayed', { count })
     })()
   }
 
@@ -995,7 +1013,8 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
       if (called && this.#l3 && env) {
         await this.#l3.set(key, env, { ttl: this.#l2Ttl(ttl, call.grace) }).catch(() => {})
       }
-      if (!flight.dirty && !(called && this.#co.mode === 'tracking')) this.#fill(key, part, found, call.grace)
+      if (called) this.#keepOwnWrite(key, part, found, call.grace, flight)
+      else if (!flight.dirty) this.#fill(key, part, found, call.grace)
       if (called) await this.#publish([part])
       return found.value as T
     } finally {
@@ -1147,6 +1166,51 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
     return { done, failed, errors }
   }
 
+  /**
+   * Runs `warm(loaders)` now and then every `interval` until `stop()` (or `close()`); a run does not start
+   * while the previous one is still going. Results reach `onRun`.
+   * @example const job = cache.warmEvery(() => topProducts(), '5m', { concurrency: 4 })
+   */
+  warmEvery(
+    loaders:
+      | ReadonlyArray<WarmLoader<T>>
+      | (() => ReadonlyArray<WarmLoader<T>> | Promise<ReadonlyArray<WarmLoader<T>>>),
+    interval: Duration,
+    options: WarmOptions & { onRun?: (result: { done: number; failed: number }) => void } = {},
+  ): { stop(): void; readonly runs: number } {
+    this.#check('warmEvery')
+    const ms = parseOptions(PKG, zDuration({ min: 10, max: MAX_TTL_MS }), interval, 'interval')
+    let running = false
+    let runs = 0
+    const run = async () => {
+      if (running || this.#closed) return
+      running = true
+      try {
+        const list = typeof loaders === 'function' ? await loaders() : loaders
+        const result = await this.warm(list, options)
+        runs++
+        options.onRun?.(result)
+      } catch (err) {
+        if (this.listenerCount('problem') > 0) this.emit('problem', err)
+      } finally {
+        running = false
+      }
+    }
+    const timer = setInterval(run, ms)
+    timer.unref()
+    this.#timers.add(timer)
+    void run()
+    return {
+      stop: () => {
+        clearInterval(timer)
+        this.#timers.delete(timer)
+      },
+      get runs() {
+        return runs
+      },
+    }
+  }
+
   // ---- stats and lifecycle ------------------------------------------------------------------------
 
   /** Hit ratios of L1/L2/L3, factory calls made and saved, bytes and stale values served. */
@@ -1214,6 +1278,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
     if (this.#closed) return
     this.#closed = true
     if (this.#offlineTimer) clearInterval(this.#offlineTimer)
+    for (const t of this.#timers) clearInterval(t)
     for (const c of this.#aborts) c.abort(new CacheError('E_CLOSED', `[${PKG}] the cache was closed`))
     await this.#co.close()
     await this.#l2.close()

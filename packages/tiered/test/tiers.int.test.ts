@@ -1,6 +1,6 @@
 import { type Connection, connect, isCacheError } from '@cache/client'
 import { MemoryCache, RedisCache } from '@cache/core'
-import { uniquePrefix } from '@cache/tools'
+import { uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createTieredCache, type TieredCache } from '../src/index.js'
 
@@ -111,6 +111,34 @@ describe('getManyOrSet, warm, tierStats and L3', () => {
     expect(await fieldOf(cache.warm([{ key: 'k', load: 1 as never }]))).toBe(
       'E_INVALID_OPTION:loaders.0.load',
     )
+  })
+
+  it('warmEvery warms now and on schedule until stopped; a failing list is reported, not thrown', async () => {
+    const cache = make()
+    let version = 0
+    const runs: number[] = []
+    const job = cache.warmEvery(
+      () => {
+        version++
+        return [{ key: 'sched', load: () => version }]
+      },
+      '40ms',
+      { onRun: (r) => runs.push(r.done) },
+    )
+    await waitFor('three runs', () => job.runs >= 3, { timeoutMs: 5000, intervalMs: 10 })
+    job.stop()
+    const after = job.runs
+    expect(await cache.get('sched')).toBeGreaterThanOrEqual(3)
+    await new Promise((r) => setTimeout(r, 120))
+    expect(job.runs).toBe(after)
+    expect(runs.every((d) => d === 1)).toBe(true)
+    const problems: unknown[] = []
+    cache.on('problem', (e) => problems.push(e))
+    const failing = cache.warmEvery(() => Promise.reject(new Error('list unavailable')), '1h')
+    await waitFor('the failure reported', () => problems.length === 1, { timeoutMs: 5000, intervalMs: 10 })
+    failing.stop()
+    expect(failing.runs).toBe(0)
+    expect(() => cache.warmEvery([], 'soon')).toThrow(/interval/)
   })
 
   it('tierStats reports L1/L2 hit ratios, factory calls made and saved, bytes served', async () => {
