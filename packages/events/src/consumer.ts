@@ -221,15 +221,16 @@ export class Consumer<T = unknown> extends EventEmitter {
       } catch (err) {
         if (this.#stopping) break
         const error = toCacheError(err, 'XREADGROUP')
-        if (error.code === 'E_CLOSED') {
+        if (error.code === 'E_CLOSED' && this.#ctx.conn.closed) {
           // The Connection was closed under the consumer: nothing more can be read.
           this.#emitError(error)
           this.#stopping = true
           break
         }
         if (/NOGROUP/.test(error.message)) this.#groupReady = false
-        if (error.code === 'E_TIMEOUT' && this.#reader) {
-          // A blocked read got no answer (server paused or gone): start over on a fresh connection.
+        if ((error.code === 'E_TIMEOUT' || error.code === 'E_CLOSED') && this.#reader) {
+          // A blocked read got no answer (server paused or gone), or the reading connection gave up:
+          // start over on a fresh connection.
           const stale = this.#reader
           this.#reader = undefined
           void stale.close(true)

@@ -261,6 +261,19 @@ describe.each<Kind>(['standalone', 'cluster'])('EventStream on %s', (kind) => {
     expect((await stream.pending('g', { consumer: 'busy' })).count).toBe(300)
   })
 
+  it('stops when its Connection is closed under it, and close() still resolves', async () => {
+    const own = await connectTo(kind)
+    const stream = new EventStream(own, 'orphan')
+    const errors: string[] = []
+    const consumer = stream.consume({ group: 'g', blockMs: 50 }, () => {})
+    consumer.on('error', (e) => errors.push(e.code))
+    await consumer.ready()
+    await own.close()
+    await until('stopped', () => consumer.closed)
+    await consumer.close()
+    expect(errors).toContain('E_CLOSED')
+  })
+
   it('a consumer blocked on an empty stream closes promptly', async () => {
     const stream = new EventStream(conn, 'idle')
     const consumer = stream.consume({ group: 'g', blockMs: 10_000 }, () => {})
