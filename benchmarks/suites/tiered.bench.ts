@@ -57,6 +57,61 @@ async function propagation(
   }
 }
 
+/**
+ * Raw CLIENT TRACKING (RESP2 redirect) in BCAST or default mode: write latency to the invalidation
+ * message, and how many messages writes to keys this client never read cause.
+ */
+async function trackingMode(url: string, bcast: boolean, prefix: string, samples: number) {
+  const sub = createClient({ url })
+  const tracker = createClient({ url })
+  const writer = createClient({ url })
+  await Promise.all([sub.connect(), tracker.connect(), writer.connect()])
+  const id = await sub.sendCommand<number>(['CLIENT', 'ID'])
+  let received = 0
+  let wake: (() => void) | undefined
+  await sub.subscribe('__redis__:invalidate', () => {
+    received++
+    wake?.()
+  })
+  await tracker.sendCommand(
+    bcast
+      ? ['CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', 'PREFIX', prefix]
+      : ['CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id)],
+  )
+  const key = `${prefix}hot`
+  await writer.set(key, '0')
+  const latencies: number[] = []
+  for (let i = 0; i < samples; i++) {
+    // Default mode only reports keys this connection read since their last invalidation.
+    if (!bcast) await tracker.get(key)
+    const got = new Promise<number>((resolve) => {
+      wake = () => resolve(performance.now())
+    })
+    const t0 = performance.now()
+    await writer.set(key, String(i))
+    latencies.push(((await got) - t0) * 1000)
+    wake = undefined
+  }
+  received = 0
+  for (let i = 0; i < 1000; i++) await writer.set(`${prefix}other:${i}`, '1')
+  await writer.ping() // the messages precede the PING reply on the server side; give them a moment
+  await new Promise((r) => setTimeout(r, 50))
+  const unrelated = received
+  await writer.del([key, ...Array.from({ length: 1000 }, (_, i) => `${prefix}other:${i}`)])
+  await Promise.all([sub.close(), tracker.close(), writer.close()])
+  latencies.sort((x, y) => x - y)
+  return {
+    name: `raw CLIENT TRACKING ${bcast ? 'BCAST' : 'default mode'}: write → invalidation message`,
+    concurrency: 1,
+    ops: samples,
+    opsPerSec: 0,
+    p50Us: Math.round(percentile(latencies, 50) * 10) / 10,
+    p99Us: Math.round(percentile(latencies, 99) * 10) / 10,
+    meanUs: Math.round((latencies.reduce((s, x) => s + x, 0) / latencies.length) * 10) / 10,
+    extra: { messagesFor1000UnreadKeys: unrelated, readsNeededPerInvalidation: bcast ? 0 : 1 },
+  } satisfies Measurement
+}
+
 export default defineSuite('tiered', async (ctx) => {
   const url = new URL(ctx.standaloneUrl)
   const connection = { host: url.hostname, port: Number(url.port) }
@@ -192,6 +247,38 @@ export default defineSuite('tiered', async (ctx) => {
     samples,
   )
   measurements.push(viaLibrary, viaPlain, viaBus)
+  // Which tracking mode: the same raw measurement in BCAST and default mode.
+  measurements.push(
+    await trackingMode(ctx.standaloneUrl, true, `${namespace}-raw-bcast:`, samples),
+    await trackingMode(ctx.standaloneUrl, false, `${namespace}-raw-default:`, samples),
+  )
+
+  // Does BCAST's invalidation of our own writes hurt? A 9:1 read/write mix in one process, tracking vs no
+  // coherence (which keeps the writer's value in L1 and sends nothing): the gap is the cost of self-eviction.
+  const solo = createTieredCache<unknown>({ connection: connA, namespace: 'solo', coherence: 'none' })
+  const mixKeys = keys.slice(0, 20)
+  for (const k of mixKeys) await solo.set(k, payload, { ttl: '1h' })
+  for (const k of mixKeys) await ours.get(k)
+  // Every 10th call writes (cycling over the keys), the others read (cycling too).
+  const mix = (c: TieredCache<unknown>) => async (_w: number, i: number) => {
+    for (let j = 0; j < BATCH; j++) {
+      const n = i * BATCH + j
+      if (n % 10 === 0) await c.set(mixKeys[(n / 10) % mixKeys.length] as string, payload, { ttl: '1h' })
+      else await c.get(mixKeys[n % mixKeys.length] as string)
+    }
+  }
+  const mixed = (
+    await measureInterleaved(
+      [
+        { name: '9:1 read/write mix: tracking (own writes evicted)', op: mix(ours) },
+        { name: '9:1 read/write mix: no coherence (own writes kept in L1)', op: mix(solo) },
+      ],
+      { concurrency: 1, durationMs: 3000, rounds: 3, scale: ctx.scale },
+    )
+  ).map(perGet)
+  measurements.push(...mixed)
+  await solo.clear()
+  await solo.close()
   ratios.push(
     ratio(
       'invalidation propagation p99 (ms), tracking',
@@ -216,7 +303,7 @@ export default defineSuite('tiered', async (ctx) => {
   return {
     suite: 'tiered',
     description:
-      'L1/L2 tiered caches on one local redis-server, same 5-field object payload over 100 keys. @cache/tiered (CLIENT TRACKING BCAST coherence; L1 keeps values by reference, L2 msgpack) vs BentoCache 1.6 (memory L1 with serialize: false, i.e. by reference, its fastest setting; Redis L2 + Redis bus) vs cacheable 2 (CacheableMemory primary, @keyv/redis secondary). Each measured op is a batch of 100 sequential awaited calls (figures are per call). Propagation: write in A (another client) → eviction event in B, measured from the start of the write. Targets: L1 hit ≥ 10× both peers, getOrSet hot key ≥ 5× BentoCache, propagation p99 < 5 ms.',
+      'L1/L2 tiered caches on one local redis-server, same 5-field object payload over 100 keys. @cache/tiered (CLIENT TRACKING BCAST coherence; L1 keeps values by reference, L2 msgpack) vs BentoCache 1.6 (memory L1 with serialize: false, i.e. by reference, its fastest setting; Redis L2 + Redis bus) vs cacheable 2 (CacheableMemory primary, @keyv/redis secondary). Each measured op is a batch of 100 sequential awaited calls (figures are per call). Propagation: write in A (another client) → eviction event in B, measured from the start of the write; raw CLIENT TRACKING BCAST vs default mode measured the same way (default mode needs a read per key after each invalidation; BCAST also reports keys never read). A 9:1 read/write mix shows the cost of BCAST evicting the writer’s own writes (vs coherence none). Targets: L1 hit ≥ 10× both peers, getOrSet hot key ≥ 5× BentoCache, propagation p99 < 5 ms.',
     settings: {
       keys: keys.length,
       batch: BATCH,
