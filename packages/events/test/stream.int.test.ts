@@ -274,6 +274,34 @@ describe.each<Kind>(['standalone', 'cluster'])('EventStream on %s', (kind) => {
     expect(errors).toContain('E_CLOSED')
   })
 
+  it('three racing consumers with failing handlers: every event succeeds, nothing left pending', async () => {
+    const stream = new EventStream(conn, 'race', { schema: Order })
+    const total = 150
+    await stream.appendMany(Array.from({ length: total }, (_, n) => ({ n })))
+    const succeeded = new Map<number, number>()
+    const attempts = new Map<number, number>()
+    const options = { group: 'g', concurrency: 4, batch: 8, blockMs: 20, claimIdleMs: 200, maxDeliveries: 10 }
+    const consumers = ['a', 'b', 'c'].map((name) =>
+      stream.consume({ ...options, consumer: name }, async (e) => {
+        const tries = (attempts.get(e.n) ?? 0) + 1
+        attempts.set(e.n, tries)
+        await new Promise((r) => setTimeout(r, e.n % 3))
+        if (e.n % 5 === 0 && tries === 1) throw new Error('transient')
+        succeeded.set(e.n, (succeeded.get(e.n) ?? 0) + 1)
+      }),
+    )
+    await until('all succeeded', () => succeeded.size === total, 20_000)
+    await until('nothing pending', async () => (await stream.pending('g')).count === 0, 10_000)
+    await Promise.all(consumers.map((c) => c.close()))
+    // At-least-once: a success is repeated only if its ack came later than claimIdleMs (a stalled machine).
+    expect([...succeeded.values()].every((n) => n >= 1)).toBe(true)
+    expect(await stream.deadLetters()).toEqual([])
+    for (let n = 0; n < total; n += 5) expect(attempts.get(n)).toBeGreaterThanOrEqual(2)
+    const stats = consumers.map((c) => c.stats)
+    expect(stats.reduce((sum, s) => sum + s.failed, 0)).toBe(total / 5)
+    expect(stats.reduce((sum, s) => sum + s.acked, 0)).toBeGreaterThanOrEqual(total)
+  })
+
   it('a consumer blocked on an empty stream closes promptly', async () => {
     const stream = new EventStream(conn, 'idle')
     const consumer = stream.consume({ group: 'g', blockMs: 10_000 }, () => {})
