@@ -318,7 +318,5 @@ export class LockManager extends EventEmitter {
 }
 
 function resolveManager(options: LockManagerOptions) {
-  const o = parseOptions(PKG, lockManagerSchema, options)
-  o.prefix && checkName('prefix', o.prefix)
-  return o
+  return parseOptions(PKG, lockManagerSchema, options)
 }

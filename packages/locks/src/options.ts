@@ -55,6 +55,16 @@ export interface AcquireOptions {
   replicaTimeout?: Duration
 }
 
+/** A key namespace part: what KeyBuilder accepts, so a bad prefix is reported as `prefix`. */
+const prefix = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9._\-@/=+,;!$&()']+(:[A-Za-z0-9._\-@/=+,;!$&()']+)*$/, {
+      message: "must be ':'-separated parts of letters, digits and ._-@/=+,;!$&()'",
+    })
+    .max(128)
+    .default(fallback)
+
 const common = {
   fencing: z.enum(['clock', 'counter']).default(D.DEFAULT_FENCING),
   retryInterval: zDuration({ min: 1, max: 60_000 }).default(D.DEFAULT_RETRY_INTERVAL_MS),
@@ -63,7 +73,7 @@ const common = {
 /** zod schema of LockManagerOptions. */
 export const lockManagerSchema = z
   .object({
-    prefix: z.string().min(1).default(D.DEFAULT_LOCK_PREFIX),
+    prefix: prefix(D.DEFAULT_LOCK_PREFIX),
     id: z
       .string()
       .min(1)
@@ -152,7 +162,7 @@ export interface SemaphoreOptions extends CommonOptions {
 export const semaphoreSchema = z
   .object({
     limit: z.number().int().min(1).max(1_000_000),
-    prefix: z.string().min(1).default(D.DEFAULT_SEMAPHORE_PREFIX),
+    prefix: prefix(D.DEFAULT_SEMAPHORE_PREFIX),
     ...common,
   })
   .strict()
@@ -164,9 +174,7 @@ export interface ReadWriteLockOptions extends CommonOptions {
 }
 
 /** zod schema of ReadWriteLockOptions. */
-export const rwSchema = z
-  .object({ prefix: z.string().min(1).default(D.DEFAULT_RWLOCK_PREFIX), ...common })
-  .strict()
+export const rwSchema = z.object({ prefix: prefix(D.DEFAULT_RWLOCK_PREFIX), ...common }).strict()
 
 /** Options of `new Redlock(connections, options)`. */
 export interface RedlockOptions extends CommonOptions {
@@ -183,7 +191,7 @@ export const redlockSchema = z
   .object({
     quorum: z.number().int().min(1).optional(),
     nodeTimeout: zDuration({ min: 1, max: 60_000 }).default(D.DEFAULT_NODE_TIMEOUT_MS),
-    prefix: z.string().min(1).default(D.DEFAULT_LOCK_PREFIX),
+    prefix: prefix(D.DEFAULT_LOCK_PREFIX),
     ...common,
   })
   .strict()
@@ -208,7 +216,7 @@ export const leaderSchema = z
       .max(200)
       .regex(/^[^\n]*$/, 'must not contain a line break')
       .optional(),
-    prefix: z.string().min(1).default(D.DEFAULT_LEADER_PREFIX),
+    prefix: prefix(D.DEFAULT_LEADER_PREFIX),
     ...common,
   })
   .strict()
