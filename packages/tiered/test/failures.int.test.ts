@@ -146,4 +146,50 @@ describe('Redis killed mid-traffic, then restarted', () => {
     )
     expect(unhandled).toEqual([])
   })
+
+  it('bus coherence: L1 is distrusted while the subscriber reconnects, and trusted and coherent again after', async () => {
+    const bus = createTieredCache<string>({ connection: conn, namespace: 'bus', coherence: 'bus' })
+    const other = createTieredCache<string>({ connection: writerConn, namespace: 'bus', coherence: 'bus' })
+    try {
+      await Promise.all([bus.ready, other.ready])
+      const states: boolean[] = []
+      bus.on('coherence', (e: { trusted: boolean }) => states.push(e.trusted))
+      await other.set('b', 'one')
+      await waitFor('b in L1', async () => (await bus.get('b')) === 'one' && bus.cachedLocally('b'), {
+        timeoutMs: 5000,
+        intervalMs: 5,
+      })
+      await server.master.kill()
+      await waitFor('bus L1 distrusted', () => !bus.coherent, { timeoutMs: 5000 })
+      // Still answered from L1 while Redis is down (fail-safe), but not as a trusted hit.
+      expect(bus.cachedLocally('b')).toBe(false)
+      expect(await bus.get('b')).toBe('one')
+      await server.master.restart()
+      await waitFor('bus L1 trusted again', () => bus.coherent, { timeoutMs: 10_000 })
+      expect(states).toEqual([false, true])
+      // The restarted server is empty: the old L1 entry is revalidated, not served.
+      expect(await bus.get('b')).toBeUndefined()
+      await waitFor(
+        'writes work again',
+        async () => (await other.set('b', 'two').then(() => true)) === true,
+        {
+          timeoutMs: 10_000,
+        },
+      )
+      await waitFor('b in L1', async () => (await bus.get('b')) === 'two' && bus.cachedLocally('b'), {
+        timeoutMs: 5000,
+        intervalMs: 5,
+      })
+      await other.set('b', 'three')
+      await waitFor('bus eviction after recovery', () => !bus.cachedLocally('b'), {
+        timeoutMs: 5000,
+        intervalMs: 5,
+      })
+      expect(await bus.get('b')).toBe('three')
+      expect(unhandled).toEqual([])
+    } finally {
+      await bus.close()
+      await other.close()
+    }
+  })
 })
