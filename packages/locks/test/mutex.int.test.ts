@@ -209,6 +209,20 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('mutex on %s', (ki
     await group.release()
   })
 
+  it('a group aborts its signal when a member is lost; heldLongerThan scans every master', async () => {
+    const group = await locks.acquireAll(['g1', 'g2', 'g3'], { ttl: '5s' })
+    await sleep(30)
+    const long = await locks.heldLongerThan(20)
+    expect(long.map((l) => l.resource)).toEqual(expect.arrayContaining(['g1', 'g2', 'g3']))
+    const key = `${conn.keys.namespace}:lock:{g2}`
+    await conn.send(['DEL', key], { key })
+    await expect(group.extend()).rejects.toMatchObject({ code: 'E_LOCK_LOST', resource: 'g2' })
+    expect(group.signal.aborted).toBe(true)
+    await expect(group.release()).rejects.toMatchObject({ code: 'E_LOCK_LOST' })
+    expect(await locks.inspect('g1')).toBeNull()
+    expect(await locks.inspect('g3')).toBeNull()
+  })
+
   it('races: 20 concurrent tryAcquire calls, exactly one wins', async () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, () => locks.tryAcquire('race', { ttl: '5s' })),
