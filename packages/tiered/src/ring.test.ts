@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { HashRing, murmur3 } from './ring.js'
 
@@ -55,5 +56,28 @@ describe('HashRing', () => {
     const other = new HashRing(['d', 'c', 'a'], 160)
     for (const k of keys.slice(0, 2000)) expect(other.lookup(k)).toBe(ring.lookup(k))
     expect(() => new HashRing([], 10).lookup('k')).toThrow()
+  })
+
+  it('property: adding a shard only ever moves keys to it; removing it restores every owner', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 6 }),
+        fc.string({ minLength: 1, maxLength: 8 }),
+        fc.array(fc.string({ maxLength: 20 }), { minLength: 1, maxLength: 50 }),
+        (names, extra, sample) => {
+          fc.pre(!names.includes(extra))
+          const ring = new HashRing(names, 20)
+          const before = sample.map((k) => ring.lookup(k))
+          ring.add(extra)
+          sample.forEach((k, i) => {
+            const now = ring.lookup(k)
+            if (now !== before[i]) expect(now).toBe(extra)
+          })
+          ring.remove(extra)
+          expect(sample.map((k) => ring.lookup(k))).toEqual(before)
+        },
+      ),
+      { numRuns: 200 },
+    )
   })
 })

@@ -35,6 +35,7 @@ import {
 } from './coherence.js'
 import { PKG, REFRESH_LEASE_MS } from './defaults.js'
 import { closedError, FactoryTimeoutError } from './errors.js'
+import { TieredKeys } from './keys.js'
 import { L1Store } from './l1.js'
 import {
   type CoherenceMode,
@@ -170,6 +171,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
   readonly #l1: L1Store
   readonly #l2: RedisCache<unknown>
   readonly #l3: Cache<unknown> | undefined
+  readonly #keys: TieredKeys
   readonly #co: Coherence
   readonly #now: () => number
   readonly #l1Ttl: number
@@ -238,10 +240,10 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
         if (this.listenerCount('problem') > 0) this.emit('problem', err)
       },
     }
-    const probe = this.#l2.redisKey('_')
+    this.#keys = new TieredKeys(this.#l2)
     this.#co =
       o.coherence === 'tracking'
-        ? new TrackingCoherence(o.connection, probe.slice(0, -2), handlers)
+        ? new TrackingCoherence(o.connection, this.#keys.valuePrefix, handlers)
         : o.coherence === 'bus'
           ? new BusCoherence(o.connection, `${o.connection.keys.namespace}:${o.namespace}`, handlers)
           : new NoCoherence(handlers)
@@ -1032,7 +1034,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
     call: CallOptions,
     stale: Found | undefined,
   ): Promise<T> {
-    const lease = this.#leaseKey(part)
+    const lease = this.#keys.refreshLease(part)
     let got: unknown
     try {
       got = await this.#conn.send(['SET', lease, '1', 'NX', 'PX', String(REFRESH_LEASE_MS)], { key: lease })
@@ -1076,10 +1078,6 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
     this.#fill(key, part, { value, exp: env[1], ttl }, call.grace)
     this.#offlineWrite(key, { kind: 'set', env, options: { ttl: this.#l2Ttl(ttl, call.grace) } })
     return value
-  }
-
-  #leaseKey(part: string): string {
-    return `${this.#l2.redisKey('_').slice(0, -4)}tr:{${part}}`
   }
 
   /**
