@@ -3,8 +3,11 @@
 import { connect } from '@cache/client'
 import { LockManager } from '../src/index.js'
 
-const [url, namespace, label, rounds] = process.argv.slice(2) as [string, string, string, string]
-const conn = await connect({ url, namespace })
+const [target, namespace, label, rounds] = process.argv.slice(2) as [string, string, string, string]
+// A redis:// URL, or a JSON list of cluster nodes.
+const conn = target.startsWith('[')
+  ? await connect({ cluster: { nodes: JSON.parse(target) }, namespace })
+  : await connect({ url: target, namespace })
 const locks = new LockManager(conn, { id: label, retryInterval: 50 })
 const log = conn.keys.key('log')
 for (let i = 0; i < Number(rounds); i++) {

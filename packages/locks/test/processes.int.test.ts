@@ -27,21 +27,27 @@ function run(args: string[]): Promise<void> {
   })
 }
 
-describe('4 processes contending for one lock', () => {
+describe.each(['standalone', 'cluster'] as const)('4 processes contending for one lock on %s', (kind) => {
   const namespace = uniquePrefix('locks')
+  const { standalone, cluster } = inject('redis')
+  const target = kind === 'cluster' ? JSON.stringify(cluster.nodes) : standalone.url
   let conn: Connection
 
   beforeAll(async () => {
-    conn = await connect({ url: inject('redis').standalone.url, namespace })
+    conn =
+      kind === 'cluster'
+        ? await connect({ cluster: { nodes: cluster.nodes }, namespace })
+        : await connect({ url: standalone.url, namespace })
   })
   afterAll(async () => {
     await conn.close()
   })
 
   it('zero overlapping critical sections, strictly increasing fencing tokens', async () => {
-    const url = inject('redis').standalone.url
     const rounds = 25
-    await Promise.all(['p1', 'p2', 'p3', 'p4'].map((label) => run([url, namespace, label, String(rounds)])))
+    await Promise.all(
+      ['p1', 'p2', 'p3', 'p4'].map((label) => run([target, namespace, label, String(rounds)])),
+    )
     const log = conn.keys.key('log')
     const records = await conn.send<string[]>(['LRANGE', log, '0', '-1'], { key: log })
     expect(records).toHaveLength(4 * rounds * 2)
