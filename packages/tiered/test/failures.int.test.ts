@@ -167,8 +167,10 @@ describe('Redis killed mid-traffic, then restarted', () => {
       await server.master.restart()
       await waitFor('bus L1 trusted again', () => bus.coherent, { timeoutMs: 10_000 })
       expect(states).toEqual([false, true])
-      // The restarted server is empty: the old L1 entry is revalidated, not served.
-      expect(await bus.get('b')).toBeUndefined()
+      // The restarted server is empty: once commands get through again (until then L1 answers, fail-safe),
+      // the old L1 entry is revalidated, not served.
+      await waitFor('revalidated', async () => (await bus.get('b')) === undefined, { timeoutMs: 10_000 })
+      expect(bus.cachedLocally('b')).toBe(false)
       await waitFor(
         'writes work again',
         async () => (await other.set('b', 'two').then(() => true)) === true,
@@ -190,6 +192,60 @@ describe('Redis killed mid-traffic, then restarted', () => {
     } finally {
       await bus.close()
       await other.close()
+    }
+  })
+
+  it("offline writes: 'drop' keeps them in L1 only; 'retry' keeps the newest maxOfflineWrites and replays them", async () => {
+    const drop = createTieredCache<string>({
+      connection: conn,
+      namespace: 'drop',
+      coherence: 'none',
+      offlineWrites: 'drop',
+    })
+    const retry = createTieredCache<string>({
+      connection: conn,
+      namespace: 'retry',
+      coherence: 'none',
+      maxOfflineWrites: 2,
+      offlineRetryInterval: '50ms',
+    })
+    const dropped: boolean[] = []
+    drop.on('offline-write', (e: { dropped: boolean }) => dropped.push(e.dropped))
+    try {
+      // Killed, not paused: a command that timed out against a paused server may still run when it
+      // resumes (its outcome is unknown), which would blur what 'drop' means.
+      await server.master.kill()
+      try {
+        await Promise.all([
+          drop.set('d', 'local only'),
+          retry.set('r1', 'one'),
+          retry.set('r2', 'two'),
+          retry.set('r3', 'three'),
+        ])
+        expect(dropped).toEqual([true])
+        expect(drop.tierStats().offlineWritesQueued).toBe(0)
+        expect(retry.tierStats().offlineWritesQueued).toBe(2)
+        // Reads of what was written offline are answered from L1.
+        expect(await drop.get('d')).toBe('local only')
+      } finally {
+        await server.master.restart()
+      }
+      await waitFor('replayed', () => retry.tierStats().offlineWritesQueued === 0, { timeoutMs: 10_000 })
+      const check = createTieredCache<string>({
+        connection: writerConn,
+        namespace: 'retry',
+        coherence: 'none',
+      })
+      const checkDrop = createTieredCache<string>({
+        connection: writerConn,
+        namespace: 'drop',
+        coherence: 'none',
+      })
+      expect(await check.mget(['r1', 'r2', 'r3'])).toEqual([undefined, 'two', 'three'])
+      expect(await checkDrop.get('d')).toBeUndefined()
+      await Promise.all([check.close(), checkDrop.close()])
+    } finally {
+      await Promise.all([drop.close(), retry.close()])
     }
   })
 })
