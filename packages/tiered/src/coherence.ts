@@ -1,7 +1,13 @@
-import type { Connection, RedisCluster, RedisSentinel, Subscriber } from '@cache/client'
+import {
+  CacheError,
+  type Connection,
+  type RedisCluster,
+  type RedisSentinel,
+  type Subscriber,
+} from '@cache/client'
 import { PubSub, type Subscription } from '@cache/events'
-import { createClient, type RedisClientOptions } from '@redis/client'
-import { BUS_CHANNEL, COHERENCE_RETRY_MAX_MS, COHERENCE_RETRY_MIN_MS } from './defaults.js'
+import { createClient, ErrorReply, type RedisClientOptions } from '@redis/client'
+import { BUS_CHANNEL, COHERENCE_RETRY_MAX_MS, COHERENCE_RETRY_MIN_MS, PKG } from './defaults.js'
 
 /** What a coherence strategy tells the cache. @internal */
 export interface CoherenceHandlers {
@@ -109,6 +115,16 @@ export class TrackingCoherence implements Coherence {
       this.#building = false
       for (const p of pairs) destroy(p)
       if (this.#closed) return
+      if (err instanceof ErrorReply) {
+        // The server (or a proxy, or an ACL) refuses CLIENT TRACKING: retrying will not help.
+        const unsupported = new CacheError(
+          'E_UNSUPPORTED',
+          `[${PKG}] coherence "tracking": the server refused CLIENT TRACKING (${err.message.split(' ')[0]}); use coherence "bus"`,
+          { cause: err },
+        )
+        this.handlers.problem(unsupported)
+        throw unsupported
+      }
       this.handlers.problem(err)
       this.#schedule()
       throw err

@@ -248,4 +248,35 @@ describe('Redis killed mid-traffic, then restarted', () => {
       await Promise.all([drop.close(), retry.close()])
     }
   })
+
+  it('a server that refuses CLIENT TRACKING: ready rejects with E_UNSUPPORTED, the cache still works without L1', async () => {
+    await server.master.command([
+      'ACL',
+      'SETUSER',
+      'notrack',
+      'on',
+      '>pw',
+      '~*',
+      '&*',
+      '+@all',
+      '-client|tracking',
+    ])
+    const limited = await connect({ url: server.url, username: 'notrack', password: 'pw', namespace: 'acl' })
+    const cache = createTieredCache<string>({ connection: limited, namespace: 'n' })
+    try {
+      const err = await cache.ready.then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect((err as { code?: string }).code).toBe('E_UNSUPPORTED')
+      expect(String((err as Error).message)).toMatch(/coherence "bus"/)
+      await cache.set('k', 'v')
+      expect(await cache.get('k')).toBe('v')
+      expect(cache.cachedLocally('k')).toBe(false)
+      expect(cache.coherent).toBe(false)
+    } finally {
+      await cache.close()
+      await limited.close()
+    }
+  })
 })
