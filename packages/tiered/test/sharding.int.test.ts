@@ -70,6 +70,46 @@ describe('ShardedCache', () => {
     expect(isCacheError(await cache.get('k').catch((e: unknown) => e), 'E_CLOSED')).toBe(true)
   })
 
+  it("every single-key operation reaches the key's shard", async () => {
+    const { a, b, c } = deployments()
+    const cache = new ShardedCache({
+      shards: [
+        { name: 'a', cache: a },
+        { name: 'b', cache: b },
+        { name: 'c', cache: c },
+      ],
+      namespace: 'regions',
+    })
+    try {
+      expect(cache.namespace).toBe('regions')
+      expect(cache.shards).toEqual(['a', 'b', 'c'])
+      for (const k of ['x', 'y', 'z', 'w']) {
+        expect(await cache.setIfAbsent(k, 1, { ttl: '1h', keepVersions: 3 })).toBe(true)
+        expect(await cache.setIfAbsent(k, 2)).toBe(false)
+        expect(await cache.ttl(k)).toBeGreaterThan(3_000_000)
+        expect(await cache.expire(k, '2h')).toBe(true)
+        expect((await cache.getWithTtl(k))?.ttl).toBeGreaterThan(3_700_000)
+        await cache.set(k, 2, { keepVersions: 3 })
+        expect((await cache.versions(k)).map((v) => v.value)).toEqual([2, 1])
+        await cache.rollback(k, 1)
+        expect(await cache.get(k)).toBe(1)
+        expect(await cache.invalidate(k)).toBe(1)
+        expect(await cache.delete(k)).toBe(false)
+      }
+      expect(cache.stats().namespace).toBe('regions')
+      expect(isCacheError(await cache.mget(['ok', '']).catch((e: unknown) => e), 'E_INVALID_OPTION')).toBe(
+        true,
+      )
+      expect(isCacheError(await cache.mset('no' as never).catch((e: unknown) => e), 'E_INVALID_OPTION')).toBe(
+        true,
+      )
+    } finally {
+      await wipe([a, b, c])
+      await cache.close()
+      await cache.close()
+    }
+  })
+
   it('adding a 4th deployment moves about 1/4 of the keys, all to the new shard; removing it moves them back', async () => {
     const { a, b, c, d } = deployments()
     const cache = new ShardedCache({
