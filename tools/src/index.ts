@@ -1,3 +1,3 @@
 export * from './harness/index.js'
 export type { SharedTopologies } from './provided.js'
-export { uniquePrefix } from './testing.js'
+export { codeOf, codeOfSync, uniquePrefix } from './testing.js'

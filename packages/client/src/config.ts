@@ -4,6 +4,7 @@ import * as D from './defaults.js'
 import { zDuration } from './duration.js'
 import { InvalidOptionError } from './errors.js'
 import { KeyBuilder } from './keys.js'
+import { PKG } from './pkg.js'
 import { parseOptions } from './validate.js'
 
 /** A server address: `'host:port'` or `{ host, port }`. */
@@ -99,8 +100,6 @@ export interface ResolvedConfig {
   breaker: false | { failureThreshold: number; resetTimeoutMs: number }
   drainTimeoutMs: number
 }
-
-const PKG = '@cache/client'
 
 function parseAddress(input: NodeAddressInput, defaultPort: number): NodeAddress | string {
   if (typeof input !== 'string') return input

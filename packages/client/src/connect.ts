@@ -1,6 +1,8 @@
 import { type ConnectOptions, type ResolvedConfig, resolveConfig } from './config.js'
-import { Connection, createRedis, fatalConnectError, toCacheError, withDeadline } from './connection.js'
+import { Connection, connectFailure, createRedis, fatalConnectError, toCacheError } from './connection.js'
+import { withDeadline } from './deadline.js'
 import { CacheError } from './errors.js'
+import { TAG } from './pkg.js'
 import { type AnyRedis, type RedisCluster, type RedisStandalone, topologyOf } from './types.js'
 
 /**
@@ -55,7 +57,7 @@ export async function connect(
     const cause = toCacheError(err, 'connect')
     throw new CacheError(
       'E_UNAVAILABLE',
-      `[@cache/client] cannot connect to ${describe(resolved)}: ${cause.message.replace(/^\[@cache\/client\] /, '')}${last}`,
+      `${TAG} cannot connect to ${describe(resolved)}: ${cause.message.replace(/^\[@cache\/client\] /, '')}${last}`,
       {
         cause,
       },
@@ -126,7 +128,7 @@ async function wrapExisting(
     if (topology === 'standalone') return (redis as RedisStandalone).duplicate() as unknown as AnyRedis
     throw new CacheError(
       'E_UNSUPPORTED',
-      '[@cache/client] subscriber(): pass Sentinel options to connect() instead of a sentinel object to get a dedicated pub/sub connection',
+      `${TAG} subscriber(): pass Sentinel options to connect() instead of a sentinel object to get a dedicated pub/sub connection`,
     )
   }
   const conn = new Connection(config, { redis, replicas: redis, owned: [], createSubscriber })
@@ -135,7 +137,7 @@ async function wrapExisting(
     try {
       await withDeadline(r.connect(), config.connectTimeoutMs, 'connect')
     } catch (err) {
-      throw toCacheError(err, 'connect')
+      throw connectFailure(err, 'connect')
     }
   }
   return conn

@@ -11,12 +11,12 @@ import {
 } from '@redis/client'
 import { type BreakerState, CircuitBreaker } from './breaker.js'
 import type { NodeAddress, ResolvedConfig } from './config.js'
-import { CacheError, isCacheError } from './errors.js'
+import { backoff, withDeadline } from './deadline.js'
+import { CacheError, isCacheError, isUnavailable, UnavailableError } from './errors.js'
 import { hashSlot, KeyBuilder } from './keys.js'
+import { TAG } from './pkg.js'
 import { Subscriber } from './subscriber.js'
 import type { AnyRedis, Arg, RedisCluster, RedisSentinel, RedisStandalone, Topology } from './types.js'
-
-const PKG = '[@cache/client]'
 
 /** Published on `cache:client:command` after every command sent through a Connection. */
 export interface CommandEvent {
@@ -182,9 +182,10 @@ const NOT_WRAPPED = new Set([
   'rawListeners',
 ])
 
-/** True for errors that mean "the server could not be reached or answer", which feed the breaker. */
-function isConnectivity(err: CacheError): boolean {
-  return err.code === 'E_UNAVAILABLE' || err.code === 'E_TIMEOUT'
+/** A failed connection attempt: a missed connect deadline is "server unavailable", like any other failure. */
+export function connectFailure(err: unknown, what: string): CacheError {
+  if (isCacheError(err, 'E_TIMEOUT')) return new UnavailableError(err.message, { cause: err })
+  return toCacheError(err, what)
 }
 
 /** Maps anything a command can throw to a CacheError with a stable code. */
@@ -195,18 +196,18 @@ export function toCacheError(err: unknown, command: string): CacheError {
     if (CONNECTIVITY_REPLY.test(message)) {
       return new CacheError(
         'E_UNAVAILABLE',
-        `${PKG} ${command}: server not ready (${message.split(' ')[0]})`,
+        `${TAG} ${command}: server not ready (${message.split(' ')[0]})`,
         { cause: err },
       )
     }
-    return new CacheError('E_COMMAND', `${PKG} ${command} failed: ${message}`, { cause: err })
+    return new CacheError('E_COMMAND', `${TAG} ${command} failed: ${message}`, { cause: err })
   }
   const name = err instanceof Error ? err.constructor.name : ''
   if (name === 'ClientClosedError')
-    return new CacheError('E_CLOSED', `${PKG} ${command}: the connection is closed`, { cause: err })
+    return new CacheError('E_CLOSED', `${TAG} ${command}: the connection is closed`, { cause: err })
   if (name === 'TimeoutError')
-    return new CacheError('E_TIMEOUT', `${PKG} ${command} timed out before it was sent`, { cause: err })
-  return new CacheError('E_UNAVAILABLE', `${PKG} ${command}: server unavailable (${message})`, { cause: err })
+    return new CacheError('E_TIMEOUT', `${TAG} ${command} timed out before it was sent`, { cause: err })
+  return new CacheError('E_UNAVAILABLE', `${TAG} ${command}: server unavailable (${message})`, { cause: err })
 }
 
 /**
@@ -325,7 +326,7 @@ export class Connection extends EventEmitter {
    */
   exec<T>(command: string, fn: () => Promise<T>, timeoutMs = this.config.commandTimeoutMs): Promise<T> {
     if (this.#closing) {
-      return Promise.reject(new CacheError('E_CLOSED', `${PKG} ${command}: the connection is closed`))
+      return Promise.reject(new CacheError('E_CLOSED', `${TAG} ${command}: the connection is closed`))
     }
     const breaker = this.#breaker
     if (breaker && !breaker.allow()) {
@@ -333,7 +334,7 @@ export class Connection extends EventEmitter {
       return Promise.reject(
         new CacheError(
           'E_UNAVAILABLE',
-          `${PKG} ${command}: ${this.topology} server unavailable (circuit open)`,
+          `${TAG} ${command}: ${this.topology} server unavailable (circuit open)`,
           {
             details: { retryAfterMs: breaker.retryAfterMs },
           },
@@ -386,7 +387,7 @@ export class Connection extends EventEmitter {
       if (op.deadline <= now) {
         this.#settle(
           op,
-          new CacheError('E_TIMEOUT', `${PKG} ${op.command} got no reply within ${op.timeoutMs}ms`, {
+          new CacheError('E_TIMEOUT', `${TAG} ${op.command} got no reply within ${op.timeoutMs}ms`, {
             details: { timeoutMs: op.timeoutMs },
           }),
         )
@@ -408,9 +409,9 @@ export class Connection extends EventEmitter {
     }
     const durationMs = performance.now() - op.start
     const error = toCacheError(err, op.command)
-    if (this.topology === 'cluster' && isConnectivity(error)) this.#rediscoverCluster()
+    if (this.topology === 'cluster' && isUnavailable(error)) this.#rediscoverCluster()
     if (breaker) {
-      if (isConnectivity(error)) breaker.failure()
+      if (isUnavailable(error)) breaker.failure()
       else breaker.success() // the server answered, with an error of the command's own
     }
     this.#publish(op.command, durationMs, error.code)
@@ -504,7 +505,7 @@ export class Connection extends EventEmitter {
       if (existing.sha !== sha) {
         throw new CacheError(
           'E_INVALID_OPTION',
-          `${PKG} script "${name}" is already defined with other source`,
+          `${TAG} script "${name}" is already defined with other source`,
           {
             details: { field: 'name' },
           },
@@ -517,7 +518,7 @@ export class Connection extends EventEmitter {
       if (keys.length !== options.keys) {
         throw new CacheError(
           'E_INVALID_ARGUMENT',
-          `${PKG} script "${name}" takes ${options.keys} keys, got ${keys.length}`,
+          `${TAG} script "${name}" takes ${options.keys} keys, got ${keys.length}`,
         )
       }
       if (!options.crossSlot && keys.length > 1) {
@@ -525,7 +526,7 @@ export class Connection extends EventEmitter {
         if (keys.some((k) => hashSlot(k) !== slot)) {
           throw new CacheError(
             'E_CROSSSLOT',
-            `${PKG} script "${name}": keys map to different cluster slots; use {hash tags}`,
+            `${TAG} script "${name}": keys map to different cluster slots; use {hash tags}`,
             {
               details: { script: name },
             },
@@ -613,7 +614,7 @@ export class Connection extends EventEmitter {
   /** The dedicated pub/sub connection (created on first call, shared); it resubscribes after a reconnect. */
   subscriber(): Promise<Subscriber> {
     if (this.#closing)
-      return Promise.reject(new CacheError('E_CLOSED', `${PKG} subscriber: the connection is closed`))
+      return Promise.reject(new CacheError('E_CLOSED', `${TAG} subscriber: the connection is closed`))
     this.#subscriber ??= (async () => {
       const client = this.#createSubscriber()
       const sub = new Subscriber(client, this.topology)
@@ -626,7 +627,7 @@ export class Connection extends EventEmitter {
       } catch (err) {
         this.#subscriber = undefined
         await sub.close()
-        throw toCacheError(err, 'subscriber connect')
+        throw connectFailure(err, 'subscriber connect')
       }
       return sub
     })()
@@ -752,26 +753,6 @@ async function closeQuietly(redis: AnyRedis, timeoutMs: number): Promise<void> {
   }
 }
 
-/** Rejects with E_UNAVAILABLE when `promise` has not settled within `ms`. */
-export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new CacheError('E_UNAVAILABLE', `${PKG} ${what}: no answer within ${ms}ms`)),
-      ms,
-    )
-    promise.then(
-      (v) => {
-        clearTimeout(timer)
-        resolve(v)
-      },
-      (e) => {
-        clearTimeout(timer)
-        reject(e)
-      },
-    )
-  })
-}
-
 /** Parses INFO text into a record. */
 export function parseInfo(text: string): Record<string, string> {
   const out: Record<string, string> = {}
@@ -797,13 +778,13 @@ export function fatalConnectError(cause: unknown): CacheError | undefined {
   )
   const code = (cause as { code?: unknown } | undefined)?.code
   if (/^(WRONGPASS|NOAUTH|NOPERM)|invalid (username-)?password|AUTH.*without any password/i.test(message)) {
-    return new CacheError('E_AUTH', `${PKG} authentication failed: ${message.split('\n')[0]}`, { cause })
+    return new CacheError('E_AUTH', `${TAG} authentication failed: ${message.split('\n')[0]}`, { cause })
   }
   if (
     (typeof code === 'string' && TLS_ERROR.test(code)) ||
     /certificate|SSL routines|wrong version number/i.test(message)
   ) {
-    return new CacheError('E_TLS', `${PKG} TLS handshake failed: ${message.split('\n')[0]}`, { cause })
+    return new CacheError('E_TLS', `${TAG} TLS handshake failed: ${message.split('\n')[0]}`, { cause })
   }
   return undefined
 }
@@ -823,13 +804,16 @@ export function nodeClientOptions(
       const fatal = initial() ? fatalConnectError(cause) : undefined
       if (fatal) return fatal
       if (retries >= reconnect.maxAttempts) {
-        return new CacheError('E_UNAVAILABLE', `${PKG} gave up reconnecting after ${retries} attempts`, {
+        return new CacheError('E_UNAVAILABLE', `${TAG} gave up reconnecting after ${retries} attempts`, {
           cause,
         })
       }
-      const base = Math.min(reconnect.maxDelayMs, reconnect.initialDelayMs * 2 ** Math.min(retries, 30))
-      const spread = base * reconnect.jitter
-      const delay = Math.max(1, Math.round(base - spread + Math.random() * 2 * spread))
+      const delay = backoff({
+        attempt: retries,
+        base: reconnect.initialDelayMs,
+        max: reconnect.maxDelayMs,
+        jitter: reconnect.jitter,
+      })
       onReconnecting(retries + 1, delay)
       return delay
     },

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { InvalidOptionError } from './errors.js'
+import { PKG } from './pkg.js'
 
 /** A duration: milliseconds as a number, or a string such as `'250ms'`, `'5s'`, `'10m'`, `'2h'`, `'30d'`. */
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}` | (string & {})
@@ -43,7 +44,7 @@ export function formatDuration(ms: number): string {
  */
 export function parseDuration(
   value: Duration,
-  { field = 'duration', min = 0, max = Number.MAX_SAFE_INTEGER, pkg = '@cache/client' } = {},
+  { field = 'duration', min = 0, max = Number.MAX_SAFE_INTEGER, pkg = PKG } = {},
 ): number {
   const ms = toMs(value)
   if (typeof ms === 'string') throw new InvalidOptionError(pkg, field, ms)

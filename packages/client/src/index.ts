@@ -25,9 +25,30 @@ export {
   type SendOptions,
   toCacheError,
 } from './connection.js'
+export { type BackoffInput, backoff, sleep, withDeadline } from './deadline.js'
 export { type Duration, formatDuration, parseDuration, zDuration } from './duration.js'
-export { CacheError, type CacheErrorCode, InvalidOptionError, isCacheError } from './errors.js'
+export {
+  AuthError,
+  CacheError,
+  type CacheErrorCode,
+  type CacheErrorCodes,
+  type ClientErrorCode,
+  ClosedError,
+  CommandError,
+  CrossSlotError,
+  InvalidArgumentError,
+  InvalidOptionError,
+  isCacheError,
+  isUnavailable,
+  TimeoutError,
+  TlsError,
+  UnavailableError,
+  UnsupportedError,
+} from './errors.js'
 export { encodeKeyPart, escapeGlob, hashSlot, KeyBuilder, type KeyPart, MAX_KEY_PART_LENGTH } from './keys.js'
+export { Lease, type LeaseNotice, type LeaseOptions } from './lease.js'
+export { hgetallRecord } from './reply.js'
+export { DEFAULT_LATENCY_SAMPLES, LatencyRing, type LatencySummary } from './stats.js'
 export { type MessageListener, Subscriber } from './subscriber.js'
 export type { AnyRedis, Arg, RedisCluster, RedisSentinel, RedisStandalone, Topology } from './types.js'
 export { parseOptions } from './validate.js'

@@ -3,7 +3,33 @@ import { describe, expect, it } from 'vitest'
 import { isCacheError } from './errors.js'
 import { encodeKeyPart, escapeGlob, hashSlot, KeyBuilder, MAX_KEY_PART_LENGTH } from './keys.js'
 
+/** The reference encoding, one code point at a time (what the one-pass encodeKeyPart must equal). */
+function referenceEncode(s: string): string {
+  let out = ''
+  for (const ch of s) {
+    if (/[A-Za-z0-9._\-@/=+,;!$&()']/.test(ch)) out += ch
+    else
+      for (const byte of Buffer.from(ch, 'utf8'))
+        out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+  }
+  return out.length > MAX_KEY_PART_LENGTH ? encodeKeyPart(s) : out
+}
+
 describe('encodeKeyPart', () => {
+  it('the one-pass encoding equals the per-code-point reference for any string (incl. astral and lone surrogates)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ maxLength: 300 })),
+        (s) => {
+          expect(encodeKeyPart(s)).toBe(referenceEncode(s))
+        },
+      ),
+    )
+    for (const s of ['user:1', '{tag}', 'a*b?[c]', '\ud800', '😀', 'x'.repeat(200), '%'.repeat(50)]) {
+      expect(encodeKeyPart(s)).toBe(referenceEncode(s))
+    }
+  })
+
   it('keeps safe parts readable', () => {
     expect(encodeKeyPart('user-42.v1')).toBe('user-42.v1')
     expect(encodeKeyPart(42)).toBe('42')

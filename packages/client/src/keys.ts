@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { InvalidOptionError } from './errors.js'
+import { PKG } from './pkg.js'
 
 /** A part of a key: strings are escaped, numbers and bigints are written as decimals. */
 export type KeyPart = string | number | bigint
@@ -7,30 +8,54 @@ export type KeyPart = string | number | bigint
 /** Parts longer than this (after escaping) are replaced by a hash. */
 export const MAX_KEY_PART_LENGTH = 128
 const SAFE = /^[A-Za-z0-9._\-@/=+,;!$&()']*$/
-const SAFE_CHAR = /[A-Za-z0-9._\-@/=+,;!$&()']/
+const UNSAFE = /[^A-Za-z0-9._\-@/=+,;!$&()']/gu
+const ASCII_SAFE = new Uint8Array(128)
+for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-@/=+,;!$&()'") {
+  ASCII_SAFE[ch.charCodeAt(0)] = 1
+}
+const HEX = '0123456789ABCDEF'
+const escaped = new Map<string, string>()
+
+/** Percent-encodes one character's UTF-8 bytes (memoised for the first 4,096 distinct characters). */
+function escapeChar(ch: string): string {
+  let out = escaped.get(ch)
+  if (out === undefined) {
+    out = ''
+    for (const byte of Buffer.from(ch, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+    if (escaped.size < 4096) escaped.set(ch, out)
+  }
+  return out
+}
+
+function hashed(s: string): string {
+  return `#${createHash('sha256').update(s, 'utf8').digest('base64url').slice(0, 22)}`
+}
 
 /**
  * Escapes one key part so that no user input can forge a separator (`:`), a cluster hash tag (`{}`), a
  * glob character or a hashed part (`#`): every other character is percent-encoded, which is one-to-one, so
  * distinct parts always give distinct keys. Parts longer than MAX_KEY_PART_LENGTH become `#` + a 128-bit
  * SHA-256 prefix (base64url): a raw part can never start with `#`, since `#` itself is encoded.
+ * It runs on every cache read, so ASCII parts are encoded in one pass; non-ASCII parts take a regex path.
  */
 export function encodeKeyPart(part: KeyPart): string {
   const s = typeof part === 'string' ? part : String(part)
-  let out = s
-  if (!SAFE.test(s)) {
-    out = ''
-    for (const ch of s) {
-      if (SAFE_CHAR.test(ch)) out += ch
-      else
-        for (const byte of Buffer.from(ch, 'utf8'))
-          out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+  if (SAFE.test(s)) return s.length > MAX_KEY_PART_LENGTH ? hashed(s) : s
+  let out = ''
+  let last = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 128) {
+      if (ASCII_SAFE[c] === 1) continue
+      out += `${s.slice(last, i)}%${HEX[c >> 4]}${HEX[c & 15]}`
+      last = i + 1
+    } else {
+      out = s.replace(UNSAFE, escapeChar)
+      return out.length > MAX_KEY_PART_LENGTH ? hashed(s) : out
     }
   }
-  if (out.length > MAX_KEY_PART_LENGTH) {
-    return `#${createHash('sha256').update(s, 'utf8').digest('base64url').slice(0, 22)}`
-  }
-  return out
+  out = last === 0 ? s : out + s.slice(last)
+  return out.length > MAX_KEY_PART_LENGTH ? hashed(s) : out
 }
 
 /** Escapes glob metacharacters (`* ? [ ] \`) so a literal can be embedded in a SCAN MATCH pattern. */
@@ -54,7 +79,7 @@ export class KeyBuilder {
     const parts = namespace.split(':')
     if (!namespace || parts.some((p) => !p || !SAFE.test(p) || p.length > MAX_KEY_PART_LENGTH)) {
       throw new InvalidOptionError(
-        '@cache/client',
+        PKG,
         'namespace',
         `must be ':'-separated parts of letters, digits and ._-@/=+,;!$&()', got ${JSON.stringify(namespace)}`,
       )

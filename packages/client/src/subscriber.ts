@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { CacheError } from './errors.js'
+import { TAG } from './pkg.js'
 import type { AnyRedis, RedisStandalone, Topology } from './types.js'
 
 /** A message listener: the payload and the channel it came on. */
@@ -78,7 +79,7 @@ export class Subscriber extends EventEmitter {
   }
 
   #check(): void {
-    if (this.#closed) throw new CacheError('E_CLOSED', '[@cache/client] subscriber: closed')
+    if (this.#closed) throw new CacheError('E_CLOSED', `${TAG} subscriber: closed`)
   }
 
   /** SUBSCRIBE to one or more channels. */

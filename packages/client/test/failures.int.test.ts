@@ -1,15 +1,6 @@
-import { type StandaloneTopology, startStandalone, waitFor } from '@cache/tools'
+import { codeOf, type StandaloneTopology, startStandalone, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type BreakerState, type Connection, connect, isCacheError } from '../src/index.js'
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    return isCacheError(err) ? err.code : `non-cache:${String(err)}`
-  }
-}
+import { type BreakerState, type Connection, connect } from '../src/index.js'
 
 describe('server killed, then restarted', () => {
   let server: StandaloneTopology

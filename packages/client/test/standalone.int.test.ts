@@ -3,11 +3,17 @@ import { uniquePrefix } from '@cache/tools'
 import { createClient } from '@redis/client'
 import { Redis as IORedis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { type CommandEvent, type Connection, connect, isCacheError } from '../src/index.js'
+import {
+  type CacheErrorCode,
+  type CommandEvent,
+  type Connection,
+  connect,
+  isCacheError,
+} from '../src/index.js'
 
 const { standalone } = inject('redis')
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<Error> {
+async function rejectsWith(p: Promise<unknown>, code: CacheErrorCode): Promise<Error> {
   try {
     await p
   } catch (err) {

@@ -1,4 +1,5 @@
 import { isCacheError } from '@cache/client'
+import { codeOfSync } from '@cache/tools'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CODEC_HEADER_BYTES, crc32, crc32Portable, createCodec, decode } from './codec.js'
@@ -9,15 +10,6 @@ const jsonValue = fc
   .jsonValue()
   .filter((v) => v !== undefined)
   .map((v) => JSON.parse(JSON.stringify(v)) as unknown)
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (err) {
-    return isCacheError(err) ? err.code : 'not-a-cache-error'
-  }
-  return undefined
-}
 
 describe('codec', () => {
   it('round-trips any JSON value through msgpack and json, compressed or not', () => {
@@ -94,7 +86,7 @@ describe('codec', () => {
           const i = pos % bytes.length
           const bad = truncate ? bytes.subarray(0, i) : Buffer.from(bytes)
           if (!truncate) bad[i] = bad[i]! ^ xor
-          expect(codeOf(() => c.decode(bad))).toBe('E_DECODE')
+          expect(codeOfSync(() => c.decode(bad))).toBe('E_DECODE')
         },
       ),
       { numRuns: 1000 },
@@ -104,28 +96,28 @@ describe('codec', () => {
   it('rejects foreign bytes with E_DECODE', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
-        expect(codeOf(() => decode(bytes))).toBe('E_DECODE')
+        expect(codeOfSync(() => decode(bytes))).toBe('E_DECODE')
       }),
     )
-    expect(codeOf(() => decode(Buffer.from('{"a":1}')))).toBe('E_DECODE')
+    expect(codeOfSync(() => decode(Buffer.from('{"a":1}')))).toBe('E_DECODE')
   })
 
   it('rejects an unknown version and an unknown format with E_DECODE', () => {
     const good = createCodec().encode(1)
     const v2 = Buffer.from(good)
     v2[1] = 0x23
-    expect(codeOf(() => decode(v2))).toBe('E_DECODE')
+    expect(codeOfSync(() => decode(v2))).toBe('E_DECODE')
     const fmt = Buffer.from(good)
     fmt[1] = 0x17
     fmt.writeUInt32BE(crc32(fmt.subarray(CODEC_HEADER_BYTES), crc32(Uint8Array.of(0x17))), 2)
-    expect(codeOf(() => decode(fmt))).toBe('E_DECODE')
+    expect(codeOfSync(() => decode(fmt))).toBe('E_DECODE')
   })
 
   it('a valid header over a broken payload is E_DECODE, not a wrong value', () => {
     const body = Buffer.from([0x92, 0x01])
     const forged = Buffer.concat([Buffer.from([0xca, 0x13, 0, 0, 0, 0]), body])
     forged.writeUInt32BE(crc32(body, crc32(Uint8Array.of(0x13))), 2)
-    expect(codeOf(() => decode(forged))).toBe('E_DECODE')
+    expect(codeOfSync(() => decode(forged))).toBe('E_DECODE')
   })
 
   it('refuses values it cannot encode with E_ENCODE', () => {
@@ -134,20 +126,20 @@ describe('codec', () => {
     const msgpack = createCodec()
     const json = createCodec({ format: 'json' })
     const raw = createCodec({ format: 'raw' })
-    expect(codeOf(() => msgpack.encode(undefined))).toBe('E_ENCODE')
-    expect(codeOf(() => msgpack.encode({ f: () => 1 }))).toBe('E_ENCODE')
-    expect(codeOf(() => msgpack.encode(Symbol('s')))).toBe('E_ENCODE')
-    expect(codeOf(() => msgpack.encode(cyclic))).toBe('E_ENCODE')
-    expect(codeOf(() => json.encode(cyclic))).toBe('E_ENCODE')
-    expect(codeOf(() => json.encode(10n))).toBe('E_ENCODE')
-    expect(codeOf(() => json.encode(() => 1))).toBe('E_ENCODE')
-    expect(codeOf(() => raw.encode({ a: 1 }))).toBe('E_ENCODE')
+    expect(codeOfSync(() => msgpack.encode(undefined))).toBe('E_ENCODE')
+    expect(codeOfSync(() => msgpack.encode({ f: () => 1 }))).toBe('E_ENCODE')
+    expect(codeOfSync(() => msgpack.encode(Symbol('s')))).toBe('E_ENCODE')
+    expect(codeOfSync(() => msgpack.encode(cyclic))).toBe('E_ENCODE')
+    expect(codeOfSync(() => json.encode(cyclic))).toBe('E_ENCODE')
+    expect(codeOfSync(() => json.encode(10n))).toBe('E_ENCODE')
+    expect(codeOfSync(() => json.encode(() => 1))).toBe('E_ENCODE')
+    expect(codeOfSync(() => raw.encode({ a: 1 }))).toBe('E_ENCODE')
   })
 
   it('validates its options, naming the field', () => {
     expect(() => createCodec({ format: 'xml' as never })).toThrow(/codec\.format/)
     expect(() => createCodec({ compressThreshold: -1 })).toThrow(/codec\.compressThreshold/)
-    expect(codeOf(() => createCodec({ nope: 1 } as never))).toBe('E_INVALID_OPTION')
+    expect(codeOfSync(() => createCodec({ nope: 1 } as never))).toBe('E_INVALID_OPTION')
   })
 
   it('crc32 matches the IEEE check value', () => {

@@ -1,6 +1,19 @@
 import { CacheError } from '@cache/client'
 import { PKG } from './defaults.js'
 
+/** Codes @cache/core adds to the family (it also throws E_INVALID_OPTION, E_INVALID_ARGUMENT, E_CLOSED and the connection's codes). */
+export type CoreErrorCode =
+  | 'E_DECODE'
+  | 'E_ENCODE'
+  | 'E_VALUE_TOO_LARGE'
+  | 'E_FACTORY'
+  | 'E_VERSION_NOT_FOUND'
+
+declare module '@cache/client' {
+  /** Registers this package's codes in the family's code registry (see CacheErrorCodes in @cache/client). */
+  interface CacheErrorCodes extends Record<CoreErrorCode, true> {}
+}
+
 /** Stored bytes are corrupt or were not written by this codec (E_DECODE); no value is returned. */
 export class DecodeError extends CacheError {
   constructor(reason: string, options: { cause?: unknown; key?: string } = {}) {

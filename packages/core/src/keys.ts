@@ -1,47 +1,4 @@
-import { encodeKeyPart, escapeGlob, type KeyBuilder, MAX_KEY_PART_LENGTH } from '@cache/client'
-
-const SAFE = /^[A-Za-z0-9._\-@/=+,;!$&()']*$/
-const UNSAFE = /[^A-Za-z0-9._\-@/=+,;!$&()']/gu
-const escaped = new Map<string, string>()
-
-function escapeChar(ch: string): string {
-  let out = escaped.get(ch)
-  if (out === undefined) {
-    out = ''
-    for (const byte of Buffer.from(ch, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
-    if (escaped.size < 4096) escaped.set(ch, out)
-  }
-  return out
-}
-
-const ASCII_SAFE = new Uint8Array(128)
-for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-@/=+,;!$&()'") {
-  ASCII_SAFE[ch.charCodeAt(0)] = 1
-}
-const HEX = '0123456789ABCDEF'
-
-/**
- * The same result as `encodeKeyPart` from @cache/client (percent-encoding of unsafe characters, long parts
- * hashed), computed in one pass over ASCII keys (it runs on every read); non-ASCII keys take a regex path.
- */
-export function escapePart(key: string): string {
-  if (SAFE.test(key)) return key.length > MAX_KEY_PART_LENGTH ? encodeKeyPart(key) : key
-  let out = ''
-  let last = 0
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i)
-    if (c < 128) {
-      if (ASCII_SAFE[c] === 1) continue
-      out += `${key.slice(last, i)}%${HEX[c >> 4]}${HEX[c & 15]}`
-      last = i + 1
-    } else {
-      out = key.replace(UNSAFE, escapeChar)
-      return out.length > MAX_KEY_PART_LENGTH ? encodeKeyPart(key) : out
-    }
-  }
-  out = last === 0 ? key : out + key.slice(last)
-  return out.length > MAX_KEY_PART_LENGTH ? encodeKeyPart(key) : out
-}
+import { encodeKeyPart, escapeGlob, type KeyBuilder } from '@cache/client'
 
 /**
  * Every Redis key of a RedisCache. The user key is escaped and wrapped in a hash tag, so an entry's value,
@@ -60,10 +17,10 @@ export class CacheKeys {
 
   /** The escaped form of a user key (the hash tag's content). */
   part(key: string): string {
-    return escapePart(key)
+    return encodeKeyPart(key)
   }
   value(key: string): string {
-    return `${this.#valuePrefix}${escapePart(key)}}`
+    return `${this.#valuePrefix}${encodeKeyPart(key)}}`
   }
   valueOf(part: string): string {
     return `${this.#valuePrefix}${part}}`
@@ -78,7 +35,7 @@ export class CacheKeys {
     return `${this.prefix}l:{${part}}`
   }
   tag(tag: string): string {
-    return `${this.prefix}t:{${escapePart(tag)}}`
+    return `${this.prefix}t:{${encodeKeyPart(tag)}}`
   }
   get stats(): string {
     return `${this.prefix}stats`

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import {
   type Arg,
-  type CacheError,
   type Connection,
   type Duration,
   hashSlot,
+  hgetallRecord,
   InvalidOptionError,
   isCacheError,
   parseOptions,
@@ -801,11 +801,7 @@ export class RedisCache<T = unknown> implements Cache<T> {
     this.#check('sharedStats')
     await this.flushStats()
     const key = this.#keys.stats
-    const raw = await this.#send<string[] | Record<string, string>>(['HGETALL', key], key)
-    const map: Record<string, string> = {}
-    if (Array.isArray(raw))
-      for (let i = 0; i + 1 < raw.length; i += 2) map[raw[i] as string] = raw[i + 1] as string
-    else Object.assign(map, raw)
+    const map = hgetallRecord<string>(await this.#send(['HGETALL', key], key))
     const n = (f: string) => Number(map[f] ?? 0)
     const reads = n('hits') + n('misses')
     return {
@@ -830,9 +826,4 @@ export class RedisCache<T = unknown> implements Cache<T> {
       await this.#subscribed.then((sub) => sub.unsubscribe(this.#keys.channel, listener)).catch(() => {})
     }
   }
-}
-
-/** True when `err` means the server could not be reached (breaker open, timeout, connection lost). */
-export function isUnavailable(err: unknown): err is CacheError {
-  return isCacheError(err, 'E_UNAVAILABLE') || isCacheError(err, 'E_TIMEOUT')
 }

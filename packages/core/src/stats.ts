@@ -1,26 +1,23 @@
+import { LatencyRing } from '@cache/client'
 import type { CacheStats } from './cache.js'
 import { LATENCY_SAMPLES } from './defaults.js'
 
-/** Counters and a ring of recent latencies, shared by the cache implementations. @internal */
+/** Counters of a cache implementation, over the shared LatencyRing of @cache/client. @internal */
 export class StatsRecorder {
   hits = 0
   misses = 0
   sets = 0
   deletes = 0
   errors = 0
-  readonly #ring = new Float64Array(LATENCY_SAMPLES)
-  #count = 0
+  readonly #latency = new LatencyRing(LATENCY_SAMPLES)
 
   /** Records one operation's latency in ms. */
   latency(ms: number): void {
-    this.#ring[this.#count++ % LATENCY_SAMPLES] = ms
+    this.#latency.record(ms)
   }
 
   /** A snapshot. */
   snapshot(namespace: string): CacheStats {
-    const n = Math.min(this.#count, LATENCY_SAMPLES)
-    const sorted = this.#ring.slice(0, n).sort()
-    const pick = (p: number) => (n === 0 ? 0 : (sorted[Math.min(n - 1, Math.floor(p * n))] as number))
     const reads = this.hits + this.misses
     return {
       namespace,
@@ -30,7 +27,7 @@ export class StatsRecorder {
       deletes: this.deletes,
       errors: this.errors,
       hitRatio: reads === 0 ? 0 : this.hits / reads,
-      latency: { p50: pick(0.5), p99: pick(0.99), samples: this.#count },
+      latency: this.#latency.summary(),
     }
   }
 }

@@ -1,16 +1,7 @@
-import { type Connection, connect, isCacheError } from '@cache/client'
-import { type StandaloneTopology, startStandalone, waitFor } from '@cache/tools'
+import { type Connection, connect } from '@cache/client'
+import { codeOf, type StandaloneTopology, startStandalone, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RedisCache } from '../src/redis-cache.js'
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    return isCacheError(err) ? err.code : `non-cache:${String(err)}`
-  }
-}
 
 describe('RedisCache when its server is killed, paused and restarted', () => {
   let server: StandaloneTopology

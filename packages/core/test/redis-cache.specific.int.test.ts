@@ -1,6 +1,6 @@
 import diagnostics from 'node:diagnostics_channel'
 import { type CommandEvent, type Connection, connect, isCacheError } from '@cache/client'
-import { uniquePrefix } from '@cache/tools'
+import { codeOf, uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createCodec } from '../src/codec.js'
 import { RedisCache } from '../src/redis-cache.js'
@@ -32,15 +32,6 @@ function make(conn: Connection, options: ConstructorParameters<typeof RedisCache
   const cache = new RedisCache(conn, { namespace: uniquePrefix('s'), ...options })
   caches.push(cache)
   return cache
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    return isCacheError(err) ? err.code : `non-cache:${String(err)}`
-  }
 }
 
 /** Counts commands by name while `fn` runs (through the client's diagnostics channel). */

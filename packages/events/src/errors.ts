@@ -1,7 +1,12 @@
 import { CacheError } from '@cache/client'
 
 /** Error codes of @cache/events (besides @cache/client's E_INVALID_OPTION, E_CLOSED, E_UNAVAILABLE…). */
-export type EventsErrorCode = 'E_INVALID_PAYLOAD' | 'E_UNSUPPORTED'
+export type EventsErrorCode = 'E_INVALID_PAYLOAD' | 'E_UNSUPPORTED' | 'E_HANDLER' | 'E_NOT_FOUND'
+
+declare module '@cache/client' {
+  /** Registers this package's codes in the family's code registry (see CacheErrorCodes in @cache/client). */
+  interface CacheErrorCodes extends Record<EventsErrorCode, true> {}
+}
 
 /** A message failed its channel's or stream's schema, or is not a valid envelope. `issues` says why. */
 export class InvalidPayloadError extends CacheError {

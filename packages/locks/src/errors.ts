@@ -8,6 +8,11 @@ export type LockErrorCode =
   | 'E_LOCK_NOT_REPLICATED'
   | 'E_LOCK_ABORTED'
 
+declare module '@cache/client' {
+  /** Registers this package's codes in the family's code registry (see CacheErrorCodes in @cache/client). */
+  interface CacheErrorCodes extends Record<LockErrorCode, true> {}
+}
+
 /** The lock was not acquired within `waitTimeout` (for Redlock: no quorum in time). */
 export class LockTimeoutError extends CacheError {
   /** The resource that was asked for. */

@@ -1,5 +1,13 @@
 import { CacheError } from '@cache/client'
 
+/** Codes @cache/ratelimit adds to the family (it also throws E_INVALID_ARGUMENT, E_INVALID_OPTION and the connection's codes). */
+export type RateLimitErrorCode = 'E_RATE_LIMITED' | 'E_COST_EXCEEDS_LIMIT' | 'E_RATE_LIMIT_UNAVAILABLE'
+
+declare module '@cache/client' {
+  /** Registers this package's codes in the family's code registry (see CacheErrorCodes in @cache/client). */
+  interface CacheErrorCodes extends Record<RateLimitErrorCode, true> {}
+}
+
 /** A request was refused by a limiter (thrown by `consumeOrThrow` and the middleware helpers). */
 export class RateLimitedError extends CacheError {
   /** The limited key. */

@@ -1,8 +1,13 @@
 import { CacheError } from '@cache/client'
 import { PKG } from './defaults.js'
 
-/** Codes of @cache/tiered errors (plus those of @cache/client and @cache/core). */
-export type TieredErrorCode = 'E_FACTORY_TIMEOUT' | 'E_UNSUPPORTED' | 'E_INVALID_OPTION' | 'E_CLOSED'
+/** Codes @cache/tiered adds to the family (it also throws E_UNSUPPORTED, E_INVALID_OPTION, E_CLOSED and those of @cache/core). */
+export type TieredErrorCode = 'E_FACTORY_TIMEOUT'
+
+declare module '@cache/client' {
+  /** Registers this package's codes in the family's code registry (see CacheErrorCodes in @cache/client). */
+  interface CacheErrorCodes extends Record<TieredErrorCode, true> {}
+}
 
 /** getOrSet: the factory ran past the hard timeout and was aborted (E_FACTORY_TIMEOUT). */
 export class FactoryTimeoutError extends CacheError {

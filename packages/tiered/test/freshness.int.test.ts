@@ -1,5 +1,5 @@
 import { type Connection, connect, isCacheError } from '@cache/client'
-import { uniquePrefix, waitFor } from '@cache/tools'
+import { codeOf, uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createTieredCache, type TieredCache, type TieredCacheOptions } from '../src/index.js'
 
@@ -61,15 +61,6 @@ function gate<T>() {
     },
     release: (v: T) => release(v),
     fail: (e: unknown) => fail(e),
-  }
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    return isCacheError(err) ? err.code : String(err)
   }
 }
 
