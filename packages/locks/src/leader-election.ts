@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { type Connection, isCacheError, parseOptions } from '@cache/client'
+import { type Connection, isCacheError, parseOptions, sleep } from '@cache/client'
 import type { Lock } from './lock.js'
 import { defaultId, LockManager } from './lock-manager.js'
 import { checkName, type LeaderElectionOptions, leaderSchema, PKG } from './options.js'
@@ -51,7 +51,7 @@ export class LeaderElection extends EventEmitter {
     this.#ttlMs = o.ttl
     this.#retryIntervalMs = o.retryInterval
     this.#locks = new LockManager(conn, {
-      prefix: o.prefix,
+      namespace: o.namespace,
       id: this.id,
       fencing: o.fencing,
       retryInterval: o.retryInterval,
@@ -82,13 +82,18 @@ export class LeaderElection extends EventEmitter {
     this.#loop = this.#campaign(stop.signal)
   }
 
-  /** Stops campaigning and resigns if leader (`revoked` with reason 'resigned'). Idempotent. */
-  async stop(): Promise<void> {
+  /** Stops campaigning and resigns if leader (`revoked` with reason 'resigned'). Idempotent; `start()` may campaign again. */
+  async close(): Promise<void> {
     const loop = this.#loop
     if (!loop) return
     this.#stop?.abort()
     await loop
     this.#loop = undefined
+  }
+
+  /** `await using election = new LeaderElection(…)` resigns at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 
   async #campaign(stop: AbortSignal): Promise<void> {
@@ -105,7 +110,7 @@ export class LeaderElection extends EventEmitter {
         if (stop.aborted) break
         if (!isCacheError(err, 'E_LOCK_TIMEOUT')) {
           if (this.listenerCount('error') > 0) this.emit('error', err)
-          await sleep(this.#retryIntervalMs, stop)
+          await sleep(this.#retryIntervalMs, stop).catch(() => {}) // an abort ends the wait early
         }
         continue
       }
@@ -120,26 +125,11 @@ export class LeaderElection extends EventEmitter {
       if (lock.signal.aborted) {
         const reason = (lock.signal.reason as { code?: string } | undefined)?.code ?? 'E_LOCK_LOST'
         this.emit('revoked', { term: lock.token, reason } satisfies LeadershipEvent)
-        await sleep(this.#retryIntervalMs, stop)
+        await sleep(this.#retryIntervalMs, stop).catch(() => {}) // an abort ends the wait early
       } else {
         await lock.release().catch(() => {})
         this.emit('revoked', { term: lock.token, reason: 'resigned' } satisfies LeadershipEvent)
       }
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(resolve, ms)
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer)
-        resolve()
-      },
-      { once: true },
-    )
-  })
 }

@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
-import { type Connection, type Duration, parseDuration, parseOptions } from '@cache/client'
+import {
+  ClosedError,
+  type Connection,
+  type Duration,
+  hgetallRecord,
+  parseDuration,
+  parseOptions,
+} from '@cache/client'
 import { findDeadlocks, type WaitEdge } from './diagnostics.js'
 import { LockNotReplicatedError, LockTimeoutError } from './errors.js'
 import { type MutexKeys, waitsKey } from './keys.js'
-import { heldTooLongChannel, Lock } from './lock.js'
+import { heldTooLongChannel, Lock, runHolding } from './lock.js'
 import { type LockInfo, MutexStore, notifyFor } from './mutex-store.js'
 import {
   type AcquireOptions,
@@ -88,6 +95,9 @@ export class LockManager extends EventEmitter {
   readonly #options: ReturnType<typeof resolveManager>
   readonly #defaults: ResolvedAcquire
   readonly #waitsKey: string
+  /** Locks handed out and not released yet, released by `close()`. */
+  readonly #live = new Set<Lock>()
+  #closed = false
 
   constructor(conn: Connection, options: LockManagerOptions = {}) {
     super()
@@ -95,7 +105,7 @@ export class LockManager extends EventEmitter {
     this.id = this.#options.id ?? defaultId()
     this.#store = new MutexStore(
       conn,
-      this.#options.prefix,
+      this.#options.namespace,
       this.#options.fencing,
       this.#options.retryInterval,
     )
@@ -111,6 +121,7 @@ export class LockManager extends EventEmitter {
    */
   async acquire(resource: string, options?: AcquireOptions): Promise<Lock> {
     checkName('resource', resource)
+    this.#checkOpen()
     const o = options === undefined ? this.#defaults : parseAcquire(options)
     return this.#acquire(resource, o, o.waitTimeout)
   }
@@ -118,6 +129,7 @@ export class LockManager extends EventEmitter {
   /** One attempt: the Lock, or null when someone else holds it. */
   async tryAcquire(resource: string, options?: Omit<AcquireOptions, 'waitTimeout'>): Promise<Lock | null> {
     checkName('resource', resource)
+    this.#checkOpen()
     const o = options === undefined ? this.#defaults : parseAcquire(options)
     try {
       return await this.#acquire(resource, o, 0)
@@ -133,18 +145,7 @@ export class LockManager extends EventEmitter {
     options: AcquireOptions | undefined,
     fn: (lock: Lock) => Promise<T> | T,
   ): Promise<T> {
-    const lock = await this.acquire(resource, options)
-    let failed = false
-    try {
-      return await fn(lock)
-    } catch (err) {
-      failed = true
-      throw err
-    } finally {
-      // A release failure must not hide the error of `fn`.
-      if (failed) await lock.release().catch(() => {})
-      else await lock.release()
-    }
+    return runHolding(() => this.acquire(resource, options), fn)
   }
 
   /**
@@ -154,6 +155,7 @@ export class LockManager extends EventEmitter {
   async acquireAll(resources: readonly string[], options?: AcquireOptions): Promise<LockGroup> {
     if (!Array.isArray(resources) || resources.length === 0) checkName('resources', '')
     for (const r of resources) checkName('resources', r)
+    this.#checkOpen()
     const o = options === undefined ? this.#defaults : parseAcquire(options)
     const ordered = [...new Set(resources)].sort((a, b) => {
       const ka = this.#store.keysOf(a).lock
@@ -201,11 +203,11 @@ export class LockManager extends EventEmitter {
    */
   async waitFor(): Promise<WaitEdge[]> {
     const key = this.#waitsKey
-    const raw = await this.#store.conn.send<string[]>(['HGETALL', key], { key })
+    const waits = hgetallRecord(await this.#store.conn.send(['HGETALL', key], { key }))
     const now = Date.now()
     const edges: WaitEdge[] = []
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const entry = JSON.parse(String(raw[i + 1])) as { w: string; r: string; s: number; u: number }
+    for (const value of Object.values(waits)) {
+      const entry = JSON.parse(String(value)) as { w: string; r: string; s: number; u: number }
       if (entry.u < now) continue
       const info = await this.#store.inspect(entry.r)
       edges.push({ waiter: entry.w, resource: entry.r, holder: info?.holder, waitingMs: now - entry.s })
@@ -216,6 +218,27 @@ export class LockManager extends EventEmitter {
   /** Cycles in the wait-for view: processes that wait for each other (each cycle lists process ids). */
   async deadlocks(): Promise<string[][]> {
     return findDeadlocks(await this.waitFor())
+  }
+
+  /**
+   * Releases every lock this manager handed out that is still held, and refuses new acquisitions
+   * (E_CLOSED). Idempotent. The connection stays open (it is the caller's).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const held = [...this.#live].filter((l) => l.held)
+    this.#live.clear()
+    await Promise.all(held.map((l) => l.release().catch(() => {})))
+  }
+
+  /** `await using locks = new LockManager(conn)` closes at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ClosedError(`[${PKG}] the LockManager is closed`)
   }
 
   async #acquire(resource: string, o: ResolvedAcquire, waitTimeoutMs: number): Promise<Lock> {
@@ -254,7 +277,10 @@ export class LockManager extends EventEmitter {
       autoExtend: o.autoExtend,
       ops: {
         extend: async (ttlMs) => (await store.extend(k, owner, token, ttlMs)) === 1,
-        release: async () => (await store.release(k, owner, token)) !== 0,
+        release: async () => {
+          this.#live.delete(lock)
+          return (await store.release(k, owner, token)) !== 0
+        },
       },
       heldTooLongMs: this.#options.heldTooLong,
       onHeldTooLong: (l, heldMs) => {
@@ -263,6 +289,8 @@ export class LockManager extends EventEmitter {
         this.emit('held-too-long', event)
       },
     })
+    if (this.#live.size >= 256) for (const l of this.#live) if (!l.held) this.#live.delete(l)
+    this.#live.add(lock)
     if (o.waitReplicas > 0) await this.#waitReplicas(lock, k.lock, o)
     return lock
   }

@@ -1,6 +1,6 @@
 import { CacheError } from '@cache/client'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { type LeaseOps, Lock, lostChannel, validUntil } from './lock.js'
+import { type LeaseOps, Lock, lostChannel, runHolding, validUntil } from './lock.js'
 
 function fakeOps(overrides: Partial<Record<keyof LeaseOps, () => Promise<boolean>>> = {}) {
   const calls = { extend: 0, release: 0 }
@@ -144,5 +144,45 @@ describe('Lock (lease handle, fake timers)', () => {
     expect(lock.heldMs).toBeGreaterThanOrEqual(500)
     await lock[Symbol.asyncDispose]()
     expect(lock.held).toBe(false)
+  })
+})
+
+describe('runHolding (acquire -> run -> always release)', () => {
+  it('returns what fn returns and releases once', async () => {
+    const { ops, calls } = fakeOps()
+    expect(
+      await runHolding(
+        async () => make(ops),
+        (lock) => lock.token * 6,
+      ),
+    ).toBe(42)
+    expect(calls.release).toBe(1)
+  })
+
+  it('rethrows the error of fn, not the failed release that follows it', async () => {
+    const { ops, calls } = fakeOps({ release: async () => false })
+    const boom = new Error('boom')
+    await expect(
+      runHolding(Promise.resolve(make(ops)), () => {
+        throw boom
+      }),
+    ).rejects.toBe(boom)
+    expect(calls.release).toBe(1)
+  })
+
+  it('throws the release failure (E_LOCK_LOST) when fn succeeded', async () => {
+    const { ops } = fakeOps({ release: async () => false })
+    await expect(
+      runHolding(
+        async () => make(ops),
+        () => 'done',
+      ),
+    ).rejects.toMatchObject({ code: 'E_LOCK_LOST' })
+  })
+
+  it('does not run fn when the acquisition fails', async () => {
+    const fn = vi.fn()
+    await expect(runHolding(Promise.reject(new Error('no lock')), fn)).rejects.toThrow('no lock')
+    expect(fn).not.toHaveBeenCalled()
   })
 })

@@ -238,3 +238,24 @@ export class Lock {
     await this.release()
   }
 }
+
+/**
+ * Acquires (by awaiting `acquire`), runs `fn` with the lock and always releases it. When `fn` throws, its
+ * error is the one the caller sees (a failed release is then ignored); when `fn` succeeds, a failed
+ * release (E_LOCK_LOST) is thrown. The one acquire → run → release of every `using`/`withRead`/`withWrite`.
+ */
+export async function runHolding<T>(
+  acquire: Promise<Lock> | (() => Promise<Lock>),
+  fn: (lock: Lock) => Promise<T> | T,
+): Promise<T> {
+  const lock = await (typeof acquire === 'function' ? acquire() : acquire)
+  let result: T
+  try {
+    result = await fn(lock)
+  } catch (err) {
+    await lock.release().catch(() => {})
+    throw err
+  }
+  await lock.release()
+  return result
+}

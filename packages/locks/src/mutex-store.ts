@@ -40,10 +40,10 @@ export class MutexStore {
   /** How long a release with waiters reserves the lock for a woken waiter. */
   readonly handoffMs: number
 
-  constructor(conn: Connection, prefix: string, fencing: FencingMode, retryIntervalMs: number) {
+  constructor(conn: Connection, namespace: string, fencing: FencingMode, retryIntervalMs: number) {
     this.conn = conn
     this.handoffMs = Math.min(50, Math.max(5, Math.round(retryIntervalMs / 10)))
-    this.keys = conn.keys.child(prefix)
+    this.keys = conn.keys.child(namespace)
     this.fencing = fencing
     this.sharded = conn.topology === 'cluster'
     this.#acquire = conn.defineScript<AcquireReply>('locks:lock-acquire', lockAcquire, { keys: 5 })

@@ -1,4 +1,4 @@
-import { type Duration, InvalidOptionError, parseOptions, zDuration } from '@cache/client'
+import { type Duration, InvalidArgumentError, parseOptions, zDuration } from '@cache/client'
 import { z } from 'zod'
 import * as D from './defaults.js'
 
@@ -9,8 +9,8 @@ export type FencingMode = 'clock' | 'counter'
 
 /** Options shared by LockManager, Semaphore, ReadWriteLock, Redlock and LeaderElection. */
 export interface CommonOptions {
-  /** Key namespace under the connection's namespace (`<namespace>:<prefix>:{resource}`). */
-  prefix?: string
+  /** Key namespace under the connection's namespace (`<conn namespace>:<namespace>:{resource}`). */
+  namespace?: string
   /**
    * `'clock'`: token = max(previous + 1, server time in µs), so tokens keep increasing even when a server
    * restarts without persistence or fails over to a replica that missed the last increments (as long as the
@@ -26,7 +26,7 @@ export interface CommonOptions {
 /** Options of `new LockManager(conn, options)`. */
 export interface LockManagerOptions extends CommonOptions {
   /** @default 'lock' */
-  prefix?: string
+  namespace?: string
   /** This process's name in diagnostics (wait-for view, holder of a lock). @default host:pid:random */
   id?: string
   /** Emit `held-too-long` (and `cache:locks:held-too-long`) when a lock is held longer than this. */
@@ -55,8 +55,8 @@ export interface AcquireOptions {
   replicaTimeout?: Duration
 }
 
-/** A key namespace part: what KeyBuilder accepts, so a bad prefix is reported as `prefix`. */
-const prefix = (fallback: string) =>
+/** A key namespace part: what KeyBuilder accepts, so a bad namespace is reported as `namespace`. */
+const namespace = (fallback: string) =>
   z
     .string()
     .regex(/^[A-Za-z0-9._\-@/=+,;!$&()']+(:[A-Za-z0-9._\-@/=+,;!$&()']+)*$/, {
@@ -73,7 +73,7 @@ const common = {
 /** zod schema of LockManagerOptions. */
 export const lockManagerSchema = z
   .object({
-    prefix: prefix(D.DEFAULT_LOCK_PREFIX),
+    namespace: namespace(D.DEFAULT_LOCK_PREFIX),
     id: z
       .string()
       .min(1)
@@ -155,14 +155,14 @@ export interface SemaphoreOptions extends CommonOptions {
   /** How many holders at once. */
   limit: number
   /** @default 'sem' */
-  prefix?: string
+  namespace?: string
 }
 
 /** zod schema of SemaphoreOptions. */
 export const semaphoreSchema = z
   .object({
     limit: z.number().int().min(1).max(1_000_000),
-    prefix: prefix(D.DEFAULT_SEMAPHORE_PREFIX),
+    namespace: namespace(D.DEFAULT_SEMAPHORE_PREFIX),
     ...common,
   })
   .strict()
@@ -170,11 +170,11 @@ export const semaphoreSchema = z
 /** Options of `new ReadWriteLock(conn, name, options)`. */
 export interface ReadWriteLockOptions extends CommonOptions {
   /** @default 'rw' */
-  prefix?: string
+  namespace?: string
 }
 
 /** zod schema of ReadWriteLockOptions. */
-export const rwSchema = z.object({ prefix: prefix(D.DEFAULT_RWLOCK_PREFIX), ...common }).strict()
+export const rwSchema = z.object({ namespace: namespace(D.DEFAULT_RWLOCK_PREFIX), ...common }).strict()
 
 /** Options of `new Redlock(connections, options)`. */
 export interface RedlockOptions extends CommonOptions {
@@ -183,7 +183,7 @@ export interface RedlockOptions extends CommonOptions {
   /** How long one node may take to answer one attempt. @default '100ms' */
   nodeTimeout?: Duration
   /** @default 'lock' */
-  prefix?: string
+  namespace?: string
 }
 
 /** zod schema of RedlockOptions (quorum is checked against the node count separately). */
@@ -191,7 +191,7 @@ export const redlockSchema = z
   .object({
     quorum: z.number().int().min(1).optional(),
     nodeTimeout: zDuration({ min: 1, max: 60_000 }).default(D.DEFAULT_NODE_TIMEOUT_MS),
-    prefix: prefix(D.DEFAULT_LOCK_PREFIX),
+    namespace: namespace(D.DEFAULT_LOCK_PREFIX),
     ...common,
   })
   .strict()
@@ -203,7 +203,7 @@ export interface LeaderElectionOptions extends CommonOptions {
   /** This candidate's name, visible through `leader()`. @default host:pid:random */
   id?: string
   /** @default 'leader' */
-  prefix?: string
+  namespace?: string
 }
 
 /** zod schema of LeaderElectionOptions. */
@@ -216,7 +216,7 @@ export const leaderSchema = z
       .max(200)
       .regex(/^[^\n]*$/, 'must not contain a line break')
       .optional(),
-    prefix: prefix(D.DEFAULT_LEADER_PREFIX),
+    namespace: namespace(D.DEFAULT_LEADER_PREFIX),
     ...common,
   })
   .strict()
@@ -225,7 +225,7 @@ export const leaderSchema = z
 export function checkName(field: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 1024) {
     const got = typeof value === 'string' ? `a string of ${value.length} characters` : typeof value
-    throw new InvalidOptionError(PKG, field, `must be a string of 1 to 1024 characters, got ${got}`)
+    throw new InvalidArgumentError(PKG, field, `must be a string of 1 to 1024 characters, got ${got}`)
   }
   return value
 }

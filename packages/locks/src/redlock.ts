@@ -1,6 +1,12 @@
-import { type Connection, InvalidOptionError, parseOptions } from '@cache/client'
+import {
+  type Connection,
+  InvalidArgumentError,
+  InvalidOptionError,
+  parseOptions,
+  withDeadline,
+} from '@cache/client'
 import { LockTimeoutError } from './errors.js'
-import { Lock, validUntil } from './lock.js'
+import { Lock, runHolding, validUntil } from './lock.js'
 import { newOwner } from './lock-manager.js'
 import { MutexStore } from './mutex-store.js'
 import {
@@ -16,22 +22,6 @@ import { type Attempt, waitLoop } from './wait.js'
 
 /** Redlock acquisition options. */
 export type RedlockAcquireOptions = Pick<AcquireOptions, 'ttl' | 'waitTimeout' | 'autoExtend' | 'signal'>
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms)
-    promise.then(
-      (v) => {
-        clearTimeout(timer)
-        resolve(v)
-      },
-      (e) => {
-        clearTimeout(timer)
-        reject(e)
-      },
-    )
-  })
-}
 
 /**
  * The Redlock algorithm over several independent Redis masters (not replicas of each other): a lock is
@@ -51,7 +41,7 @@ export class Redlock {
 
   constructor(connections: readonly Connection[], options: RedlockOptions = {}) {
     if (!Array.isArray(connections) || connections.length === 0) {
-      throw new InvalidOptionError(PKG, 'connections', 'must be a non-empty array of connections')
+      throw new InvalidArgumentError(PKG, 'connections', 'must be a non-empty array of connections')
     }
     this.#options = parseRedlock(options)
     const quorum = this.#options.quorum ?? Math.floor(connections.length / 2) + 1
@@ -64,7 +54,7 @@ export class Redlock {
     }
     this.quorum = quorum
     this.#stores = connections.map(
-      (c) => new MutexStore(c, this.#options.prefix, this.#options.fencing, this.#options.retryInterval),
+      (c) => new MutexStore(c, this.#options.namespace, this.#options.fencing, this.#options.retryInterval),
     )
     this.#id = `redlock:${process.pid}`
   }
@@ -96,17 +86,7 @@ export class Redlock {
     options: RedlockAcquireOptions | undefined,
     fn: (lock: Lock) => Promise<T> | T,
   ): Promise<T> {
-    const lock = await this.acquire(resource, options)
-    let failed = false
-    try {
-      return await fn(lock)
-    } catch (err) {
-      failed = true
-      throw err
-    } finally {
-      if (failed) await lock.release().catch(() => {})
-      else await lock.release()
-    }
+    return runHolding(() => this.acquire(resource, options), fn)
   }
 
   async #acquire(resource: string, o: ResolvedAcquire, waitTimeoutMs: number): Promise<Lock> {
@@ -122,7 +102,7 @@ export class Redlock {
           const token = tokens.get(s)
           return token === undefined
             ? Promise.resolve(0)
-            : withTimeout(s.release(keys[i]!, owner, token), nodeTimeout)
+            : withDeadline(s.release(keys[i]!, owner, token), nodeTimeout, 'redlock release')
         }),
       )
       return results.filter((r) => r.status === 'fulfilled' && r.value !== 0).length
@@ -133,9 +113,10 @@ export class Redlock {
       const startedAt = performance.now()
       const results = await Promise.allSettled(
         this.#stores.map((s, i) =>
-          withTimeout(
+          withDeadline(
             s.acquire(keys[i]!, owner, o.ttl, this.#id, false, markerTtl, false, waited, waitTimeoutMs > 0),
             nodeTimeout,
+            'redlock acquire',
           ),
         ),
       )
@@ -184,7 +165,7 @@ export class Redlock {
               const t = held.get(s)
               return t === undefined
                 ? Promise.resolve(0)
-                : withTimeout(s.extend(keys[i]!, owner, t, ttlMs), nodeTimeout)
+                : withDeadline(s.extend(keys[i]!, owner, t, ttlMs), nodeTimeout, 'redlock extend')
             }),
           )
           const ok = results.filter((r) => r.status === 'fulfilled' && r.value === 1).length

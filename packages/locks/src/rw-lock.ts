@@ -1,7 +1,7 @@
 import type { Connection, ScriptFn } from '@cache/client'
 import { parseOptions } from '@cache/client'
 import { rwKeys } from './keys.js'
-import { Lock } from './lock.js'
+import { Lock, runHolding } from './lock.js'
 import { newOwner } from './lock-manager.js'
 import {
   type AcquireOptions,
@@ -42,7 +42,7 @@ export class ReadWriteLock {
   constructor(conn: Connection, name: string, options: ReadWriteLockOptions = {}) {
     this.name = checkName('name', name)
     this.#options = parseRw(options)
-    this.#keys = rwKeys(conn.keys.child(this.#options.prefix), name)
+    this.#keys = rwKeys(conn.keys.child(this.#options.namespace), name)
     this.#notifier = notifierFor(conn)
     this.#acquire = conn.defineScript('locks:rw-acquire', rwAcquire, { keys: 4 })
     this.#releaseRead = conn.defineScript('locks:semaphore-release', semaphoreRelease, { keys: 2 })
@@ -63,26 +63,12 @@ export class ReadWriteLock {
 
   /** Runs `fn` under a read lease and always releases it. */
   withRead<T>(options: RwAcquireOptions | undefined, fn: (lock: Lock) => Promise<T> | T): Promise<T> {
-    return this.#with(this.read(options), fn)
+    return runHolding(() => this.read(options), fn)
   }
 
   /** Runs `fn` under the write lease and always releases it. */
   withWrite<T>(options: RwAcquireOptions | undefined, fn: (lock: Lock) => Promise<T> | T): Promise<T> {
-    return this.#with(this.write(options), fn)
-  }
-
-  async #with<T>(acquiring: Promise<Lock>, fn: (lock: Lock) => Promise<T> | T): Promise<T> {
-    const lock = await acquiring
-    let failed = false
-    try {
-      return await fn(lock)
-    } catch (err) {
-      failed = true
-      throw err
-    } finally {
-      if (failed) await lock.release().catch(() => {})
-      else await lock.release()
-    }
+    return runHolding(() => this.write(options), fn)
   }
 
   async #take(mode: 'r' | 'w', o: ResolvedAcquire): Promise<Lock> {

@@ -1,7 +1,7 @@
 import type { Connection, ScriptFn } from '@cache/client'
 import { parseOptions } from '@cache/client'
 import { semaphoreKeys } from './keys.js'
-import { Lock } from './lock.js'
+import { Lock, runHolding } from './lock.js'
 import { newOwner } from './lock-manager.js'
 import {
   type AcquireOptions,
@@ -45,7 +45,7 @@ export class Semaphore {
     this.#options = parseSemaphore(options)
     this.limit = this.#options.limit
     this.#conn = conn
-    this.#keys = semaphoreKeys(conn.keys.child(this.#options.prefix), name)
+    this.#keys = semaphoreKeys(conn.keys.child(this.#options.namespace), name)
     this.#notifier = notifierFor(conn)
     this.#acquire = conn.defineScript('locks:semaphore-acquire', semaphoreAcquire, { keys: 2 })
     this.#release = conn.defineScript('locks:semaphore-release', semaphoreRelease, { keys: 2 })
@@ -76,17 +76,7 @@ export class Semaphore {
     options: SemaphoreAcquireOptions | undefined,
     fn: (permit: Lock) => Promise<T> | T,
   ): Promise<T> {
-    const permit = await this.acquire(options)
-    let failed = false
-    try {
-      return await fn(permit)
-    } catch (err) {
-      failed = true
-      throw err
-    } finally {
-      if (failed) await permit.release().catch(() => {})
-      else await permit.release()
-    }
+    return runHolding(() => this.acquire(options), fn)
   }
 
   /** How many permits are held now (expired ones excluded, by the server's clock). */

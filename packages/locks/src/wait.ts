@@ -1,4 +1,4 @@
-import { type Connection, isCacheError, type Subscriber } from '@cache/client'
+import { backoff, type Connection, isCacheError, type Subscriber } from '@cache/client'
 import { LockAbortedError, LockTimeoutError } from './errors.js'
 
 /** A waiter's interest in a channel. */
@@ -107,7 +107,7 @@ export function notifierFor(conn: Connection): Notifier {
 
 /** `base` ±50%, so waiters that woke together do not retry together. */
 export function jitter(base: number, random: () => number = Math.random): number {
-  return Math.max(1, Math.round(base * (0.5 + random())))
+  return backoff({ attempt: 0, base, max: base, jitter: 0.5, random })
 }
 
 /** The outcome of one acquisition attempt. */

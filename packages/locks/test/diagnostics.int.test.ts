@@ -70,25 +70,65 @@ describe('diagnostics and bad input (shared standalone)', () => {
     await next.release()
   })
 
-  it('rejects bad options and names with E_INVALID_OPTION naming the field', async () => {
+  it('rejects bad options (E_INVALID_OPTION) and bad arguments (E_INVALID_ARGUMENT) naming the field', async () => {
     const locks = new LockManager(conn)
     const invalid = (field: string) => expect.objectContaining({ code: 'E_INVALID_OPTION', field })
+    const badArg = (field: string) => expect.objectContaining({ code: 'E_INVALID_ARGUMENT', field })
     expect(() => new LockManager(conn, { retryInterval: 0 })).toThrow(invalid('retryInterval'))
     expect(() => new LockManager(conn, { fencing: 'wall' as never })).toThrow(invalid('fencing'))
-    expect(() => new LockManager(conn, { prefix: 'a b' })).toThrow(invalid('prefix'))
-    expect(() => new Semaphore(conn, 's', { limit: 1, prefix: 'x::y' })).toThrow(invalid('prefix'))
+    expect(() => new LockManager(conn, { namespace: 'a b' })).toThrow(invalid('namespace'))
+    expect(() => new Semaphore(conn, 's', { limit: 1, namespace: 'x::y' })).toThrow(invalid('namespace'))
     expect(() => new LockManager(conn, { unknown: 1 } as never)).toThrow(invalid('unknown'))
-    await expect(locks.acquire('', {})).rejects.toEqual(invalid('resource'))
+    await expect(locks.acquire('', {})).rejects.toEqual(badArg('resource'))
     await expect(locks.acquire('r', { ttl: -5 })).rejects.toEqual(invalid('ttl'))
     await expect(locks.tryAcquire('r', { ttl: 'soon' })).rejects.toEqual(invalid('ttl'))
-    await expect(locks.acquireAll([])).rejects.toEqual(invalid('resources'))
-    await expect(locks.acquireAll(['a', ''])).rejects.toEqual(invalid('resources'))
+    await expect(locks.acquireAll([])).rejects.toEqual(badArg('resources'))
+    await expect(locks.acquireAll(['a', ''])).rejects.toEqual(badArg('resources'))
     await expect(locks.heldLongerThan(-1)).rejects.toEqual(invalid('threshold'))
     expect(() => new Semaphore(conn, 'pool', { limit: 0 })).toThrow(invalid('limit'))
     expect(() => new Semaphore(conn, 'pool', {} as never)).toThrow(invalid('limit'))
-    expect(() => new Semaphore(conn, '', { limit: 1 })).toThrow(invalid('name'))
+    expect(() => new Semaphore(conn, '', { limit: 1 })).toThrow(badArg('name'))
     expect(() => new ReadWriteLock(conn, 'rw', { retryInterval: '1y' })).toThrow(invalid('retryInterval'))
     const sem = new Semaphore(conn, 'pool', { limit: 1 })
     await expect(sem.acquire({ ttl: 0 })).rejects.toEqual(invalid('ttl'))
+  })
+
+  it('waitFor() reads the wait-for view on a RESP3 connection too', async () => {
+    const conn3 = await sharedConnection('standalone', { resp: 3 })
+    try {
+      const a = new LockManager(conn3, { id: 'resp3-a', retryInterval: 50 })
+      const b = new LockManager(conn3, { id: 'resp3-b', retryInterval: 50 })
+      const held = await a.acquire('r3', { ttl: '5s' })
+      const waiting = b.acquire('r3', { waitTimeout: '5s' })
+      const edges = await waitFor('b waiting', async () => {
+        const e = await a.waitFor()
+        return e.length === 1 ? e : undefined
+      })
+      expect(edges.map((e) => [e.waiter, e.resource, e.holder])).toEqual([['resp3-b', 'r3', 'resp3-a']])
+      await held.release()
+      await (await waiting).release()
+    } finally {
+      await conn3.close()
+    }
+  })
+
+  it('close() releases the locks a manager handed out, refuses new ones (E_CLOSED) and is idempotent', async () => {
+    const other = new LockManager(conn)
+    let lock: Awaited<ReturnType<LockManager['acquire']>> | undefined
+    {
+      await using locks = new LockManager(conn)
+      lock = await locks.acquire('closing', { ttl: '30s' })
+      const released = await locks.acquire('released-before', { ttl: '30s' })
+      await released.release()
+      expect((await other.inspect('closing'))?.token).toBe(lock.token)
+      await locks.close()
+      await locks.close()
+      expect(await codeOf(locks.acquire('closing'))).toBe('E_CLOSED')
+      expect(await codeOf(locks.tryAcquire('closing'))).toBe('E_CLOSED')
+      expect(await codeOf(locks.acquireAll(['closing']))).toBe('E_CLOSED')
+    }
+    expect(lock.held).toBe(false)
+    expect(await other.inspect('closing')).toBeNull()
+    await other.close()
   })
 })

@@ -84,8 +84,8 @@ describe('server paused, replica paused, server restarted (own standalone + repl
   })
 
   it("server restarted without persistence: 'clock' tokens stay monotonic, 'counter' tokens restart", async () => {
-    const clock = new LockManager(conn, { prefix: 'clock' })
-    const counter = new LockManager(conn, { prefix: 'counter', fencing: 'counter' })
+    const clock = new LockManager(conn, { namespace: 'clock' })
+    const counter = new LockManager(conn, { namespace: 'counter', fencing: 'counter' })
     const c1 = await clock.acquire('r')
     const n1 = await counter.acquire('r')
     const n2 = await counter.acquire('r2')

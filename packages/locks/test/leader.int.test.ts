@@ -29,7 +29,7 @@ describe('leader election', () => {
     const term1 = first.term!
     expect(await first.leader()).toEqual({ id: first.id, term: term1 })
     // Resign: the other candidate is elected, with a higher term.
-    await first.stop()
+    await first.close()
     expect(first.isLeader).toBe(false)
     expect(first.term).toBeUndefined()
     const second = await waitFor('a new leader', () => candidates.find((c) => c.isLeader))
@@ -44,7 +44,7 @@ describe('leader election', () => {
     )
     const third = await waitFor('re-elected', () => candidates.find((c) => c.isLeader))
     expect(third.term!).toBeGreaterThan(term2)
-    await Promise.all(candidates.map((c) => c.stop()))
+    await Promise.all(candidates.map((c) => c.close()))
     expect(await first.leader()).toBeNull()
     expect(events.filter(([, k]) => k === 'elected').map(([, , e]) => e.term)).toEqual(
       [...events.filter(([, k]) => k === 'elected').map(([, , e]) => e.term)].sort((x, y) => x - y),

@@ -79,7 +79,7 @@ describe('Redlock over three independent servers', () => {
 
   it('rejects bad options naming the field', () => {
     expect(() => new Redlock([])).toThrow(
-      expect.objectContaining({ code: 'E_INVALID_OPTION', field: 'connections' }),
+      expect.objectContaining({ code: 'E_INVALID_ARGUMENT', field: 'connections' }),
     )
     expect(() => new Redlock(conns, { quorum: 1 })).toThrow(expect.objectContaining({ field: 'quorum' }))
     expect(() => new Redlock(conns, { quorum: 4 })).toThrow(expect.objectContaining({ field: 'quorum' }))
