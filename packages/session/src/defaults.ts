@@ -1,0 +1,16 @@
+/** Defaults of @cache/session options, in one place. */
+export const PKG = '@cache/session'
+export const DEFAULT_NAMESPACE = 'sess'
+export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000
+export const DEFAULT_ABSOLUTE_TIMEOUT_MS = 12 * 3_600_000
+export const MAX_TIMEOUT_MS = 400 * 86_400_000
+/** Random bytes of a session id: 16 bytes = 128 bits, 22 base64url characters. */
+export const ID_BYTES = 16
+/** Largest serialized session data (sum of the JSON of its fields). */
+export const DEFAULT_MAX_DATA_BYTES = 64 * 1024
+/** Compare-and-set attempts of `update()` before E_SESSION_CONFLICT. */
+export const DEFAULT_MAX_RETRIES = 20
+/** Tenant ids: letters, digits and `._-`, 1 to 64 characters. */
+export const TENANT_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
+/** Snapshots of loaded sessions the express-session store keeps for the field merge. */
+export const DEFAULT_SNAPSHOTS = 10_000

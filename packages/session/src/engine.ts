@@ -1,0 +1,239 @@
+import diagnostics from 'node:diagnostics_channel'
+import { type Connection, InvalidArgumentError, type ScriptFn } from '@cache/client'
+import { PKG } from './defaults.js'
+import { type IdHasher, idHasher } from './hash.js'
+import { SessionKeys } from './keys.js'
+import { sessionCreate, sessionGet, sessionWrite } from './scripts/index.js'
+
+/** diagnostics_channel `cache:session:created`: `{ tenant, handle }`. */
+export const createdChannel = diagnostics.channel('cache:session:created')
+/** diagnostics_channel `cache:session:revoked`: `{ tenant, handle, reason }`. */
+export const revokedChannel = diagnostics.channel('cache:session:revoked')
+
+/** Session data: a JSON object; each top-level field is stored (and merged) on its own. */
+export type SessionData = Record<string, unknown>
+
+/** One session as read from Redis. */
+export interface StoredSession {
+  handle: string
+  tenant: string
+  userId: string
+  data: SessionData
+  meta: Record<string, unknown>
+  createdAt: number
+  lastSeenAt: number
+  expiresAt: number
+  absoluteExpiresAt: number
+  idleTimeoutMs: number
+  version: number
+}
+
+type GetReply = null | [number, number, string[]]
+type WriteReply = [number, number?, number?]
+
+/** Parameters of one write (see session-write.lua). */
+export interface WriteRequest {
+  tenant: string
+  expectedVersion?: number
+  replace: boolean
+  create?: { idleMs: number; absoluteMs: number }
+  userId?: string
+  idleMs?: number
+  set: Record<string, string>
+  del: string[]
+}
+
+/** The Redis side shared by SessionManager and SessionStore: keys, scripts, the id hash. */
+export class SessionEngine {
+  readonly conn: Connection
+  readonly keys: SessionKeys
+  readonly hash: IdHasher
+  readonly maxDataBytes: number
+  readonly #create: ScriptFn<number | [number, number]>
+  readonly #get: ScriptFn<GetReply>
+  readonly #write: ScriptFn<WriteReply>
+
+  constructor(
+    conn: Connection,
+    namespace: string,
+    hashKey: string | Buffer | undefined,
+    maxDataBytes: number,
+  ) {
+    this.conn = conn
+    this.keys = new SessionKeys(conn.keys.child(namespace))
+    this.hash = idHasher(hashKey)
+    this.maxDataBytes = maxDataBytes
+    this.#create = conn.defineScript('session:create', sessionCreate, { keys: 1 })
+    this.#get = conn.defineScript('session:get', sessionGet, { keys: 1 })
+    this.#write = conn.defineScript('session:write', sessionWrite, { keys: 1 })
+  }
+
+  /** JSON of each top-level field; E_INVALID_ARGUMENT when not an object, not JSON or too large. */
+  encode(data: unknown, field = 'data'): Record<string, string> {
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      throw new InvalidArgumentError(PKG, field, 'must be a plain object')
+    }
+    const out: Record<string, string> = {}
+    let size = 0
+    for (const [name, value] of Object.entries(data)) {
+      if (value === undefined) continue
+      let json: string | undefined
+      try {
+        json = JSON.stringify(value)
+      } catch {
+        throw new InvalidArgumentError(PKG, `${field}.${name}`, 'is not JSON-serializable')
+      }
+      if (json === undefined) continue
+      size += json.length + name.length
+      out[name] = json
+    }
+    if (size > this.maxDataBytes) {
+      throw new InvalidArgumentError(PKG, field, `is larger than maxDataBytes (${this.maxDataBytes})`)
+    }
+    return out
+  }
+
+  /** Creates a session under `handle`; false when it exists. */
+  async create(
+    tenant: string,
+    handle: string,
+    userId: string,
+    idleMs: number,
+    absoluteMs: number,
+    meta: Record<string, unknown>,
+    fields: Record<string, string>,
+  ): Promise<{ now: number; expiresAt: number } | null> {
+    const args: string[] = [tenant, userId, String(idleMs), String(absoluteMs), JSON.stringify(meta)]
+    for (const [k, v] of Object.entries(fields)) args.push(k, v)
+    const reply = await this.#create([this.keys.session(tenant, handle)], args)
+    if (typeof reply === 'number') return null
+    const [now, expiresAt] = reply
+    await this.indexAdd(tenant, handle, userId, now + absoluteMs, expiresAt, true)
+    createdChannel.publish({ tenant, handle })
+    return { now, expiresAt }
+  }
+
+  /** Adds a session to the user's index, the tenant's live set and the stats. */
+  async indexAdd(
+    tenant: string,
+    handle: string,
+    userId: string,
+    absAt: number,
+    expiresAt: number,
+    created: boolean,
+  ) {
+    const ops: Promise<unknown>[] = [this.live(tenant, handle, expiresAt)]
+    if (userId !== '') {
+      const idx = this.keys.user(tenant, userId)
+      ops.push(this.conn.send(['ZADD', idx, String(absAt), handle], { key: idx }))
+      ops.push(this.conn.send(['PEXPIREAT', idx, String(absAt), 'GT'], { key: idx }).catch(() => 0))
+    }
+    if (created) {
+      const counters = this.keys.counters(tenant)
+      ops.push(this.conn.send(['HINCRBY', counters, 'created', '1'], { key: counters }))
+      if (userId !== '') {
+        const users = this.keys.users(tenant, new Date().toISOString().slice(0, 10))
+        ops.push(this.conn.send(['PFADD', users, userId], { key: users }))
+        ops.push(this.conn.send(['PEXPIRE', users, String(2 * 86_400_000)], { key: users }))
+      }
+    }
+    await Promise.all(ops)
+  }
+
+  /** Records the latest expiry of a session in the tenant's live set. */
+  live(tenant: string, handle: string, expiresAt: number): Promise<unknown> {
+    const live = this.keys.live(tenant)
+    return this.conn.send(['ZADD', live, String(expiresAt), handle], { key: live })
+  }
+
+  /** Reads (and optionally touches) a session by handle. */
+  async read(tenant: string, handle: string, touch: boolean): Promise<StoredSession | null> {
+    const reply = await this.#get([this.keys.session(tenant, handle)], [tenant, touch ? '1' : '0', '1'])
+    if (!reply) return null
+    const [expiresAt, lastSeenAt, flat] = reply
+    const s = decode(handle, flat)
+    s.expiresAt = Number(expiresAt)
+    s.lastSeenAt = Number(lastSeenAt)
+    if (touch) await this.live(tenant, handle, s.expiresAt)
+    return s
+  }
+
+  /** Touches a session; its new expiry, or null when it is gone. */
+  async touch(tenant: string, handle: string): Promise<number | null> {
+    const reply = await this.#get([this.keys.session(tenant, handle)], [tenant, '1', '0'])
+    if (!reply) return null
+    await this.live(tenant, handle, Number(reply[0]))
+    return Number(reply[0])
+  }
+
+  /** One atomic write (see WriteRequest); `{ status: 1 }` done, 0 version conflict, -1 gone. */
+  async write(
+    handle: string,
+    w: WriteRequest,
+  ): Promise<{ status: number; version: number; expiresAt: number }> {
+    const args: string[] = [
+      w.tenant,
+      w.expectedVersion === undefined ? '' : String(w.expectedVersion),
+      w.replace ? '1' : '0',
+      w.create ? String(w.create.idleMs) : '',
+      w.create ? String(w.create.absoluteMs) : '',
+      w.userId ?? '',
+      w.idleMs === undefined ? '' : String(w.idleMs),
+    ]
+    const pairs = Object.entries(w.set)
+    args.push(String(pairs.length))
+    for (const [k, v] of pairs) args.push(k, v)
+    args.push(...w.del)
+    const [status, version = 0, expiresAt = 0] = await this.#write(
+      [this.keys.session(w.tenant, handle)],
+      args,
+    )
+    if (status === 1) await this.live(w.tenant, handle, Number(expiresAt))
+    return { status: Number(status), version: Number(version), expiresAt: Number(expiresAt) }
+  }
+
+  /** Deletes one session and its index entries; false when it was not there. */
+  async remove(tenant: string, handle: string, reason: string, userId?: string): Promise<boolean> {
+    const key = this.keys.session(tenant, handle)
+    const owner = userId ?? (await this.conn.send<string | null>(['HGET', key, '~u'], { key }))
+    const deleted = Number(await this.conn.send(['DEL', key], { key }))
+    const live = this.keys.live(tenant)
+    const ops: Promise<unknown>[] = [this.conn.send(['ZREM', live, handle], { key: live })]
+    if (owner) {
+      const idx = this.keys.user(tenant, owner)
+      ops.push(this.conn.send(['ZREM', idx, handle], { key: idx }))
+    }
+    if (deleted) {
+      const counters = this.keys.counters(tenant)
+      ops.push(this.conn.send(['HINCRBY', counters, 'revoked', '1'], { key: counters }))
+    }
+    await Promise.all(ops)
+    if (deleted) revokedChannel.publish({ tenant, handle, reason })
+    return deleted === 1
+  }
+}
+
+/** A session from the flat HGETALL reply of session-get.lua. */
+function decode(handle: string, flat: string[]): StoredSession {
+  const data: SessionData = {}
+  const h: Record<string, string> = {}
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = String(flat[i])
+    const value = String(flat[i + 1])
+    if (name.startsWith('f:')) data[name.slice(2)] = JSON.parse(value)
+    else h[name] = value
+  }
+  return {
+    handle,
+    tenant: h['~t'] ?? '',
+    userId: h['~u'] ?? '',
+    data,
+    meta: h['~m'] ? (JSON.parse(h['~m']) as Record<string, unknown>) : {},
+    createdAt: Number(h['~c']),
+    lastSeenAt: Number(h['~l']),
+    expiresAt: 0,
+    absoluteExpiresAt: Number(h['~a']),
+    idleTimeoutMs: Number(h['~i']),
+    version: Number(h['~v']),
+  }
+}

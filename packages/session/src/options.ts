@@ -1,0 +1,79 @@
+import { type Duration, InvalidArgumentError, parseOptions, zDuration } from '@cache/client'
+import { z } from 'zod'
+import * as D from './defaults.js'
+
+/** Options of `new SessionManager(conn, options)`. */
+export interface SessionManagerOptions {
+  /** Key namespace under the connection's namespace. @default 'sess' */
+  namespace?: string
+  /** A session not used for this long expires (Redis TTL, enforced by the server). @default '30m' */
+  idleTimeout?: Duration
+  /** A session expires this long after creation however active it is. @default '12h' */
+  absoluteTimeout?: Duration
+  /** Keep at most this many sessions per user; creating one more evicts the oldest. @default unlimited */
+  maxPerUser?: number
+  /** Secret of the keyed hash (HMAC-SHA-256) that turns ids into Redis keys. @default SHA-256 without a key */
+  hashKey?: string | Buffer
+  /** Largest session data, in bytes of JSON. @default 65536 */
+  maxDataBytes?: number
+  /** Compare-and-set attempts of `update()` before E_SESSION_CONFLICT. @default 20 */
+  maxRetries?: number
+}
+
+const namespace = z
+  .string()
+  .regex(/^[A-Za-z0-9._\-@/=+,;!$&()']+(:[A-Za-z0-9._\-@/=+,;!$&()']+)*$/, {
+    message: "must be ':'-separated parts of letters, digits and ._-@/=+,;!$&()'",
+  })
+  .max(128)
+  .default(D.DEFAULT_NAMESPACE)
+
+/** zod schema of SessionManagerOptions. */
+export const managerSchema = z
+  .object({
+    namespace,
+    idleTimeout: zDuration({ min: 1, max: D.MAX_TIMEOUT_MS }).default(D.DEFAULT_IDLE_TIMEOUT_MS),
+    absoluteTimeout: zDuration({ min: 1, max: D.MAX_TIMEOUT_MS }).default(D.DEFAULT_ABSOLUTE_TIMEOUT_MS),
+    maxPerUser: z.number().int().min(1).max(100_000).optional(),
+    hashKey: z.union([z.string().min(16), z.instanceof(Buffer)]).optional(),
+    maxDataBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(16 * 1024 * 1024)
+      .default(D.DEFAULT_MAX_DATA_BYTES),
+    maxRetries: z.number().int().min(1).max(1000).default(D.DEFAULT_MAX_RETRIES),
+  })
+  .strict()
+
+/** Resolved SessionManagerOptions. */
+export type ResolvedManager = z.output<typeof managerSchema>
+
+/** Validates and defaults SessionManagerOptions (E_INVALID_OPTION). */
+export function resolveManager(options: SessionManagerOptions | undefined): ResolvedManager {
+  return parseOptions(D.PKG, managerSchema, options)
+}
+
+/** Checks a tenant id (E_INVALID_ARGUMENT). */
+export function checkTenant(tenant: unknown, field = 'tenant'): string {
+  if (typeof tenant !== 'string' || !D.TENANT_PATTERN.test(tenant)) {
+    throw new InvalidArgumentError(D.PKG, field, 'must be 1-64 letters, digits or ._-')
+  }
+  return tenant
+}
+
+/** Checks a user id (E_INVALID_ARGUMENT). */
+export function checkUser(userId: unknown, field = 'userId'): string {
+  if (typeof userId !== 'string' || userId.length < 1 || userId.length > 256) {
+    throw new InvalidArgumentError(D.PKG, field, 'must be a string of 1-256 characters')
+  }
+  return userId
+}
+
+/** Checks a session id's shape (E_INVALID_ARGUMENT). */
+export function checkId(id: unknown, field = 'id'): string {
+  if (typeof id !== 'string' || id.length < 1 || id.length > 256) {
+    throw new InvalidArgumentError(D.PKG, field, 'must be a session id string')
+  }
+  return id
+}

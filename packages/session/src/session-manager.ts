@@ -1,0 +1,325 @@
+import { type Connection, InvalidArgumentError } from '@cache/client'
+import { PKG } from './defaults.js'
+import { type SessionData, SessionEngine, type StoredSession } from './engine.js'
+import { SessionConflictError } from './errors.js'
+import { newId } from './hash.js'
+import {
+  checkId,
+  checkTenant,
+  checkUser,
+  type ResolvedManager,
+  resolveManager,
+  type SessionManagerOptions,
+} from './options.js'
+
+/** A session returned by `create`, `get`, `update` and `regenerate`. */
+export interface Session<T extends SessionData = SessionData> {
+  /** The secret id (put it in the cookie); Redis holds only its keyed hash. */
+  id: string
+  /** The public handle (the hash of the id): safe to show in "your devices" lists and to `revoke()`. */
+  handle: string
+  tenant: string
+  userId: string
+  data: T
+  meta: Record<string, unknown>
+  /** ms since the epoch, by the server's clock. */
+  createdAt: number
+  lastSeenAt: number
+  /** When the session expires (the Redis TTL): min(lastSeenAt + idle, absolute deadline). */
+  expiresAt: number
+  /** The absolute deadline: no touch moves expiresAt past it. */
+  absoluteExpiresAt: number
+  /** Bumped on every write; `update()` compares and sets it. */
+  version: number
+}
+
+/** One entry of `listByUser()`: no secret id, only the handle. */
+export interface SessionInfo {
+  handle: string
+  createdAt: number
+  lastSeenAt: number
+  expiresAt: number
+  meta: Record<string, unknown>
+}
+
+/** Counters of one tenant, from `stats()`. */
+export interface SessionStats {
+  /** Sessions not expired (from the tenant's live set, swept on read). */
+  activeSessions: number
+  /** Distinct users with a session created today or yesterday (UTC; HyperLogLog, ±0.81%). */
+  activeUsers: number
+  /** Sessions created since the counters began. */
+  creations: number
+  /** Sessions destroyed or revoked (expiry is not counted). */
+  revocations: number
+}
+
+/** Arguments of `create()`. */
+export interface CreateInput<T extends SessionData> {
+  tenant: string
+  userId: string
+  data?: T
+  /** Device facts shown by `listByUser()` (ip, userAgent…); stored as given, never used for access. */
+  meta?: Record<string, unknown>
+}
+
+/** Which tenant a call is about. */
+export interface TenantScope {
+  tenant: string
+}
+
+/**
+ * Sessions with tenants, a per-user index ("log out everywhere" without SCAN), idle and absolute timeouts
+ * enforced by the server, and atomic updates.
+ * @example
+ * const sessions = new SessionManager(conn, { idleTimeout: '30m', absoluteTimeout: '12h' })
+ * const s = await sessions.create({ tenant: 't1', userId: 'u42', data: { cart: [] } })
+ * await sessions.update(s.id, (d) => ({ ...d, cart: [1] }), { tenant: 't1' })
+ */
+export class SessionManager {
+  readonly #options: ResolvedManager
+  readonly #engine: SessionEngine
+  #closed = false
+
+  constructor(conn: Connection, options: SessionManagerOptions = {}) {
+    this.#options = resolveManager(options)
+    this.#engine = new SessionEngine(
+      conn,
+      this.#options.namespace,
+      this.#options.hashKey,
+      this.#options.maxDataBytes,
+    )
+  }
+
+  /** The handle (keyed hash) of a session id, as `listByUser()` reports it. */
+  handleOf(id: string): string {
+    return this.#engine.hash(checkId(id))
+  }
+
+  /** Creates a session for a user; evicts the user's oldest when `maxPerUser` is exceeded. */
+  async create<T extends SessionData>(input: CreateInput<T>): Promise<Session<T>> {
+    if (typeof input !== 'object' || input === null)
+      throw new InvalidArgumentError(PKG, 'input', 'must be an object')
+    const tenant = checkTenant(input.tenant)
+    const userId = checkUser(input.userId)
+    const data = (input.data ?? {}) as T
+    const fields = this.#engine.encode(data)
+    const meta = input.meta ?? {}
+    this.#engine.encode(meta, 'meta')
+    const { idleTimeout, absoluteTimeout } = this.#options
+    for (;;) {
+      const id = newId()
+      const handle = this.#engine.hash(id)
+      const made = await this.#engine.create(
+        tenant,
+        handle,
+        userId,
+        idleTimeout,
+        absoluteTimeout,
+        meta,
+        fields,
+      )
+      if (!made) continue
+      if (this.#options.maxPerUser !== undefined) await this.#evict(tenant, userId, this.#options.maxPerUser)
+      return {
+        id,
+        handle,
+        tenant,
+        userId,
+        data: structuredClone(data),
+        meta,
+        createdAt: made.now,
+        lastSeenAt: made.now,
+        expiresAt: made.expiresAt,
+        absoluteExpiresAt: made.now + absoluteTimeout,
+        version: 1,
+      }
+    }
+  }
+
+  /** The session, or null when missing, expired or another tenant's; `touch: true` also extends it. */
+  async get<T extends SessionData = SessionData>(
+    id: string,
+    scope: TenantScope & { touch?: boolean },
+  ): Promise<Session<T> | null> {
+    const tenant = checkTenant(scope?.tenant)
+    const s = await this.#engine.read(tenant, this.#engine.hash(checkId(id)), scope.touch === true)
+    return s ? withId<T>(id, s) : null
+  }
+
+  /** Extends the idle deadline (never past the absolute one); the new expiry, or null when the session is gone. */
+  async touch(id: string, scope: TenantScope): Promise<number | null> {
+    return this.#engine.touch(checkTenant(scope?.tenant), this.#engine.hash(checkId(id)))
+  }
+
+  /**
+   * Replaces the data by `fn(data)` atomically: a compare-and-set on the session's version, retried when a
+   * parallel write got there first (so `fn` may run more than once: keep it pure). Null when the session is gone.
+   */
+  async update<T extends SessionData = SessionData>(
+    id: string,
+    fn: (data: T) => T | Promise<T>,
+    scope: TenantScope,
+  ): Promise<Session<T> | null> {
+    const tenant = checkTenant(scope?.tenant)
+    if (typeof fn !== 'function') throw new InvalidArgumentError(PKG, 'fn', 'must be a function')
+    const handle = this.#engine.hash(checkId(id))
+    for (let attempt = 1; attempt <= this.#options.maxRetries; attempt++) {
+      const current = await this.#engine.read(tenant, handle, false)
+      if (!current) return null
+      const next = await fn(structuredClone(current.data) as T)
+      const fields = this.#engine.encode(next)
+      const del = Object.keys(current.data).filter((k) => !(k in fields))
+      const w = await this.#engine.write(handle, {
+        tenant,
+        expectedVersion: current.version,
+        replace: false,
+        set: fields,
+        del,
+      })
+      if (w.status === -1) return null
+      if (w.status === 1) {
+        return withId<T>(id, {
+          ...current,
+          data: next,
+          version: w.version,
+          expiresAt: w.expiresAt,
+          lastSeenAt: Date.now(),
+        })
+      }
+    }
+    throw new SessionConflictError(this.#options.maxRetries)
+  }
+
+  /** Moves the session to a new id (fixation defence after login); the old id stops working. */
+  async regenerate<T extends SessionData = SessionData>(
+    id: string,
+    scope: TenantScope,
+  ): Promise<Session<T> | null> {
+    const tenant = checkTenant(scope?.tenant)
+    const handle = this.#engine.hash(checkId(id))
+    const old = await this.#engine.read(tenant, handle, false)
+    if (!old) return null
+    const next = await this.create<T>({ tenant, userId: old.userId, data: old.data as T, meta: old.meta })
+    await this.#engine.remove(tenant, handle, 'regenerate', old.userId)
+    return next
+  }
+
+  /** Deletes a session (logout); false when it was not there. */
+  async destroy(id: string, scope: TenantScope): Promise<boolean> {
+    return this.#engine.remove(checkTenant(scope?.tenant), this.#engine.hash(checkId(id)), 'destroy')
+  }
+
+  /** The user's live sessions, newest first: O(the user's sessions), read from the per-user index. */
+  async listByUser(tenant: string, userId: string): Promise<SessionInfo[]> {
+    checkTenant(tenant)
+    checkUser(userId)
+    const idx = this.#engine.keys.user(tenant, userId)
+    const conn = this.#engine.conn
+    await conn.send(['ZREMRANGEBYSCORE', idx, '-inf', String(Date.now())], { key: idx })
+    const handles = (await conn.send<string[]>(['ZRANGE', idx, '0', '-1'], { key: idx })).map(String)
+    const found = await Promise.all(handles.map((h) => this.#engine.read(tenant, h, false)))
+    const gone = handles.filter((_, i) => !found[i])
+    if (gone.length) await conn.send(['ZREM', idx, ...gone], { key: idx })
+    return found
+      .filter((s): s is StoredSession => s !== null)
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .map((s) => ({
+        handle: s.handle,
+        createdAt: s.createdAt,
+        lastSeenAt: s.lastSeenAt,
+        expiresAt: s.expiresAt,
+        meta: s.meta,
+      }))
+  }
+
+  /** Revokes one session by its handle ("log out that device"); false when it was not there. */
+  async revoke(tenant: string, handle: string): Promise<boolean> {
+    checkTenant(tenant)
+    if (typeof handle !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(handle)) {
+      throw new InvalidArgumentError(PKG, 'handle', 'must be a session handle from listByUser()')
+    }
+    return this.#engine.remove(tenant, handle, 'revoke')
+  }
+
+  /** Revokes every session of a user ("log out everywhere"), optionally but one; how many were revoked. */
+  async revokeUser(tenant: string, userId: string, options: { except?: string } = {}): Promise<number> {
+    checkTenant(tenant)
+    checkUser(userId)
+    const keep =
+      options.except === undefined ? undefined : this.#engine.hash(checkId(options.except, 'except'))
+    const idx = this.#engine.keys.user(tenant, userId)
+    const handles = (await this.#engine.conn.send<string[]>(['ZRANGE', idx, '0', '-1'], { key: idx })).map(
+      String,
+    )
+    const revoked = await Promise.all(
+      handles.filter((h) => h !== keep).map((h) => this.#engine.remove(tenant, h, 'revoke-user', userId)),
+    )
+    return revoked.filter(Boolean).length
+  }
+
+  /** Active sessions, active users (HyperLogLog), creations and revocations of a tenant. */
+  async stats(tenant: string): Promise<SessionStats> {
+    checkTenant(tenant)
+    const conn = this.#engine.conn
+    const keys = this.#engine.keys
+    const live = keys.live(tenant)
+    const counters = keys.counters(tenant)
+    const day = (offset: number) => new Date(Date.now() - offset).toISOString().slice(0, 10)
+    await conn.send(['ZREMRANGEBYSCORE', live, '-inf', String(Date.now())], { key: live })
+    const [active, counts, today, yesterday] = await Promise.all([
+      conn.send<number>(['ZCARD', live], { key: live }),
+      conn.send<Array<string | null>>(['HMGET', counters, 'created', 'revoked'], { key: counters }),
+      conn.send<number>(['PFCOUNT', keys.users(tenant, day(0))], { key: keys.users(tenant, day(0)) }),
+      conn.send<number>(['PFCOUNT', keys.users(tenant, day(86_400_000))], {
+        key: keys.users(tenant, day(86_400_000)),
+      }),
+    ])
+    return {
+      activeSessions: Number(active),
+      activeUsers: Math.max(Number(today), Number(yesterday)),
+      creations: Number(counts[0] ?? 0),
+      revocations: Number(counts[1] ?? 0),
+    }
+  }
+
+  /** Stops using the manager (the connection stays open: it is the caller's). Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  async #evict(tenant: string, userId: string, max: number): Promise<void> {
+    const idx = this.#engine.keys.user(tenant, userId)
+    const count = Number(await this.#engine.conn.send(['ZCARD', idx], { key: idx }))
+    if (count <= max) return
+    const oldest = (
+      await this.#engine.conn.send<string[]>(['ZRANGE', idx, '0', String(count - max - 1)], { key: idx })
+    ).map(String)
+    await Promise.all(oldest.map((h) => this.#engine.remove(tenant, h, 'max-per-user', userId)))
+  }
+}
+
+function withId<T extends SessionData>(id: string, s: StoredSession): Session<T> {
+  return {
+    id,
+    handle: s.handle,
+    tenant: s.tenant,
+    userId: s.userId,
+    data: s.data as T,
+    meta: s.meta,
+    createdAt: s.createdAt,
+    lastSeenAt: s.lastSeenAt,
+    expiresAt: s.expiresAt,
+    absoluteExpiresAt: s.absoluteExpiresAt,
+    version: s.version,
+  }
+}
