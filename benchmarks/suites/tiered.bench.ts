@@ -3,7 +3,7 @@
  * run: L1 hit get, getOrSet on a hot key, and invalidation propagation (write in A → eviction in B).
  */
 import { connect } from '@cache/client'
-import { createTieredCache, type TieredCache } from '@cache/tiered'
+import { TieredCache } from '@cache/tiered'
 import KeyvRedis from '@keyv/redis'
 import { createClient } from '@redis/client'
 import { BentoCache, bentostore } from 'bentocache'
@@ -120,15 +120,14 @@ export default defineSuite('tiered', async (ctx) => {
     connect({ url: ctx.standaloneUrl, namespace }),
     connect({ url: ctx.standaloneUrl, namespace }),
   ])
-  const ours = createTieredCache<unknown>({
-    connection: connA,
+  const ours = new TieredCache<unknown>(connA, {
     namespace: 'c',
     coherence: 'tracking',
     l1: { maxEntries: 10_000 },
   })
-  const peer = createTieredCache<unknown>({ connection: connB, namespace: 'c', coherence: 'tracking' })
-  const busA = createTieredCache<unknown>({ connection: connA, namespace: 'bus', coherence: 'bus' })
-  const busB = createTieredCache<unknown>({ connection: connB, namespace: 'bus', coherence: 'bus' })
+  const peer = new TieredCache<unknown>(connB, { namespace: 'c', coherence: 'tracking' })
+  const busA = new TieredCache<unknown>(connA, { namespace: 'bus', coherence: 'bus' })
+  const busB = new TieredCache<unknown>(connB, { namespace: 'bus', coherence: 'bus' })
   await Promise.all([ours.ready, peer.ready, busA.ready, busB.ready])
 
   const bento = new BentoCache({
@@ -255,7 +254,7 @@ export default defineSuite('tiered', async (ctx) => {
 
   // Does BCAST's invalidation of our own writes hurt? A 9:1 read/write mix in one process, tracking vs no
   // coherence (which keeps the writer's value in L1 and sends nothing): the gap is the cost of self-eviction.
-  const solo = createTieredCache<unknown>({ connection: connA, namespace: 'solo', coherence: 'none' })
+  const solo = new TieredCache<unknown>(connA, { namespace: 'solo', coherence: 'none' })
   const mixKeys = keys.slice(0, 20)
   for (const k of mixKeys) await solo.set(k, payload, { ttl: '1h' })
   for (const k of mixKeys) await ours.get(k)

@@ -30,7 +30,14 @@ export {
   MAX_TTL_MS,
   MIN_TTL_MS,
 } from './defaults.js'
-export { DecodeError, EncodeError, FactoryError, ValueTooLargeError, VersionNotFoundError } from './errors.js'
+export {
+  type CoreErrorCode,
+  DecodeError,
+  EncodeError,
+  FactoryError,
+  ValueTooLargeError,
+  VersionNotFoundError,
+} from './errors.js'
 export { globToRedis, globToRegExp } from './glob.js'
 export {
   type CacheableRequest,
@@ -47,6 +54,7 @@ export {
   stableHash,
   stableStringify,
 } from './helpers.js'
+export { CacheKeys } from './keys.js'
 export { availableMemory } from './memory.js'
 export { MemoryCache, type MemoryCacheOptions } from './memory-cache.js'
 export { RedisCache, type RedisCacheOptions } from './redis-cache.js'

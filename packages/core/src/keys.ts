@@ -15,6 +15,10 @@ export class CacheKeys {
     this.#valuePrefix = `${this.prefix}v:{`
   }
 
+  /** Every value key starts with it (`<ns>:v:{`): the prefix CLIENT TRACKING BCAST watches. */
+  get valuePrefix(): string {
+    return this.#valuePrefix
+  }
   /** The escaped form of a user key (the hash tag's content). */
   part(key: string): string {
     return encodeKeyPart(key)

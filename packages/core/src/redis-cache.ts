@@ -200,6 +200,11 @@ export class RedisCache<T = unknown> implements Cache<T> {
     }
   }
 
+  /** The key builder of this cache (its whole Redis key layout), for packages layered on it. */
+  get keys(): CacheKeys {
+    return this.#keys
+  }
+
   /** The Redis key that holds `key`'s value (for inspection and tests). */
   redisKey(key: string): string {
     return this.#keys.value(checkKey(key))

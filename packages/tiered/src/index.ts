@@ -1,3 +1,5 @@
+/** Re-exported from @cache/client (the family's one connectivity check). */
+export { isUnavailable } from '@cache/client'
 export {
   DEFAULT_GRACE_MS,
   DEFAULT_L1_MAX_BYTES,
@@ -6,6 +8,7 @@ export {
   DEFAULT_VIRTUAL_NODES,
 } from './defaults.js'
 export { FactoryTimeoutError, type TieredErrorCode } from './errors.js'
+export type { LoadMissing } from './get-many.js'
 export type { CoherenceMode, TieredCacheOptions, TieredGetOrSetOptions } from './options.js'
 export {
   type Region,
@@ -15,14 +18,13 @@ export {
 } from './replicated-cache.js'
 export { HashRing, murmur3 } from './ring.js'
 export { type Shard, ShardedCache, type ShardedCacheOptions } from './sharded-cache.js'
-export {
-  createTieredCache,
-  isUnavailable,
-  type TierCounters,
-  TieredCache,
-  type TieredFactory,
-  type TieredFactoryContext,
-  type TierStats,
-  type WarmLoader,
-  type WarmOptions,
-} from './tiered-cache.js'
+export { TieredCache } from './tiered-cache.js'
+export type {
+  TierCounters,
+  TieredFactory,
+  TieredFactoryContext,
+  TierStats,
+  WarmLoader,
+  WarmOptions,
+} from './types.js'
+export type { WarmResult, WarmSource } from './warming.js'

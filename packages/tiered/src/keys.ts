@@ -1,8 +1,8 @@
-import type { RedisCache } from '@cache/core'
+import type { CacheKeys } from '@cache/core'
 
 /**
- * Every Redis key of a TieredCache. Values live in the L2 RedisCache (`<ns>:v:{key}`, see @cache/core's
- * keys); this package adds the refresh lease `<ns>:tr:{key}` (same hash tag, so the same cluster slot as
+ * Every Redis key of a TieredCache. Values live in the L2 RedisCache (`<ns>:v:{key}`, built by @cache/core's
+ * CacheKeys); this package adds the refresh lease `<ns>:tr:{key}` (same hash tag, so the same cluster slot as
  * the value, and outside the `<ns>:v:{` prefix that CLIENT TRACKING watches).
  */
 export class TieredKeys {
@@ -11,11 +11,9 @@ export class TieredKeys {
   /** Every value key starts with it: the BCAST tracking prefix. */
   readonly valuePrefix: string
 
-  constructor(l2: RedisCache<unknown>) {
-    // redisKey('_') is `<prefix>v:{_}`: derive the layout from RedisCache's public API.
-    const probe = l2.redisKey('_')
-    this.valuePrefix = probe.slice(0, -2)
-    this.prefix = probe.slice(0, -'v:{_}'.length)
+  constructor(l2: CacheKeys) {
+    this.valuePrefix = l2.valuePrefix
+    this.prefix = l2.prefix
   }
 
   /** The lease taken by the one process that refreshes a stale value. */

@@ -1,7 +1,7 @@
 import type { Connection, Duration } from '@cache/client'
 import { zDuration } from '@cache/client'
 import type { Cache, Codec } from '@cache/core'
-import { zTtl } from '@cache/core'
+import { DEFAULT_TTL_MS, MAX_TTL_MS, zTtl } from '@cache/core'
 import { z } from 'zod'
 import {
   DEFAULT_GRACE_MS,
@@ -17,10 +17,8 @@ import {
 /** How L1 stays coherent across processes. */
 export type CoherenceMode = 'tracking' | 'bus' | 'none'
 
-/** Options of `createTieredCache()`. */
+/** Options of `new TieredCache(conn, options)` (the connection of the L2 tier is the first argument). */
 export interface TieredCacheOptions {
-  /** The @cache/client Connection of the L2 (Redis) tier. */
-  connection: Connection
   /** Namespace under the connection's namespace; scopes keys, stats, invalidations and `clear()`. @default 'cache' */
   namespace?: string
   /** TTL of entries set without one (1s–30d). @default '10m' */
@@ -81,7 +79,7 @@ export interface TieredGetOrSetOptions {
 }
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', `must be ${what}`)
-const graceSchema = zDuration({ min: 0, max: 30 * 86_400_000 })
+const graceSchema = zDuration({ min: 0, max: MAX_TTL_MS })
 const timeoutSchema = zDuration({ min: 0, max: 3_600_000 })
 const eagerSchema = z.number().min(0, 'must be between 0 and 1').lt(1, 'must be between 0 and 1')
 
@@ -92,23 +90,25 @@ export const timeoutsSchema = z
   })
   .strict()
 
+/** The connection argument (validated as the field `connection`). */
+export const connectionSchema = z.custom<Connection>(
+  (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as Connection).send === 'function' &&
+    typeof (v as Connection).subscriber === 'function',
+  'must be a Connection from @cache/client connect()',
+)
+
 export const optionsSchema = z
   .object({
-    connection: z.custom<Connection>(
-      (v) =>
-        typeof v === 'object' &&
-        v !== null &&
-        typeof (v as Connection).send === 'function' &&
-        typeof (v as Connection).subscriber === 'function',
-      'must be a Connection from @cache/client connect()',
-    ),
     namespace: z.string().min(1, 'must not be empty').default('cache'),
-    defaultTtl: zTtl().default(600_000),
+    defaultTtl: zTtl().default(DEFAULT_TTL_MS),
     l1: z
       .object({
         maxEntries: z.number().int().min(1, 'must be a positive integer').default(DEFAULT_L1_MAX_ENTRIES),
         maxBytes: z.number().int().min(1, 'must be a positive integer').default(DEFAULT_L1_MAX_BYTES),
-        ttl: zDuration({ min: 1, max: 30 * 86_400_000 }).default(DEFAULT_L1_TTL_MS),
+        ttl: zDuration({ min: 1, max: MAX_TTL_MS }).default(DEFAULT_L1_TTL_MS),
       })
       .strict()
       .default({

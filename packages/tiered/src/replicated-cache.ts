@@ -1,14 +1,15 @@
 import { EventEmitter } from 'node:events'
 import { type Duration, InvalidOptionError, parseOptions } from '@cache/client'
-import type {
-  Cache,
-  CacheStats,
-  CacheVersion,
-  Factory,
-  GetOrSetOptions,
-  MsetEntry,
-  SetOptions,
-  ValueWithTtl,
+import {
+  type Cache,
+  type CacheStats,
+  type CacheVersion,
+  type Factory,
+  type GetOrSetOptions,
+  MIN_TTL_MS,
+  type MsetEntry,
+  type SetOptions,
+  type ValueWithTtl,
 } from '@cache/core'
 import { z } from 'zod'
 import { PKG } from './defaults.js'
@@ -232,7 +233,8 @@ export class ReplicatedCache<T = unknown> extends EventEmitter implements Cache<
   async rollback(key: string, version: number): Promise<void> {
     await this.#local.rollback(key, version)
     const restored = await this.#local.getWithTtl(key)
-    if (restored) this.#replicate((c) => c.set(key, restored.value, { ttl: Math.max(1000, restored.ttl) }))
+    if (restored)
+      this.#replicate((c) => c.set(key, restored.value, { ttl: Math.max(MIN_TTL_MS, restored.ttl) }))
   }
 
   /** The local region's stats. */

@@ -1,18 +1,20 @@
+import type { CacheErrorCode, Connection } from '@cache/client'
 import type { Cache } from '@cache/core'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
-  createTieredCache,
   type ReplicatedCache,
   type ShardedCache,
-  type TieredCache,
+  TieredCache,
+  type TieredCacheOptions,
+  type TieredErrorCode,
   type TieredFactoryContext,
   type TierStats,
 } from './index.js'
 
 describe('public types', () => {
-  it('createTieredCache<T> gives a TieredCache<T> that is a Cache<T>', () => {
+  it('new TieredCache<T>(conn, options) gives a TieredCache<T> that is a Cache<T>', () => {
     type User = { name: string }
-    const make = () => createTieredCache<User>({ connection: {} as never })
+    const make = () => new TieredCache<User>({} as Connection, { namespace: 'users' })
     expectTypeOf(make).returns.toEqualTypeOf<TieredCache<User>>()
     expectTypeOf<TieredCache<User>>().toMatchTypeOf<Cache<User>>()
     expectTypeOf<TieredCache<User>['get']>().returns.toEqualTypeOf<Promise<User | undefined>>()
@@ -26,6 +28,17 @@ describe('public types', () => {
   it('the factory context carries the abort signal and the stale value', () => {
     expectTypeOf<TieredFactoryContext['signal']>().toEqualTypeOf<AbortSignal>()
     expectTypeOf<TieredFactoryContext['key']>().toEqualTypeOf<string>()
+  })
+
+  it('convention: namespace, close() and asyncDispose, the error-code union', () => {
+    expectTypeOf<TieredCacheOptions['namespace']>().toEqualTypeOf<string | undefined>()
+    expectTypeOf<TieredCache['namespace']>().toEqualTypeOf<string>()
+    expectTypeOf<TieredCache['close']>().returns.toEqualTypeOf<Promise<void>>()
+    expectTypeOf<TieredCache[typeof Symbol.asyncDispose]>().returns.toEqualTypeOf<Promise<void>>()
+    expectTypeOf<'E_FACTORY_TIMEOUT'>().toMatchTypeOf<TieredErrorCode>()
+    expectTypeOf<TieredErrorCode>().toMatchTypeOf<CacheErrorCode>()
+    // @ts-expect-error a typo is not a code of the family
+    expectTypeOf<'E_FACTORY_TIMOUT'>().toMatchTypeOf<CacheErrorCode>()
   })
 
   it('ShardedCache and ReplicatedCache are Caches', () => {

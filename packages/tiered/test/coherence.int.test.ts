@@ -3,7 +3,7 @@ import { defaultCodec, RedisCache } from '@cache/core'
 import { uniquePrefix, waitFor } from '@cache/tools'
 import { createClient, createCluster } from '@redis/client'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { type CoherenceMode, createTieredCache, type TieredCache } from '../src/index.js'
+import { type CoherenceMode, TieredCache } from '../src/index.js'
 import { type Peer, spawnPeer } from './fixtures/peers.js'
 
 const { standalone, cluster, sentinel } = inject('redis')
@@ -30,7 +30,7 @@ afterAll(async () => {
 
 async function setup(conn: Connection, coherence: CoherenceMode, where: Record<string, unknown>) {
   const namespace = uniquePrefix('ns')
-  const local = createTieredCache({ connection: conn, namespace, coherence })
+  const local = new TieredCache(conn, { namespace, coherence })
   opened.push(local)
   const peer = spawnPeer({ ...where, root, namespace, coherence })
   peers.push(peer)
@@ -136,7 +136,7 @@ describe('L1 coherence across processes', () => {
         connect({ sentinel: { name: sentinel.name, sentinels: sentinel.sentinels }, namespace: root }),
       ),
     )
-    const [a, b] = conns.map((c) => createTieredCache<unknown>({ connection: c, namespace })) as [
+    const [a, b] = conns.map((c) => new TieredCache<unknown>(c, { namespace })) as [
       TieredCache<unknown>,
       TieredCache<unknown>,
     ]
@@ -159,7 +159,7 @@ describe('L1 coherence across processes', () => {
 
   it('an invalidation racing with a read never leaves the old value in L1', async () => {
     const { local } = await setup(single, 'tracking', { url: standalone.url })
-    const writer = createTieredCache({ connection: single, namespace: local.namespace, coherence: 'none' })
+    const writer = new TieredCache(single, { namespace: local.namespace, coherence: 'none' })
     opened.push(writer)
     // Many rounds of read-while-write: after each write settles and its invalidation lands, L1 must not hold
     // an older value.
@@ -185,7 +185,7 @@ describe('L1 coherence across processes', () => {
     })
 
     const otherConn = await connect({ url: standalone.url, namespace: root })
-    const writer = createTieredCache({ connection: otherConn, namespace: local.namespace, coherence: 'none' })
+    const writer = new TieredCache(otherConn, { namespace: local.namespace, coherence: 'none' })
     const truth = new RedisCache<[unknown, number, number]>(single, { namespace: local.namespace })
     try {
       for (let i = 0; i < 40; i++) {

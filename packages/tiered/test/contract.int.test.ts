@@ -2,7 +2,7 @@ import { type Connection, connect } from '@cache/client'
 import { type Cache, RedisCache } from '@cache/core'
 import { uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, inject } from 'vitest'
-import { type CoherenceMode, createTieredCache, ReplicatedCache } from '../src/index.js'
+import { type CoherenceMode, ReplicatedCache, TieredCache } from '../src/index.js'
 
 // The shared contract suite lives in @cache/core's tests (outside this package's rootDir): load it by path.
 type RunContract = (
@@ -28,12 +28,12 @@ afterAll(async () => {
 
 function factory(conn: () => Connection, coherence: CoherenceMode) {
   return async () => {
-    const cache = createTieredCache({ connection: conn(), namespace: uniquePrefix('c'), coherence })
+    const cache = new TieredCache(conn(), { namespace: uniquePrefix('c'), coherence })
     await cache.ready
     return {
       cache,
       cleanup: async () => {
-        const wipe = createTieredCache({ connection: conn(), namespace: cache.namespace, coherence: 'none' })
+        const wipe = new TieredCache(conn(), { namespace: cache.namespace, coherence: 'none' })
         await wipe.clear()
         await wipe.close()
         await cache.close()
@@ -59,7 +59,7 @@ runCacheContract(
 runCacheContract(
   'ReplicatedCache (local TieredCache on standalone, no coherence; a region on Cluster)',
   async () => {
-    const local = createTieredCache({ connection: single, namespace: uniquePrefix('r'), coherence: 'none' })
+    const local = new TieredCache(single, { namespace: uniquePrefix('r'), coherence: 'none' })
     const region = new RedisCache(sharded, { namespace: uniquePrefix('region') })
     await local.ready
     const cache = new ReplicatedCache({ local, regions: [{ name: 'other', cache: region }] })
@@ -68,7 +68,7 @@ runCacheContract(
       cleanup: async () => {
         await cache.flush()
         const wipe = [
-          createTieredCache({ connection: single, namespace: local.namespace, coherence: 'none' }),
+          new TieredCache(single, { namespace: local.namespace, coherence: 'none' }),
           new RedisCache(sharded, { namespace: region.namespace }),
         ]
         for (const w of wipe) {

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { type Connection, connect } from '@cache/client'
 import { type StandaloneTopology, startStandalone, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTieredCache, type TieredCache } from '../src/index.js'
+import { TieredCache } from '../src/index.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -29,13 +29,12 @@ describe('Redis killed mid-traffic, then restarted', () => {
     ;[conn, writerConn] = await Promise.all([connect(options), connect(options)])
     conn.on('error', () => {})
     writerConn.on('error', () => {})
-    cache = createTieredCache<string>({
-      connection: conn,
+    cache = new TieredCache<string>(conn, {
       namespace: 'app',
       grace: '1h',
       offlineRetryInterval: '100ms',
     })
-    writer = createTieredCache<string>({ connection: writerConn, namespace: 'app', coherence: 'none' })
+    writer = new TieredCache<string>(writerConn, { namespace: 'app', coherence: 'none' })
     await cache.ready
   })
   afterAll(async () => {
@@ -148,8 +147,8 @@ describe('Redis killed mid-traffic, then restarted', () => {
   })
 
   it('bus coherence: L1 is distrusted while the subscriber reconnects, and trusted and coherent again after', async () => {
-    const bus = createTieredCache<string>({ connection: conn, namespace: 'bus', coherence: 'bus' })
-    const other = createTieredCache<string>({ connection: writerConn, namespace: 'bus', coherence: 'bus' })
+    const bus = new TieredCache<string>(conn, { namespace: 'bus', coherence: 'bus' })
+    const other = new TieredCache<string>(writerConn, { namespace: 'bus', coherence: 'bus' })
     try {
       await Promise.all([bus.ready, other.ready])
       const states: boolean[] = []
@@ -196,14 +195,12 @@ describe('Redis killed mid-traffic, then restarted', () => {
   })
 
   it("offline writes: 'drop' keeps them in L1 only; 'retry' keeps the newest maxOfflineWrites and replays them", async () => {
-    const drop = createTieredCache<string>({
-      connection: conn,
+    const drop = new TieredCache<string>(conn, {
       namespace: 'drop',
       coherence: 'none',
       offlineWrites: 'drop',
     })
-    const retry = createTieredCache<string>({
-      connection: conn,
+    const retry = new TieredCache<string>(conn, {
       namespace: 'retry',
       coherence: 'none',
       maxOfflineWrites: 2,
@@ -231,13 +228,11 @@ describe('Redis killed mid-traffic, then restarted', () => {
         await server.master.restart()
       }
       await waitFor('replayed', () => retry.tierStats().offlineWritesQueued === 0, { timeoutMs: 10_000 })
-      const check = createTieredCache<string>({
-        connection: writerConn,
+      const check = new TieredCache<string>(writerConn, {
         namespace: 'retry',
         coherence: 'none',
       })
-      const checkDrop = createTieredCache<string>({
-        connection: writerConn,
+      const checkDrop = new TieredCache<string>(writerConn, {
         namespace: 'drop',
         coherence: 'none',
       })
@@ -262,7 +257,7 @@ describe('Redis killed mid-traffic, then restarted', () => {
       '-client|tracking',
     ])
     const limited = await connect({ url: server.url, username: 'notrack', password: 'pw', namespace: 'acl' })
-    const cache = createTieredCache<string>({ connection: limited, namespace: 'n' })
+    const cache = new TieredCache<string>(limited, { namespace: 'n' })
     try {
       const err = await cache.ready.then(
         () => undefined,

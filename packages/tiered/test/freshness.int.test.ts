@@ -1,7 +1,7 @@
 import { type Connection, connect, isCacheError } from '@cache/client'
 import { codeOf, uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createTieredCache, type TieredCache, type TieredCacheOptions } from '../src/index.js'
+import { TieredCache, type TieredCacheOptions } from '../src/index.js'
 
 const { standalone } = inject('redis')
 let conn: Connection
@@ -26,8 +26,7 @@ afterAll(async () => {
 
 /** A cache with a controllable clock (logical expiry, grace and eager refresh follow it). */
 function make(options: Partial<TieredCacheOptions> = {}, clock = { t: Date.now() }) {
-  const cache = createTieredCache<unknown>({
-    connection: conn,
+  const cache = new TieredCache<unknown>(conn, {
     namespace: uniquePrefix('f'),
     coherence: 'none',
     now: () => clock.t,
@@ -90,8 +89,7 @@ describe('grace, fail-safe, timeouts and eager refresh', () => {
   it('grace across processes: only one instance refreshes (refresh lease), the other keeps serving stale', async () => {
     const clock = { t: Date.now() }
     const { cache: a } = make({ grace: '1h' }, clock)
-    const b = createTieredCache<unknown>({
-      connection: other,
+    const b = new TieredCache<unknown>(other, {
       namespace: a.namespace,
       coherence: 'none',
       grace: '1h',
@@ -216,7 +214,8 @@ describe('grace, fail-safe, timeouts and eager refresh', () => {
     for (const [options, field] of bad) {
       let caught: unknown
       try {
-        createTieredCache({ connection: conn, ...options } as TieredCacheOptions)
+        const { connection = conn, ...rest } = options
+        new TieredCache(connection as Connection, rest as TieredCacheOptions)
       } catch (err) {
         caught = err
       }

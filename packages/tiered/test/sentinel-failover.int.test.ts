@@ -1,7 +1,7 @@
 import { type Connection, connect } from '@cache/client'
 import { type SentinelTopology, startSentinel, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTieredCache, type TieredCache } from '../src/index.js'
+import { TieredCache } from '../src/index.js'
 
 describe('tracking coherence across a Sentinel failover (own topology)', () => {
   let topo: SentinelTopology
@@ -23,8 +23,8 @@ describe('tracking coherence across a Sentinel failover (own topology)', () => {
       conn.on('error', () => {})
       conns.push(conn)
     }
-    a = createTieredCache<string>({ connection: conns[0] as Connection, namespace: 'c', failSafe: false })
-    b = createTieredCache<string>({ connection: conns[1] as Connection, namespace: 'c' })
+    a = new TieredCache<string>(conns[0] as Connection, { namespace: 'c', failSafe: false })
+    b = new TieredCache<string>(conns[1] as Connection, { namespace: 'c' })
     await Promise.all([a.ready, b.ready])
   })
   afterAll(async () => {

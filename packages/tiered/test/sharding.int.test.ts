@@ -2,7 +2,7 @@ import { type Connection, connect, isCacheError } from '@cache/client'
 import { type Cache, MemoryCache, RedisCache } from '@cache/core'
 import { uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createTieredCache, ReplicatedCache, ShardedCache } from '../src/index.js'
+import { ReplicatedCache, ShardedCache, TieredCache } from '../src/index.js'
 
 const { standalone, cluster } = inject('redis')
 let single: Connection
@@ -23,7 +23,7 @@ function deployments() {
   return {
     a: new RedisCache<unknown>(single, { namespace: uniquePrefix('a') }),
     b: new RedisCache<unknown>(sharded, { namespace: uniquePrefix('b') }),
-    c: createTieredCache<unknown>({ connection: single, namespace: uniquePrefix('c'), coherence: 'none' }),
+    c: new TieredCache<unknown>(single, { namespace: uniquePrefix('c'), coherence: 'none' }),
     d: new RedisCache<unknown>(sharded, { namespace: uniquePrefix('d') }),
   }
 }
@@ -175,8 +175,7 @@ describe('ShardedCache', () => {
 
 describe('ReplicatedCache', () => {
   it('writes and invalidations reach every region asynchronously, in order; reads stay local', async () => {
-    const local = createTieredCache<unknown>({
-      connection: single,
+    const local = new TieredCache<unknown>(single, {
       namespace: uniquePrefix('eu'),
       coherence: 'none',
     })

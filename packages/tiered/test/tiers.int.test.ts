@@ -2,7 +2,7 @@ import { type Connection, connect, isCacheError } from '@cache/client'
 import { MemoryCache, RedisCache } from '@cache/core'
 import { uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createTieredCache, type TieredCache } from '../src/index.js'
+import { TieredCache } from '../src/index.js'
 
 const { standalone, cluster } = inject('redis')
 let conn: Connection
@@ -24,8 +24,7 @@ afterAll(async () => {
 })
 
 function make(options: Record<string, unknown> = {}) {
-  const cache = createTieredCache<unknown>({
-    connection: conn,
+  const cache = new TieredCache<unknown>(conn, {
     namespace: uniquePrefix('t'),
     coherence: 'none',
     ...options,

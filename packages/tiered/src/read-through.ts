@@ -1,0 +1,273 @@
+import { encodeKeyPart, InvalidOptionError, isCacheError, isUnavailable, Lease } from '@cache/client'
+import { checkKey, EncodeError } from '@cache/core'
+import { track, untrack } from './bookkeeping.js'
+import { PKG, REFRESH_LEASE_MS } from './defaults.js'
+import { fallback, fetch, fill, l2Ttl, unwrap } from './envelope.js'
+import { FactoryTimeoutError } from './errors.js'
+import type { TieredGetOrSetOptions } from './options.js'
+import {
+  type CallOptions,
+  callOf,
+  channels,
+  check,
+  type Envelope,
+  event,
+  type Found,
+  fail,
+  type TieredState,
+  ttlOf,
+} from './state.js'
+import type { TieredFactory, TieredFactoryContext } from './types.js'
+import { keepOwnWrite, offlineWrite, publish, write } from './writes.js'
+
+/** Read-through: getOrSet past the L1 hot path, with grace, soft/hard timeouts, the refresh lease, fail-safe. */
+
+/** One read-through computation (was `#compute`'s nine positional parameters). */
+export interface Computation<T> {
+  key: string
+  /** The escaped key (hash-tag content). */
+  part: string
+  factory: TieredFactory<T>
+  options: TieredGetOrSetOptions | undefined
+  ttl: number
+  call: CallOptions
+  /** A value within its grace, served while the factory runs (or when it fails, with fail-safe). */
+  stale: Found | undefined
+  /** Redis is unavailable: compute here and queue the write. */
+  down: boolean
+  /** An expired leftover (kept in Redis for another reader's longer grace) is in L2: replace it. */
+  leftover: boolean
+}
+
+/** getOrSet() after an L1 miss. */
+export async function getOrSetSlow<T>(
+  st: TieredState,
+  key: string,
+  factory: TieredFactory<T>,
+  options: TieredGetOrSetOptions | undefined,
+): Promise<T> {
+  check(st, 'getOrSet')
+  checkKey(key)
+  if (typeof factory !== 'function') throw new InvalidOptionError(PKG, 'factory', 'must be a function')
+  const ttl = ttlOf(st, options)
+  const call = callOf(st, options)
+  st.s.l1Misses++
+  const part = encodeKeyPart(key)
+  let stale: Found | undefined
+  let down = false
+  let leftover = false
+  try {
+    const found = await fetch(st, key, part, call.grace)
+    const now = st.now()
+    if (found !== undefined && now < found.exp) {
+      st.s.saved++
+      st.s.bytes += st.l1.map.get(key)?.size ?? 0
+      if (call.eager > 0 && now >= found.exp - found.ttl * (1 - call.eager) && !st.flights.has(key)) {
+        eagerRefresh(st, key, factory, options, found)
+      }
+      return found.value as T
+    }
+    if (found !== undefined && now < found.exp + call.grace) stale = found
+    // An expired leftover (kept in Redis for another reader's longer grace) must be replaced, not returned.
+    else if (found !== undefined) leftover = true
+  } catch (err) {
+    if (!call.failSafe || !isUnavailable(err)) throw fail(st, err)
+    down = true
+    const e = st.l1.map.get(key)
+    if (e !== undefined && st.now() < e.exp) {
+      // Logically fresh but unverified (Redis down): serve it.
+      return (fallback(st, key, 'redis') as { value: unknown }).value as T
+    }
+    if (e !== undefined && st.now() < e.stale) stale = { value: e.value, exp: e.exp, ttl: e.ttl }
+  }
+  return compute(st, { key, part, factory, options, ttl, call, stale, down, leftover })
+}
+
+/** Refreshes a value in the background before it expires (`eagerRefresh`). */
+export function eagerRefresh<T>(
+  st: TieredState,
+  key: string,
+  factory: TieredFactory<T>,
+  options: TieredGetOrSetOptions | undefined,
+  current: Found,
+): void {
+  let ttl: number
+  let call: CallOptions
+  try {
+    ttl = ttlOf(st, options)
+    call = callOf(st, options)
+  } catch {
+    return
+  }
+  const part = encodeKeyPart(key)
+  const c: Computation<T> = {
+    key,
+    part,
+    factory,
+    options,
+    ttl,
+    call,
+    stale: current,
+    down: false,
+    leftover: false,
+  }
+  const flight = refresh(st, c).finally(() => st.flights.delete(key))
+  st.flights.set(key, flight)
+  flight.catch((error) => event(st, 'refresh-error', channels.refreshError, { key, error }))
+}
+
+/** Joins or starts the one flight of a key, serving the stale value per grace and the soft timeout. */
+async function compute<T>(st: TieredState, c: Computation<T>): Promise<T> {
+  const { key, call, stale } = c
+  let flight = st.flights.get(key) as Promise<T> | undefined
+  if (flight) st.s.saved++
+  else {
+    flight = (
+      c.down ? offlineCompute(st, c) : stale || c.leftover ? refresh(st, c) : fillMiss(st, c)
+    ).finally(() => st.flights.delete(key)) as Promise<T>
+    st.flights.set(key, flight)
+  }
+  if (stale === undefined) return flight
+  flight.catch((error) => event(st, 'refresh-error', channels.refreshError, { key, error }))
+  const serveStale = (reason: string): T => {
+    st.s.stale++
+    if (reason !== 'grace') event(st, 'fail-safe', channels.failSafe, { key, reason })
+    return stale.value as T
+  }
+  if (call.soft === 0) return serveStale('grace')
+  let timer: NodeJS.Timeout | undefined
+  const soft = new Promise<'soft'>((resolve) => {
+    timer = setTimeout(() => resolve('soft'), call.soft)
+  })
+  try {
+    const winner = await Promise.race([flight, soft])
+    if (winner === 'soft') return serveStale('soft-timeout')
+    return winner as T
+  } catch (err) {
+    if (call.failSafe) return serveStale(isCacheError(err, 'E_FACTORY_TIMEOUT') ? 'hard-timeout' : 'factory')
+    throw err
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Runs the factory with the hard timeout and an AbortSignal. */
+function run<T>(st: TieredState, c: Computation<T>, stale: Found | undefined): Promise<T> {
+  const { key, factory, call } = c
+  st.s.factoryCalls++
+  const controller = new AbortController()
+  st.aborts.add(controller)
+  const ctx: TieredFactoryContext = { key, signal: controller.signal, stale: stale?.value }
+  let result: Promise<T>
+  try {
+    result = Promise.resolve(factory(ctx))
+  } catch (err) {
+    result = Promise.reject(err)
+  }
+  if (call.hard === 0) return result.finally(() => st.aborts.delete(controller))
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const err = new FactoryTimeoutError(key, call.hard)
+      controller.abort(err)
+      reject(err)
+    }, call.hard)
+    result.then(
+      (v) => {
+        clearTimeout(timer)
+        resolve(v)
+      },
+      (e) => {
+        clearTimeout(timer)
+        reject(e)
+      },
+    )
+  }).finally(() => st.aborts.delete(controller))
+}
+
+/** A miss with Redis up: one factory call across processes (RedisCache's lease). */
+async function fillMiss<T>(st: TieredState, c: Computation<T>): Promise<T> {
+  const { key, part, options, ttl, call } = c
+  let called = false
+  let env: Envelope | undefined
+  const flight = track(st, part)
+  try {
+    const { grace: _g, timeouts: _t, eagerRefresh: _e, failSafe: _f, ...l2Options } = options ?? {}
+    let raw: unknown
+    try {
+      raw = await st.l2.getOrSet(
+        key,
+        async () => {
+          called = true
+          const value = await run(st, c, undefined)
+          if (value === undefined) throw new EncodeError('undefined cannot be cached', { key })
+          env = [value, st.now() + ttl, ttl]
+          return env
+        },
+        { ...l2Options, ttl: l2Ttl(st, ttl, call.grace) },
+      )
+    } catch (err) {
+      if (called || !call.failSafe || !isUnavailable(err)) throw err
+      // Redis went away between the read and the lease: compute locally.
+      return await offlineCompute(st, { ...c, stale: undefined })
+    }
+    if (!called) st.s.saved++
+    else st.s.sets++
+    const found = unwrap(st, raw)
+    if (called && st.l3 && env) {
+      await st.l3.set(key, env, { ttl: l2Ttl(st, ttl, call.grace) }).catch(() => {})
+    }
+    if (called) keepOwnWrite(st, key, part, found, call.grace, flight)
+    else if (!flight.dirty) fill(st, key, part, found, call.grace)
+    if (called) await publish(st, [part])
+    return found.value as T
+  } finally {
+    untrack(st, part, flight)
+  }
+}
+
+/**
+ * A stale value is at hand: one process (the owner of the refresh lease, a shared owner-checked Lease)
+ * recomputes; others keep the stale value. A factory running past the lease cannot delete the next
+ * holder's lease.
+ */
+async function refresh<T>(st: TieredState, c: Computation<T>): Promise<T> {
+  const { key, options, ttl, call, stale } = c
+  const lease = new Lease(st.conn, st.keys.refreshLease(c.part), { ttl: REFRESH_LEASE_MS })
+  let got: boolean
+  try {
+    got = await lease.acquire()
+  } catch (err) {
+    if (!isUnavailable(err)) throw err
+    return offlineCompute(st, c)
+  }
+  if (!got && stale) {
+    st.s.saved++
+    return stale.value as T
+  }
+  try {
+    const value = await run(st, c, stale)
+    const {
+      grace: _g,
+      timeouts: _t,
+      eagerRefresh: _e,
+      failSafe: _f,
+      lease: _l,
+      ...setOptions
+    } = options ?? {}
+    await write(st, { key, value, ttl, options: setOptions, nx: false, grace: call.grace })
+    return value
+  } finally {
+    if (got) await lease.release().catch(() => {})
+  }
+}
+
+/** Redis is down: compute here and keep the value in L1 (queued for L2 per `offlineWrites`). */
+async function offlineCompute<T>(st: TieredState, c: Computation<T>): Promise<T> {
+  const { key, part, ttl, call, stale } = c
+  const value = await run(st, c, stale)
+  const now = st.now()
+  const env: Envelope = [value, now + ttl, ttl]
+  fill(st, key, part, { value, exp: env[1], ttl }, call.grace)
+  offlineWrite(st, key, { kind: 'set', env, options: { ttl: l2Ttl(st, ttl, call.grace) } })
+  return value
+}

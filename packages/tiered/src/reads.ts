@@ -1,0 +1,118 @@
+import { encodeKeyPart, InvalidOptionError, isUnavailable } from '@cache/client'
+import { checkKey, type ValueWithTtl } from '@cache/core'
+import { track, untrack } from './bookkeeping.js'
+import { PKG } from './defaults.js'
+import { fallback, fetch, fill, fromL3, l1Fresh, unwrap } from './envelope.js'
+import { check, type Flight, fail, type TieredState } from './state.js'
+
+/** Reads: get (past the L1 hot path), has, getWithTtl, mget. */
+
+/** get() after an L1 miss: L2, L3, and the L1 fallback while Redis is down. */
+export async function getSlow<T>(st: TieredState, key: string): Promise<T | undefined> {
+  check(st, 'get')
+  checkKey(key)
+  st.s.l1Misses++
+  const t0 = performance.now()
+  const part = encodeKeyPart(key)
+  try {
+    const found = await fetch(st, key, part, 0)
+    if (found === undefined || st.now() >= found.exp) return undefined
+    st.s.bytes += st.l1.map.get(key)?.size ?? 0
+    return found.value as T
+  } catch (err) {
+    if (st.options.failSafe && isUnavailable(err)) {
+      const fb = fallback(st, key, 'redis')
+      if (fb) return fb.value as T
+    }
+    throw fail(st, err)
+  } finally {
+    st.latency.since(t0)
+  }
+}
+
+export async function has(st: TieredState, key: string): Promise<boolean> {
+  check(st, 'has')
+  checkKey(key)
+  const now = st.now()
+  if (l1Fresh(st, key, now)) return true
+  const found = await fetch(st, key, encodeKeyPart(key), 0).catch((err) => {
+    throw fail(st, err)
+  })
+  return found !== undefined && st.now() < found.exp
+}
+
+export async function getWithTtl<T>(st: TieredState, key: string): Promise<ValueWithTtl<T> | undefined> {
+  check(st, 'getWithTtl')
+  checkKey(key)
+  const now = st.now()
+  const e = l1Fresh(st, key, now)
+  if (e) {
+    st.s.l1Hits++
+    return { value: e.value as T, ttl: e.exp - now }
+  }
+  st.s.l1Misses++
+  const found = await fetch(st, key, encodeKeyPart(key), 0).catch((err) => {
+    throw fail(st, err)
+  })
+  const left = found === undefined ? 0 : found.exp - st.now()
+  if (found === undefined || left <= 0) return undefined
+  return { value: found.value as T, ttl: left }
+}
+
+export async function mget<T>(st: TieredState, keys: readonly string[]): Promise<Array<T | undefined>> {
+  check(st, 'mget')
+  if (!Array.isArray(keys)) throw new InvalidOptionError(PKG, 'keys', 'must be an array of strings')
+  for (let i = 0; i < keys.length; i++) checkKey(keys[i], `keys.${i}`)
+  const now = st.now()
+  const out: Array<T | undefined> = new Array(keys.length)
+  const missing: number[] = []
+  for (let i = 0; i < keys.length; i++) {
+    const e = l1Fresh(st, keys[i] as string, now)
+    if (e) {
+      st.s.l1Hits++
+      st.s.bytes += e.size
+      out[i] = e.value as T
+    } else {
+      st.s.l1Misses++
+      missing.push(i)
+    }
+  }
+  if (missing.length === 0) return out
+  const t0 = performance.now()
+  const mkeys = missing.map((i) => keys[i] as string)
+  const parts = mkeys.map((k) => encodeKeyPart(k))
+  const flights = parts.map((p) => track(st, p))
+  try {
+    let raws: unknown[]
+    try {
+      raws = await st.l2.mget(mkeys)
+    } catch (err) {
+      st.s.l2Errors++
+      if (!st.options.failSafe || !isUnavailable(err)) throw fail(st, err)
+      let any = false
+      for (const [j, i] of missing.entries()) {
+        const fb = fallback(st, mkeys[j] as string, 'redis')
+        if (fb) any = true
+        out[i] = fb?.value as T | undefined
+      }
+      if (!any) throw fail(st, err)
+      return out
+    }
+    for (let j = 0; j < missing.length; j++) {
+      let raw = raws[j]
+      if (raw !== undefined) st.s.l2Hits++
+      else {
+        st.s.l2Misses++
+        if (st.l3) raw = await fromL3(st, mkeys[j] as string, 0)
+      }
+      if (raw === undefined) continue
+      const found = unwrap(st, raw)
+      if (!(flights[j] as Flight).dirty) fill(st, mkeys[j] as string, parts[j] as string, found, 0)
+      if (st.now() < found.exp) out[missing[j] as number] = found.value as T
+    }
+    return out
+  } finally {
+    for (let j = 0; j < parts.length; j++) untrack(st, parts[j] as string, flights[j] as Flight)
+    st.latency.since(t0)
+  }
+}

@@ -1,0 +1,219 @@
+import diagnostics from 'node:diagnostics_channel'
+import type { EventEmitter } from 'node:events'
+import { type Connection, type Duration, LatencyRing, parseOptions } from '@cache/client'
+import { type Cache, parseTtl, RedisCache, type SetOptions } from '@cache/core'
+import {
+  BusCoherence,
+  type Coherence,
+  type CoherenceHandlers,
+  NoCoherence,
+  TrackingCoherence,
+} from './coherence.js'
+import { PKG } from './defaults.js'
+import { closedError } from './errors.js'
+import { TieredKeys } from './keys.js'
+import { L1Store } from './l1.js'
+import { callSchema, type ResolvedTieredOptions, type TieredGetOrSetOptions } from './options.js'
+
+/** The value stored in L2/L3: [value, logical expiry (ms since epoch), ttl (ms)]. */
+export type Envelope = [unknown, number, number]
+
+/** A value read from a tier, with its logical expiry and TTL. */
+export interface Found {
+  value: unknown
+  exp: number
+  ttl: number
+}
+
+/** Operations on one key in flight; `dirty` when an invalidation for the key arrived meanwhile. */
+export interface Flight {
+  dirty: boolean
+  n: number
+}
+
+/** getOrSet options resolved against the cache's defaults. */
+export interface CallOptions {
+  grace: number
+  soft: number
+  hard: number
+  eager: number
+  failSafe: boolean
+}
+
+/** A write queued while Redis was unavailable. */
+export type OfflineWrite = { kind: 'set'; env: Envelope; options: SetOptions } | { kind: 'delete' }
+
+/** Counters behind `stats()` and `tierStats()`. */
+export interface Counters {
+  l1Hits: number
+  l1Misses: number
+  l2Hits: number
+  l2Misses: number
+  l2Errors: number
+  l3Hits: number
+  l3Misses: number
+  l3Errors: number
+  sets: number
+  deletes: number
+  errors: number
+  factoryCalls: number
+  saved: number
+  bytes: number
+  stale: number
+  invalidations: number
+}
+
+/** diagnostics_channel channels of @cache/tiered. */
+export const channels = {
+  failSafe: diagnostics.channel('cache:tiered:fail-safe'),
+  coherence: diagnostics.channel('cache:tiered:coherence'),
+  refreshError: diagnostics.channel('cache:tiered:refresh-error'),
+  offline: diagnostics.channel('cache:tiered:offline-write'),
+}
+
+/**
+ * Everything a TieredCache holds, shared by the files of its concerns (reads, writes, read-through,
+ * invalidation, warming, stats). The TieredCache class is a thin facade over it. @internal
+ */
+export interface TieredState {
+  readonly namespace: string
+  readonly options: Readonly<ResolvedTieredOptions>
+  readonly conn: Connection
+  readonly l1: L1Store
+  readonly l2: RedisCache<unknown>
+  readonly l3: Cache<unknown> | undefined
+  readonly keys: TieredKeys
+  co: Coherence
+  readonly now: () => number
+  readonly l1Ttl: number
+  readonly defaults: CallOptions
+  readonly inflight: Map<string, Flight>
+  readonly flights: Map<string, Promise<unknown>>
+  readonly offline: Map<string, OfflineWrite>
+  readonly aborts: Set<AbortController>
+  readonly timers: Set<NodeJS.Timeout>
+  offlineTimer: NodeJS.Timeout | undefined
+  replaying: boolean
+  trusted: boolean
+  gen: number
+  closed: boolean
+  readonly s: Counters
+  readonly latency: LatencyRing
+  /** The facade, for events. */
+  readonly events: EventEmitter
+}
+
+/** Wiring: builds the state of a TieredCache (L1, the L2 RedisCache, L3, keys) and its coherence. */
+export function createState(
+  conn: Connection,
+  o: Readonly<ResolvedTieredOptions>,
+  events: EventEmitter,
+  handlers: CoherenceHandlers,
+): TieredState {
+  const l2 = new RedisCache<unknown>(conn, {
+    namespace: o.namespace,
+    defaultTtl: o.defaultTtl,
+    ...(o.codec ? { codec: o.codec } : {}),
+  })
+  const keys = new TieredKeys(l2.keys)
+  const co: Coherence =
+    o.coherence === 'tracking'
+      ? new TrackingCoherence(conn, keys.valuePrefix, handlers)
+      : o.coherence === 'bus'
+        ? new BusCoherence(conn, `${conn.keys.namespace}:${o.namespace}`, handlers)
+        : new NoCoherence(handlers)
+  return {
+    namespace: o.namespace,
+    options: o,
+    conn,
+    l1: new L1Store(o.l1.maxEntries, o.l1.maxBytes),
+    l2,
+    l3: o.l3,
+    keys,
+    co,
+    now: o.now ?? Date.now,
+    l1Ttl: o.l1.ttl,
+    defaults: {
+      grace: o.grace,
+      soft: o.timeouts.soft,
+      hard: o.timeouts.hard,
+      eager: o.eagerRefresh,
+      failSafe: o.failSafe,
+    },
+    inflight: new Map(),
+    flights: new Map(),
+    offline: new Map(),
+    aborts: new Set(),
+    timers: new Set(),
+    offlineTimer: undefined,
+    replaying: false,
+    trusted: false,
+    gen: 0,
+    closed: false,
+    s: {
+      l1Hits: 0,
+      l1Misses: 0,
+      l2Hits: 0,
+      l2Misses: 0,
+      l2Errors: 0,
+      l3Hits: 0,
+      l3Misses: 0,
+      l3Errors: 0,
+      sets: 0,
+      deletes: 0,
+      errors: 0,
+      factoryCalls: 0,
+      saved: 0,
+      bytes: 0,
+      stale: 0,
+      invalidations: 0,
+    },
+    latency: new LatencyRing(),
+    events,
+  }
+}
+
+/** Throws E_CLOSED once the cache is closed. */
+export function check(st: TieredState, op: string): void {
+  if (st.closed) throw closedError(op)
+}
+
+/** Counts an error and returns it (for `throw fail(st, err)`). */
+export function fail<E>(st: TieredState, err: E): E {
+  st.s.errors++
+  return err
+}
+
+/** Emits `problem` when someone listens. */
+export function problem(st: TieredState, err: unknown): void {
+  if (st.events.listenerCount('problem') > 0) st.events.emit('problem', err)
+}
+
+/** Publishes on a diagnostics channel and emits the same-named event (when someone listens). */
+export function event(
+  st: TieredState,
+  name: string,
+  channel: diagnostics.Channel,
+  payload: Record<string, unknown>,
+): void {
+  if (channel.hasSubscribers) channel.publish({ namespace: st.namespace, ...payload })
+  if (st.events.listenerCount(name) > 0) st.events.emit(name, payload)
+}
+
+/** The TTL of a call (its `ttl` option, or the default). */
+export function ttlOf(st: TieredState, options: { ttl?: Duration } | undefined): number {
+  return options?.ttl === undefined ? st.options.defaultTtl : parseTtl(options.ttl)
+}
+
+/** getOrSet options resolved against the cache's defaults. */
+export function callOf(st: TieredState, options: TieredGetOrSetOptions | undefined): CallOptions {
+  if (options === undefined) return st.defaults
+  const c = parseOptions(PKG, callSchema, options)
+  return {
+    grace: c.grace ?? st.defaults.grace,
+    soft: c.timeouts?.soft ?? st.defaults.soft,
+    hard: c.timeouts?.hard ?? st.defaults.hard,
+    eager: c.eagerRefresh ?? st.defaults.eager,
+    failSafe: c.failSafe ?? st.defaults.failSafe,
+  }
+}
