@@ -95,9 +95,39 @@ const codecSchema = z
   })
   .strict()
 
+const PROTO_BYTES = Buffer.from('__proto__', 'latin1')
+const hasOwn = Object.prototype.hasOwnProperty
+
+/** True when `value` holds an object with an own "__proto__" key at any depth (bounded against cycles). */
+export function hasProtoKey(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== 'object' || depth > 256) return false
+  if (value instanceof Map) {
+    for (const [k, v] of value)
+      if (k === '__proto__' || hasProtoKey(k, depth + 1) || hasProtoKey(v, depth + 1)) return true
+    return false
+  }
+  if (value instanceof Set || Array.isArray(value)) {
+    for (const v of value) if (hasProtoKey(v, depth + 1)) return true
+    return false
+  }
+  if (ArrayBuffer.isView(value) || value instanceof Date) return false
+  if (hasOwn.call(value, '__proto__')) return true
+  for (const k of Object.keys(value))
+    if (hasProtoKey((value as Record<string, unknown>)[k], depth + 1)) return true
+  return false
+}
+
 function serialise(format: CodecFormat, value: unknown): { flags: number; body: Uint8Array } {
   if (value === undefined) throw new TypeError('undefined cannot be cached (a miss reads as undefined)')
-  if (format === 'msgpack') return { flags: F_MSGPACK, body: packr.pack(value) }
+  if (format === 'msgpack') {
+    const body = packr.pack(value)
+    // msgpackr decodes an own "__proto__" key as "__proto_" (prototype-pollution guard): a silent wrong
+    // value. The byte search is native and almost always misses; only then is the value walked.
+    if (body.includes(PROTO_BYTES) && hasProtoKey(value, 0)) {
+      throw new TypeError('an object key "__proto__" cannot be stored as MessagePack (use the json format)')
+    }
+    return { flags: F_MSGPACK, body }
+  }
   if (format === 'json') {
     const text = JSON.stringify(value)
     if (text === undefined) throw new TypeError(`${typeof value} has no JSON form`)
