@@ -1,0 +1,244 @@
+import type { Duration } from '@cache/client'
+import { type Connection, InvalidArgumentError, parseOptions, zDuration } from '@cache/client'
+import session from 'express-session'
+import { z } from 'zod'
+import * as D from './defaults.js'
+import { SessionEngine } from './engine.js'
+import { SessionManager } from './session-manager.js'
+
+/** Options of `new SessionStore(conn, options)`. */
+export interface SessionStoreOptions {
+  /** Key namespace under the connection's namespace (share it with a SessionManager to see the same sessions). @default 'sess' */
+  namespace?: string
+  /** The tenant every session of this store belongs to. @default 'default' */
+  tenant?: string
+  /** The user a session belongs to (for the per-user index and `revokeUser`); undefined = anonymous. */
+  userId?: (sess: session.SessionData) => string | undefined
+  /** Idle timeout when the cookie has no maxAge. @default '30m' */
+  idleTimeout?: Duration
+  /** No session lives longer than this after its creation, however active. @default '12h' */
+  absoluteTimeout?: Duration
+  /** Secret of the keyed hash of session ids in Redis keys. @default SHA-256 without a key */
+  hashKey?: string | Buffer
+  /** Largest session, in bytes of JSON. @default 65536 */
+  maxDataBytes?: number
+}
+
+const schema = z
+  .object({
+    namespace: z.string().min(1).max(128).default(D.DEFAULT_NAMESPACE),
+    tenant: z.string().regex(D.TENANT_PATTERN, 'must be 1-64 letters, digits or ._-').default('default'),
+    userId: z
+      .custom<(sess: session.SessionData) => string | undefined>((v) => typeof v === 'function')
+      .optional(),
+    idleTimeout: zDuration({ min: 1, max: D.MAX_TIMEOUT_MS }).default(D.DEFAULT_IDLE_TIMEOUT_MS),
+    absoluteTimeout: zDuration({ min: 1, max: D.MAX_TIMEOUT_MS }).default(D.DEFAULT_ABSOLUTE_TIMEOUT_MS),
+    hashKey: z.union([z.string().min(16), z.instanceof(Buffer)]).optional(),
+    maxDataBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(16 * 1024 * 1024)
+      .default(D.DEFAULT_MAX_DATA_BYTES),
+  })
+  .strict()
+
+/** The field express-session carries back to `set()`: which loaded copy the merge compares against. */
+export const REVISION_FIELD = '__rev'
+
+type Callback<T = void> = (err?: unknown, value?: T) => void
+
+interface Snapshot {
+  fields: Record<string, string>
+  userId: string
+}
+
+/**
+ * An express-session (and @fastify/session) store: sessions of one tenant with idle and absolute timeouts
+ * enforced by Redis, `cookie.expires` kept equal to the Redis TTL, a per-user index (`revokeUser` logs out
+ * every browser of a user without SCAN), and `set` merged field by field against the copy that was loaded,
+ * so parallel requests that change different fields both survive (same field: last writer wins).
+ * @example
+ * app.use(session({ store: new SessionStore(conn, { userId: (s) => s.userId }), secret, resave: false,
+ *   saveUninitialized: false, rolling: true }))
+ */
+export class SessionStore extends session.Store {
+  /** The SessionManager over the same keys: `listByUser`, `revoke`, `revokeUser`, `stats`. */
+  readonly sessions: SessionManager
+  /** The tenant of this store. */
+  readonly tenant: string
+  readonly #engine: SessionEngine
+  readonly #options: z.output<typeof schema>
+  readonly #snapshots = new Map<string, Snapshot>()
+
+  constructor(conn: Connection, options: SessionStoreOptions = {}) {
+    super()
+    this.#options = parseOptions(D.PKG, schema, options)
+    this.tenant = this.#options.tenant
+    this.#engine = new SessionEngine(
+      conn,
+      this.#options.namespace,
+      this.#options.hashKey,
+      this.#options.maxDataBytes,
+    )
+    this.sessions = new SessionManager(conn, {
+      namespace: this.#options.namespace,
+      ...(this.#options.hashKey === undefined ? {} : { hashKey: this.#options.hashKey }),
+      idleTimeout: this.#options.idleTimeout,
+      absoluteTimeout: this.#options.absoluteTimeout,
+      maxDataBytes: this.#options.maxDataBytes,
+    })
+  }
+
+  /** Logs the user out of every browser (optionally but the session `exceptSid`); how many were revoked. */
+  revokeUser(userId: string, exceptSid?: string): Promise<number> {
+    return this.sessions.revokeUser(this.tenant, userId, exceptSid === undefined ? {} : { except: exceptSid })
+  }
+
+  override get(sid: string, cb: Callback<session.SessionData | null>): void {
+    this.#run(cb, async () => {
+      const handle = this.#engine.hash(checkSid(sid))
+      const s = await this.#engine.read(this.tenant, handle, false)
+      if (!s) return null
+      const fields: Record<string, string> = {}
+      for (const [k, v] of Object.entries(s.data)) fields[k] = JSON.stringify(v)
+      const key = `${sid}\n${s.version}`
+      this.#snapshots.delete(key)
+      this.#snapshots.set(key, { fields, userId: s.userId })
+      if (this.#snapshots.size > D.DEFAULT_SNAPSHOTS)
+        this.#snapshots.delete(this.#snapshots.keys().next().value!)
+      const sess = s.data as unknown as session.SessionData & Record<string, unknown>
+      const cookie = (sess.cookie ?? {}) as unknown as Record<string, unknown>
+      // cookie.expires = the Redis expiry; a rolling reset (originalMaxAge) never passes the absolute deadline.
+      cookie.expires = new Date(s.expiresAt).toISOString()
+      const remaining = s.absoluteExpiresAt - Date.now()
+      if (typeof cookie.originalMaxAge === 'number')
+        cookie.originalMaxAge = Math.min(cookie.originalMaxAge, remaining)
+      sess.cookie = cookie as unknown as session.Cookie
+      sess[REVISION_FIELD] = s.version
+      return sess
+    })
+  }
+
+  override set(sid: string, sess: session.SessionData, cb?: Callback): void {
+    this.#run(cb, async () => {
+      const handle = this.#engine.hash(checkSid(sid))
+      const { [REVISION_FIELD]: rev, ...plain } = sess as unknown as Record<string, unknown>
+      const fields = this.#engine.encode(plain, 'sess')
+      const userId = this.#options.userId?.(sess) ?? ''
+      const idleMs = this.#idleMs(sess)
+      const snap = rev === undefined ? undefined : this.#snapshots.get(`${sid}\n${rev}`)
+      let w: { status: number; expiresAt: number }
+      if (snap) {
+        const set: Record<string, string> = {}
+        for (const [k, v] of Object.entries(fields)) if (snap.fields[k] !== v) set[k] = v
+        const del = Object.keys(snap.fields).filter((k) => !(k in fields))
+        w = await this.#engine.write(handle, {
+          tenant: this.tenant,
+          replace: false,
+          set,
+          del,
+          idleMs,
+          userId,
+        })
+        // A loaded session that expired or was revoked meanwhile is not revived.
+        if (w.status !== 1) return
+      } else {
+        // Not loaded by this process (a new session, or its snapshot was evicted): a full replace; only a
+        // session never loaded (no revision) may be created, so nothing expired comes back.
+        w = await this.#engine.write(handle, {
+          tenant: this.tenant,
+          replace: true,
+          set: fields,
+          del: [],
+          idleMs,
+          userId,
+          ...(rev === undefined ? { create: { idleMs, absoluteMs: this.#options.absoluteTimeout } } : {}),
+        })
+        if (w.status !== 1) return
+      }
+      if (userId !== '' && snap?.userId !== userId) {
+        await this.#engine.indexAdd(
+          this.tenant,
+          handle,
+          userId,
+          Date.now() + this.#options.absoluteTimeout,
+          w.expiresAt,
+          !snap,
+        )
+      }
+    })
+  }
+
+  override touch(sid: string, sess: session.SessionData, cb?: Callback): void {
+    this.#run(cb, async () => {
+      await this.#engine.touch(this.tenant, this.#engine.hash(checkSid(sid)))
+      void sess
+    })
+  }
+
+  override destroy(sid: string, cb?: Callback): void {
+    this.#run(cb, async () => {
+      await this.#engine.remove(this.tenant, this.#engine.hash(checkSid(sid)), 'destroy')
+    })
+  }
+
+  override all(cb: Callback<session.SessionData[]>): void {
+    this.#run(cb, async () => {
+      const handles = await this.#liveHandles()
+      const found = await Promise.all(handles.map((h) => this.#engine.read(this.tenant, h, false)))
+      return found.filter((s) => s !== null).map((s) => s.data as unknown as session.SessionData)
+    })
+  }
+
+  override length(cb: Callback<number>): void {
+    this.#run(cb, async () => (await this.#liveHandles()).length)
+  }
+
+  override clear(cb?: Callback): void {
+    this.#run(cb, async () => {
+      const handles = await this.#liveHandles()
+      await Promise.all(handles.map((h) => this.#engine.remove(this.tenant, h, 'clear')))
+    })
+  }
+
+  /** Idempotent; the connection stays open (it is the caller's). */
+  async close(): Promise<void> {
+    this.#snapshots.clear()
+    await this.sessions.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  async #liveHandles(): Promise<string[]> {
+    const live = this.#engine.keys.live(this.tenant)
+    const conn = this.#engine.conn
+    await conn.send(['ZREMRANGEBYSCORE', live, '-inf', String(Date.now())], { key: live })
+    return (await conn.send<string[]>(['ZRANGE', live, '0', '-1'], { key: live })).map(String)
+  }
+
+  #idleMs(sess: session.SessionData): number {
+    const expires = sess.cookie?.expires
+    if (expires) {
+      const ms = new Date(expires).getTime() - Date.now()
+      if (Number.isFinite(ms)) return Math.max(1, Math.round(ms))
+    }
+    return this.#options.idleTimeout
+  }
+
+  #run<T>(cb: Callback<T> | undefined, fn: () => Promise<T>): void {
+    fn().then(
+      (v) => cb?.(null, v),
+      (err: unknown) => cb?.(err),
+    )
+  }
+}
+
+function checkSid(sid: unknown): string {
+  if (typeof sid !== 'string' || sid.length < 1 || sid.length > 256) {
+    throw new InvalidArgumentError(D.PKG, 'sid', 'must be a session id string')
+  }
+  return sid
+}
