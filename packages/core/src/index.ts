@@ -57,7 +57,8 @@ export {
 export { CacheKeys } from './keys.js'
 export { availableMemory } from './memory.js'
 export { MemoryCache, type MemoryCacheOptions } from './memory-cache.js'
-export { RedisCache, type RedisCacheOptions } from './redis-cache.js'
+export { RedisCache } from './redis-cache.js'
+export type { RedisCacheOptions } from './redis-cache-options.js'
 export { estimateSize } from './size.js'
 export { checkKey, checkSetOptions, parseTtl, zTtl } from './ttl.js'
 export {

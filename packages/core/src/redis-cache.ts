@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import {
   type Arg,
   type Connection,
@@ -9,10 +8,8 @@ import {
   isCacheError,
   parseOptions,
   type ScriptFn,
-  type Subscriber,
   zDuration,
 } from '@cache/client'
-import { z } from 'zod'
 import type {
   Cache,
   CacheStats,
@@ -25,115 +22,20 @@ import type {
 } from './cache.js'
 import { publishInvalidate } from './channels.js'
 import { type Codec, defaultCodec } from './codec.js'
-import {
-  DEFAULT_COALESCE_MAX_BATCH,
-  DEFAULT_LEASE_POLL_MS,
-  DEFAULT_LEASE_TTL_MS,
-  DEFAULT_MAX_VALUE_BYTES,
-  DEFAULT_STATS_FLUSH_MS,
-  DEFAULT_TTL_MS,
-  PKG,
-  SCAN_COUNT,
-} from './defaults.js'
-import {
-  closedError,
-  DecodeError,
-  EncodeError,
-  FactoryError,
-  ValueTooLargeError,
-  VersionNotFoundError,
-} from './errors.js'
+import { PKG, SCAN_COUNT } from './defaults.js'
+import { closedError, DecodeError, EncodeError, ValueTooLargeError, VersionNotFoundError } from './errors.js'
+import { type FlightHost, fly, LeaseWaiters } from './get-or-set.js'
 import { globToRedis } from './glob.js'
 import { CacheKeys } from './keys.js'
 import { parseKeep } from './memory-cache.js'
+import { ReadCoalescer } from './read-coalescer.js'
+import { type RedisCacheOptions, type Resolved, schema } from './redis-cache-options.js'
 import * as lua from './scripts/index.js'
+import { inSlices, mapSlices } from './slices.js'
 import { StatsRecorder } from './stats.js'
-import { checkKey, checkList, checkSetOptions, parseTtl, zTtl } from './ttl.js'
+import { checkKey, checkList, checkSetOptions, parseTtl } from './ttl.js'
 
 /** Options of `new RedisCache(conn, options)`. */
-export interface RedisCacheOptions {
-  /** Namespace under the connection's root namespace; scopes keys, stats and `clear()`. @default 'cache' */
-  namespace?: string
-  /** TTL of entries set without one (1s–30d). @default '10m' */
-  defaultTtl?: Duration
-  /** Serialises values; any codec reads any other's values. @default createCodec() (msgpack, LZ4 ≥ 1 KiB) */
-  codec?: Codec
-  /** Largest encoded value stored; larger ones are refused with E_VALUE_TOO_LARGE. @default 16 MiB */
-  maxValueBytes?: number
-  /** Coalesce single-key reads issued in the same tick into one MGET (per slot on a cluster). @default true */
-  coalesce?: boolean
-  /** Most keys in one coalesced MGET; larger same-tick batches are split (measured: splitting into smaller MGETs did not help). @default 64 */
-  coalesceMaxBatch?: number
-  /** getOrSet: length of the cross-process lease (renewed while the factory runs). @default '10s' */
-  lease?: Duration
-  /** getOrSet: longest wait between two checks when no notification arrives (jittered). @default '200ms' */
-  leasePoll?: Duration
-  /** Also add counters to a hash in Redis shared by every process (`sharedStats()`). @default false */
-  sharedStats?: boolean
-  /** How often local counters are added to the shared hash. @default '5s' */
-  statsFlushInterval?: Duration
-}
-
-/** Most commands one mset/mget/scan batch has in flight at once (node-redis bounds its command queue). */
-const SLICE = 256
-
-/** Runs `fn` over `items`, at most SLICE at a time. */
-async function inSlices<I>(items: readonly I[], fn: (item: I) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += SLICE) await Promise.all(items.slice(i, i + SLICE).map(fn))
-}
-
-/** Maps `items` through `fn`, at most SLICE at a time, keeping order. */
-async function mapSlices<I, R>(items: readonly I[], fn: (item: I) => Promise<R>): Promise<R[]> {
-  const out: R[] = []
-  for (let i = 0; i < items.length; i += SLICE)
-    out.push(...(await Promise.all(items.slice(i, i + SLICE).map(fn))))
-  return out
-}
-
-const NAMESPACE = /^[A-Za-z0-9._\-@/=+,;!$&()']+$/
-
-const schema = z
-  .object({
-    namespace: z
-      .string()
-      .regex(NAMESPACE, "must be letters, digits and ._-@/=+,;!$&()'")
-      .max(128)
-      .default('cache'),
-    defaultTtl: zTtl().default(DEFAULT_TTL_MS),
-    codec: z
-      .custom<Codec>(
-        (v) =>
-          typeof v === 'object' &&
-          v !== null &&
-          typeof (v as Codec).encode === 'function' &&
-          typeof (v as Codec).decode === 'function',
-        'must be a codec (createCodec())',
-      )
-      .optional(),
-    maxValueBytes: z.number().int().min(1, 'must be a positive integer').default(DEFAULT_MAX_VALUE_BYTES),
-    coalesce: z.boolean().default(true),
-    coalesceMaxBatch: z.number().int().min(1).max(10_000).default(DEFAULT_COALESCE_MAX_BATCH),
-    lease: zDuration({ min: 100, max: 300_000 }).default(DEFAULT_LEASE_TTL_MS),
-    leasePoll: zDuration({ min: 5, max: 60_000 }).default(DEFAULT_LEASE_POLL_MS),
-    sharedStats: z.boolean().default(false),
-    statsFlushInterval: zDuration({ min: 100, max: 3_600_000 }).default(DEFAULT_STATS_FLUSH_MS),
-  })
-  .strict()
-
-type Resolved = z.output<typeof schema>
-
-interface PendingRead {
-  key: string
-  rk: string
-  resolve: (value: unknown) => void
-  reject: (err: unknown) => void
-}
-
-interface Waiter {
-  fired: boolean
-  message: string | undefined
-  wake: () => void
-}
 
 /**
  * A cache in Redis (standalone, Sentinel or Cluster) on an `@cache/client` Connection. One GET per read
@@ -152,24 +54,18 @@ export class RedisCache<T = unknown> implements Cache<T> {
   readonly #keys: CacheKeys
   readonly #codec: Codec
   readonly #cluster: boolean
+  readonly #reader: ReadCoalescer<T>
   readonly #stats = new StatsRecorder()
   readonly #flights = new Map<string, Promise<T>>()
-  readonly #waiters = new Map<string, Set<Waiter>>()
+  readonly #waiters: LeaseWaiters
   readonly #scripts: {
     indexAdd: ScriptFn<number>
     indexPop: ScriptFn<string[]>
     invalidate: ScriptFn<[number, string[]]>
     getWithTtl: ScriptFn<[Buffer | null, number]>
     setVersioned: ScriptFn<number>
-    leaseRelease: ScriptFn<number>
-    leaseRenew: ScriptFn<number>
     statsAdd: ScriptFn<number>
   }
-  #pending: PendingRead[] = []
-  /** GET/MGET commands in flight. */
-  #reads = 0
-  #subscribed: Promise<Subscriber> | undefined
-  #listener: ((message: string) => void) | undefined
   #statsTimer: NodeJS.Timeout | undefined
   #flushed = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 }
   #closed = false
@@ -180,16 +76,22 @@ export class RedisCache<T = unknown> implements Cache<T> {
     this.namespace = o.namespace
     this.#conn = conn
     this.#keys = new CacheKeys(conn.keys.child(o.namespace))
+    this.#waiters = new LeaseWaiters(conn, this.#keys.channel)
     this.#codec = o.codec ?? defaultCodec
     this.#cluster = conn.topology === 'cluster'
+    this.#reader = new ReadCoalescer<T>(conn, {
+      coalesce: o.coalesce,
+      maxBatch: o.coalesceMaxBatch,
+      settle: (key, raw) => this.#settle(key, raw),
+      fail: (err) => this.#fail(err),
+      latency: (ms) => this.#stats.latency(ms),
+    })
     this.#scripts = {
       indexAdd: conn.defineScript('core:index-add', lua.indexAdd, { keys: 1 }),
       indexPop: conn.defineScript('core:index-pop', lua.indexPop, { keys: 1 }),
       invalidate: conn.defineScript('core:invalidate', lua.invalidate, { keys: 3 }),
       getWithTtl: conn.defineScript('core:get-with-ttl', lua.getWithTtl, { keys: 1, buffers: true }),
       setVersioned: conn.defineScript('core:set-versioned', lua.setVersioned, { keys: 2 }),
-      leaseRelease: conn.defineScript('core:lease-release', lua.leaseRelease, { keys: 1 }),
-      leaseRenew: conn.defineScript('core:lease-renew', lua.leaseRenew, { keys: 1 }),
       statsAdd: conn.defineScript('core:stats-add', lua.statsAdd, { keys: 1 }),
     }
     if (o.sharedStats) {
@@ -265,28 +167,7 @@ export class RedisCache<T = unknown> implements Cache<T> {
     } catch (err) {
       return Promise.reject(err)
     }
-    // Nothing in flight (low concurrency): send now, no waiting for the tick to end. Otherwise collect
-    // the reads of this tick and send them as MGETs when it ends.
-    if (!this.options.coalesce || (this.#reads === 0 && this.#pending.length === 0)) {
-      this.#reads++
-      const t0 = performance.now()
-      return this.#conn.send<Buffer | null>(['GET', rk], { key: rk, buffers: true }).then(
-        (raw) => {
-          this.#reads--
-          this.#stats.latency(performance.now() - t0)
-          return this.#settle(key, raw)
-        },
-        (err: unknown) => {
-          this.#reads--
-          throw this.#fail(err)
-        },
-      )
-    }
-    return new Promise<T | undefined>((resolve, reject) => {
-      if (this.#pending.push({ key, rk, resolve: resolve as (v: unknown) => void, reject }) === 1) {
-        process.nextTick(this.#flushReads)
-      }
-    })
+    return this.#reader.read(key, rk)
   }
 
   #settle(key: string, raw: Buffer | null): T | undefined {
@@ -299,63 +180,6 @@ export class RedisCache<T = unknown> implements Cache<T> {
     if (value === undefined) this.#stats.misses++
     else this.#stats.hits++
     return value
-  }
-
-  readonly #flushReads = (): void => {
-    const batch = this.#pending
-    this.#pending = []
-    const t0 = performance.now()
-    const max = this.options.coalesceMaxBatch
-    if (!this.#cluster) {
-      for (let i = 0; i < batch.length; i += max)
-        this.#readBatch(batch.length <= max ? batch : batch.slice(i, i + max), t0)
-      return
-    }
-    const bySlot = new Map<number, PendingRead[]>()
-    for (const r of batch) {
-      const slot = hashSlot(r.rk)
-      const group = bySlot.get(slot)
-      if (group) group.push(r)
-      else bySlot.set(slot, [r])
-    }
-    for (const group of bySlot.values()) {
-      for (let i = 0; i < group.length; i += max) this.#readBatch(group.slice(i, i + max), t0)
-    }
-  }
-
-  /** One GET (or MGET) for reads that share a slot; every read settles on its own (one bad value fails alone). */
-  #readBatch(batch: PendingRead[], t0: number): void {
-    const first = batch[0] as PendingRead
-    this.#reads++
-    const done = () => {
-      this.#reads--
-      const ms = performance.now() - t0
-      for (let i = 0; i < batch.length; i++) this.#stats.latency(ms)
-    }
-    const deliver = (r: PendingRead, raw: Buffer | null) => {
-      try {
-        r.resolve(this.#settle(r.key, raw))
-      } catch (err) {
-        r.reject(err)
-      }
-    }
-    const failAll = (err: unknown) => {
-      done()
-      for (const r of batch) r.reject(this.#fail(err))
-    }
-    if (batch.length === 1) {
-      this.#conn.send<Buffer | null>(['GET', first.rk], { key: first.rk, buffers: true }).then((raw) => {
-        done()
-        deliver(first, raw)
-      }, failAll)
-      return
-    }
-    const args: Arg[] = ['MGET']
-    for (const r of batch) args.push(r.rk)
-    this.#conn.send<Array<Buffer | null>>(args, { key: first.rk, buffers: true }).then((raws) => {
-      done()
-      for (let i = 0; i < batch.length; i++) deliver(batch[i] as PendingRead, raws[i] ?? null)
-    }, failAll)
   }
 
   async mget(keys: readonly string[]): Promise<Array<T | undefined>> {
@@ -524,8 +348,11 @@ export class RedisCache<T = unknown> implements Cache<T> {
 
   // ---- invalidation --------------------------------------------------------------------------------
 
-  /** Removes entries by escaped part and, level by level, everything depending on them. */
-  async #cascade(parts: Iterable<string>): Promise<number> {
+  /**
+   * Removes entries by escaped part and, level by level, everything depending on them; returns how many
+   * values existed and every escaped part it visited.
+   */
+  async #cascade(parts: Iterable<string>): Promise<{ removed: number; parts: string[] }> {
     const seen = new Set<string>(parts)
     let level = [...seen]
     let removed = 0
@@ -547,21 +374,34 @@ export class RedisCache<T = unknown> implements Cache<T> {
       level = next
     }
     this.#stats.deletes += removed
-    return removed
+    return { removed, parts: [...seen] }
   }
 
   async invalidate(key: string): Promise<number> {
+    return (await this.invalidateDetailed(key)).removed
+  }
+
+  /**
+   * `invalidate()`, also naming the escaped key parts (`encodeKeyPart`) it removed — the key and its
+   * dependants at every level — so that a tier above (the tiered cache's L1) drops exactly those entries.
+   */
+  async invalidateDetailed(key: string): Promise<{ removed: number; parts: string[] }> {
     this.#check('invalidate')
     try {
-      const removed = await this.#cascade([this.#keys.part(checkKey(key))])
-      publishInvalidate({ namespace: this.namespace, kind: 'key', target: key, removed })
-      return removed
+      const result = await this.#cascade([this.#keys.part(checkKey(key))])
+      publishInvalidate({ namespace: this.namespace, kind: 'key', target: key, removed: result.removed })
+      return result
     } catch (err) {
       throw isCacheError(err, 'E_INVALID_OPTION') ? err : this.#fail(err)
     }
   }
 
   async invalidateTags(tags: readonly string[]): Promise<number> {
+    return (await this.invalidateTagsDetailed(tags)).removed
+  }
+
+  /** `invalidateTags()`, also naming the escaped key parts it removed (tagged keys and their dependants). */
+  async invalidateTagsDetailed(tags: readonly string[]): Promise<{ removed: number; parts: string[] }> {
     this.#check('invalidateTags')
     checkList(tags, 'tags')
     try {
@@ -573,9 +413,9 @@ export class RedisCache<T = unknown> implements Cache<T> {
           if (p !== undefined) parts.add(p)
         }
       }
-      const removed = await this.#cascade(parts)
-      publishInvalidate({ namespace: this.namespace, kind: 'tags', target: tags, removed })
-      return removed
+      const result = await this.#cascade(parts)
+      publishInvalidate({ namespace: this.namespace, kind: 'tags', target: tags, removed: result.removed })
+      return result
     } catch (err) {
       throw this.#fail(err)
     }
@@ -662,119 +502,21 @@ export class RedisCache<T = unknown> implements Cache<T> {
     if (hit !== undefined) return hit
     let flight = this.#flights.get(key)
     if (!flight) {
-      flight = this.#fly(key, factory, options, leaseMs).finally(() => this.#flights.delete(key))
+      const host: FlightHost<T> = {
+        conn: this.#conn,
+        keys: this.#keys,
+        leasePoll: this.options.leasePoll,
+        check: (op) => this.#check(op),
+        get: (k) => this.get(k),
+        store: async (k, value) => {
+          await this.#write(k, value, options, false)
+        },
+        fail: (err) => this.#fail(err),
+      }
+      flight = fly(host, this.#waiters, key, factory, leaseMs).finally(() => this.#flights.delete(key))
       this.#flights.set(key, flight)
     }
     return flight
-  }
-
-  async #fly(key: string, factory: Factory<T>, options: SetOptions | undefined, leaseMs: number): Promise<T> {
-    // Without the notification channel, waiters still make progress through the jittered poll.
-    await this.#subscribe().catch(() => undefined)
-    const part = this.#keys.part(key)
-    const leaseKey = this.#keys.lease(part)
-    const token = randomUUID()
-    for (;;) {
-      this.#check('getOrSet')
-      const waiter = this.#wait(part)
-      try {
-        const value = await this.get(key)
-        if (value !== undefined) return value
-        const got = await this.#send<string | null>(
-          ['SET', leaseKey, token, 'NX', 'PX', String(leaseMs)],
-          leaseKey,
-        )
-        if (got === 'OK') return await this.#compute(key, part, leaseKey, token, leaseMs, factory, options)
-        const poll = this.options.leasePoll * (0.5 + Math.random())
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, poll)
-          waiter.wake = () => {
-            clearTimeout(timer)
-            resolve()
-          }
-          if (waiter.fired) waiter.wake()
-        })
-        if (waiter.message?.startsWith('e:'))
-          throw new FactoryError(key, waiter.message.slice(2 + part.length + 1))
-      } finally {
-        this.#unwait(part, waiter)
-      }
-    }
-  }
-
-  async #compute(
-    key: string,
-    part: string,
-    leaseKey: string,
-    token: string,
-    leaseMs: number,
-    factory: Factory<T>,
-    options: SetOptions | undefined,
-  ): Promise<T> {
-    const renew = setInterval(() => {
-      this.#scripts.leaseRenew([leaseKey], [token, leaseMs]).catch(() => {})
-    }, leaseMs / 3)
-    renew.unref()
-    let value: T
-    try {
-      value = await factory({ key })
-    } catch (err) {
-      clearInterval(renew)
-      // Only the error's name crosses processes (messages may hold data); ':' would break the framing.
-      const name = (err instanceof Error ? err.name : typeof err).replace(/[^A-Za-z0-9_$.-]/g, '') || 'Error'
-      await this.#scripts
-        .leaseRelease([leaseKey], [token, this.#keys.channel, `e:${part}:${name}`])
-        .catch(() => {})
-      throw err
-    }
-    try {
-      await this.#write(key, value, options, false)
-    } finally {
-      clearInterval(renew)
-      await this.#scripts.leaseRelease([leaseKey], [token, this.#keys.channel, `d:${part}`]).catch(() => {})
-    }
-    return value
-  }
-
-  #wait(part: string): Waiter {
-    const waiter: Waiter = { fired: false, message: undefined, wake: () => {} }
-    let set = this.#waiters.get(part)
-    if (!set) {
-      set = new Set()
-      this.#waiters.set(part, set)
-    }
-    set.add(waiter)
-    return waiter
-  }
-
-  #unwait(part: string, waiter: Waiter): void {
-    const set = this.#waiters.get(part)
-    if (!set) return
-    set.delete(waiter)
-    if (set.size === 0) this.#waiters.delete(part)
-  }
-
-  /** Subscribes once to the notification channel; waiters are woken by key. */
-  #subscribe(): Promise<Subscriber> {
-    this.#subscribed ??= (async () => {
-      const sub = await this.#conn.subscriber()
-      this.#listener = (message: string) => {
-        const part = message.slice(2, message.startsWith('e:') ? message.lastIndexOf(':') : undefined)
-        const set = this.#waiters.get(part)
-        if (!set) return
-        for (const w of set) {
-          w.fired = true
-          w.message = message
-          w.wake()
-        }
-      }
-      await sub.subscribe(this.#keys.channel, this.#listener)
-      return sub
-    })().catch((err) => {
-      this.#subscribed = undefined
-      throw err
-    })
-    return this.#subscribed
   }
 
   // ---- stats ---------------------------------------------------------------------------------------
@@ -825,10 +567,6 @@ export class RedisCache<T = unknown> implements Cache<T> {
     this.#closed = true
     if (this.#statsTimer) clearInterval(this.#statsTimer)
     if (this.options.sharedStats) await this.flushStats().catch(() => {})
-    for (const set of this.#waiters.values()) for (const w of set) w.wake()
-    if (this.#subscribed && this.#listener) {
-      const listener = this.#listener
-      await this.#subscribed.then((sub) => sub.unsubscribe(this.#keys.channel, listener)).catch(() => {})
-    }
+    await this.#waiters.close()
   }
 }

@@ -13,12 +13,6 @@ export const indexPop: string = "-- Reads and deletes an index set in one step, 
 /** Source of invalidate.lua. */
 export const invalidate: string = "-- Removes one entry (value and history) and pops the set of keys that depend on it.\n-- KEYS[1] value key, KEYS[2] history key, KEYS[3] dependants set (all share one hash tag)\n-- ARGV none\n-- Reply: { 1 if the value existed else 0, { dependant value keys } }\nlocal existed = redis.call('DEL', KEYS[1])\nredis.call('DEL', KEYS[2])\nlocal deps = redis.call('SMEMBERS', KEYS[3])\nif #deps > 0 then\n  redis.call('DEL', KEYS[3])\nend\nreturn { existed, deps }\n"
 
-/** Source of lease-release.lua. */
-export const leaseRelease: string = "-- Releases a getOrSet lease if this process still holds it, then wakes the waiters.\n-- KEYS[1] lease key\n-- ARGV[1] owner token, ARGV[2] notification channel, ARGV[3] message\n-- Reply: integer, 1 when the lease was released, 0 when another owner holds it (or it expired)\nlocal released = 0\nif redis.call('GET', KEYS[1]) == ARGV[1] then\n  released = redis.call('DEL', KEYS[1])\nend\nredis.call('PUBLISH', ARGV[2], ARGV[3])\nreturn released\n"
-
-/** Source of lease-renew.lua. */
-export const leaseRenew: string = "-- Extends a getOrSet lease while its owner is still computing.\n-- KEYS[1] lease key\n-- ARGV[1] owner token, ARGV[2] lease length (ms)\n-- Reply: integer, 1 when extended, 0 when the lease is no longer ours\nif redis.call('GET', KEYS[1]) == ARGV[1] then\n  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\nend\nreturn 0\n"
-
 /** Source of set-versioned.lua. */
 export const setVersioned: string = "-- Stores a value and records it in the key's bounded history as the next version.\n-- History entries are \"<version>|<createdAt ms>|<encoded value>\", newest first.\n-- KEYS[1] value key, KEYS[2] history key (same hash tag)\n-- ARGV[1] encoded value, ARGV[2] TTL (ms), ARGV[3] versions to keep (>= 1), ARGV[4] now (ms)\n-- Reply: integer, the new version number\nlocal head = redis.call('LINDEX', KEYS[2], 0)\nlocal version = 1\nif head then\n  version = (tonumber(string.match(head, '^(%d+)|')) or 0) + 1\nend\nlocal ttl = tonumber(ARGV[2])\nredis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)\nredis.call('LPUSH', KEYS[2], version .. '|' .. ARGV[4] .. '|' .. ARGV[1])\nredis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)\nif redis.call('PTTL', KEYS[2]) < ttl then\n  redis.call('PEXPIRE', KEYS[2], ttl)\nend\nreturn version\n"
 

@@ -1,0 +1,126 @@
+import { type Arg, type Connection, hashSlot } from '@cache/client'
+
+/** A read waiting for the end of the tick. */
+interface PendingRead {
+  key: string
+  rk: string
+  resolve: (value: unknown) => void
+  reject: (err: unknown) => void
+}
+
+/** What the coalescer needs from its cache. */
+export interface CoalescerOptions<T> {
+  /** Coalesce same-tick reads into MGETs (else one GET each). */
+  coalesce: boolean
+  /** Most keys in one MGET. */
+  maxBatch: number
+  /** Decodes one reply and counts the hit/miss (throws a counted DecodeError). */
+  settle(key: string, raw: Buffer | null): T | undefined
+  /** Counts an error and returns it. */
+  fail<E>(err: E): E
+  /** Records one read's latency (ms). */
+  latency(ms: number): void
+}
+
+/**
+ * Single-key reads: sent at once when nothing is in flight (low concurrency), otherwise collected for the
+ * rest of the tick and sent as MGETs (per cluster slot, at most `maxBatch` keys each). Every read settles on
+ * its own, so one undecodable value fails alone.
+ */
+export class ReadCoalescer<T> {
+  readonly #conn: Connection
+  readonly #o: CoalescerOptions<T>
+  readonly #cluster: boolean
+  #pending: PendingRead[] = []
+  /** GET/MGET commands in flight. */
+  #reads = 0
+
+  constructor(conn: Connection, options: CoalescerOptions<T>) {
+    this.#conn = conn
+    this.#o = options
+    this.#cluster = conn.topology === 'cluster'
+  }
+
+  /** Reads the value key `rk` of user key `key`. */
+  read(key: string, rk: string): Promise<T | undefined> {
+    // Nothing in flight (low concurrency): send now, no waiting for the tick to end. Otherwise collect
+    // the reads of this tick and send them as MGETs when it ends.
+    if (!this.#o.coalesce || (this.#reads === 0 && this.#pending.length === 0)) {
+      this.#reads++
+      const t0 = performance.now()
+      return this.#conn.send<Buffer | null>(['GET', rk], { key: rk, buffers: true }).then(
+        (raw) => {
+          this.#reads--
+          this.#o.latency(performance.now() - t0)
+          return this.#o.settle(key, raw)
+        },
+        (err: unknown) => {
+          this.#reads--
+          throw this.#o.fail(err)
+        },
+      )
+    }
+    return new Promise<T | undefined>((resolve, reject) => {
+      if (this.#pending.push({ key, rk, resolve: resolve as (v: unknown) => void, reject }) === 1) {
+        process.nextTick(this.#flush)
+      }
+    })
+  }
+
+  readonly #flush = (): void => {
+    const batch = this.#pending
+    this.#pending = []
+    const t0 = performance.now()
+    const max = this.#o.maxBatch
+    if (!this.#cluster) {
+      for (let i = 0; i < batch.length; i += max)
+        this.#readBatch(batch.length <= max ? batch : batch.slice(i, i + max), t0)
+      return
+    }
+    const bySlot = new Map<number, PendingRead[]>()
+    for (const r of batch) {
+      const slot = hashSlot(r.rk)
+      const group = bySlot.get(slot)
+      if (group) group.push(r)
+      else bySlot.set(slot, [r])
+    }
+    for (const group of bySlot.values()) {
+      for (let i = 0; i < group.length; i += max) this.#readBatch(group.slice(i, i + max), t0)
+    }
+  }
+
+  /** One GET (or MGET) for reads that share a slot; every read settles on its own (one bad value fails alone). */
+  #readBatch(batch: PendingRead[], t0: number): void {
+    const first = batch[0] as PendingRead
+    this.#reads++
+    const done = () => {
+      this.#reads--
+      const ms = performance.now() - t0
+      for (let i = 0; i < batch.length; i++) this.#o.latency(ms)
+    }
+    const deliver = (r: PendingRead, raw: Buffer | null) => {
+      try {
+        r.resolve(this.#o.settle(r.key, raw))
+      } catch (err) {
+        r.reject(err)
+      }
+    }
+    const failAll = (err: unknown) => {
+      done()
+      for (const r of batch) r.reject(this.#o.fail(err))
+    }
+    if (batch.length === 1) {
+      this.#conn.send<Buffer | null>(['GET', first.rk], { key: first.rk, buffers: true }).then((raw) => {
+        done()
+        deliver(first, raw)
+      }, failAll)
+      return
+    }
+    const args: Arg[] = ['MGET']
+    for (const r of batch) args.push(r.rk)
+    this.#conn.send<Array<Buffer | null>>(args, { key: first.rk, buffers: true }).then((raws) => {
+      done()
+      for (let i = 0; i < batch.length; i++) deliver(batch[i] as PendingRead, raws[i] ?? null)
+    }, failAll)
+  }
+}
