@@ -6,7 +6,7 @@ import { connect } from '@cache/client'
 import { MemoryCache, RedisCache } from '@cache/core'
 import { EventStream, PubSub } from '@cache/events'
 import { LockManager } from '@cache/locks'
-import { createRateLimiter } from '@cache/ratelimit'
+import { RateLimiter } from '@cache/ratelimit'
 import { type StandaloneTopology, startStandalone } from '@cache/tools'
 import { z } from 'zod'
 
@@ -52,18 +52,18 @@ async function main(): Promise<void> {
     `  health: ok=${health.ok} ${health.topology} ${health.role} redis ${health.version}, ${health.latencyMs.toFixed(2)} ms ping, ${(health.usedMemory / 2 ** 20).toFixed(1)} MiB used`,
   )
   const key = conn.keys.key('greeting', 'user:42')
-  await timed(`SET ${key}`, () => conn.commands.set(key, 'hello', { PX: 60_000 }))
-  await timed(`GET ${key}`, () => conn.commands.get(key))
+  await timed(`SET ${key}`, () => conn.redis.set(key, 'hello', { PX: 60_000 }))
+  await timed(`GET ${key}`, () => conn.redis.get(key))
   const incr = conn.defineScript<number>('demo-incr', "return redis.call('INCRBY', KEYS[1], ARGV[1])", {
     keys: 1,
   })
   await timed('Lua INCRBY via EVALSHA', () => incr([conn.keys.key('counter')], [5]))
   const batch = Array.from({ length: 100 }, (_, i) => conn.keys.key('batch', i))
   await timed('100 SETs, pipelined', () =>
-    Promise.all(batch.map((k, i) => conn.commands.set(k, String(i)))).then((r) => r.length),
+    Promise.all(batch.map((k, i) => conn.redis.set(k, String(i)))).then((r) => r.length),
   )
   await timed('100 GETs, pipelined', () =>
-    Promise.all(batch.map((k) => conn.commands.get(k))).then((r) => r.length),
+    Promise.all(batch.map((k) => conn.redis.get(k))).then((r) => r.length),
   )
 
   for (const section of sections) await section(url)
@@ -124,7 +124,7 @@ const sections: Array<(url: string) => Promise<void>> = [
   async function ratelimit(url) {
     console.log('\n@cache/ratelimit — exact limits in one Lua call')
     const conn = await connect({ url, namespace: 'demo' })
-    const limiter = createRateLimiter(conn, { algorithm: 'gcra', limit: 5, window: '1s' })
+    const limiter = new RateLimiter(conn, { algorithm: 'gcra', limit: 5, window: '1s' })
     await timed('10 requests against 5/s (GCRA)', async () => {
       const results = await Promise.all(Array.from({ length: 10 }, () => limiter.consume('client:42')))
       return `${results.filter((r) => r.allowed).length} allowed, ${results.filter((r) => !r.allowed).length} denied`

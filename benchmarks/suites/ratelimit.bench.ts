@@ -5,7 +5,7 @@
  * middleware, so the peer's middleware overhead is not even counted).
  */
 import { connect } from '@cache/client'
-import { createRateLimiter } from '@cache/ratelimit'
+import { RateLimiter } from '@cache/ratelimit'
 import { Redis as IORedis } from 'ioredis'
 import { RedisStore } from 'rate-limit-redis'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
@@ -22,8 +22,8 @@ export default defineSuite('ratelimit', async (ctx) => {
 
   const contenders = (limit: number, prefix: string) => {
     const id = `${prefix}${run++}`
-    const ours = createRateLimiter(conn, { algorithm: 'fixed-window', limit, window: '1h', name: `fw${id}` })
-    const oursGcra = createRateLimiter(conn, { algorithm: 'gcra', limit, window: '1h', name: `g${id}` })
+    const ours = new RateLimiter(conn, { algorithm: 'fixed-window', limit, window: '1h', name: `fw${id}` })
+    const oursGcra = new RateLimiter(conn, { algorithm: 'gcra', limit, window: '1h', name: `g${id}` })
     const rlf = new RateLimiterRedis({
       storeClient: io,
       points: limit,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { eventLoopLoad } from './adaptive.js'
-import { effectiveRule, stableHash } from './engine.js'
+import { effectiveRule, stableHash } from './binding.js'
 
 describe('adaptive and variants', () => {
   it('eventLoopLoad reports a load between 0 and 1 and can be stopped', () => {

@@ -3,7 +3,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 /**
  * A load signal for the `adaptive` option from the event-loop delay: 0 while the p99 delay is at or
  * under `idleMs`, rising linearly to 1 at `overloadMs`. `stop()` ends the measurement.
- * @example createRateLimiter(conn, { ..., adaptive: { load: eventLoopLoad().load } })
+ * @example new RateLimiter(conn, { ..., adaptive: { load: eventLoopLoad().load } })
  */
 export function eventLoopLoad({ idleMs = 20, overloadMs = 200, resolutionMs = 10 } = {}): {
   load: () => number

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import {
+  ClosedError,
   type Connection,
   type Duration,
   isCacheError,
@@ -15,13 +16,13 @@ import {
   MAX_LIMIT,
   MAX_WINDOW_MS,
 } from './defaults.js'
-import { checkKey } from './engine.js'
 import { RateLimitedError } from './errors.js'
 import { RateLimitKeys } from './keys.js'
 import type { OutagePolicy } from './options.js'
 import * as scripts from './scripts/index.js'
+import { checkKey } from './validate.js'
 
-/** Options of `createConcurrencyLimiter()`. */
+/** Options of `new ConcurrencyLimiter(conn, options)`. */
 export interface ConcurrencyLimiterOptions {
   /** Requests in flight at once, per key. */
   limit: number
@@ -30,7 +31,7 @@ export interface ConcurrencyLimiterOptions {
   /** Name of the limiter, part of its keys. @default 'inflight' */
   name?: string
   /** Namespace part under the connection's namespace. @default 'rl' */
-  prefix?: string
+  namespace?: string
   /** 'server': leases use Redis's TIME; 'client': `now()`. @default 'server' */
   clock?: 'server' | 'client'
   /** The client clock in ms. @default Date.now */
@@ -62,7 +63,7 @@ const schema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, { message: "must be 1–64 letters, digits or '._-'" })
     .optional(),
-  prefix: z
+  namespace: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, { message: "must be 1–64 letters, digits or '._-'" })
     .optional(),
@@ -87,14 +88,20 @@ export class ConcurrencyLimiter {
     outage: OutagePolicy
   }
   readonly #local = new Map<string, number>()
+  #closed = false
   readonly #acquire
   readonly #release
 
-  /** @internal use `createConcurrencyLimiter()`. */
+  /**
+   * At most `limit` requests in flight per key, across processes.
+   * @example
+   * const inflight = new ConcurrencyLimiter(conn, { limit: 10, lease: '30s' })
+   * await inflight.run(`user:${id}`, () => callModel(prompt))
+   */
   constructor(conn: Connection, options: ConcurrencyLimiterOptions) {
     const o = parseOptions('@cache/ratelimit', schema, options)
     this.#conn = conn
-    this.#keys = new RateLimitKeys(conn.keys.child(o.prefix ?? DEFAULT_PREFIX))
+    this.#keys = new RateLimitKeys(conn.keys.child(o.namespace ?? DEFAULT_PREFIX))
     this.#o = Object.freeze({
       limit: o.limit,
       leaseMs: o.lease ?? DEFAULT_LEASE_MS,
@@ -109,6 +116,19 @@ export class ConcurrencyLimiter {
     this.#release = conn.defineScript<number>('ratelimit:release', scripts.release, { keys: 1 })
   }
 
+  /**
+   * Refuses new acquisitions (`acquire`/`run` reject with E_CLOSED); leases already taken stay valid until
+   * released or expired. Idempotent; the connection stays open (it is yours).
+   */
+  async close(): Promise<void> {
+    this.#closed = true
+  }
+
+  /** `await using inflight = new ConcurrencyLimiter(conn, …)` closes at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
   /** The limit. */
   get limit(): number {
     return this.#o.limit
@@ -121,6 +141,7 @@ export class ConcurrencyLimiter {
   /** Takes a slot for `key` if one is free. Check `lease.allowed`; release it when done. */
   async acquire(keyArg: string): Promise<Lease> {
     const key = checkKey(keyArg)
+    if (this.#closed) throw new ClosedError('[@cache/ratelimit] the ConcurrencyLimiter is closed')
     const k = this.#keys.inflight(key, this.#o.name)
     const token = randomBytes(9).toString('base64url')
     try {
@@ -210,17 +231,4 @@ export class ConcurrencyLimiter {
     const now = this.#o.clock === 'client' ? this.#o.now() : Date.now()
     return Number(await this.#conn.send(['ZCOUNT', k, `(${now}`, '+inf'], { key: k }))
   }
-}
-
-/**
- * Creates a concurrency limiter: at most `limit` requests in flight per key, across processes.
- * @example
- * const inflight = createConcurrencyLimiter(conn, { limit: 10, lease: '30s' })
- * await inflight.run(`user:${id}`, () => callModel(prompt))
- */
-export function createConcurrencyLimiter(
-  conn: Connection,
-  options: ConcurrencyLimiterOptions,
-): ConcurrencyLimiter {
-  return new ConcurrencyLimiter(conn, options)
 }

@@ -40,16 +40,6 @@ export class CostExceedsLimitError extends CacheError {
   }
 }
 
-/** A bad argument to a method (cost, key, duration), naming it. */
-export class InvalidArgumentError extends CacheError {
-  /** The argument at fault. */
-  readonly field: string
-  constructor(field: string, reason: string) {
-    super('E_INVALID_ARGUMENT', `[@cache/ratelimit] argument "${field}" ${reason}`, { details: { field } })
-    this.field = field
-  }
-}
-
 /** Redis was unreachable and the outage policy is 'fail-closed' (thrown only by `consumeOrThrow`). */
 export class RateLimitUnavailableError extends CacheError {
   constructor(cause: unknown) {

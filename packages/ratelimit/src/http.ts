@@ -4,8 +4,8 @@
  * Import from `@cache/ratelimit/http`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { RateLimitResult } from './engine.js'
 import type { Limiter } from './limiter.js'
+import type { RateLimitResult } from './result.js'
 
 /** What the middleware knows about a request, whatever the framework. */
 export interface RequestInfo<Req = unknown> {
@@ -31,7 +31,7 @@ export type KeyStrategy<Req = unknown> =
 
 /** Options of the HTTP middleware (node:http, Express, Fastify). */
 export interface HttpRateLimitOptions<Req = unknown> {
-  /** A limiter from `createRateLimiter()` or `combineLimits()`. */
+  /** A `RateLimiter` or `CombinedLimiter`. */
   limiter: Limiter
   /** The key of a request. Requests without a key (e.g. 'user' for anonymous ones) fall back to the IP. @default 'ip' */
   key?: KeyStrategy<Req>

@@ -1,36 +1,17 @@
+export { InvalidArgumentError } from '@cache/client'
 export { eventLoopLoad } from './adaptive.js'
-export {
-  ConcurrencyLimiter,
-  type ConcurrencyLimiterOptions,
-  createConcurrencyLimiter,
-  type Lease,
-} from './concurrency.js'
+export { stableHash } from './binding.js'
+export { ConcurrencyLimiter, type ConcurrencyLimiterOptions, type Lease } from './concurrency.js'
 export { DEFAULT_LEASE_MS, DEFAULT_OUTAGE_POLICY, DEFAULT_PREFIX } from './defaults.js'
-export {
-  type DecisionSource,
-  decisionChannel,
-  outageChannel,
-  type RateLimitResult,
-  type RateLimitStats,
-  type RuleResult,
-  stableHash,
-} from './engine.js'
+export { decisionChannel, outageChannel } from './diagnostics.js'
 export {
   CostExceedsLimitError,
-  InvalidArgumentError,
+  type RateLimitErrorCode,
   RateLimitedError,
   RateLimitUnavailableError,
 } from './errors.js'
-export { RateLimitKeys } from './keys.js'
-export {
-  CombinedLimiter,
-  type ConsumeOptions,
-  combineLimits,
-  createRateLimiter,
-  type Limiter,
-  RateLimiter,
-} from './limiter.js'
-export { type BoundRule, LocalStore, type RawReply } from './local.js'
+export { RateLimitKeys, type RuleKeys } from './keys.js'
+export { CombinedLimiter, type ConsumeOptions, type Limiter, RateLimiter } from './limiter.js'
 export {
   ALGORITHMS,
   type Algorithm,
@@ -41,10 +22,5 @@ export {
   type RuleState,
 } from './model.js'
 export type { OutagePolicy, RateLimiterOptions, ResolvedRule, RuleOptions, RuleVariant } from './options.js'
-export {
-  createRuleStore,
-  type LiveLimiterOptions,
-  RuleStore,
-  type RuleStoreOptions,
-  type StoredRule,
-} from './rules.js'
+export type { DecisionSource, RateLimitResult, RateLimitStats, RuleResult } from './result.js'
+export { type LiveLimiterOptions, RuleStore, type RuleStoreOptions, type StoredRule } from './rules.js'

@@ -1,5 +1,15 @@
 import type { KeyBuilder } from '@cache/client'
 
+/** The keys of one rule for one user key. */
+export interface RuleKeys {
+  /** The rule's state hash (in Redis a block is a field of it). */
+  state: string
+  /** The sliding-log zset. */
+  log: string
+  /** The block key of the in-memory store (the 'local' outage policy). */
+  block: string
+}
+
 /**
  * Every Redis key of @cache/ratelimit. A user key's keys share its `{hash tag}`, so every rule of a
  * combined limit, and the key's stats, live in one Cluster slot:
@@ -19,9 +29,9 @@ export class RateLimitKeys {
   }
 
   /** State hash, log zset and block key of one rule for one user key. */
-  rule(userKey: string, rule: string): [state: string, log: string, block: string] {
+  rule(userKey: string, rule: string): RuleKeys {
     const state = this.#keys.tagged(userKey, rule)
-    return [state, `${state}:log`, `${state}:block`]
+    return { state, log: `${state}:log`, block: `${state}:block` }
   }
 
   /** The per-key analytics hash (fields `<rule>:a` and `<rule>:d`). */

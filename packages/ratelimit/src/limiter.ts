@@ -1,7 +1,11 @@
 import type { Connection, Duration } from '@cache/client'
-import { InvalidOptionError, parseDuration } from '@cache/client'
+import { InvalidArgumentError, parseDuration } from '@cache/client'
+
+const PKG = '@cache/ratelimit'
+
+import type { RuleSlot } from './binding.js'
 import { MAX_WINDOW_MS } from './defaults.js'
-import { Engine, type RateLimitResult, type RateLimitStats, type RuleSlot } from './engine.js'
+import { Engine } from './engine.js'
 import { RateLimitedError, RateLimitUnavailableError } from './errors.js'
 import { RateLimitKeys } from './keys.js'
 import {
@@ -11,6 +15,7 @@ import {
   type RuleOptions,
   resolveLimiterOptions,
 } from './options.js'
+import type { RateLimitResult, RateLimitStats } from './result.js'
 
 /** Options of one `consume()` / `peek()` call. */
 export interface ConsumeOptions {
@@ -37,7 +42,7 @@ export interface Limiter {
 }
 
 function blockMs(duration: Duration): number {
-  return parseDuration(duration, { field: 'duration', min: 1, max: MAX_WINDOW_MS, pkg: '@cache/ratelimit' })
+  return parseDuration(duration, { field: 'duration', min: 1, max: MAX_WINDOW_MS, pkg: PKG })
 }
 
 /** Common face of the limiters over an Engine. */
@@ -86,9 +91,14 @@ abstract class EngineLimiter implements Limiter {
     return this.engine.ruleStats()
   }
 
-  /** Stops the analytics flush timer after a last flush (the connection stays open: it is yours). */
+  /** Stops the analytics flush timer after a last flush (the connection stays open: it is yours). Idempotent. */
   close(): Promise<void> {
     return this.engine.close()
+  }
+
+  /** `await using limiter = new RateLimiter(conn, …)` closes at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 
   stats(): RateLimitStats {
@@ -111,15 +121,20 @@ abstract class EngineLimiter implements Limiter {
   }
 }
 
-/** A rate limiter of one rule (one algorithm) over Redis. Create it with `createRateLimiter()`. */
+/**
+ * A rate limiter of one rule (one algorithm) over Redis.
+ * @example
+ * const limiter = new RateLimiter(conn, { algorithm: 'gcra', limit: 100, window: '1m' })
+ * const r = await limiter.consume(`user:${id}`)
+ * if (!r.allowed) res.setHeader('Retry-After', Math.ceil(r.retryAfterMs / 1000))
+ */
 export class RateLimiter extends EngineLimiter {
   /** @internal */
   readonly slot: RuleSlot
 
-  /** @internal use `createRateLimiter()`. */
-  constructor(engine: Engine) {
-    super(engine)
-    this.slot = engine.slots[0]!
+  constructor(conn: Connection, options: RateLimiterOptions) {
+    super(engineFor(conn, options))
+    this.slot = this.engine.slots[0]!
   }
 
   /** The rule's name (part of its Redis keys). */
@@ -142,17 +157,10 @@ export class RateLimiter extends EngineLimiter {
   }
 }
 
-/**
- * Creates a rate limiter on a connection.
- * @example
- * const limiter = createRateLimiter(conn, { algorithm: 'gcra', limit: 100, window: '1m' })
- * const r = await limiter.consume(`user:${id}`)
- * if (!r.allowed) res.setHeader('Retry-After', Math.ceil(r.retryAfterMs / 1000))
- */
-export function createRateLimiter(conn: Connection, options: RateLimiterOptions): RateLimiter {
+function engineFor(conn: Connection, options: RateLimiterOptions): Engine {
   const o = resolveLimiterOptions(options)
-  const keys = new RateLimitKeys(conn.keys.child(o.prefix))
-  const engine = new Engine(conn, keys, [{ rule: o.rule, adaptive: o.adaptive }], {
+  const keys = new RateLimitKeys(conn.keys.child(o.namespace))
+  return new Engine(conn, keys, [{ rule: o.rule, adaptive: o.adaptive }], {
     clock: o.clock,
     now: o.now,
     outage: o.outage,
@@ -160,54 +168,45 @@ export function createRateLimiter(conn: Connection, options: RateLimiterOptions)
     localMaxKeys: o.localMaxKeys,
     analyticsTtlMs: o.analyticsTtlMs,
   })
-  return new RateLimiter(engine)
 }
 
-/** Several limits enforced together: a request passes all of them, or consumes from none. */
+/**
+ * Several limits enforced together: a request passes all of them, or consumes from none. Every request runs
+ * one script over all their rules (one Cluster slot per key). The limiters must share one connection and
+ * namespace; clock, outage policy, block cache and analytics are the first limiter's.
+ * @example const api = new CombinedLimiter([perSecond, perMinute, perDay])
+ */
 export class CombinedLimiter extends EngineLimiter {
   /** The combined limiters. */
   readonly limiters: ReadonlyArray<RateLimiter>
 
-  /** @internal use `combineLimits()`. */
-  constructor(engine: Engine, limiters: RateLimiter[]) {
-    super(engine)
-    this.limiters = limiters
+  constructor(limiters: ReadonlyArray<RateLimiter>) {
+    super(combinedEngine(limiters))
+    this.limiters = [...limiters]
   }
 }
 
-/**
- * Combines limiters of one connection and prefix into one: every request runs one script over all their
- * rules (one Cluster slot per key), so a request rejected by any rule consumes from none. Clock, outage
- * policy, block cache and analytics are the first limiter's.
- * @example const api = combineLimits([perSecond, perMinute, perDay])
- */
-export function combineLimits(limiters: ReadonlyArray<RateLimiter>): CombinedLimiter {
+function combinedEngine(limiters: ReadonlyArray<RateLimiter>): Engine {
   if (!Array.isArray(limiters) || limiters.length === 0 || !limiters.every((l) => l instanceof RateLimiter)) {
-    throw new InvalidOptionError('@cache/ratelimit', 'limiters', 'must be a non-empty array of RateLimiters')
+    throw new InvalidArgumentError(PKG, 'limiters', 'must be a non-empty array of RateLimiters')
   }
   const first = limiters[0]!.engine
   for (const [i, l] of limiters.entries()) {
     if (l.engine.conn !== first.conn || l.engine.keys.namespace !== first.keys.namespace) {
-      throw new InvalidOptionError(
-        '@cache/ratelimit',
+      throw new InvalidArgumentError(
+        PKG,
         `limiters.${i}`,
-        "must share the first limiter's connection and prefix",
+        "must share the first limiter's connection and namespace",
       )
     }
   }
   const names = limiters.map((l) => l.name)
   const dup = names.find((n, i) => names.indexOf(n) !== i)
-  if (dup)
-    throw new InvalidOptionError(
-      '@cache/ratelimit',
-      'limiters',
-      `must have distinct rule names; "${dup}" repeats`,
-    )
-  const engine = new Engine(
+  if (dup) throw new InvalidArgumentError(PKG, 'limiters', `must have distinct rule names; "${dup}" repeats`)
+  return new Engine(
     first.conn,
     first.keys,
     limiters.map((l) => l.slot),
     first.settings,
   )
-  return new CombinedLimiter(engine, [...limiters])
 }

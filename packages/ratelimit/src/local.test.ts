@@ -5,7 +5,7 @@ const rule = (name: string, limit: number, penaltyMs = 0): BoundRule => ({
   name,
   params: { algorithm: 'fixed-window', limit, windowMs: 1000, burst: limit },
   penaltyMs,
-  keys: [`${name}:s`, `${name}:l`, `${name}:b`],
+  keys: { state: `${name}:s`, log: `${name}:l`, block: `${name}:b` },
 })
 
 describe('LocalStore', () => {
@@ -26,11 +26,11 @@ describe('LocalStore', () => {
     const denied = s.run('c', [r], 1, 10)
     expect(denied.slice(2)).toEqual([0, 0, 5000, 5000, 1])
     expect(s.run('c', [r], 1, 2000).slice(2)).toEqual([0, 0, 3010, 3010, 1])
-    s.block([r.keys[2]], 100, 2000) // shorter: ignored
+    s.block([r.keys.block], 100, 2000) // shorter: ignored
     expect(s.run('c', [r], 1, 2200)[0]).toBe(0)
-    s.delete(r.keys)
+    s.delete(Object.values(r.keys))
     expect(s.run('c', [r], 1, 2200)[0]).toBe(1)
-    s.block([r.keys[2]], 100, 2200)
+    s.block([r.keys.block], 100, 2200)
     s.clear()
     expect(s.size).toBe(0)
     expect(s.run('c', [r], 1, 2200)[0]).toBe(1)
@@ -42,7 +42,11 @@ describe('LocalStore', () => {
     expect(s.size).toBe(2)
     expect(s.run('c', [rule('x', 1)], 1, 1)[0]).toBe(1) // x was evicted, so it starts afresh
     for (let i = 0; i < 4; i++) s.block([`b${i}`], 1000, 0)
-    expect(s.run('c', [{ ...rule('q', 1), keys: ['q:s', 'q:l', 'b0'] }], 1, 1)[0]).toBe(1)
-    expect(s.run('c', [{ ...rule('q2', 1), keys: ['q2:s', 'q2:l', 'b3'] }], 1, 1)[0]).toBe(0)
+    expect(s.run('c', [{ ...rule('q', 1), keys: { state: 'q:s', log: 'q:l', block: 'b0' } }], 1, 1)[0]).toBe(
+      1,
+    )
+    expect(
+      s.run('c', [{ ...rule('q2', 1), keys: { state: 'q2:s', log: 'q2:l', block: 'b3' } }], 1, 1)[0],
+    ).toBe(0)
   })
 })

@@ -1,3 +1,4 @@
+import type { RuleKeys } from './keys.js'
 import { check, type RuleParams, type RuleState } from './model.js'
 
 /** One rule as the engine runs it for one key: numbers, penalty and the key's Redis keys. @internal */
@@ -5,7 +6,7 @@ export interface BoundRule {
   name: string
   params: RuleParams
   penaltyMs: number
-  keys: [state: string, log: string, block: string]
+  keys: RuleKeys
 }
 
 /**
@@ -37,7 +38,7 @@ export class LocalStore {
   run(mode: 'c' | 'p', rules: ReadonlyArray<BoundRule>, cost: number, now: number): RawReply {
     let ok = true
     const results = rules.map((rule) => {
-      const until = this.#blocks.get(rule.keys[2])
+      const until = this.#blocks.get(rule.keys.block)
       if (until !== undefined && until > now) {
         ok = false
         return {
@@ -50,7 +51,7 @@ export class LocalStore {
           r: undefined,
         }
       }
-      const entry = this.#states.get(rule.keys[0])
+      const entry = this.#states.get(rule.keys.state)
       const state = entry && entry.expiresAt > now ? entry.state : undefined
       const r = check(rule.params, state, cost, now)
       if (!r.allowed) ok = false
@@ -66,9 +67,9 @@ export class LocalStore {
     })
     if (mode === 'c') {
       for (const x of results) {
-        if (ok && x.r?.next) this.#set(x.rule.keys[0], x.r.next, now + x.r.ttlMs)
+        if (ok && x.r?.next) this.#set(x.rule.keys.state, x.r.next, now + x.r.ttlMs)
         else if (!ok && !x.allowed && !x.blocked && x.rule.penaltyMs > 0) {
-          this.#setBlock(x.rule.keys[2], now + x.rule.penaltyMs)
+          this.#setBlock(x.rule.keys.block, now + x.rule.penaltyMs)
           x.reset = Math.max(x.reset, x.rule.penaltyMs)
           x.retry = Math.max(x.retry, x.rule.penaltyMs)
           x.blocked = true

@@ -48,10 +48,10 @@ export interface RuleOptions {
   variants?: RuleVariant[]
 }
 
-/** Options of `createRateLimiter()`: one rule and how it runs. */
+/** Options of `new RateLimiter(conn, options)`: one rule and how it runs. */
 export interface RateLimiterOptions extends RuleOptions {
   /** Namespace part under the connection's namespace. @default 'rl' */
-  prefix?: string
+  namespace?: string
   /** 'server': the scripts read Redis's TIME; 'client': `now()` is sent (hosts that forbid TIME, tests). @default 'server' */
   clock?: 'server' | 'client'
   /** The client clock in ms (also used by the block cache and the local fallback). @default Date.now */
@@ -68,7 +68,7 @@ export interface RateLimiterOptions extends RuleOptions {
   adaptive?: { load: () => number; minScale?: number }
 }
 
-/** A rule resolved to numbers. @internal */
+/** A rule resolved to numbers (what `limiter.rule` returns). */
 export interface ResolvedRule {
   name: string
   params: RuleParams
@@ -79,7 +79,7 @@ export interface ResolvedRule {
 /** Resolved limiter options. @internal */
 export interface ResolvedLimiterOptions {
   rule: ResolvedRule
-  prefix: string
+  namespace: string
   clock: 'server' | 'client'
   now: () => number
   outage: OutagePolicy
@@ -116,7 +116,7 @@ export const ruleSchema = z.strictObject(ruleShape)
 
 const limiterSchema = z.strictObject({
   ...ruleShape,
-  prefix: NAME.optional(),
+  namespace: NAME.optional(),
   clock: z.enum(['server', 'client']).optional(),
   now: fn<() => number>().optional(),
   outage: z.enum(['fail-open', 'fail-closed', 'local']).optional(),
@@ -184,7 +184,7 @@ export function parseRule(input: unknown, field = ''): ResolvedRule {
   return resolveRule(parseOptions(PKG, ruleSchema, input, field.replace(/\.$/, '')), field)
 }
 
-/** Validates `createRateLimiter` options into a frozen, fully defaulted object. @internal */
+/** Validates `new RateLimiter` options into a frozen, fully defaulted object. @internal */
 export function resolveLimiterOptions(input: RateLimiterOptions): ResolvedLimiterOptions {
   const o = parseOptions(PKG, limiterSchema, input)
   const rule = resolveRule(o)
@@ -192,7 +192,7 @@ export function resolveLimiterOptions(input: RateLimiterOptions): ResolvedLimite
   const analytics = o.analytics ?? false
   return Object.freeze({
     rule,
-    prefix: o.prefix ?? DEFAULT_PREFIX,
+    namespace: o.namespace ?? DEFAULT_PREFIX,
     clock: o.clock ?? DEFAULT_CLOCK,
     now: o.now ?? Date.now,
     outage: o.outage ?? DEFAULT_OUTAGE_POLICY,

@@ -10,13 +10,13 @@ import {
 import { z } from 'zod'
 import { DEFAULT_PREFIX, DEFAULT_RULES_REFRESH_MS } from './defaults.js'
 import { RateLimitKeys } from './keys.js'
-import { createRateLimiter, type RateLimiter } from './limiter.js'
+import { RateLimiter } from './limiter.js'
 import { parseRule, type RateLimiterOptions, type RuleOptions, ruleSchema } from './options.js'
 
-/** Options of `createRuleStore()`. */
+/** Options of `new RuleStore(conn, options)`. */
 export interface RuleStoreOptions {
-  /** Namespace part under the connection's namespace (the limiters' prefix). @default 'rl' */
-  prefix?: string
+  /** Namespace part under the connection's namespace (the limiters' namespace). @default 'rl' */
+  namespace?: string
   /** Re-read every live rule this often, besides the pub/sub notice (which can be missed). @default '30s' */
   refresh?: Duration
 }
@@ -25,13 +25,13 @@ export interface RuleStoreOptions {
 export type StoredRule = Omit<RuleOptions, 'name'>
 
 /** Settings of a live limiter (everything but the rule, which comes from Redis). */
-export type LiveLimiterOptions = Omit<RateLimiterOptions, keyof RuleOptions | 'prefix'> & {
+export type LiveLimiterOptions = Omit<RateLimiterOptions, keyof RuleOptions | 'namespace'> & {
   /** The rule to use while none is stored under the name. Without it, a missing rule is an error. */
   fallback?: StoredRule
 }
 
 const storeSchema = z.strictObject({
-  prefix: z
+  namespace: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, { message: "must be 1–64 letters, digits or '._-'" })
     .optional(),
@@ -60,7 +60,7 @@ function toStored(rule: StoredRule): string {
 export class RuleStore {
   readonly #conn: Connection
   readonly #keys: RateLimitKeys
-  readonly #prefix: string
+  readonly #namespace: string
   readonly #refreshMs: number
   readonly #live = new Map<string, Set<RateLimiter>>()
   #sub: Promise<Subscriber> | undefined
@@ -69,12 +69,18 @@ export class RuleStore {
     void this.#reload(name).catch(() => {})
   }
 
-  /** @internal use `createRuleStore()`. */
+  /**
+   * A store of rules in Redis, updated live across processes.
+   * @example
+   * const rules = new RuleStore(conn)
+   * await rules.set('api', { algorithm: 'gcra', limit: 100, window: 60_000 })
+   * const api = await rules.limiter('api')
+   */
   constructor(conn: Connection, options: RuleStoreOptions = {}) {
     const o = parseOptions('@cache/ratelimit', storeSchema, options)
     this.#conn = conn
-    this.#prefix = o.prefix ?? DEFAULT_PREFIX
-    this.#keys = new RateLimitKeys(conn.keys.child(this.#prefix))
+    this.#namespace = o.namespace ?? DEFAULT_PREFIX
+    this.#keys = new RateLimitKeys(conn.keys.child(this.#namespace))
     this.#refreshMs = o.refresh ?? DEFAULT_RULES_REFRESH_MS
   }
 
@@ -122,7 +128,7 @@ export class RuleStore {
     if (!rule) {
       throw new InvalidOptionError('@cache/ratelimit', 'fallback', `is required: no rule "${name}" is stored`)
     }
-    const limiter = createRateLimiter(this.#conn, { ...settings, ...rule, name, prefix: this.#prefix })
+    const limiter = new RateLimiter(this.#conn, { ...settings, ...rule, name, namespace: this.#namespace })
     let set = this.#live.get(name)
     if (!set) {
       set = new Set()
@@ -179,15 +185,9 @@ export class RuleStore {
     this.#live.clear()
     if (sub) await (await sub).unsubscribe(this.#keys.rules(), this.#onMessage).catch(() => {})
   }
-}
 
-/**
- * Creates a store of rules in Redis, updated live across processes.
- * @example
- * const rules = createRuleStore(conn)
- * await rules.set('api', { algorithm: 'gcra', limit: 100, window: 60_000 })
- * const api = await rules.limiter('api')
- */
-export function createRuleStore(conn: Connection, options: RuleStoreOptions = {}): RuleStore {
-  return new RuleStore(conn, options)
+  /** `await using rules = new RuleStore(conn)` closes at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
 }

@@ -4,11 +4,11 @@ import type { Request } from 'express'
 import type { FastifyRequest } from 'fastify'
 import { describe, expectTypeOf, it } from 'vitest'
 import type { Lease } from './concurrency.js'
-import type { RateLimitResult } from './engine.js'
 import type { ExpressRateLimitOptions } from './express.js'
 import type { FastifyRateLimitOptions } from './fastify.js'
 import type { HttpRateLimitOptions, RequestInfo } from './http.js'
 import type { CombinedLimiter, Limiter, RateLimiter } from './limiter.js'
+import type { RateLimitResult } from './result.js'
 
 describe('public types', () => {
   it('limiters share one interface and resolve to RateLimitResult', () => {

@@ -1,7 +1,7 @@
 import { type Connection, connect } from '@cache/client'
 import { uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createConcurrencyLimiter } from '../src/index.js'
+import { ConcurrencyLimiter } from '../src/index.js'
 
 const { standalone, cluster } = inject('redis')
 
@@ -18,7 +18,7 @@ describe.each([
   })
 
   it('grants exactly `limit` slots to concurrent acquirers; release frees one', async () => {
-    const inflight = createConcurrencyLimiter(conn, { limit: 3 })
+    const inflight = new ConcurrencyLimiter(conn, { limit: 3 })
     const leases = await Promise.all(Array.from({ length: 40 }, () => inflight.acquire('k')))
     const held = leases.filter((l) => l.allowed)
     expect(held).toHaveLength(3)
@@ -34,7 +34,7 @@ describe.each([
 
   it('a crashed holder loses its slot when the lease expires; extend keeps it', async () => {
     let now = Date.now()
-    const inflight = createConcurrencyLimiter(conn, {
+    const inflight = new ConcurrencyLimiter(conn, {
       limit: 1,
       lease: 1000,
       clock: 'client',
@@ -54,7 +54,7 @@ describe.each([
   })
 
   it('run() releases after success and failure; throws E_RATE_LIMITED when full', async () => {
-    const inflight = createConcurrencyLimiter(conn, { limit: 1 })
+    const inflight = new ConcurrencyLimiter(conn, { limit: 1 })
     expect(await inflight.run('r', async () => 42)).toBe(42)
     await expect(
       inflight.run('r', async () => {
@@ -68,13 +68,13 @@ describe.each([
   })
 
   it('rejects bad options and keys', async () => {
-    expect(() => createConcurrencyLimiter(conn, { limit: 0 })).toThrow(
+    expect(() => new ConcurrencyLimiter(conn, { limit: 0 })).toThrow(
       expect.objectContaining({ code: 'E_INVALID_OPTION', field: 'limit' }),
     )
-    expect(() => createConcurrencyLimiter(conn, { limit: 1, lease: 'x' })).toThrow(
+    expect(() => new ConcurrencyLimiter(conn, { limit: 1, lease: 'x' })).toThrow(
       expect.objectContaining({ code: 'E_INVALID_OPTION', field: 'lease' }),
     )
-    const inflight = createConcurrencyLimiter(conn, { limit: 1 })
+    const inflight = new ConcurrencyLimiter(conn, { limit: 1 })
     await expect(inflight.acquire('')).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', field: 'key' })
     const lease = await inflight.acquire('x')
     await expect(lease.extend('never')).rejects.toMatchObject({ code: 'E_INVALID_OPTION', field: 'duration' })

@@ -4,9 +4,9 @@ import { uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
   ALGORITHMS,
-  combineLimits,
-  createRateLimiter,
+  CombinedLimiter,
   decisionChannel,
+  RateLimiter,
   type RateLimiterOptions,
 } from '../src/index.js'
 
@@ -46,13 +46,13 @@ describe('createRateLimiter (standalone)', () => {
     ['limit × window too large', { limit: 1_000_000_000, window: '30d' }, 'limit'],
   ])('rejects %s with E_INVALID_OPTION naming the field', (_label, override, field) => {
     const options = { algorithm: 'fixed-window', limit: 10, window: '1s', ...override } as RateLimiterOptions
-    expect(() => createRateLimiter(conn, options)).toThrow(
+    expect(() => new RateLimiter(conn, options)).toThrow(
       expect.objectContaining({ code: 'E_INVALID_OPTION', field }),
     )
   })
 
   it('rejects bad arguments with typed errors naming them', async () => {
-    const l = createRateLimiter(conn, { algorithm: 'gcra', limit: 10, window: '1s', burst: 4 })
+    const l = new RateLimiter(conn, { algorithm: 'gcra', limit: 10, window: '1s', burst: 4 })
     for (const cost of [0, -1, 1.5, Number.NaN, '2' as never]) {
       await expect(l.consume('k', { cost })).rejects.toMatchObject({
         code: 'E_INVALID_ARGUMENT',
@@ -75,7 +75,7 @@ describe('createRateLimiter (standalone)', () => {
   })
 
   it.each(ALGORITHMS)('%s: weighted costs; a denied request consumes nothing', async (algorithm) => {
-    const l = createRateLimiter(conn, { algorithm, limit: 100, window: '1h', blockCache: false })
+    const l = new RateLimiter(conn, { algorithm, limit: 100, window: '1h', blockCache: false })
     expect(await l.consume('llm', { cost: 60 })).toMatchObject({ allowed: true, remaining: 40 })
     const denied = await l.consume('llm', { cost: 50 })
     expect(denied).toMatchObject({ allowed: false, remaining: 40 })
@@ -85,7 +85,7 @@ describe('createRateLimiter (standalone)', () => {
   })
 
   it('peek reports without consuming; reset forgets', async () => {
-    const l = createRateLimiter(conn, { algorithm: 'sliding-log', limit: 3, window: '1m' })
+    const l = new RateLimiter(conn, { algorithm: 'sliding-log', limit: 3, window: '1m' })
     await l.consume('p')
     expect(await l.peek('p')).toMatchObject({ allowed: true, remaining: 2 })
     expect(await l.peek('p')).toMatchObject({ allowed: true, remaining: 2 })
@@ -96,8 +96,8 @@ describe('createRateLimiter (standalone)', () => {
   })
 
   it('block(): denied in this process without a round trip, and in other processes from Redis', async () => {
-    const a = createRateLimiter(conn, { algorithm: 'fixed-window', limit: 5, window: '1m', name: 'blk' })
-    const b = createRateLimiter(conn, { algorithm: 'fixed-window', limit: 5, window: '1m', name: 'blk' })
+    const a = new RateLimiter(conn, { algorithm: 'fixed-window', limit: 5, window: '1m', name: 'blk' })
+    const b = new RateLimiter(conn, { algorithm: 'fixed-window', limit: 5, window: '1m', name: 'blk' })
     await a.block('bad', '1m')
     const here = await a.consume('bad')
     expect(here).toMatchObject({ allowed: false, source: 'cache' })
@@ -111,7 +111,7 @@ describe('createRateLimiter (standalone)', () => {
   })
 
   it('the block cache answers repeated denials in-process, only for costs at least as large', async () => {
-    const l = createRateLimiter(conn, { algorithm: 'token-bucket', limit: 10, window: '1h' })
+    const l = new RateLimiter(conn, { algorithm: 'token-bucket', limit: 10, window: '1h' })
     await l.consume('flood', { cost: 8 })
     expect(await l.consume('flood', { cost: 5 })).toMatchObject({ allowed: false, source: 'redis' })
     expect(await l.consume('flood', { cost: 6 })).toMatchObject({ allowed: false, source: 'cache' })
@@ -120,7 +120,7 @@ describe('createRateLimiter (standalone)', () => {
   })
 
   it('penalty: a denial blocks the key for the penalty duration', async () => {
-    const l = createRateLimiter(conn, {
+    const l = new RateLimiter(conn, {
       algorithm: 'fixed-window',
       limit: 1,
       window: '1s',
@@ -135,7 +135,7 @@ describe('createRateLimiter (standalone)', () => {
   })
 
   it('A/B variants: keys split by a stable hash, each variant with its own limit and state', async () => {
-    const l = createRateLimiter(conn, {
+    const l = new RateLimiter(conn, {
       algorithm: 'fixed-window',
       limit: 2,
       window: '1h',
@@ -156,7 +156,7 @@ describe('createRateLimiter (standalone)', () => {
 
   it('adaptive: the limit scales down with the load signal', async () => {
     let load = 0
-    const l = createRateLimiter(conn, {
+    const l = new RateLimiter(conn, {
       algorithm: 'gcra',
       limit: 10,
       window: '1h',
@@ -173,7 +173,7 @@ describe('createRateLimiter (standalone)', () => {
   })
 
   it('analytics: allowed and denied per rule and key, in Redis and in-process; decisions on diagnostics_channel', async () => {
-    const l = createRateLimiter(conn, {
+    const l = new RateLimiter(conn, {
       algorithm: 'fixed-window',
       limit: 2,
       window: '1h',
@@ -205,8 +205,8 @@ describe('createRateLimiter (standalone)', () => {
         name: 'sum',
         analytics: true,
       } as const
-      const a = createRateLimiter(conn, rule)
-      const b = createRateLimiter(other, rule)
+      const a = new RateLimiter(conn, rule)
+      const b = new RateLimiter(other, rule)
       for (let i = 0; i < 4; i++) await a.consume(`a${i % 2}`, { cost: 2 })
       for (let i = 0; i < 3; i++) await b.consume('b', { cost: 1 })
       await b.close()
@@ -219,7 +219,7 @@ describe('createRateLimiter (standalone)', () => {
   })
 
   it('concurrent consumers on one key in one process: exactly limit allowed', async () => {
-    const l = createRateLimiter(conn, {
+    const l = new RateLimiter(conn, {
       algorithm: 'token-bucket',
       limit: 25,
       window: '1h',
@@ -230,7 +230,7 @@ describe('createRateLimiter (standalone)', () => {
   })
 
   it('a batch of mixed requests (costs, peeks, keys) is decided as if each had been sent alone, in order', async () => {
-    const l = createRateLimiter(conn, {
+    const l = new RateLimiter(conn, {
       algorithm: 'fixed-window',
       limit: 20,
       window: '1h',
@@ -252,7 +252,7 @@ describe('createRateLimiter (standalone)', () => {
   })
 
   it('setRule swaps the rule live and keeps the usage', async () => {
-    const l = createRateLimiter(conn, { algorithm: 'fixed-window', limit: 2, window: '1h', name: 'live' })
+    const l = new RateLimiter(conn, { algorithm: 'fixed-window', limit: 2, window: '1h', name: 'live' })
     await l.consume('k', { cost: 2 })
     expect((await l.consume('k')).allowed).toBe(false)
     l.setRule({ algorithm: 'fixed-window', limit: 4, window: '1h' })
@@ -287,16 +287,16 @@ describe.each([
   })
 
   it('all-or-nothing: a request rejected by one rule consumes from none', async () => {
-    const perSecond = createRateLimiter(conn, {
+    const perSecond = new RateLimiter(conn, {
       algorithm: 'gcra',
       limit: 3,
       window: '1h',
       name: 's',
       blockCache: false,
     })
-    const perMinute = createRateLimiter(conn, { algorithm: 'sliding-log', limit: 5, window: '1h', name: 'm' })
-    const perDay = createRateLimiter(conn, { algorithm: 'fixed-window', limit: 100, window: '1d', name: 'd' })
-    const multi = combineLimits([perSecond, perMinute, perDay])
+    const perMinute = new RateLimiter(conn, { algorithm: 'sliding-log', limit: 5, window: '1h', name: 'm' })
+    const perDay = new RateLimiter(conn, { algorithm: 'fixed-window', limit: 100, window: '1d', name: 'd' })
+    const multi = new CombinedLimiter([perSecond, perMinute, perDay])
     const r1 = await multi.consume('u', { cost: 3 })
     expect(r1).toMatchObject({ allowed: true, rule: 's', remaining: 0 })
     const r2 = await multi.consume('u', { cost: 1 })
@@ -308,22 +308,22 @@ describe.each([
   })
 
   it('concurrent requests on combined limits: allowed equals the tightest limit, no rule over-counts', async () => {
-    const a = createRateLimiter(conn, {
+    const a = new RateLimiter(conn, {
       algorithm: 'token-bucket',
       limit: 7,
       window: '1h',
       name: 'a',
       blockCache: false,
     })
-    const b = createRateLimiter(conn, { algorithm: 'fixed-window', limit: 20, window: '1d', name: 'b' })
-    const multi = combineLimits([a, b])
+    const b = new RateLimiter(conn, { algorithm: 'fixed-window', limit: 20, window: '1d', name: 'b' })
+    const multi = new CombinedLimiter([a, b])
     const results = await Promise.all(Array.from({ length: 64 }, () => multi.consume('hot')))
     expect(results.filter((r) => r.allowed)).toHaveLength(7)
     expect(await b.peek('hot')).toMatchObject({ remaining: 13 })
   })
 
   it('many keys at once (batched per node, per slot on a cluster): each key gets exactly its limit', async () => {
-    const l = createRateLimiter(conn, {
+    const l = new RateLimiter(conn, {
       algorithm: 'gcra',
       limit: 3,
       window: '1h',
@@ -338,9 +338,9 @@ describe.each([
   })
 
   it('block and reset cover every rule', async () => {
-    const a = createRateLimiter(conn, { algorithm: 'fixed-window', limit: 7, window: '1h', name: 'a' })
-    const b = createRateLimiter(conn, { algorithm: 'sliding-window', limit: 9, window: '1h', name: 'b' })
-    const multi = combineLimits([a, b])
+    const a = new RateLimiter(conn, { algorithm: 'fixed-window', limit: 7, window: '1h', name: 'a' })
+    const b = new RateLimiter(conn, { algorithm: 'sliding-window', limit: 9, window: '1h', name: 'b' })
+    const multi = new CombinedLimiter([a, b])
     await multi.block('x', '10m')
     expect((await a.consume('x')).allowed).toBe(false)
     expect((await b.consume('x')).allowed).toBe(false)
@@ -349,24 +349,26 @@ describe.each([
   })
 
   it('rejects bad combinations', () => {
-    const a = createRateLimiter(conn, { algorithm: 'fixed-window', limit: 7, window: '1h', name: 'a' })
-    const a2 = createRateLimiter(conn, { algorithm: 'gcra', limit: 7, window: '1h', name: 'a' })
-    const other = createRateLimiter(conn, {
+    const a = new RateLimiter(conn, { algorithm: 'fixed-window', limit: 7, window: '1h', name: 'a' })
+    const a2 = new RateLimiter(conn, { algorithm: 'gcra', limit: 7, window: '1h', name: 'a' })
+    const other = new RateLimiter(conn, {
       algorithm: 'gcra',
       limit: 7,
       window: '1h',
       name: 'o',
-      prefix: 'other',
+      namespace: 'other',
     })
-    expect(() => combineLimits([])).toThrow(
-      expect.objectContaining({ code: 'E_INVALID_OPTION', field: 'limiters' }),
+    expect(() => new CombinedLimiter([])).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_ARGUMENT', field: 'limiters' }),
     )
-    expect(() => combineLimits([a, a2])).toThrow(
-      expect.objectContaining({ code: 'E_INVALID_OPTION', field: 'limiters' }),
+    expect(() => new CombinedLimiter([a, a2])).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_ARGUMENT', field: 'limiters' }),
     )
-    expect(() => combineLimits([a, other])).toThrow(
-      expect.objectContaining({ code: 'E_INVALID_OPTION', field: 'limiters.1' }),
+    expect(() => new CombinedLimiter([a, other])).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_ARGUMENT', field: 'limiters.1' }),
     )
-    expect(() => combineLimits([{} as never])).toThrow(expect.objectContaining({ code: 'E_INVALID_OPTION' }))
+    expect(() => new CombinedLimiter([{} as never])).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }),
+    )
   })
 })

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { rateLimit } from '../src/express.js'
 import { fastifyRateLimit, rateLimitHook } from '../src/fastify.js'
 import { httpRateLimit, rateLimitHeaders } from '../src/http.js'
-import { combineLimits, createRateLimiter } from '../src/index.js'
+import { CombinedLimiter, RateLimiter } from '../src/index.js'
 
 const { standalone } = inject('redis')
 
@@ -31,7 +31,7 @@ describe('Express middleware over real HTTP', () => {
   let server: Server
   let base: string
   beforeAll(async () => {
-    const perUser = createRateLimiter(conn, {
+    const perUser = new RateLimiter(conn, {
       algorithm: 'fixed-window',
       limit: 2,
       window: '1m',
@@ -47,7 +47,7 @@ describe('Express middleware over real HTTP', () => {
         skip: ['/api/health', /^\/api\/public\//],
       }),
     )
-    const perRoute = createRateLimiter(conn, { algorithm: 'gcra', limit: 1, window: '1m', name: 'route' })
+    const perRoute = new RateLimiter(conn, { algorithm: 'gcra', limit: 1, window: '1m', name: 'route' })
     app.use(
       '/costly',
       rateLimit({ limiter: perRoute, key: 'route', headers: 'draft-7', message: { error: 'slow down' } }),
@@ -103,17 +103,17 @@ describe('Fastify over real HTTP', () => {
   let app: FastifyInstance
   let base: string
   beforeAll(async () => {
-    const a = createRateLimiter(conn, { algorithm: 'sliding-log', limit: 3, window: '1m', name: 'fs' })
-    const b = createRateLimiter(conn, { algorithm: 'token-bucket', limit: 100, window: '1h', name: 'fh' })
+    const a = new RateLimiter(conn, { algorithm: 'sliding-log', limit: 3, window: '1m', name: 'fs' })
+    const b = new RateLimiter(conn, { algorithm: 'token-bucket', limit: 100, window: '1h', name: 'fh' })
     app = Fastify()
     await app.register(fastifyRateLimit, {
-      limiter: combineLimits([a, b]),
+      limiter: new CombinedLimiter([a, b]),
       key: 'ip+route',
       skipIps: ['10.9.9.9'],
     })
     app.get('/items/:id', async () => 'ok')
     await app.register(async (scoped) => {
-      const tokens = createRateLimiter(conn, {
+      const tokens = new RateLimiter(conn, {
         algorithm: 'token-bucket',
         limit: 10,
         window: '1h',
@@ -157,7 +157,7 @@ describe('Fastify over real HTTP', () => {
 
 describe('node:http', () => {
   it('answers 429 itself and lets allowed requests through', async () => {
-    const limiter = createRateLimiter(conn, {
+    const limiter = new RateLimiter(conn, {
       algorithm: 'fixed-window',
       limit: 1,
       window: '1m',

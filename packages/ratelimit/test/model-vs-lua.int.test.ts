@@ -5,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
   ALGORITHMS,
   type Algorithm,
+  CombinedLimiter,
   check,
-  combineLimits,
-  createRateLimiter,
-  LocalStore,
+  RateLimiter,
   type RuleState,
 } from '../src/index.js'
+import { LocalStore } from '../src/local.js'
 
 const { standalone, cluster } = inject('redis')
 
@@ -47,7 +47,7 @@ describe.each([
           const burst = bucket ? burstRaw : undefined
           let offset = 0
           const now = () => Date.now() + offset
-          const limiter = createRateLimiter(conn, {
+          const limiter = new RateLimiter(conn, {
             algorithm,
             limit,
             window: windowMs,
@@ -96,27 +96,27 @@ describe.each([
           let offset = 0
           const common = { clock: 'client' as const, now: () => clock, blockCache: false }
           const id = run++
-          const l1 = createRateLimiter(conn, {
+          const l1 = new RateLimiter(conn, {
             algorithm: a1,
             limit: 4,
             window: 500,
             name: `a${id}`,
             ...common,
           })
-          const l2 = createRateLimiter(conn, {
+          const l2 = new RateLimiter(conn, {
             algorithm: a2,
             limit: 9,
             window: 2000,
             name: `b${id}`,
             ...common,
           })
-          const both = combineLimits([l1, l2])
+          const both = new CombinedLimiter([l1, l2])
           const local = new LocalStore(100)
           const bound = [l1, l2].map((l) => ({
             name: l.name,
             params: l.rule.params,
             penaltyMs: 0,
-            keys: [`${l.name}:s`, `${l.name}:l`, `${l.name}:b`] as [string, string, string],
+            keys: { state: `${l.name}:s`, log: `${l.name}:l`, block: `${l.name}:b` },
           }))
           for (const [dt, cost] of steps) {
             offset += dt

@@ -1,7 +1,7 @@
 import { type CacheError, type Connection, connect } from '@cache/client'
 import { type StandaloneTopology, startStandalone, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createConcurrencyLimiter, createRateLimiter, type RateLimiter } from '../src/index.js'
+import { ConcurrencyLimiter, RateLimiter } from '../src/index.js'
 
 /** Own server: this file kills, restarts and pauses it. */
 describe('outage policy', () => {
@@ -24,9 +24,9 @@ describe('outage policy', () => {
     })
     conn.on('error', () => {})
     const rule = { algorithm: 'fixed-window', limit: 3, window: '1m' } as const
-    open = createRateLimiter(conn, { ...rule, name: 'open', outage: 'fail-open' })
-    closed = createRateLimiter(conn, { ...rule, name: 'closed', outage: 'fail-closed' })
-    local = createRateLimiter(conn, { ...rule, name: 'local', outage: 'local' })
+    open = new RateLimiter(conn, { ...rule, name: 'open', outage: 'fail-open' })
+    closed = new RateLimiter(conn, { ...rule, name: 'closed', outage: 'fail-closed' })
+    local = new RateLimiter(conn, { ...rule, name: 'local', outage: 'local' })
     for (const [name, l] of [
       ['open', open],
       ['closed', closed],
@@ -72,7 +72,7 @@ describe('outage policy', () => {
       expect(l.stats().outageDecisions).toBeGreaterThan(0)
     }
     // analytics made while Redis is down wait for the next flush
-    const counted = createRateLimiter(conn, {
+    const counted = new RateLimiter(conn, {
       ...{ algorithm: 'gcra', limit: 5, window: '1m' },
       name: 'an',
       analytics: true,
@@ -82,16 +82,16 @@ describe('outage policy', () => {
     await expect(counted.engine.flushStats()).rejects.toMatchObject({ code: expect.stringMatching(/^E_/) })
     analytics = counted
     // the concurrency limiter follows its policy too
-    const ccLocal = createConcurrencyLimiter(conn, { limit: 1, outage: 'local' })
+    const ccLocal = new ConcurrencyLimiter(conn, { limit: 1, outage: 'local' })
     const held = await ccLocal.acquire('x')
     expect(held.allowed).toBe(true)
     expect((await ccLocal.acquire('x')).allowed).toBe(false)
     expect(await held.extend()).toBe(true)
     expect(await held.release()).toBe(true)
     expect((await ccLocal.acquire('x')).allowed).toBe(true)
-    const ccOpen = createConcurrencyLimiter(conn, { limit: 1, outage: 'fail-open' })
+    const ccOpen = new ConcurrencyLimiter(conn, { limit: 1, outage: 'fail-open' })
     expect((await ccOpen.acquire('x')).allowed).toBe(true)
-    const ccClosed = createConcurrencyLimiter(conn, { limit: 1, outage: 'fail-closed' })
+    const ccClosed = new ConcurrencyLimiter(conn, { limit: 1, outage: 'fail-closed' })
     expect(await ccClosed.acquire('x')).toMatchObject({ allowed: false, retryAfterMs: 1000 })
     expect(events.filter((e) => e.includes(':outage:')).sort()).toEqual([
       expect.stringMatching(/^closed:outage:E_(UNAVAILABLE|TIMEOUT)$/),

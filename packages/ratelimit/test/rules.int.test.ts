@@ -1,7 +1,7 @@
 import { type Connection, connect } from '@cache/client'
 import { uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createRuleStore, type RuleStore } from '../src/index.js'
+import { RuleStore } from '../src/index.js'
 
 const { standalone, cluster } = inject('redis')
 
@@ -17,8 +17,8 @@ describe.each([
   beforeAll(async () => {
     const namespace = uniquePrefix('rl-rules')
     ;[c1, c2] = await Promise.all([connect({ ...target, namespace }), connect({ ...target, namespace })])
-    s1 = createRuleStore(c1)
-    s2 = createRuleStore(c2, { refresh: '10s' })
+    s1 = new RuleStore(c1)
+    s2 = new RuleStore(c2, { refresh: '10s' })
   })
   afterAll(async () => {
     await Promise.all([s1?.close(), s2?.close()])
@@ -66,6 +66,6 @@ describe.each([
       field: 'name',
     })
     await expect(s1.limiter('missing')).rejects.toMatchObject({ code: 'E_INVALID_OPTION', field: 'fallback' })
-    expect(() => createRuleStore(c1, { refresh: 1 })).toThrow(expect.objectContaining({ field: 'refresh' }))
+    expect(() => new RuleStore(c1, { refresh: 1 })).toThrow(expect.objectContaining({ field: 'refresh' }))
   })
 })

@@ -1,0 +1,153 @@
+import { type Connection, hashSlot, type ScriptFn } from '@cache/client'
+import type { Bound } from './binding.js'
+import type { RateLimitKeys } from './keys.js'
+import type { RawReply } from './local.js'
+import * as scripts from './scripts/index.js'
+import type { EngineSettings } from './settings.js'
+
+/** A request waiting for the next batch. */
+interface Pending {
+  mode: 'c' | 'p'
+  key: string
+  rules: Bound[]
+  cost: number
+  resolve: (reply: RawReply) => void
+  reject: (err: unknown) => void
+}
+
+/** Requests per script call at most, so one call never holds the server for long. */
+const MAX_BATCH = 64
+const ALGO_SOURCES: Record<string, string> = {
+  'fixed-window': scripts.fixedWindow,
+  'sliding-window': scripts.slidingWindow,
+  'sliding-log': scripts.slidingLog,
+  'token-bucket': scripts.tokenBucket,
+  gcra: scripts.gcra,
+}
+
+/**
+ * Sends decisions to Redis in batches: the requests of one tick go in one consume.lua call per node (per
+ * slot on a cluster), built from the algorithms they use, with a compact encoding when they are alike.
+ */
+export class Batcher {
+  readonly #conn: Connection
+  readonly #keys: RateLimitKeys
+  readonly #settings: EngineSettings
+  readonly #scripts = new Map<string, ScriptFn<RawReply>>()
+  readonly #queues = new Map<number, Pending[]>()
+  #scheduled = false
+
+  constructor(conn: Connection, keys: RateLimitKeys, settings: EngineSettings) {
+    this.#conn = conn
+    this.#keys = keys
+    this.#settings = settings
+  }
+
+  #script(algos: string, keyCount: number): ScriptFn<RawReply> {
+    const id = `${algos}/${keyCount}`
+    let fn = this.#scripts.get(id)
+    if (!fn) {
+      const source = `local ALGOS = {}\n${algos
+        .split('+')
+        .map((a) => ALGO_SOURCES[a])
+        .join('\n')}\n${scripts.consume}`
+      // Batches group requests per node: per slot on a cluster (so cluster-safe), any keys on one server.
+      fn = this.#conn.defineScript<RawReply>(`ratelimit:${id}`, source, {
+        keys: keyCount,
+        crossSlot: this.#conn.topology !== 'cluster',
+      })
+      this.#scripts.set(id, fn)
+    }
+    return fn
+  }
+
+  /**
+   * Queues a request for the next batch: requests issued in the same tick go to Redis in one script call
+   * per node (per slot on a cluster), decided one after the other, each as if sent alone.
+   */
+  send(mode: 'c' | 'p', key: string, rules: Bound[], cost: number): Promise<RawReply> {
+    return new Promise<RawReply>((resolve, reject) => {
+      const group = this.#conn.topology === 'cluster' ? hashSlot(rules[0]!.keys.state) : 0
+      let queue = this.#queues.get(group)
+      if (!queue) {
+        queue = []
+        this.#queues.set(group, queue)
+      }
+      queue.push({ mode, key, rules, cost, resolve, reject })
+      if (!this.#scheduled) {
+        this.#scheduled = true
+        process.nextTick(() => this.#flush())
+      }
+    })
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    const queues = [...this.#queues.values()]
+    this.#queues.clear()
+    for (const q of queues) {
+      for (let i = 0; i < q.length; i += MAX_BATCH) void this.#sendBatch(q.slice(i, i + MAX_BATCH))
+    }
+  }
+
+  /** The uniform encoding when every request has the same mode, cost and rules (see consume.lua). */
+  #compact(batch: Pending[], requests: Array<string | number>): Array<string | number> {
+    if (batch.length < 2) return requests
+    const first = batch[0]!
+    const n = first.rules.length
+    for (const p of batch) {
+      if (p.mode !== first.mode || p.cost !== first.cost || p.rules.length !== n) return requests
+      for (let i = 0; i < n; i++) if (p.rules[i]!.sig !== first.rules[i]!.sig) return requests
+    }
+    return ['u', ...requests.slice(0, 3 + n), batch.length]
+  }
+
+  async #sendBatch(batch: Pending[]): Promise<void> {
+    try {
+      const statsTtl = this.#settings.analyticsTtlMs
+      const index = new Map<string, number>()
+      const params: Array<string | number> = []
+      const requests: Array<string | number> = []
+      const keys: string[] = []
+      const algos = new Set<string>()
+      for (const p of batch) {
+        requests.push(p.mode, p.cost, p.rules.length)
+        for (const r of p.rules) {
+          const { algorithm, limit, windowMs, burst } = r.params
+          const sig = r.sig
+          let i = index.get(sig)
+          if (i === undefined) {
+            i = index.size + 1
+            index.set(sig, i)
+            params.push(r.name, algorithm, limit, windowMs, burst, r.penaltyMs)
+            algos.add(algorithm)
+          }
+          requests.push(i)
+          keys.push(r.keys.state)
+          if (algorithm === 'sliding-log') keys.push(r.keys.log)
+        }
+        if (statsTtl > 0) keys.push(this.#keys.stats(p.key))
+      }
+      const clock = this.#settings.clock === 'client' ? this.#settings.now() : ''
+      const script = this.#script([...algos].sort().join('+'), keys.length)
+      const reply = await script(keys, [
+        clock,
+        statsTtl,
+        index.size,
+        ...params,
+        ...this.#compact(batch, requests),
+      ])
+      const now = Number(reply[0])
+      let o = 1
+      for (const p of batch) {
+        const n = p.rules.length * 5
+        const one: RawReply = [Number(reply[o]), now]
+        for (let j = 1; j <= n; j++) one.push(Number(reply[o + j]))
+        o += n + 1
+        p.resolve(one)
+      }
+    } catch (err) {
+      for (const p of batch) p.reject(err)
+    }
+  }
+}
