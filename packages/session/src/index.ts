@@ -1,6 +1,20 @@
 export type { SessionData } from './engine.js'
-export { SessionConflictError, type SessionErrorCode } from './errors.js'
+export {
+  CodeLockedError,
+  CodeThrottledError,
+  SessionConflictError,
+  type SessionErrorCode,
+  TokenInvalidError,
+  TokenReusedError,
+} from './errors.js'
+export { OneTimeCodes, type OneTimeCodesOptions } from './one-time-codes.js'
 export type { SessionManagerOptions } from './options.js'
+export {
+  type IssuedToken,
+  RefreshTokens,
+  type RefreshTokensOptions,
+  tokenReuseChannel,
+} from './refresh-tokens.js'
 export {
   type CreateInput,
   type Session,
