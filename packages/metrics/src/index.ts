@@ -1,0 +1,23 @@
+export { DEFAULT_RESOLUTIONS, DROPPED_SERIES_METRIC, LOG_RELATIVE_ERROR } from './defaults.js'
+export type { MetricsErrorCode } from './errors.js'
+export {
+  Counter,
+  Gauge,
+  type GaugeSample,
+  Histogram,
+  type Labels,
+  type MetricDefinition,
+  Uniques,
+} from './instruments.js'
+export {
+  type CounterOptions,
+  type FlushResult,
+  flushChannel,
+  type GaugeOptions,
+  type HistogramOptions,
+  Metrics,
+} from './metrics.js'
+export { type MetricKind, validateNames } from './names.js'
+export type { MetricsOptions, Resolution, ResolvedMetricsOptions } from './options.js'
+export type { QueryFn, QueryOptions, QueryPoint, QueryResult } from './query.js'
+export { type BucketLayout, fixedLayout, LOG_LAYOUT, quantile } from './sketch.js'

@@ -1,0 +1,148 @@
+import { InvalidArgumentError } from '@cache/client'
+import type { MetricKind } from './names.js'
+import type { BucketLayout } from './sketch.js'
+
+const PKG = '@cache/metrics'
+
+/** Label values by label name; only the names given at definition are accepted. */
+export type Labels = Readonly<Record<string, string | number | boolean>>
+
+/** The definition of one metric. */
+export interface MetricDefinition {
+  readonly kind: MetricKind
+  readonly name: string
+  readonly help: string
+  readonly labels: readonly string[]
+  /** Histograms only. */
+  readonly layout?: BucketLayout
+  /** Histograms only: the fixed bounds, or undefined for the log layout. */
+  readonly bounds?: readonly number[]
+}
+
+/** The in-process state of one series of a histogram between flushes. */
+export interface HistogramAggregate {
+  counts: Map<number, number>
+  sum: number
+  count: number
+}
+
+/** What an instrument hands to its Metrics between flushes. */
+export interface Recorder {
+  /** The aggregate of a series in the current bucket, or undefined when the series was dropped (maxSeries). */
+  slot(def: MetricDefinition, series: string): Map<string, unknown> | undefined
+}
+
+/** The series field of a label set: the values in definition order, JSON-encoded. */
+export function seriesOf(def: MetricDefinition, labels: Labels | undefined): string {
+  if (def.labels.length === 0) {
+    if (labels && Object.keys(labels).length > 0) unknownLabel(def, Object.keys(labels)[0]!)
+    return '[]'
+  }
+  const values: string[] = []
+  for (const name of def.labels) values.push(labels?.[name] === undefined ? '' : String(labels[name]))
+  if (labels) for (const name of Object.keys(labels)) if (!def.labels.includes(name)) unknownLabel(def, name)
+  return JSON.stringify(values)
+}
+
+function unknownLabel(def: MetricDefinition, name: string): never {
+  throw new InvalidArgumentError(PKG, 'labels', `"${name}" is not a label of ${def.name}`)
+}
+
+/** A monotonic counter: `inc(labels?)`, `inc(by, labels?)`. */
+export class Counter {
+  constructor(
+    readonly definition: MetricDefinition,
+    private readonly recorder: Recorder,
+  ) {}
+
+  /** Adds `by` (default 1, must be ≥ 0) to the series of `labels`. No Redis call: flushed later. */
+  inc(by?: number | Labels, labels?: Labels): void {
+    let amount = 1
+    if (typeof by === 'number') amount = by
+    else labels = by
+    if (!(amount >= 0) || !Number.isFinite(amount)) {
+      throw new InvalidArgumentError(PKG, 'by', `must be a finite number ≥ 0, got ${amount}`)
+    }
+    const series = seriesOf(this.definition, labels)
+    const slot = this.recorder.slot(this.definition, series)
+    if (slot) slot.set(series, ((slot.get(series) as number | undefined) ?? 0) + amount)
+  }
+}
+
+/** A gauge: the last value set (or collected) per process; queries sum, average or bound it over processes. */
+export class Gauge {
+  constructor(
+    readonly definition: MetricDefinition,
+    private readonly recorder: Recorder,
+    /** Called before every flush; its value is set on the series without labels (or on each listed series). */
+    readonly collect?: () => number | GaugeSample[] | Promise<number | GaugeSample[]>,
+  ) {}
+
+  /** Sets the value of the series of `labels`. */
+  set(value: number, labels?: Labels): void {
+    if (!Number.isFinite(value)) throw new InvalidArgumentError(PKG, 'value', `must be finite, got ${value}`)
+    const series = seriesOf(this.definition, labels)
+    this.recorder.slot(this.definition, series)?.set(series, value)
+  }
+}
+
+/** One collected gauge value. */
+export interface GaugeSample {
+  labels?: Labels
+  value: number
+}
+
+/** A histogram with mergeable buckets (log-spaced within 1%, or fixed bounds). */
+export class Histogram {
+  constructor(
+    readonly definition: MetricDefinition,
+    private readonly recorder: Recorder,
+  ) {}
+
+  /** Records one observation (in base units: seconds, bytes). */
+  observe(value: number, labels?: Labels): void {
+    if (!Number.isFinite(value)) throw new InvalidArgumentError(PKG, 'value', `must be finite, got ${value}`)
+    const series = seriesOf(this.definition, labels)
+    const slot = this.recorder.slot(this.definition, series)
+    if (!slot) return
+    let agg = slot.get(series) as HistogramAggregate | undefined
+    if (!agg) {
+      agg = { counts: new Map(), sum: 0, count: 0 }
+      slot.set(series, agg)
+    }
+    const index = this.definition.layout!.index(value)
+    agg.counts.set(index, (agg.counts.get(index) ?? 0) + 1)
+    agg.sum += value
+    agg.count += 1
+  }
+
+  /** Starts a timer; the returned function observes the elapsed seconds. */
+  startTimer(labels?: Labels): () => number {
+    const start = performance.now()
+    return () => {
+      const seconds = (performance.now() - start) / 1000
+      this.observe(seconds, labels)
+      return seconds
+    }
+  }
+}
+
+/** Distinct values per time bucket (a HyperLogLog per bucket, ~0.81% standard error); counted over any range. */
+export class Uniques {
+  constructor(
+    readonly definition: MetricDefinition,
+    private readonly recorder: Recorder,
+  ) {}
+
+  /** Adds a value (a user id, an IP…): stored only inside the HyperLogLog, never as a label. */
+  add(value: string | number): void {
+    const slot = this.recorder.slot(this.definition, '[]')
+    if (!slot) return
+    let set = slot.get('[]') as Set<string> | undefined
+    if (!set) {
+      set = new Set()
+      slot.set('[]', set)
+    }
+    set.add(String(value))
+  }
+}

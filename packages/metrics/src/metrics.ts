@@ -1,0 +1,411 @@
+import { randomBytes } from 'node:crypto'
+import diagnostics from 'node:diagnostics_channel'
+import { hostname } from 'node:os'
+import {
+  ClosedError,
+  type Connection,
+  InvalidArgumentError,
+  type KeyBuilder,
+  type ScriptFn,
+} from '@cache/client'
+import * as D from './defaults.js'
+import {
+  Counter,
+  Gauge,
+  type GaugeSample,
+  Histogram,
+  type HistogramAggregate,
+  type MetricDefinition,
+  type Recorder,
+  Uniques,
+} from './instruments.js'
+import { bucketKey, seqKey, totalKey, uniquesKey } from './keys.js'
+import { type MetricKind, validateNames } from './names.js'
+import { type MetricsOptions, type ResolvedMetricsOptions, resolveOptions } from './options.js'
+import { type QueryOptions, type QueryResult, runQuery } from './query.js'
+import { flush as flushLua } from './scripts/index.js'
+import { fixedLayout, LOG_LAYOUT } from './sketch.js'
+
+const PKG = '@cache/metrics'
+
+/** diagnostics_channel `cache:metrics:flush`: `{ batches, applied, duplicates, pending, lostBatches, error? }`. */
+export const flushChannel = diagnostics.channel('cache:metrics:flush')
+
+/** Options of `metrics.counter()`. */
+export interface CounterOptions {
+  /** One line describing the metric (Prometheus HELP). */
+  help?: string
+  /** Label names; values must be bounded (never a key or a user id). @default [] */
+  labels?: readonly string[]
+}
+
+/** Options of `metrics.gauge()`. */
+export interface GaugeOptions extends CounterOptions {
+  /** Called before every flush; its result is set on the gauge. */
+  collect?: () => number | GaugeSample[] | Promise<number | GaugeSample[]>
+}
+
+/** Options of `metrics.histogram()`. */
+export interface HistogramOptions extends CounterOptions {
+  /** `'log'`: log-spaced buckets, every quantile within 1% (relative); or fixed upper bounds. @default 'log' */
+  buckets?: 'log' | readonly number[]
+}
+
+/** What one flush did. */
+export interface FlushResult {
+  /** Batches applied by this flush (including retried ones). */
+  applied: number
+  /** Batches the server had already applied (a retry after a lost reply): ignored, not counted twice. */
+  duplicates: number
+  /** Batches still waiting for a retry (Redis unreachable). */
+  pending: number
+  /** Batches dropped since the start because more than `maxPendingBatches` were waiting (the loss bound). */
+  lostBatches: number
+}
+
+interface Batch {
+  keys: string[]
+  args: string[]
+}
+
+interface MetricState {
+  def: MetricDefinition
+  instrument: Counter | Gauge | Histogram | Uniques
+  /** Finest bucket start -> series -> aggregate. */
+  current: Map<number, Map<string, unknown>>
+  series: Set<string>
+  warned: boolean
+  pending: Batch[]
+  metaWritten: boolean
+}
+
+type Op = ['i' | 'f' | 's' | 'u', string, string]
+
+/**
+ * Counters, gauges, histograms and uniques aggregated in-process and flushed to Redis every `flushInterval`
+ * (one idempotent script call per metric, i.e. per cluster slot); queried across every process that wrote.
+ * @example
+ * const metrics = new Metrics(conn, { namespace: 'metrics' })
+ * const reqs = metrics.counter('http_requests_total', { labels: ['route'] })
+ * reqs.inc({ route: '/a' })
+ * await metrics.query({ name: 'http_requests_total', from: Date.now() - 60_000, to: Date.now(), step: '10s', fn: 'rate' })
+ */
+export class Metrics implements Recorder {
+  readonly options: ResolvedMetricsOptions
+  readonly keys: KeyBuilder
+  readonly #conn: Connection
+  readonly #metrics = new Map<string, MetricState>()
+  readonly #script: ScriptFn<number>
+  readonly #timer: NodeJS.Timeout
+  readonly #epoch: string
+  #seq = 0
+  #lostBatches = 0
+  #flushing: Promise<FlushResult> | undefined
+  #closed: Promise<void> | undefined
+  #final = false
+  #dropped: Counter | undefined
+
+  constructor(conn: Connection, options: MetricsOptions = {}) {
+    this.options = resolveOptions(options, `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`)
+    this.#conn = conn
+    this.keys = conn.keys.child(this.options.namespace)
+    this.#script = conn.defineScript<number>('metrics-flush', flushLua, { keys: 2 })
+    // Keys vary per batch: the script function checks the count, so it is wrapped per call below.
+    this.#epoch = String(Date.now()).padStart(14, '0')
+    this.#timer = setInterval(() => void this.flush().catch(() => {}), this.options.flushIntervalMs)
+    this.#timer.unref()
+  }
+
+  /** The connection queries and flushes go through. */
+  get connection(): Connection {
+    return this.#conn
+  }
+
+  /** Defines (or returns the existing) counter; the name must end in `_total`. */
+  counter(name: string, options: CounterOptions = {}): Counter {
+    return this.#define('counter', name, options, (def) => new Counter(def, this)) as Counter
+  }
+
+  /** Defines (or returns the existing) gauge. */
+  gauge(name: string, options: GaugeOptions = {}): Gauge {
+    return this.#define('gauge', name, options, (def) => new Gauge(def, this, options.collect)) as Gauge
+  }
+
+  /** Defines (or returns the existing) histogram, with log-spaced (default) or fixed buckets. */
+  histogram(name: string, options: HistogramOptions = {}): Histogram {
+    return this.#define('histogram', name, options, (def) => new Histogram(def, this)) as Histogram
+  }
+
+  /** Defines (or returns the existing) uniques metric (HyperLogLog per bucket). */
+  uniques(name: string, options: { help?: string } = {}): Uniques {
+    return this.#define('uniques', name, options, (def) => new Uniques(def, this)) as Uniques
+  }
+
+  /** Every metric defined in this process. */
+  definitions(): MetricDefinition[] {
+    return [...this.#metrics.values()].map((m) => m.def)
+  }
+
+  /** Runs a query over every process's data; see QueryOptions. */
+  query(options: QueryOptions): Promise<QueryResult> {
+    return runQuery(this.#conn, this.keys, this.options, options, (name) => this.#metrics.get(name)?.def)
+  }
+
+  #define(
+    kind: MetricKind,
+    name: string,
+    options: HistogramOptions,
+    make: (def: MetricDefinition) => Counter | Gauge | Histogram | Uniques,
+  ): Counter | Gauge | Histogram | Uniques {
+    if (this.#closed) throw new ClosedError(`[${PKG}] metrics are closed`)
+    const labels = options.labels ?? []
+    validateNames(kind, name, labels)
+    const existing = this.#metrics.get(name)
+    if (existing) {
+      if (existing.def.kind !== kind || existing.def.labels.join() !== labels.join()) {
+        throw new InvalidArgumentError(
+          PKG,
+          'name',
+          `"${name}" is already defined as a ${existing.def.kind} with other labels`,
+        )
+      }
+      return existing.instrument
+    }
+    let bounds: number[] | undefined
+    if (kind === 'histogram' && options.buckets !== undefined && options.buckets !== 'log') {
+      bounds = [...options.buckets]
+      if (
+        !Array.isArray(options.buckets) ||
+        bounds.length === 0 ||
+        bounds.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= bounds![i - 1]!))
+      ) {
+        throw new InvalidArgumentError(PKG, 'buckets', `must be 'log' or finite, strictly increasing bounds`)
+      }
+    }
+    const def: MetricDefinition = Object.freeze({
+      kind,
+      name,
+      help: options.help ?? name,
+      labels: Object.freeze([...labels]),
+      ...(kind === 'histogram' ? { layout: bounds ? fixedLayout(bounds) : LOG_LAYOUT, bounds } : {}),
+    })
+    const instrument = make(def)
+    this.#metrics.set(name, {
+      def,
+      instrument,
+      current: new Map(),
+      series: new Set(),
+      warned: false,
+      pending: [],
+      metaWritten: false,
+    })
+    return instrument
+  }
+
+  /** @internal The aggregate map of the current finest bucket, or undefined when the series is over maxSeries. */
+  slot(def: MetricDefinition, series: string): Map<string, unknown> | undefined {
+    const state = this.#metrics.get(def.name)
+    if (!state || this.#final) return undefined
+    if (!state.series.has(series)) {
+      if (state.series.size >= this.options.maxSeries) {
+        this.#dropSeries(state)
+        return undefined
+      }
+      state.series.add(series)
+    }
+    const width = this.options.resolutions[0]!.widthMs
+    const start = Math.floor(this.options.clock() / width) * width
+    let bucket = state.current.get(start)
+    if (!bucket) {
+      bucket = new Map()
+      state.current.set(start, bucket)
+    }
+    return bucket
+  }
+
+  #dropSeries(state: MetricState): void {
+    this.#dropped ??= this.counter(D.DROPPED_SERIES_METRIC, {
+      help: 'Label sets dropped because a metric reached maxSeries',
+      labels: ['metric'],
+    })
+    if (state.def.name !== D.DROPPED_SERIES_METRIC) this.#dropped.inc({ metric: state.def.name })
+    if (!state.warned) {
+      state.warned = true
+      process.emitWarning(
+        `[${PKG}] metric "${state.def.name}" reached maxSeries (${this.options.maxSeries}); new label sets are dropped and counted in ${D.DROPPED_SERIES_METRIC}`,
+        { code: 'CACHE_METRICS_MAX_SERIES' },
+      )
+    }
+  }
+
+  /**
+   * Sends the in-process aggregate to Redis: one script call per metric with data (one cluster slot each).
+   * Never throws for Redis failures: a failed batch is kept and retried by the next flush, with the same
+   * sequence number, so a batch whose reply was lost is not applied twice.
+   */
+  flush(): Promise<FlushResult> {
+    const run = async (): Promise<FlushResult> => {
+      await this.#collectGauges()
+      for (const state of this.#metrics.values()) this.#seal(state)
+      const result: FlushResult = { applied: 0, duplicates: 0, pending: 0, lostBatches: 0 }
+      let error: unknown
+      await Promise.all(
+        [...this.#metrics.values()].map(async (state) => {
+          while (state.pending.length > 0) {
+            const batch = state.pending[0]!
+            try {
+              const applied = await this.#run(batch)
+              if (applied === 1) result.applied++
+              else result.duplicates++
+              state.pending.shift()
+            } catch (err) {
+              error = err
+              break
+            }
+          }
+          result.pending += state.pending.length
+        }),
+      )
+      result.lostBatches = this.#lostBatches
+      if (flushChannel.hasSubscribers) flushChannel.publish({ ...result, batches: result.applied, error })
+      return result
+    }
+    const previous = this.#flushing
+    const next = (previous ? previous.then(run, run) : run()).finally(() => {
+      if (this.#flushing === next) this.#flushing = undefined
+    })
+    this.#flushing = next
+    return next
+  }
+
+  #run(batch: Batch): Promise<number> {
+    // The script's key count is fixed at definition; batches vary, so each size gets its own definition.
+    const script =
+      batch.keys.length === 2
+        ? this.#script
+        : this.#conn.defineScript<number>(`metrics-flush-${batch.keys.length}`, flushLua, {
+            keys: batch.keys.length,
+          })
+    return script(batch.keys, batch.args)
+  }
+
+  async #collectGauges(): Promise<void> {
+    for (const state of this.#metrics.values()) {
+      const gauge = state.instrument
+      if (!(gauge instanceof Gauge) || !gauge.collect) continue
+      try {
+        const value = await gauge.collect()
+        if (typeof value === 'number') gauge.set(value)
+        else for (const s of value) gauge.set(s.value, s.labels)
+      } catch (err) {
+        process.emitWarning(
+          `[${PKG}] collect() of gauge "${state.def.name}" failed: ${(err as Error)?.message}`,
+        )
+      }
+    }
+  }
+
+  /** Turns the current aggregate of a metric into a batch with the next sequence number. */
+  #seal(state: MetricState): void {
+    if (state.current.size === 0) return
+    const { def } = state
+    const current = state.current
+    state.current = new Map()
+    const byKey = new Map<string, { ttl: number; ops: Map<string, Op> }>()
+    const add = (key: string, ttl: number, op: Op[0], field: string, value: number | string) => {
+      let entry = byKey.get(key)
+      if (!entry) {
+        entry = { ttl, ops: new Map() }
+        byKey.set(key, entry)
+      }
+      const id = op === 'u' ? `u:${value}` : field
+      const prev = entry.ops.get(id)
+      if (prev && (op === 'i' || op === 'f')) {
+        entry.ops.set(id, [op, field, String(Number(prev[2]) + Number(value))])
+      } else {
+        entry.ops.set(id, [op, field, String(value)])
+      }
+    }
+    // Sums always go through HINCRBYFLOAT: a field written once as a float would make a later HINCRBY fail
+    // halfway through the script. Counts of observations are integers and use HINCRBY.
+    const num = (_v: number): Op[0] => 'f'
+    const total = totalKey(this.keys, def.name)
+    for (const [start, bucket] of current) {
+      for (const res of this.options.resolutions) {
+        const at = Math.floor(start / res.widthMs) * res.widthMs
+        const ttl = res.retentionMs + res.widthMs
+        const key =
+          def.kind === 'uniques'
+            ? uniquesKey(this.keys, def.name, res.widthMs, at)
+            : bucketKey(this.keys, def.name, res.widthMs, at)
+        for (const [series, agg] of bucket) {
+          switch (def.kind) {
+            case 'counter':
+              add(key, ttl, num(agg as number), series, agg as number)
+              break
+            case 'gauge':
+              add(key, ttl, 's', `${series}|${this.options.id}`, agg as number)
+              break
+            case 'histogram': {
+              const h = agg as HistogramAggregate
+              for (const [i, c] of h.counts) add(key, ttl, 'i', `${series}|${i}`, c)
+              add(key, ttl, num(h.sum), `${series}|sum`, h.sum)
+              add(key, ttl, 'i', `${series}|count`, h.count)
+              break
+            }
+            default:
+              for (const v of agg as Set<string>) add(key, ttl, 'u', '', v)
+          }
+        }
+      }
+      // Cumulative totals (no TTL) for the Prometheus and OpenTelemetry exports.
+      for (const [series, agg] of bucket) {
+        if (def.kind === 'counter') add(total, 0, num(agg as number), series, agg as number)
+        else if (def.kind === 'histogram') {
+          const h = agg as HistogramAggregate
+          for (const [i, c] of h.counts) add(total, 0, 'i', `${series}|${i}`, c)
+          add(total, 0, num(h.sum), `${series}|sum`, h.sum)
+          add(total, 0, 'i', `${series}|count`, h.count)
+        }
+      }
+    }
+    if (!state.metaWritten) {
+      state.metaWritten = true
+      add(total, 0, 's', '#kind', def.kind)
+      add(total, 0, 's', '#labels', JSON.stringify(def.labels))
+      add(total, 0, 's', '#help', def.help)
+      if (def.kind === 'histogram') add(total, 0, 's', '#buckets', JSON.stringify(def.bounds ?? 'log'))
+    }
+    const maxRetention = Math.max(...this.options.resolutions.map((r) => r.retentionMs + r.widthMs))
+    const seq = String(++this.#seq).padStart(10, '0')
+    const keys = [seqKey(this.keys, def.name)]
+    const args = [this.options.id, `${this.#epoch}${seq}`, String(maxRetention)]
+    for (const [key, entry] of byKey) {
+      keys.push(key)
+      args.push(String(entry.ttl), String(entry.ops.size))
+      for (const op of entry.ops.values()) args.push(...op)
+    }
+    state.pending.push({ keys, args })
+    if (state.pending.length > this.options.maxPendingBatches) {
+      state.pending.shift()
+      this.#lostBatches++
+    }
+  }
+
+  /** Stops the flush timer and flushes what is left (one attempt). Idempotent; the connection stays open. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      clearInterval(this.#timer)
+      try {
+        await this.flush()
+      } finally {
+        this.#final = true
+      }
+    })()
+    return this.#closed
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
