@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import {
-  CacheError,
+  type CacheError,
   type Duration,
+  InvalidArgumentError,
   isCacheError,
   parseDuration,
   parseOptions,
@@ -17,7 +18,7 @@ import { validate } from './envelope.js'
 import { InvalidPayloadError } from './errors.js'
 import { openReader, type Reader } from './reader.js'
 import { parseClaimReply, parseReadReply, type RawEntry } from './replies.js'
-import type { StreamContext } from './stream.js'
+import type { StreamContext } from './stream-context.js'
 
 const PKG = '@cache/events'
 
@@ -149,9 +150,7 @@ export class Consumer<T = unknown> extends EventEmitter {
     super()
     this.options = parseOptions(PKG, optionsSchema, options)
     if (typeof handler !== 'function') {
-      throw new CacheError('E_INVALID_ARGUMENT', `[${PKG}] consume: handler must be a function`, {
-        details: { field: 'handler' },
-      })
+      throw new InvalidArgumentError(PKG, 'handler', `must be a function`)
     }
     this.#ctx = ctx
     this.#handler = handler
@@ -487,6 +486,11 @@ export class Consumer<T = unknown> extends EventEmitter {
       this.emit('close')
     })()
     return this.#closing
+  }
+
+  /** `await using consumer = stream.consume(…)` closes at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }
 

@@ -31,3 +31,23 @@ export class UnsupportedError extends CacheError {
     super('E_UNSUPPORTED', `[@cache/events] ${message}`)
   }
 }
+
+/** A pub/sub handler threw something that is not a CacheError (emitted as `error`, `cause` is what it threw). */
+export class HandlerError extends CacheError {
+  /** The channel whose handler failed. */
+  readonly channel: string
+  constructor(channel: string, cause: unknown) {
+    super('E_HANDLER', `[@cache/events] handler for "${channel}" failed`, { cause, details: { channel } })
+    this.channel = channel
+  }
+}
+
+/** The thing named by an argument is not known here (e.g. a connection id that did not `join()`). */
+export class NotFoundError extends CacheError {
+  /** The argument naming it. */
+  readonly field: string
+  constructor(field: string, message: string) {
+    super('E_NOT_FOUND', `[@cache/events] ${message}`, { details: { field } })
+    this.field = field
+  }
+}

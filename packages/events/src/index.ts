@@ -1,3 +1,4 @@
+export { ClosedError, InvalidArgumentError } from '@cache/client'
 export {
   Consumer,
   type ConsumerOptions,
@@ -7,7 +8,13 @@ export {
 } from './consumer.js'
 export { deadLetterChannel, handlerErrorChannel, invalidChannel } from './diagnostics.js'
 export { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.js'
-export { type EventsErrorCode, InvalidPayloadError, UnsupportedError } from './errors.js'
+export {
+  type EventsErrorCode,
+  HandlerError,
+  InvalidPayloadError,
+  NotFoundError,
+  UnsupportedError,
+} from './errors.js'
 export { Presence, type PresenceOptions, type PresenceRecord } from './presence.js'
 export {
   type ChannelSchemas,

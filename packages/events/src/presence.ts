@@ -1,15 +1,17 @@
 import { hostname } from 'node:os'
 import {
   type Arg,
-  CacheError,
+  ClosedError,
   type Connection,
   type Duration,
+  InvalidArgumentError,
   parseOptions,
   type ScriptFn,
   zDuration,
 } from '@cache/client'
 import { z } from 'zod'
 import * as D from './defaults.js'
+import { NotFoundError } from './errors.js'
 import { presenceKeys } from './keys.js'
 import { presenceSweep } from './scripts/index.js'
 
@@ -101,19 +103,13 @@ export class Presence {
 
   #id(value: unknown, field = 'connectionId'): string {
     if (!idSchema.safeParse(value).success) {
-      throw new CacheError(
-        'E_INVALID_ARGUMENT',
-        `[${PKG}] ${field} must be a string of 1 to 256 characters`,
-        {
-          details: { field },
-        },
-      )
+      throw new InvalidArgumentError(PKG, field, 'must be a string of 1 to 256 characters')
     }
     return value as string
   }
 
   #check(): void {
-    if (this.#closed) throw new CacheError('E_CLOSED', `[${PKG}] presence: closed`)
+    if (this.#closed) throw new ClosedError(`[${PKG}] presence: closed`)
   }
 
   #record(local: Local): string {
@@ -164,9 +160,7 @@ export class Presence {
     const name = this.#id(room, 'room')
     const local = this.#local.get(id)
     if (!local) {
-      throw new CacheError('E_NOT_FOUND', `[${PKG}] connection is not registered here: join() it first`, {
-        details: { field: 'connectionId' },
-      })
+      throw new NotFoundError('connectionId', 'connection is not registered here: join() it first')
     }
     local.rooms.add(name)
     const key = this.#keys.room(name)
@@ -351,5 +345,10 @@ export class Presence {
     this.#closed = true
     this.#stopTimer()
     await Promise.all([...this.#local.keys()].map((id) => this.leave(id).catch(() => {})))
+  }
+
+  /** `await using presence = new Presence(conn)` closes at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }

@@ -1,11 +1,19 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
-import { CacheError, type Connection, parseOptions, type Subscriber, toCacheError } from '@cache/client'
+import {
+  CacheError,
+  ClosedError,
+  type Connection,
+  InvalidArgumentError,
+  parseOptions,
+  type Subscriber,
+  toCacheError,
+} from '@cache/client'
 import { z } from 'zod'
 import { handlerErrorChannel, invalidChannel } from './diagnostics.js'
 import { decodeEnvelope, encodeEnvelope, validate } from './envelope.js'
-import { InvalidPayloadError, UnsupportedError } from './errors.js'
+import { HandlerError, InvalidPayloadError, UnsupportedError } from './errors.js'
 import { channelName, patternName } from './keys.js'
 
 const PKG = '@cache/events'
@@ -58,8 +66,12 @@ export interface Subscription {
 export interface PubSubOptions<S extends ChannelSchemas = ChannelSchemas> {
   /** A zod schema per channel: `publish` validates before sending, subscribers before their handlers. */
   schemas?: S
-  /** Prepended to every channel on the server, so buses of different namespaces never hear each other. @default `${conn.keys.namespace}:` */
-  prefix?: string
+  /**
+   * Prepended, as given, to every channel on the server, so buses of different namespaces never hear each
+   * other; set it to talk to publishers outside the family (`''` = raw channel names).
+   * @default `${conn.keys.namespace}:`
+   */
+  channelPrefix?: string
   /** Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7+): on a Cluster a message stays on its channel's shard. Patterns are not available. @default false */
   sharded?: boolean
   /** This bus's id, sent with every message as `src`. @default `hostname:pid:random` */
@@ -84,7 +96,7 @@ const optionsSchema = z
         z.custom<z.ZodType>((s) => s instanceof z.ZodType, { message: 'must be a zod schema' }),
       )
       .optional(),
-    prefix: z.string().optional(),
+    channelPrefix: z.string().optional(),
     sharded: z.boolean().default(false),
     id: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
   })
@@ -136,7 +148,7 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
   /** This bus's id, sent as `src` with every message. */
   readonly id: string
   /** The server-side channel prefix. */
-  readonly prefix: string
+  readonly channelPrefix: string
   /** True when the bus uses sharded pub/sub. */
   readonly sharded: boolean
   readonly #conn: Connection
@@ -159,7 +171,7 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
     const o = parseOptions(PKG, optionsSchema, options)
     this.#conn = conn
     this.#schemas = Object.freeze({ ...(o.schemas ?? {}) })
-    this.prefix = o.prefix ?? conn.keys.prefix
+    this.channelPrefix = o.channelPrefix ?? conn.keys.prefix
     this.sharded = o.sharded
     this.id = o.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
   }
@@ -175,16 +187,14 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
    * @throws InvalidPayloadError (E_INVALID_PAYLOAD) when the message fails the schema; nothing is sent.
    */
   async publish<C extends string>(channel: C, message: InputOf<S, C>): Promise<number> {
-    if (this.#closed) throw new CacheError('E_CLOSED', `[${PKG}] publish: the bus is closed`)
+    if (this.#closed) throw new ClosedError(`[${PKG}] publish: the bus is closed`)
     if (typeof channel !== 'string' || channel.length === 0) {
-      throw new CacheError('E_INVALID_ARGUMENT', `[${PKG}] publish: channel must be a non-empty string`, {
-        details: { field: 'channel' },
-      })
+      throw new InvalidArgumentError(PKG, 'channel', `must be a non-empty string`)
     }
     const checked = validate(this.#schemas[channel], channel, message)
     if (!checked.ok) throw checked.error
     const raw = encodeEnvelope(channel, message, this.id)
-    const server = channelName(this.prefix, channel)
+    const server = channelName(this.channelPrefix, channel)
     const receivers = await this.#conn.send<number>([this.sharded ? 'SPUBLISH' : 'PUBLISH', server, raw], {
       key: server,
     })
@@ -202,16 +212,12 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
     handler: MessageHandler<PayloadOf<S, C>>,
     options: SubscribeOptions<PayloadOf<S, C>> = {},
   ): Promise<Subscription> {
-    if (this.#closed) throw new CacheError('E_CLOSED', `[${PKG}] subscribe: the bus is closed`)
+    if (this.#closed) throw new ClosedError(`[${PKG}] subscribe: the bus is closed`)
     if (typeof channelOrPattern !== 'string' || channelOrPattern.length === 0) {
-      throw new CacheError('E_INVALID_ARGUMENT', `[${PKG}] subscribe: channel must be a non-empty string`, {
-        details: { field: 'channel' },
-      })
+      throw new InvalidArgumentError(PKG, 'channel', `must be a non-empty string`)
     }
     if (typeof handler !== 'function') {
-      throw new CacheError('E_INVALID_ARGUMENT', `[${PKG}] subscribe: handler must be a function`, {
-        details: { field: 'handler' },
-      })
+      throw new InvalidArgumentError(PKG, 'handler', `must be a function`)
     }
     const o = parseOptions(PKG, subscribeSchema, options)
     const isPattern = o.pattern ?? GLOB.test(channelOrPattern)
@@ -223,8 +229,8 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
     const kind: Kind = isPattern ? 'pattern' : this.sharded ? 'sharded' : 'channel'
     const sub = await this.#getSubscriber()
     const server = isPattern
-      ? patternName(this.prefix, channelOrPattern)
-      : channelName(this.prefix, channelOrPattern)
+      ? patternName(this.channelPrefix, channelOrPattern)
+      : channelName(this.channelPrefix, channelOrPattern)
     const routeKey = `${kind}\0${server}`
     let route = this.#routes.get(routeKey)
     if (!route) {
@@ -304,8 +310,8 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
 
   #dispatch(route: Route, raw: string, serverChannel: string): void {
     this.#stats.received++
-    const channel = serverChannel.startsWith(this.prefix)
-      ? serverChannel.slice(this.prefix.length)
+    const channel = serverChannel.startsWith(this.channelPrefix)
+      ? serverChannel.slice(this.channelPrefix.length)
       : serverChannel
     const envelope = decodeEnvelope(raw)
     if (typeof envelope === 'string') {
@@ -347,13 +353,7 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
 
   #handlerError(channel: string, err: unknown): void {
     this.#stats.handlerErrors++
-    const error =
-      err instanceof CacheError
-        ? err
-        : new CacheError('E_HANDLER', `[${PKG}] handler for "${channel}" failed`, {
-            cause: err,
-            details: { channel },
-          })
+    const error = err instanceof CacheError ? err : new HandlerError(channel, err)
     if (handlerErrorChannel.hasSubscribers)
       handlerErrorChannel.publish({ kind: 'pubsub', target: channel, error })
     if (this.listenerCount('error') > 0) this.emit('error', error)
@@ -379,5 +379,10 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
         } catch {}
       }),
     )
+  }
+
+  /** `await using bus = new PubSub(conn)` closes at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }

@@ -85,8 +85,8 @@ export async function openReader(
   const isCluster = conn.topology === 'cluster'
   // On a Cluster, connect only to the node that serves the stream, not to every master.
   const client = isCluster
-    ? (conn.redis as RedisCluster).duplicate({ minimizeConnections: true })
-    : (conn.redis as RedisStandalone).duplicate()
+    ? (conn.unguarded as RedisCluster).duplicate({ minimizeConnections: true })
+    : (conn.unguarded as RedisStandalone).duplicate()
   const emitter = client as unknown as EventEmitter
   emitter.on('error', onError)
   let id: string | undefined

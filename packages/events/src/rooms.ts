@@ -1,4 +1,4 @@
-import { CacheError, type Connection, parseOptions } from '@cache/client'
+import { ClosedError, type Connection, InvalidArgumentError, parseOptions } from '@cache/client'
 import { z } from 'zod'
 import { Presence, type PresenceOptions, type PresenceRecord } from './presence.js'
 import { PubSub, type Subscription } from './pubsub.js'
@@ -51,7 +51,7 @@ export class RoomHub {
     this.presence = new Presence(conn, presence)
     this.bus = new PubSub(conn, {
       schemas: { [ROOM_CHANNEL]: roomMessage },
-      prefix: channelPrefix ?? `${conn.keys.prefix}room:`,
+      channelPrefix: channelPrefix ?? `${conn.keys.prefix}room:`,
     })
   }
 
@@ -90,11 +90,9 @@ export class RoomHub {
     deliver: DeliverFn,
     info: { user?: string; meta?: Record<string, unknown> } = {},
   ): Promise<void> {
-    if (this.#closed) throw new CacheError('E_CLOSED', `[${PKG}] room hub: closed`)
+    if (this.#closed) throw new ClosedError(`[${PKG}] room hub: closed`)
     if (typeof deliver !== 'function') {
-      throw new CacheError('E_INVALID_ARGUMENT', `[${PKG}] deliver must be a function`, {
-        details: { field: 'deliver' },
-      })
+      throw new InvalidArgumentError(PKG, 'deliver', `must be a function`)
     }
     await this.presence.join(connectionId, info)
     this.#deliver.set(connectionId, deliver)
@@ -138,9 +136,7 @@ export class RoomHub {
   /** Sends a message to every member of a room on every node (optionally except one connection). */
   async broadcast(room: string, data: unknown, { except }: { except?: string } = {}): Promise<void> {
     if (typeof room !== 'string' || room.length === 0) {
-      throw new CacheError('E_INVALID_ARGUMENT', `[${PKG}] broadcast: room must be a non-empty string`, {
-        details: { field: 'room' },
-      })
+      throw new InvalidArgumentError(PKG, 'room', `must be a non-empty string`)
     }
     const msg: RoomMessage = { room, data }
     if (except !== undefined) msg.except = except
@@ -159,5 +155,10 @@ export class RoomHub {
     this.#deliver.clear()
     this.#rooms.clear()
     await Promise.all([this.presence.close(), this.bus.close()])
+  }
+
+  /** `await using hub = new RoomHub(conn)` closes at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }

@@ -1,14 +1,14 @@
 import {
   type Arg,
-  CacheError,
+  ClosedError,
   type Connection,
   type Duration,
+  InvalidArgumentError,
   isCacheError,
   parseOptions,
   type RedisCluster,
   type RedisSentinel,
   type RedisStandalone,
-  type ScriptFn,
   zDuration,
 } from '@cache/client'
 import { z } from 'zod'
@@ -25,6 +25,7 @@ import {
   parsePendingSummary,
 } from './replies.js'
 import { claim, deadLetter } from './scripts/index.js'
+import type { StreamContext } from './stream-context.js'
 
 const PKG = '@cache/events'
 const ID = /^\d+(-\d+)?$/
@@ -42,18 +43,6 @@ export interface EventStreamOptions<S extends z.ZodType = z.ZodType<unknown>> {
   exactTrim?: boolean
   /** Entries kept in the dead-letter stream (approximate). @default 10000 */
   deadLetterMaxLen?: number
-}
-
-/** Everything `consume()` needs from its stream. @internal */
-export interface StreamContext {
-  conn: Connection
-  name: string
-  key: string
-  deadKey: string
-  schema: z.ZodType | undefined
-  deadLetterMaxLen: number
-  claimScript: ScriptFn<unknown>
-  deadLetterScript: ScriptFn<number>
 }
 
 /** A dead-lettered event, as stored in the dead-letter stream. */
@@ -127,12 +116,13 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
     deadLetterMaxLen: number
   }
   readonly #context: StreamContext
+  /** Consumers started by `consume()` and not closed yet, closed by `close()`. */
+  readonly #consumers = new Set<Consumer<z.output<S>>>()
+  #closed = false
 
   constructor(conn: Connection, name: string, options: EventStreamOptions<S> = {}) {
     if (typeof name !== 'string' || name.length === 0) {
-      throw new CacheError('E_INVALID_OPTION', `[${PKG}] option "name" must be a non-empty string`, {
-        details: { field: 'name' },
-      })
+      throw new InvalidArgumentError(PKG, 'name', 'must be a non-empty string')
     }
     this.#options = parseOptions(PKG, optionsSchema, options)
     this.#conn = conn
@@ -176,6 +166,7 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
    * @throws InvalidPayloadError (E_INVALID_PAYLOAD) when it fails the schema; nothing is written.
    */
   async append(event: z.input<S>): Promise<string> {
+    this.#checkOpen('append')
     const reply = await this.#conn.send(this.#xadd(event, this.#trimArgs()), { key: this.key })
     return String(reply)
   }
@@ -185,6 +176,7 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
    * @throws InvalidPayloadError when any fails the schema.
    */
   async appendMany(events: ReadonlyArray<z.input<S>>): Promise<string[]> {
+    this.#checkOpen('appendMany')
     const trim = this.#trimArgs()
     const encoded = events.map((e) => this.#xadd(e, trim))
     if (encoded.length === 0) return []
@@ -292,7 +284,31 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
    * @example stream.consume({ group: 'billing', concurrency: 8 }, async (event, ctx) => …)
    */
   consume(options: ConsumerOptions, handler: EventHandler<z.output<S>>): Consumer<z.output<S>> {
-    return new Consumer<z.output<S>>(this.#context, options, handler)
+    this.#checkOpen('consume')
+    const consumer = new Consumer<z.output<S>>(this.#context, options, handler)
+    this.#consumers.add(consumer)
+    consumer.once('close', () => this.#consumers.delete(consumer))
+    return consumer
+  }
+
+  /**
+   * Closes every consumer this stream started (each finishes its in-flight handlers and acknowledges them,
+   * see `Consumer.close()`), then refuses `append`, `appendMany` and `consume` (E_CLOSED). Keeps the data:
+   * `destroy()` is what deletes it. Reads (`range`, `pending`, …) keep working. Idempotent; the Connection
+   * stays open (it is yours).
+   */
+  async close(): Promise<void> {
+    this.#closed = true
+    await Promise.all([...this.#consumers].map((c) => c.close()))
+  }
+
+  /** `await using stream = new EventStream(…)` closes at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closed) throw new ClosedError(`[${PKG}] ${what}: the stream is closed`)
   }
 }
 
@@ -300,11 +316,11 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
 function sendRaw(conn: Connection, key: string, args: Arg[]): Promise<unknown> {
   switch (conn.topology) {
     case 'cluster':
-      return (conn.redis as RedisCluster).sendCommand(key, false, args)
+      return (conn.unguarded as RedisCluster).sendCommand(key, false, args)
     case 'sentinel':
-      return (conn.redis as RedisSentinel).sendCommand(false, args)
+      return (conn.unguarded as RedisSentinel).sendCommand(false, args)
     default:
-      return (conn.redis as RedisStandalone).sendCommand(args)
+      return (conn.unguarded as RedisStandalone).sendCommand(args)
   }
 }
 

@@ -27,7 +27,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('delivers typed messages on a channel once the subscription resolves, with the source id', async () => {
-    const bus = new PubSub(conn, { schemas, prefix: ownPrefix() })
+    const bus = new PubSub(conn, { schemas, channelPrefix: ownPrefix() })
     const got: Array<{ key: string; meta: MessageMeta }> = []
     const sub = await bus.subscribe('invalidate', (msg, meta) => {
       got.push({ key: msg.key, meta })
@@ -47,7 +47,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('routes pattern subscriptions by concrete channel and applies filters', async () => {
-    const bus = new PubSub(conn, { schemas, prefix: ownPrefix() })
+    const bus = new PubSub(conn, { schemas, channelPrefix: ownPrefix() })
     const all: string[] = []
     const big: number[] = []
     await bus.subscribe('orders.*', (_msg, meta) => {
@@ -79,7 +79,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('rejects invalid payloads on publish (typed error naming the channel) and drops them on receive', async () => {
-    const bus = new PubSub(conn, { schemas, prefix: ownPrefix() })
+    const bus = new PubSub(conn, { schemas, channelPrefix: ownPrefix() })
     const err = await bus.publish('orders.created', { id: 'x', total: -1 } as never).catch((e) => e)
     expect(err).toBeInstanceOf(InvalidPayloadError)
     expect(isCacheError(err, 'E_INVALID_PAYLOAD')).toBe(true)
@@ -94,7 +94,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
     const invalid: Array<{ channel: string; error: InvalidPayloadError }> = []
     bus.on('invalid', (e) => invalid.push(e))
     await bus.subscribe('orders.created', (m) => void received.push(m))
-    const server = `${bus.prefix}orders.created`
+    const server = `${bus.channelPrefix}orders.created`
     // Another publisher (another language, an old version) sends bad data straight to the channel. Pub/sub
     // is at-most-once (a loaded cluster bus may drop a message): each one is re-sent until it is seen.
     const bad = [
@@ -131,7 +131,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('reports handler failures (sync and async) without stopping delivery', async () => {
-    const bus = new PubSub(conn, { prefix: ownPrefix() })
+    const bus = new PubSub(conn, { channelPrefix: ownPrefix() })
     const errors: unknown[] = []
     bus.on('error', (e) => errors.push(e))
     const ok: unknown[] = []
@@ -151,7 +151,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('keeps one server subscription per channel under concurrent subscribe/unsubscribe races', async () => {
-    const bus = new PubSub(conn, { prefix: ownPrefix() })
+    const bus = new PubSub(conn, { channelPrefix: ownPrefix() })
     const counts = new Map<number, number>()
     const subs = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
@@ -179,7 +179,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
     try {
       const a = new PubSub(conn)
       const b = new PubSub(other)
-      const c = new PubSub(other, { prefix: conn.keys.prefix, id: 'bus-c' })
+      const c = new PubSub(other, { channelPrefix: conn.keys.prefix, id: 'bus-c' })
       const gotA: unknown[] = []
       const gotB: unknown[] = []
       await a.subscribe('news', (m, meta) => void gotA.push([m, meta.source]))
@@ -215,7 +215,7 @@ describe.each<Kind>(['standalone', 'cluster'])('PubSub on %s', (kind) => {
   })
 
   it('sharded pub/sub (SPUBLISH/SSUBSCRIBE) delivers and refuses patterns', async () => {
-    const bus = new PubSub(conn, { sharded: true, schemas, prefix: ownPrefix() })
+    const bus = new PubSub(conn, { sharded: true, schemas, channelPrefix: ownPrefix() })
     const got: string[] = []
     await bus.subscribe('invalidate', (m) => void got.push(m.key))
     await bus.subscribe('invalidate:2', (m) => void got.push(String(m)))

@@ -354,8 +354,41 @@ describe.each<Kind>(['standalone', 'cluster'])('EventStream on %s', (kind) => {
     await consumer.close()
   })
 
+  it('close() closes the consumers it started (acking their work), refuses new work, keeps the data', async () => {
+    const stream = new EventStream(conn, 'closing', { schema: Order })
+    const gate = deferred<void>()
+    const seen: number[] = []
+    const consumer = stream.consume({ group: 'g', blockMs: 100 }, async (event) => {
+      seen.push(event.n)
+      await gate.promise
+    })
+    await stream.append({ n: 1 })
+    await until('handler running', () => seen.length === 1)
+    const closing = stream.close()
+    gate.resolve()
+    await closing
+    expect(consumer.closed).toBe(true)
+    expect(consumer.stats.acked).toBe(1)
+    await stream.close() // idempotent
+    await expect(stream.append({ n: 2 })).rejects.toMatchObject({ code: 'E_CLOSED' })
+    await expect(stream.appendMany([{ n: 2 }])).rejects.toMatchObject({ code: 'E_CLOSED' })
+    expect(() => stream.consume({ group: 'g' }, () => {})).toThrow(
+      expect.objectContaining({ code: 'E_CLOSED' }),
+    )
+    expect(await stream.length()).toBe(1)
+    expect((await stream.pending('g')).count).toBe(0)
+    {
+      await using scoped = new EventStream(conn, 'closing')
+      await using c = scoped.consume({ group: 'g2', blockMs: 100 }, () => {})
+      await c.ready()
+    }
+    await stream.destroy()
+  })
+
   it('validates options with typed errors naming the field', () => {
-    expect(() => new EventStream(conn, '')).toThrow(/option "name"/)
+    expect(() => new EventStream(conn, '')).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_ARGUMENT', field: 'name' }),
+    )
     expect(() => new EventStream(conn, 's', { maxLen: 0 })).toThrow(/option "maxLen" must be at least 1/)
     expect(() => new EventStream(conn, 's', { maxLen: 5, minId: '1h' })).toThrow(/option "minId"/)
     expect(() => new EventStream(conn, 's', { minId: 'soon' })).toThrow(/option "minId"/)
@@ -374,7 +407,7 @@ describe.each<Kind>(['standalone', 'cluster'])('EventStream on %s', (kind) => {
     for (const [options, message] of bad) {
       expect(() => s.consume(options as never, () => {})).toThrow(message)
     }
-    expect(() => s.consume({ group: 'g' }, 'x' as never)).toThrow(/handler must be a function/)
+    expect(() => s.consume({ group: 'g' }, 'x' as never)).toThrow(/argument "handler" must be a function/)
     return expect(s.trim({ maxLen: -1 })).rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
   })
 })
