@@ -23,7 +23,7 @@ export default defineSuite('client', async (ctx) => {
     const gets = await measureInterleaved(
       [
         { name: `GET raw node-redis`, op: (w, i) => raw.get(key(w, i)) },
-        { name: `GET @cache/client`, op: (w, i) => conn.commands.get(key(w, i)) },
+        { name: `GET @cache/client`, op: (w, i) => conn.redis.get(key(w, i)) },
         { name: `GET ioredis`, op: (w, i) => io.get(key(w, i)) },
       ],
       { concurrency, durationMs: 4500, rounds: 3, scale: ctx.scale },
@@ -31,7 +31,7 @@ export default defineSuite('client', async (ctx) => {
     const sets = await measureInterleaved(
       [
         { name: `SET raw node-redis`, op: (w, i) => raw.set(key(w, i), value) },
-        { name: `SET @cache/client`, op: (w, i) => conn.commands.set(key(w, i), value) },
+        { name: `SET @cache/client`, op: (w, i) => conn.redis.set(key(w, i), value) },
         { name: `SET ioredis`, op: (w, i) => io.set(key(w, i), value) },
       ],
       { concurrency, durationMs: 4500, rounds: 3, scale: ctx.scale },
@@ -52,7 +52,7 @@ export default defineSuite('client', async (ctx) => {
   return {
     suite: 'client',
     description:
-      'GET/SET of a 100-byte value over 1,000 keys on one local redis-server: @cache/client (conn.commands, with breaker, 2 s round-trip timeout and diagnostics) vs raw node-redis and ioredis. Target: ratio >= 0.95 against raw node-redis.',
+      'GET/SET of a 100-byte value over 1,000 keys on one local redis-server: @cache/client (conn.redis, with breaker, 2 s round-trip timeout and diagnostics) vs raw node-redis and ioredis. Target: ratio >= 0.95 against raw node-redis.',
     settings: { valueBytes: 100, keys: 1000, rounds: 3 },
     measurements,
     ratios,

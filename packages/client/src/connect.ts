@@ -12,7 +12,7 @@ import { type AnyRedis, type RedisCluster, type RedisStandalone, topologyOf } fr
  * cannot be reached within `connectTimeout`.
  * @example
  * const conn = await connect('redis://127.0.0.1:6379')
- * await conn.commands.set(conn.keys.key('greeting'), 'hello')
+ * await conn.redis.set(conn.keys.key('greeting'), 'hello')
  * await conn.close()
  */
 export async function connect(

@@ -220,18 +220,29 @@ export function toCacheError(err: unknown, command: string): CacheError {
 export class Connection extends EventEmitter {
   /** The server layout. */
   readonly topology: Topology
-  /** The node-redis client, cluster or sentinel. */
-  readonly redis: AnyRedis
-  /** Read-only access: replicas where configured (`replicaReads`), else the primary. */
+  /**
+   * The raw node-redis client, cluster or sentinel: UNGUARDED (no breaker, no round-trip timeout, untyped
+   * errors; a command hangs while the server is down). Only for what the guarded path cannot carry:
+   * blocking commands (XREADGROUP BLOCK, BLPOP), `duplicate()` for dedicated connections, topology
+   * introspection (`masters`, `getMasterNode()`), CLIENT TRACKING. Everything else uses `redis`/`send`.
+   */
+  readonly unguarded: AnyRedis
+  /** Read-only access, unguarded: replicas where configured (`replicaReads`), else the primary. */
   readonly replicas: AnyRedis
   /** Keys under the configured namespace. */
   readonly keys: KeyBuilder
   /** The resolved configuration (frozen). */
   readonly config: ResolvedConfig
   /**
-   * `redis`, typed with the commands all topologies share, where every call goes through the guarded path
-   * (breaker, timeout, typed errors, instrumentation).
-   * @example await conn.commands.set('k', 'v')
+   * The node-redis command API (typed with the commands all topologies share) on the guarded path: every
+   * call has the breaker, the round-trip timeout, typed errors and instrumentation. The obvious name is the
+   * safe one; the raw client is `unguarded`.
+   * @example await conn.redis.set('k', 'v')
+   */
+  readonly redis: RedisStandalone
+  /**
+   * The same object as `redis` (its former name).
+   * @deprecated use `conn.redis`; kept for one release because packages being written right now use it.
    */
   readonly commands: RedisStandalone
   readonly #owned: AnyRedis[]
@@ -256,7 +267,7 @@ export class Connection extends EventEmitter {
     super()
     this.config = config
     this.topology = config.topology
-    this.redis = parts.redis
+    this.unguarded = parts.redis
     this.replicas = parts.replicas
     this.#owned = parts.owned
     this.#createSubscriber = parts.createSubscriber
@@ -269,7 +280,8 @@ export class Connection extends EventEmitter {
             if (breakerChannel.hasSubscribers) breakerChannel.publish({ topology: this.topology, state })
             this.emit('breaker', state)
           })
-    this.commands = this.#guarded(parts.redis) as RedisStandalone
+    this.redis = this.#guarded(parts.redis) as RedisStandalone
+    this.commands = this.redis
     this.#watch(parts.redis)
   }
 
@@ -427,7 +439,7 @@ export class Connection extends EventEmitter {
     const now = Date.now()
     if (now - this.#lastRediscover < 250) return
     this.#lastRediscover = now
-    const internal = this.redis as unknown as {
+    const internal = this.unguarded as unknown as {
       _self?: { _slots?: { rediscover?(start: unknown): Promise<void> } }
       _slots?: { rediscover?(start: unknown): Promise<void> }
     }
@@ -476,16 +488,16 @@ export class Connection extends EventEmitter {
       () => {
         switch (this.topology) {
           case 'cluster':
-            return (this.redis as RedisCluster).sendCommand<T>(
+            return (this.unguarded as RedisCluster).sendCommand<T>(
               options.key,
               options.readonly,
               args,
               commandOptions,
             )
           case 'sentinel':
-            return (this.redis as RedisSentinel).sendCommand<T>(options.readonly, args, commandOptions)
+            return (this.unguarded as RedisSentinel).sendCommand<T>(options.readonly, args, commandOptions)
           default:
-            return (this.redis as RedisStandalone).sendCommand<T>(args, commandOptions)
+            return (this.unguarded as RedisStandalone).sendCommand<T>(args, commandOptions)
         }
       },
       options.timeoutMs,
@@ -565,7 +577,7 @@ export class Connection extends EventEmitter {
         ),
     })
     if (this.topology === 'cluster') {
-      const cluster = this.redis as RedisCluster
+      const cluster = this.unguarded as RedisCluster
       return Promise.all(
         cluster.masters.map(async (m) => {
           const client = (await cluster.nodeClient(m)) as unknown as RedisStandalone
@@ -574,7 +586,7 @@ export class Connection extends EventEmitter {
       )
     }
     if (this.topology === 'sentinel') {
-      const sentinel = this.redis as RedisSentinel
+      const sentinel = this.unguarded as RedisSentinel
       const node = sentinel.getMasterNode()
       return [
         wrap(node ? `${node.host}:${node.port}` : 'master', (args, o) =>
@@ -582,7 +594,7 @@ export class Connection extends EventEmitter {
         ),
       ]
     }
-    const client = this.redis as RedisStandalone
+    const client = this.unguarded as RedisStandalone
     const socket = client.options?.socket as { host?: string; port?: number } | undefined
     return [
       wrap(`${socket?.host ?? '127.0.0.1'}:${socket?.port ?? 6379}`, (args, o) =>

@@ -6,7 +6,7 @@ export type RedisStandalone = RedisClientType
 export type RedisCluster = RedisClusterType
 /** A node-redis sentinel client. */
 export type RedisSentinel = RedisSentinelType
-/** Any node-redis connection `connect()` accepts or `conn.redis` holds. */
+/** Any node-redis connection `connect()` accepts or `conn.unguarded` holds. */
 export type AnyRedis = RedisStandalone | RedisCluster | RedisSentinel
 /** The server layouts @cache supports. */
 export type Topology = 'standalone' | 'sentinel' | 'cluster'

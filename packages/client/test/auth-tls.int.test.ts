@@ -28,11 +28,11 @@ describe('ACL users and passwords', () => {
   it('connects with the default user password and with an ACL user', async () => {
     for (const creds of [{ password: 'default-secret' }, { username: 'alice', password: 'wonderland' }]) {
       const conn = await connect({ url: node.url, ...creds })
-      expect(await conn.commands.ping()).toBe('PONG')
+      expect(await conn.redis.ping()).toBe('PONG')
       await conn.close()
     }
     const viaUrl = await connect(`redis://alice:wonderland@127.0.0.1:${node.port}`)
-    expect(await viaUrl.commands.ping()).toBe('PONG')
+    expect(await viaUrl.redis.ping()).toBe('PONG')
     await viaUrl.close()
   })
 
@@ -60,7 +60,7 @@ describe('TLS', () => {
 
   it('connects over rediss:// trusting the server CA, and with REDIS_TLS_CA from the environment', async () => {
     const conn = await connect({ url: `rediss://127.0.0.1:${node.port}`, tls: { ca: node.tlsCa } })
-    expect(await conn.commands.ping()).toBe('PONG')
+    expect(await conn.redis.ping()).toBe('PONG')
     expect((await conn.health()).ok).toBe(true)
     await conn.close()
 
@@ -70,7 +70,7 @@ describe('TLS', () => {
     process.env.REDIS_TLS_CA = node.tlsCa
     try {
       const byEnv = await connect()
-      expect(await byEnv.commands.ping()).toBe('PONG')
+      expect(await byEnv.redis.ping()).toBe('PONG')
       await byEnv.close()
     } finally {
       for (const k of ['REDIS_URL', 'REDIS_TLS', 'REDIS_TLS_CA']) {

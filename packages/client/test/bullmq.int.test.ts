@@ -30,7 +30,7 @@ describe('conn.bullmq() with real BullMQ', () => {
       expect(await done).toEqual({ doubled: 42 })
       expect(await queue.getJobCounts('completed')).toEqual({ completed: 1 })
       // The queue's keys live under the connection's namespace.
-      expect((await conn.commands.keys(`${prefix}:bridge:*`)).length).toBeGreaterThan(0)
+      expect((await conn.redis.keys(`${prefix}:bridge:*`)).length).toBeGreaterThan(0)
     } finally {
       await worker.close()
       await queue.obliterate({ force: true })

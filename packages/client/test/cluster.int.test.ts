@@ -19,8 +19,8 @@ describe('Cluster (shared topology)', () => {
 
   it('routes commands by slot', async () => {
     expect(conn.topology).toBe('cluster')
-    for (let i = 0; i < 30; i++) await conn.commands.set(conn.keys.key(i), String(i))
-    for (let i = 0; i < 30; i++) expect(await conn.commands.get(conn.keys.key(i))).toBe(String(i))
+    for (let i = 0; i < 30; i++) await conn.redis.set(conn.keys.key(i), String(i))
+    for (let i = 0; i < 30; i++) expect(await conn.redis.get(conn.keys.key(i))).toBe(String(i))
     expect(await conn.send(['GET', conn.keys.key(7)], { key: conn.keys.key(7) })).toBe('7')
   })
 
@@ -40,7 +40,7 @@ describe('Cluster (shared topology)', () => {
       "local v = redis.call('GET', KEYS[1]); redis.call('SET', KEYS[2], v); return v",
       { keys: 2 },
     )
-    await conn.commands.set(conn.keys.tagged('u1', 'a'), 'x')
+    await conn.redis.set(conn.keys.tagged('u1', 'a'), 'x')
     expect(await swap([conn.keys.tagged('u1', 'a'), conn.keys.tagged('u1', 'b')])).toBe('x')
     await expect(swap([conn.keys.key('a'), conn.keys.key('b')])).rejects.toSatisfy((e) =>
       isCacheError(e, 'E_CROSSSLOT'),
@@ -63,15 +63,15 @@ describe('Cluster (shared topology)', () => {
     const got: string[] = []
     await sub.subscribe(conn.keys.key('c1'), (m) => got.push(`c:${m}`))
     await sub.sSubscribe(conn.keys.key('s1'), (m) => got.push(`s:${m}`))
-    await conn.commands.publish(conn.keys.key('c1'), 'one')
+    await conn.redis.publish(conn.keys.key('c1'), 'one')
     await conn.send(['SPUBLISH', conn.keys.key('s1'), 'two'], { key: conn.keys.key('s1') })
     await expect.poll(() => got.sort()).toEqual(['c:one', 's:two'])
     await sub.sUnsubscribe(conn.keys.key('s1'))
   })
 
   it('reads from replicas when replicaReads is on', async () => {
-    expect(conn.replicas).not.toBe(conn.redis)
-    await expect.poll(() => (conn.replicas as typeof conn.commands).get(conn.keys.key(3))).toBe('3')
+    expect(conn.replicas).not.toBe(conn.unguarded)
+    await expect.poll(() => (conn.replicas as typeof conn.redis).get(conn.keys.key(3))).toBe('3')
   })
 
   it('gives BullMQ cluster startup nodes that ioredis can use', async () => {
@@ -95,7 +95,7 @@ describe('a wrapped node-redis cluster', () => {
     try {
       expect(conn.topology).toBe('cluster')
       expect(conn.config.nodes).toEqual(cluster.nodes)
-      await conn.commands.set(`wrapped-${uniquePrefix()}`, '1')
+      await conn.redis.set(`wrapped-${uniquePrefix()}`, '1')
     } finally {
       await conn.close()
       await raw.close()
@@ -127,7 +127,7 @@ describe('Cluster failover (own topology)', () => {
       `GET ${key}`,
       async () => {
         try {
-          return { v: await conn.commands.get(key) }
+          return { v: await conn.redis.get(key) }
         } catch (err) {
           if (!isCacheError(err)) throw err
           return undefined
@@ -139,26 +139,26 @@ describe('Cluster failover (own topology)', () => {
 
   it('resumes commands after a manual CLUSTER FAILOVER', async () => {
     const key = 'fo-key' // slot 0's owner is failed over below only if it owns this key; find its master
-    await conn.commands.set(key, 'v1')
+    await conn.redis.set(key, 'v1')
     const master = await topo.masterForSlot(hashSlot(key))
     await conn.send(['WAIT', '1', '2000'], { key })
     const promoted = await topo.failover(master)
     expect(await promoted.role()).toBe('master')
     expect(await getUntilOk(key)).toBe('v1')
-    await conn.commands.set(key, 'v2')
+    await conn.redis.set(key, 'v2')
     expect(await promoted.command(['GET', key])).toBe('v2')
   })
 
   it('resumes commands after a master is killed and its replica takes over', async () => {
     const key = 'kill-key'
-    await conn.commands.set(key, 'before')
+    await conn.redis.set(key, 'before')
     const master = await topo.masterForSlot(hashSlot(key))
     await conn.send(['WAIT', '1', '2000'], { key })
     await master.kill()
     await topo.waitHealthy()
     expect(await getUntilOk(key)).toBe('before')
-    await conn.commands.set(key, 'after')
-    expect(await conn.commands.get(key)).toBe('after')
+    await conn.redis.set(key, 'after')
+    expect(await conn.redis.get(key)).toBe('after')
     await master.restart()
     await topo.waitHealthy()
   })

@@ -27,12 +27,12 @@ describe('server killed, then restarted', () => {
   })
 
   it('fails fast with E_UNAVAILABLE while down and recovers by itself', async () => {
-    await conn.commands.set('before', '1')
+    await conn.redis.set('before', '1')
     await server.master.kill()
     // The breaker opens as soon as a reconnect attempt fails; from then on, commands fail without waiting.
     await waitFor('breaker open', () => conn.breakerState === 'open', { timeoutMs: 5000 })
     const started = performance.now()
-    const codes = await Promise.all(Array.from({ length: 50 }, () => codeOf(conn.commands.get('before'))))
+    const codes = await Promise.all(Array.from({ length: 50 }, () => codeOf(conn.redis.get('before'))))
     const elapsed = performance.now() - started
     expect(new Set(codes)).toEqual(new Set(['E_UNAVAILABLE']))
     // 50 commands against a dead server, all rejected without a network round trip or a timeout.
@@ -42,13 +42,13 @@ describe('server killed, then restarted', () => {
     await server.master.restart()
     await waitFor(
       'commands succeed again',
-      async () => (await codeOf(conn.commands.set('after', '2'))) === 'ok',
+      async () => (await codeOf(conn.redis.set('after', '2'))) === 'ok',
       {
         timeoutMs: 10_000,
       },
     )
     expect(conn.breakerState).toBe('closed')
-    expect(await conn.commands.get('after')).toBe('2')
+    expect(await conn.redis.get('after')).toBe('2')
     expect(breaker).toContain('open')
     expect(breaker.at(-1)).toBe('closed')
     expect(seen.ready).toBeGreaterThan(0)
@@ -59,7 +59,7 @@ describe('server killed, then restarted', () => {
     const echo = conn.defineScript<string>('test-echo', 'return ARGV[1]', { keys: 0 })
     expect(await echo([], ['a'])).toBe('a')
     await server.master.restart()
-    await waitFor('reconnected', async () => (await codeOf(conn.commands.ping())) === 'ok', {
+    await waitFor('reconnected', async () => (await codeOf(conn.redis.ping())) === 'ok', {
       timeoutMs: 10_000,
     })
     expect(await echo([], ['b'])).toBe('b')
@@ -86,18 +86,18 @@ describe('server paused (SIGSTOP), then resumed', () => {
 
   it('times out with E_TIMEOUT, opens the breaker, fails fast, and a probe closes it after resume', async () => {
     server.master.pause()
-    expect(await codeOf(conn.commands.ping())).toBe('E_TIMEOUT')
-    expect(await codeOf(conn.commands.ping())).toBe('E_TIMEOUT')
+    expect(await codeOf(conn.redis.ping())).toBe('E_TIMEOUT')
+    expect(await codeOf(conn.redis.ping())).toBe('E_TIMEOUT')
     expect(conn.breakerState).toBe('open')
     const started = performance.now()
-    expect(await codeOf(conn.commands.ping())).toBe('E_UNAVAILABLE')
+    expect(await codeOf(conn.redis.ping())).toBe('E_UNAVAILABLE')
     expect(performance.now() - started).toBeLessThan(200) // rejected without waiting out a command timeout
     const report = await conn.health()
     expect(report.ok).toBe(false)
     expect(report.breaker).toBe('open')
 
     server.master.resume()
-    await waitFor('probe closes the breaker', async () => (await codeOf(conn.commands.ping())) === 'ok', {
+    await waitFor('probe closes the breaker', async () => (await codeOf(conn.redis.ping())) === 'ok', {
       timeoutMs: 5000,
       intervalMs: 100,
     })
@@ -126,17 +126,17 @@ describe('pub/sub across a server restart', () => {
     sub.on('error', () => {})
     await sub.subscribe('events', (m) => got.push(m))
     await sub.pSubscribe('ev*', (m) => got.push(`p:${m}`))
-    await conn.commands.publish('events', 'before')
+    await conn.redis.publish('events', 'before')
     await expect.poll(() => got.length).toBe(2)
 
     await server.master.restart()
     await waitFor('subscriber resubscribed', () => resubscribed > 0, { timeoutMs: 10_000 })
     // The server's channel list is the proof that the subscriptions were re-sent.
     await waitFor('subscription visible on the server', async () => {
-      const channels = await conn.commands.pubSubChannels()
+      const channels = await conn.redis.pubSubChannels()
       return channels.includes('events')
     })
-    await conn.commands.publish('events', 'after')
+    await conn.redis.publish('events', 'after')
     await expect.poll(() => got).toEqual(expect.arrayContaining(['before', 'p:before', 'after', 'p:after']))
   })
 })
@@ -153,9 +153,9 @@ describe('offline queue', () => {
     conn.on('error', () => {})
     try {
       await server.master.kill()
-      await waitFor('client notices', () => !(conn.redis as { isReady: boolean }).isReady)
+      await waitFor('client notices', () => !(conn.unguarded as { isReady: boolean }).isReady)
       const started = performance.now()
-      expect(await codeOf(conn.commands.get('x'))).toBe('E_UNAVAILABLE')
+      expect(await codeOf(conn.redis.get('x'))).toBe('E_UNAVAILABLE')
       expect(performance.now() - started).toBeLessThan(100)
     } finally {
       await conn.close()
@@ -169,13 +169,13 @@ describe('a blocked event loop', () => {
     const server = await startStandalone()
     const conn = await connect({ url: server.url, commandTimeout: '100ms' })
     try {
-      await conn.commands.set('k', 'v')
+      await conn.redis.set('k', 'v')
       // Sent before the block; the reply arrives while the loop is blocked for 3 timeouts.
-      const before = conn.commands.get('k')
+      const before = conn.redis.get('k')
       const end = Date.now() + 300
       while (Date.now() < end) {}
       // Sent right after the block.
-      const after = conn.commands.get('k')
+      const after = conn.redis.get('k')
       expect(await before).toBe('v')
       expect(await after).toBe('v')
     } finally {

@@ -18,8 +18,8 @@ describe('Sentinel (shared topology)', () => {
   it('connects to the master through the sentinels', async () => {
     expect(conn.topology).toBe('sentinel')
     const key = conn.keys.key('k')
-    await conn.commands.set(key, 'v')
-    expect(await conn.commands.get(key)).toBe('v')
+    await conn.redis.set(key, 'v')
+    expect(await conn.redis.get(key)).toBe('v')
     const h = await conn.health()
     expect(h).toMatchObject({ ok: true, topology: 'sentinel', role: 'master' })
   })
@@ -33,16 +33,16 @@ describe('Sentinel (shared topology)', () => {
     const sub = await conn.subscriber()
     const got: string[] = []
     await sub.subscribe(conn.keys.key('ch'), (m) => got.push(m))
-    await conn.commands.publish(conn.keys.key('ch'), 'hi')
+    await conn.redis.publish(conn.keys.key('ch'), 'hi')
     await expect.poll(() => got).toEqual(['hi'])
   })
 
   it('reads from a replica when replicaReads is on', async () => {
-    expect(conn.replicas).not.toBe(conn.redis)
+    expect(conn.replicas).not.toBe(conn.unguarded)
     const key = conn.keys.key('rr')
-    await conn.commands.set(key, 'x')
+    await conn.redis.set(key, 'x')
     await conn.send(['WAIT', '1', '1000'])
-    await expect.poll(() => (conn.replicas as typeof conn.commands).get(key)).toBe('x')
+    await expect.poll(() => (conn.replicas as typeof conn.redis).get(key)).toBe('x')
   })
 
   it('gives BullMQ sentinel options', () => {
@@ -80,7 +80,7 @@ describe('Sentinel failover (own topology)', () => {
       `SET ${key} succeeds`,
       async () => {
         try {
-          await conn.commands.set(key, value)
+          await conn.redis.set(key, value)
           return true
         } catch (err) {
           if (!isCacheError(err)) throw err
@@ -93,18 +93,18 @@ describe('Sentinel failover (own topology)', () => {
 
   it('follows the new master after SENTINEL FAILOVER', async () => {
     const before = await topo.master()
-    await conn.commands.set('k1', 'a')
+    await conn.redis.set('k1', 'a')
     await conn.send(['WAIT', '1', '2000'])
     const after = await topo.failover()
     expect(after.port).not.toBe(before.port)
     await writeUntilOk('k2', 'b')
-    expect(await conn.commands.get('k1')).toBe('a')
+    expect(await conn.redis.get('k1')).toBe('a')
     expect(await after.command(['GET', 'k2'])).toBe('b')
   })
 
   it('follows the new master when the master is killed', async () => {
     const old = await topo.master()
-    await conn.commands.set('k3', 'c')
+    await conn.redis.set('k3', 'c')
     await conn.send(['WAIT', '1', '2000'])
     await old.kill()
     const next = await waitFor(
@@ -118,7 +118,7 @@ describe('Sentinel failover (own topology)', () => {
     await writeUntilOk('k4', 'd')
     const master = topo.dataNodes.find((n) => n.port === next)!
     expect(await master.command(['GET', 'k4'])).toBe('d')
-    expect(await conn.commands.get('k3')).toBe('c')
+    expect(await conn.redis.get('k3')).toBe('c')
     await old.restart()
   })
 })

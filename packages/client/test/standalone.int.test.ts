@@ -33,8 +33,8 @@ describe('connect() on a standalone server', () => {
   it('reports its topology and runs commands through the guarded path', async () => {
     expect(conn.topology).toBe('standalone')
     const key = conn.keys.key('greeting')
-    await conn.commands.set(key, 'hello')
-    expect(await conn.commands.get(key)).toBe('hello')
+    await conn.redis.set(key, 'hello')
+    expect(await conn.redis.get(key)).toBe('hello')
     expect(await conn.send(['GET', key])).toBe('hello')
     const buf = await conn.send<Buffer>(['GET', key], { buffers: true })
     expect(Buffer.isBuffer(buf)).toBe(true)
@@ -43,14 +43,14 @@ describe('connect() on a standalone server', () => {
 
   it('accepts a URL string and the environment', async () => {
     const byUrl = await connect(standalone.url)
-    expect(await byUrl.commands.ping()).toBe('PONG')
+    expect(await byUrl.redis.ping()).toBe('PONG')
     await byUrl.close()
     const saved = process.env.REDIS_URL
     process.env.REDIS_URL = standalone.url
     try {
       const byEnv = await connect()
       expect(byEnv.topology).toBe('standalone')
-      expect(await byEnv.commands.ping()).toBe('PONG')
+      expect(await byEnv.redis.ping()).toBe('PONG')
       await byEnv.close()
     } finally {
       if (saved === undefined) delete process.env.REDIS_URL
@@ -60,8 +60,8 @@ describe('connect() on a standalone server', () => {
 
   it('maps server error replies to E_COMMAND without tripping the breaker', async () => {
     const key = conn.keys.key('list')
-    await conn.commands.lPush(key, 'x')
-    const err = await rejectsWith(conn.commands.get(key), 'E_COMMAND')
+    await conn.redis.lPush(key, 'x')
+    const err = await rejectsWith(conn.redis.get(key), 'E_COMMAND')
     expect(err.message).toContain('WRONGTYPE')
     expect(conn.breakerState).toBe('closed')
   })
@@ -105,8 +105,8 @@ describe('connect() on a standalone server', () => {
 
   it('scans only its namespace, in batches, never with KEYS', async () => {
     const keys = conn.keys.child('scan')
-    for (let i = 0; i < 120; i++) await conn.commands.set(keys.key(i), '1')
-    await conn.commands.set(`${keys.namespace}x:not-mine`, '1')
+    for (let i = 0; i < 120; i++) await conn.redis.set(keys.key(i), '1')
+    await conn.redis.set(`${keys.namespace}x:not-mine`, '1')
     const seen = new Set<string>()
     for await (const batch of conn.scan(keys.pattern('*'), { count: 25 })) for (const k of batch) seen.add(k)
     expect(seen.size).toBe(120)
@@ -127,8 +127,8 @@ describe('connect() on a standalone server', () => {
     const listener = (e: unknown) => events.push(e as CommandEvent)
     diagnostics.subscribe('cache:client:command', listener)
     try {
-      await conn.commands.set(conn.keys.key('diag'), '1')
-      await conn.commands.get(conn.keys.key('list')).catch(() => {})
+      await conn.redis.set(conn.keys.key('diag'), '1')
+      await conn.redis.get(conn.keys.key('list')).catch(() => {})
     } finally {
       diagnostics.unsubscribe('cache:client:command', listener)
     }
@@ -145,12 +145,12 @@ describe('connect() on a standalone server', () => {
     const pattern: string[] = []
     await sub.subscribe(channel, (m) => got.push(m))
     await sub.pSubscribe(`${conn.keys.prefix}ch*`, (m, ch) => pattern.push(`${ch}=${m}`))
-    await conn.commands.publish(channel, 'one')
+    await conn.redis.publish(channel, 'one')
     await expect.poll(() => got).toEqual(['one'])
     await expect.poll(() => pattern).toEqual([`${channel}=one`])
     await sub.unsubscribe(channel)
     await sub.pUnsubscribe(`${conn.keys.prefix}ch*`)
-    await conn.commands.publish(channel, 'two')
+    await conn.redis.publish(channel, 'two')
     await new Promise((r) => setTimeout(r, 50))
     expect(got).toEqual(['one'])
   })
@@ -163,7 +163,7 @@ describe('connect() on a standalone server', () => {
     const io = new IORedis(opts.options as never)
     try {
       await io.set(conn.keys.key('from-ioredis'), 'yes')
-      expect(await conn.commands.get(conn.keys.key('from-ioredis'))).toBe('yes')
+      expect(await conn.redis.get(conn.keys.key('from-ioredis'))).toBe('yes')
     } finally {
       io.disconnect()
     }
@@ -177,7 +177,7 @@ describe('connect() on a standalone server', () => {
     // Its real address, not a default, reaches bullmq() and health().
     expect(wrapped.config.port).toBe(standalone.port)
     expect((await wrapped.health()).nodes[0]?.address).toBe(`127.0.0.1:${standalone.port}`)
-    await wrapped.commands.set(wrapped.keys.key('k'), 'v')
+    await wrapped.redis.set(wrapped.keys.key('k'), 'v')
     expect(await raw.get(wrapped.keys.key('k'))).toBe('v')
     const sub = await wrapped.subscriber()
     await sub.subscribe(wrapped.keys.key('c'), () => {})
@@ -200,7 +200,7 @@ describe('close()', () => {
     await closing
     await conn.close()
     expect(events).toEqual(['end'])
-    await rejectsWith(conn.commands.get('x'), 'E_CLOSED')
+    await rejectsWith(conn.redis.get('x'), 'E_CLOSED')
     await rejectsWith(conn.subscriber(), 'E_CLOSED')
   })
 })
@@ -239,11 +239,11 @@ describe('replica reads on a standalone server with a replica', () => {
       namespace: uniquePrefix('replica'),
     })
     try {
-      expect(conn.replicas).not.toBe(conn.redis)
+      expect(conn.replicas).not.toBe(conn.unguarded)
       const key = conn.keys.key('r')
-      await conn.commands.set(key, 'v')
+      await conn.redis.set(key, 'v')
       await conn.send(['WAIT', '1', '1000'])
-      const replica = conn.replicas as typeof conn.commands
+      const replica = conn.replicas as typeof conn.redis
       expect(await replica.get(key)).toBe('v')
       const info = await replica.info('replication')
       expect(info).toContain('role:slave')

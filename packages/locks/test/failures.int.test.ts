@@ -60,7 +60,7 @@ describe('server paused, replica paused, server restarted (own standalone + repl
     } finally {
       server.master.resume()
     }
-    await waitFor('server back', async () => (await conn.commands.ping().catch(() => '')) === 'PONG')
+    await waitFor('server back', async () => (await conn.redis.ping().catch(() => '')) === 'PONG')
     await lock.extend('2s')
     await lock.release()
   })

@@ -75,10 +75,10 @@ export class TrackingCoherence implements Coherence {
 
   #addresses(): Array<{ host: string; port: number }> {
     if (this.conn.topology === 'cluster') {
-      return (this.conn.redis as RedisCluster).masters.map((m) => ({ host: m.host, port: m.port }))
+      return (this.conn.unguarded as RedisCluster).masters.map((m) => ({ host: m.host, port: m.port }))
     }
     if (this.conn.topology === 'sentinel') {
-      const node = (this.conn.redis as RedisSentinel).getMasterNode()
+      const node = (this.conn.unguarded as RedisSentinel).getMasterNode()
       if (!node) throw new Error('no master known to Sentinel yet')
       return [{ host: node.host, port: node.port }]
     }
