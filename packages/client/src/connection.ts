@@ -1,18 +1,14 @@
 import { createHash } from 'node:crypto'
 import diagnostics from 'node:diagnostics_channel'
 import { EventEmitter } from 'node:events'
-import {
-  createClient,
-  createCluster,
-  createSentinel,
-  ErrorReply,
-  RESP_TYPES,
-  type RedisClientOptions,
-} from '@redis/client'
+import { RESP_TYPES } from '@redis/client'
 import { type BreakerState, CircuitBreaker } from './breaker.js'
-import type { NodeAddress, ResolvedConfig } from './config.js'
-import { backoff, withDeadline } from './deadline.js'
-import { CacheError, isCacheError, isUnavailable, UnavailableError } from './errors.js'
+import { type IoRedisOptions, ioRedisOptions } from './bullmq.js'
+import type { ResolvedConfig } from './config.js'
+import { withDeadline } from './deadline.js'
+import { connectFailure, toCacheError } from './error-mapping.js'
+import { CacheError, isCacheError, isUnavailable } from './errors.js'
+import { type HealthReport, healthOf } from './health.js'
 import { hashSlot, KeyBuilder } from './keys.js'
 import { TAG } from './pkg.js'
 import { Subscriber } from './subscriber.js'
@@ -71,43 +67,6 @@ export interface MasterNode {
   send<T = unknown>(args: Arg[], options?: { buffers?: boolean; timeoutMs?: number }): Promise<T>
 }
 
-/** The health of one node, and of the whole connection. */
-export interface NodeHealth {
-  address: string
-  ok: boolean
-  latencyMs: number
-  role?: string
-  version?: string
-  usedMemory?: number
-  maxMemory?: number
-  error?: string
-}
-
-/** The result of `conn.health()`. */
-export interface HealthReport {
-  ok: boolean
-  latencyMs: number
-  topology: Topology
-  role: string | undefined
-  version: string | undefined
-  usedMemory: number
-  maxMemory: number
-  breaker: BreakerState
-  nodes: NodeHealth[]
-}
-
-/** Connection options in ioredis's shape, for BullMQ. */
-export type IoRedisOptions =
-  | {
-      kind: 'standalone' | 'sentinel'
-      options: Record<string, unknown>
-    }
-  | {
-      kind: 'cluster'
-      startupNodes: NodeAddress[]
-      options: { redisOptions: Record<string, unknown>; enableReadyCheck: boolean; [k: string]: unknown }
-    }
-
 /** A command on the guarded path, until it settles. */
 interface PendingCommand {
   command: string
@@ -121,7 +80,6 @@ interface PendingCommand {
 }
 
 const BUFFER_OPTIONS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const
-const CONNECTIVITY_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|TRYAGAIN|READONLY|BUSY |NOREPLICAS)/
 const NOT_WRAPPED = new Set([
   'multi',
   'MULTI',
@@ -181,34 +139,6 @@ const NOT_WRAPPED = new Set([
   'setMaxListeners',
   'rawListeners',
 ])
-
-/** A failed connection attempt: a missed connect deadline is "server unavailable", like any other failure. */
-export function connectFailure(err: unknown, what: string): CacheError {
-  if (isCacheError(err, 'E_TIMEOUT')) return new UnavailableError(err.message, { cause: err })
-  return toCacheError(err, what)
-}
-
-/** Maps anything a command can throw to a CacheError with a stable code. */
-export function toCacheError(err: unknown, command: string): CacheError {
-  if (isCacheError(err)) return err
-  const message = err instanceof Error ? err.message : String(err)
-  if (err instanceof ErrorReply) {
-    if (CONNECTIVITY_REPLY.test(message)) {
-      return new CacheError(
-        'E_UNAVAILABLE',
-        `${TAG} ${command}: server not ready (${message.split(' ')[0]})`,
-        { cause: err },
-      )
-    }
-    return new CacheError('E_COMMAND', `${TAG} ${command} failed: ${message}`, { cause: err })
-  }
-  const name = err instanceof Error ? err.constructor.name : ''
-  if (name === 'ClientClosedError')
-    return new CacheError('E_CLOSED', `${TAG} ${command}: the connection is closed`, { cause: err })
-  if (name === 'TimeoutError')
-    return new CacheError('E_TIMEOUT', `${TAG} ${command} timed out before it was sent`, { cause: err })
-  return new CacheError('E_UNAVAILABLE', `${TAG} ${command}: server unavailable (${message})`, { cause: err })
-}
 
 /**
  * One logical connection to Redis (standalone, Sentinel or Cluster): the node-redis client, replica reads,
@@ -652,45 +582,7 @@ export class Connection extends EventEmitter {
     try {
       masters = await this.masters()
     } catch {}
-    const nodes = await Promise.all(
-      masters.map(async (node): Promise<NodeHealth> => {
-        const start = performance.now()
-        try {
-          await node.send(['PING'])
-          const latencyMs = performance.now() - start
-          const info = parseInfo(String(await node.send(['INFO', 'server', 'memory', 'replication'])))
-          const health: NodeHealth = {
-            address: node.address,
-            ok: true,
-            latencyMs,
-            usedMemory: Number(info.used_memory ?? 0),
-            maxMemory: Number(info.maxmemory ?? 0),
-          }
-          if (info.role) health.role = info.role
-          const version = info.valkey_version ?? info.redis_version
-          if (version) health.version = version
-          return health
-        } catch (err) {
-          return {
-            address: node.address,
-            ok: false,
-            latencyMs: performance.now() - start,
-            error: toCacheError(err, 'PING').code,
-          }
-        }
-      }),
-    )
-    return {
-      ok: nodes.length > 0 && nodes.every((n) => n.ok),
-      latencyMs: Math.max(0, ...nodes.map((n) => n.latencyMs)),
-      topology: this.topology,
-      role: nodes[0]?.role,
-      version: nodes.find((n) => n.version)?.version,
-      usedMemory: nodes.reduce((s, n) => s + (n.usedMemory ?? 0), 0),
-      maxMemory: nodes.reduce((s, n) => s + (n.maxMemory ?? 0), 0),
-      breaker: this.breakerState,
-      nodes,
-    }
+    return healthOf(masters, this.topology, this.breakerState)
   }
 
   /**
@@ -698,34 +590,7 @@ export class Connection extends EventEmitter {
    * same credentials and TLS. `maxRetriesPerRequest: null` is set, as BullMQ workers require.
    */
   bullmq(): IoRedisOptions {
-    const c = this.config
-    const common: Record<string, unknown> = {
-      maxRetriesPerRequest: null,
-      enableReadyCheck: true,
-      connectTimeout: c.connectTimeoutMs,
-    }
-    if (c.username) common.username = c.username
-    if (c.password) common.password = c.password
-    if (c.tls) common.tls = { ...c.tls }
-    if (c.topology === 'cluster') {
-      return {
-        kind: 'cluster',
-        startupNodes: c.nodes.map((n) => ({ ...n })),
-        options: { redisOptions: common, enableReadyCheck: true },
-      }
-    }
-    if (c.topology === 'sentinel' && c.sentinel) {
-      const options: Record<string, unknown> = {
-        ...common,
-        db: c.db,
-        name: c.sentinel.name,
-        sentinels: c.sentinel.sentinels.map((n) => ({ ...n })),
-      }
-      if (c.sentinel.username) options.sentinelUsername = c.sentinel.username
-      if (c.sentinel.password) options.sentinelPassword = c.sentinel.password
-      return { kind: 'sentinel', options }
-    }
-    return { kind: 'standalone', options: { ...common, host: c.host, port: c.port, db: c.db } }
+    return ioRedisOptions(this.config)
   }
 
   /**
@@ -765,140 +630,9 @@ async function closeQuietly(redis: AnyRedis, timeoutMs: number): Promise<void> {
   }
 }
 
-/** Parses INFO text into a record. */
-export function parseInfo(text: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const line of text.split(/\r?\n/)) {
-    const i = line.indexOf(':')
-    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim()
-  }
-  return out
-}
-
-const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/
-
-/**
- * The error to stop with when a connection attempt failed for a reason retrying cannot fix: E_AUTH for
- * rejected credentials, E_TLS for a failed TLS handshake. Undefined for everything else.
- */
-export function fatalConnectError(cause: unknown): CacheError | undefined {
-  if (isCacheError(cause, 'E_AUTH') || isCacheError(cause, 'E_TLS')) return cause
-  // node-redis may re-throw our own fatal error as a new Error with the same message.
-  const message = (cause instanceof Error ? cause.message : String(cause)).replace(
-    /^\[@cache\/client\] (authentication failed|TLS handshake failed): /,
-    '',
-  )
-  const code = (cause as { code?: unknown } | undefined)?.code
-  if (/^(WRONGPASS|NOAUTH|NOPERM)|invalid (username-)?password|AUTH.*without any password/i.test(message)) {
-    return new CacheError('E_AUTH', `${TAG} authentication failed: ${message.split('\n')[0]}`, { cause })
-  }
-  if (
-    (typeof code === 'string' && TLS_ERROR.test(code)) ||
-    /certificate|SSL routines|wrong version number/i.test(message)
-  ) {
-    return new CacheError('E_TLS', `${TAG} TLS handshake failed: ${message.split('\n')[0]}`, { cause })
-  }
-  return undefined
-}
-
-/** node-redis client options for one data node, from the resolved config. @internal */
-export function nodeClientOptions(
-  config: ResolvedConfig,
-  onReconnecting: (attempt: number, delayMs: number) => void,
-  initial: () => boolean = () => false,
-) {
-  const { reconnect } = config
-  const socket: Record<string, unknown> = {
-    connectTimeout: config.connectTimeoutMs,
-    reconnectStrategy: (retries: number, cause: Error) => {
-      // Retrying cannot fix wrong credentials or an untrusted certificate on the first connection: say so
-      // now. Later (after a password rotation, say) the client keeps retrying behind the breaker.
-      const fatal = initial() ? fatalConnectError(cause) : undefined
-      if (fatal) return fatal
-      if (retries >= reconnect.maxAttempts) {
-        return new CacheError('E_UNAVAILABLE', `${TAG} gave up reconnecting after ${retries} attempts`, {
-          cause,
-        })
-      }
-      const delay = backoff({
-        attempt: retries,
-        base: reconnect.initialDelayMs,
-        max: reconnect.maxDelayMs,
-        jitter: reconnect.jitter,
-      })
-      onReconnecting(retries + 1, delay)
-      return delay
-    },
-  }
-  if (config.tls) Object.assign(socket, { tls: true }, config.tls)
-  const options: RedisClientOptions = {
-    socket: socket as RedisClientOptions['socket'],
-    RESP: config.resp,
-    commandsQueueMaxLength: config.offlineQueue === false ? undefined : config.offlineQueue.maxLength,
-    disableOfflineQueue: config.offlineQueue === false,
-  }
-  if (config.username) options.username = config.username
-  if (config.password) options.password = config.password
-  if (config.clientName) options.name = config.clientName
-  return options
-}
-
-/** Creates the node-redis objects for a resolved config (not yet connected). @internal */
-export function createRedis(
-  config: ResolvedConfig,
-  onReconnecting: (attempt: number, delayMs: number) => void,
-  initial: () => boolean = () => false,
-) {
-  const base = nodeClientOptions(config, onReconnecting, initial)
-  const withAddress = (n: NodeAddress) =>
-    ({ ...base, socket: { ...base.socket, host: n.host, port: n.port } }) as RedisClientOptions
-  if (config.topology === 'cluster') {
-    const make = (useReplicas: boolean) =>
-      createCluster({
-        rootNodes: config.nodes.map((n) => ({ socket: { host: n.host, port: n.port } })),
-        defaults: base as never,
-        useReplicas,
-        RESP: config.resp,
-      }) as unknown as RedisCluster
-    const redis = make(false)
-    const replicas = config.replicaReads ? make(true) : redis
-    return {
-      redis,
-      replicas,
-      createSubscriber: () => (redis as RedisCluster).duplicate() as unknown as AnyRedis,
-    }
-  }
-  if (config.topology === 'sentinel' && config.sentinel) {
-    const s = config.sentinel
-    const sentinelClientOptions: Record<string, unknown> = {
-      socket: {
-        connectTimeout: config.connectTimeoutMs,
-        ...(config.tls ? { tls: true, ...config.tls } : {}),
-      },
-    }
-    if (s.username) sentinelClientOptions.username = s.username
-    if (s.password) sentinelClientOptions.password = s.password
-    const { database: _db, ...nodeOptions } = { ...base, database: config.db }
-    const make = (replicaPoolSize: number) =>
-      createSentinel({
-        name: s.name,
-        sentinelRootNodes: s.sentinels,
-        nodeClientOptions: { ...nodeOptions, database: config.db } as never,
-        sentinelClientOptions: sentinelClientOptions as never,
-        masterPoolSize: 1,
-        replicaPoolSize,
-        scanInterval: 1000,
-        RESP: config.resp,
-      }) as unknown as RedisSentinel
-    const redis = make(0)
-    const replicas = config.replicaReads ? make(1) : redis
-    return { redis, replicas, createSubscriber: () => make(0) as unknown as AnyRedis }
-  }
-  const primary = { ...withAddress({ host: config.host, port: config.port }), database: config.db }
-  const redis = createClient(primary) as unknown as RedisStandalone
-  const replicaNode = config.replicaNodes[0]
-  const replicas = replicaNode
-    ? (createClient({ ...withAddress(replicaNode), database: config.db }) as unknown as RedisStandalone)
-    : redis
-  return { redis, replicas, createSubscriber: () => redis.duplicate() as unknown as AnyRedis }
-}
+export { fatalConnectError } from './auth-tls.js'
+export type { IoRedisOptions } from './bullmq.js'
+export { createRedis, nodeClientOptions } from './create-redis.js'
+export { connectFailure, toCacheError } from './error-mapping.js'
+export type { HealthReport, NodeHealth } from './health.js'
+export { parseInfo } from './info.js'
