@@ -1,0 +1,18 @@
+/** Package name used at the start of every message. */
+export const PKG = '@cache/security'
+/** Length of an AES-256 key in bytes. */
+export const KEY_BYTES = 32
+/** Length of the random AES-GCM nonce in bytes. */
+export const NONCE_BYTES = 12
+/** Length of the AES-GCM authentication tag in bytes. */
+export const TAG_BYTES = 16
+/** First byte of every encrypted value (the plain codec of @cache/core writes 0xca). */
+export const CIPHER_MAGIC = 0xce
+/** Format version of the ciphertext layout. */
+export const CIPHER_VERSION = 1
+/** Longest key id, in bytes. */
+export const MAX_KEY_ID_BYTES = 64
+/** Environment variable read by `Keyring.fromEnv()`. */
+export const KEYRING_ENV = 'CACHE_KEYRING'
+/** What `redact()` puts in place of a secret. */
+export const REDACTED = '[redacted]'

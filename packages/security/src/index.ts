@@ -1,0 +1,11 @@
+export {
+  type CodecContext,
+  type EncryptionCodec,
+  type EncryptionCodecOptions,
+  encryptionCodec,
+  isEncryptingCodec,
+} from './encryption-codec.js'
+export { DecryptError, KeyDisabledError, KeyNotFoundError, type SecurityErrorCode } from './errors.js'
+export { KeyedHash, type KeyedHashOptions } from './keyed-hash.js'
+export { type KeyInfo, type KeyInput, Keyring, type KeyringOptions, type KeyStatus } from './keyring.js'
+export { redact } from './redact.js'
