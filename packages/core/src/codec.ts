@@ -9,14 +9,23 @@ import { DecodeError, EncodeError } from './errors.js'
 /** How values are serialised: MessagePack (default), JSON, or raw bytes/strings. */
 export type CodecFormat = 'msgpack' | 'json' | 'raw'
 
+/**
+ * Where a value lives, passed by the caches to `encode`/`decode`: an encrypting codec (@cache/security)
+ * binds the ciphertext to `key` (AAD), so a value copied to another key does not decode.
+ */
+export interface CodecContext {
+  /** The full Redis key of the value. */
+  readonly key?: string
+}
+
 /** Turns values into self-describing bytes and back. Any codec decodes what any other codec wrote. */
 export interface Codec {
   /** The format this codec writes. */
   readonly format: CodecFormat
   /** Encodes a value. @throws EncodeError (E_ENCODE) when it cannot be encoded. */
-  encode(value: unknown): Buffer
+  encode(value: unknown, ctx?: CodecContext): Buffer
   /** Decodes bytes written by any codec. @throws DecodeError (E_DECODE) for corrupt or foreign bytes. */
-  decode(bytes: Uint8Array): unknown
+  decode(bytes: Uint8Array, ctx?: CodecContext): unknown
 }
 
 /** Options of `createCodec()`. */

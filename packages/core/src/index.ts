@@ -14,6 +14,7 @@ export {
   CODEC_HEADER_BYTES,
   CODEC_MAGIC,
   type Codec,
+  type CodecContext,
   type CodecFormat,
   type CodecOptions,
   crc32,

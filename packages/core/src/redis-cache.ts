@@ -21,7 +21,7 @@ import type {
   ValueWithTtl,
 } from './cache.js'
 import { publishInvalidate } from './channels.js'
-import { type Codec, defaultCodec } from './codec.js'
+import { type Codec, type CodecContext, defaultCodec } from './codec.js'
 import { PKG, SCAN_COUNT } from './defaults.js'
 import { closedError, DecodeError, EncodeError, ValueTooLargeError, VersionNotFoundError } from './errors.js'
 import { type FlightHost, fly, LeaseWaiters } from './get-or-set.js'
@@ -121,11 +121,18 @@ export class RedisCache<T = unknown> implements Cache<T> {
     return err
   }
 
+  /** The full Redis key for a codec that binds values to it (none for the default codec: nothing to pay). */
+  #codecContext(key: string): CodecContext | undefined {
+    return this.#codec === defaultCodec ? undefined : { key: this.#keys.value(key) }
+  }
+
   #decode(key: string, raw: Buffer | null): T | undefined {
     if (raw === null || raw === undefined) return undefined
     try {
-      return this.#codec.decode(raw) as T
+      return this.#codec.decode(raw, this.#codecContext(key)) as T
     } catch (err) {
+      // Typed codec errors of the family (E_DECRYPT, E_KEY_NOT_FOUND…) keep their code; they carry no value.
+      if (isCacheError(err) && err.code !== 'E_DECODE') throw err
       // A custom codec's own message may quote the payload: keep only its error name.
       throw new DecodeError(
         isCacheError(err)
@@ -141,7 +148,7 @@ export class RedisCache<T = unknown> implements Cache<T> {
       throw new EncodeError('undefined cannot be cached (a miss reads as undefined)', { key })
     let bytes: Buffer
     try {
-      bytes = this.#codec.encode(value)
+      bytes = this.#codec.encode(value, this.#codecContext(key))
     } catch (err) {
       if (isCacheError(err, 'E_ENCODE'))
         throw new EncodeError(err.message.replace(/^.*?: /, ''), { key, cause: err })
