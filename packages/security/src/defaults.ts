@@ -16,3 +16,13 @@ export const MAX_KEY_ID_BYTES = 64
 export const KEYRING_ENV = 'CACHE_KEYRING'
 /** What `redact()` puts in place of a secret. */
 export const REDACTED = '[redacted]'
+/**
+ * AES-GCM with random 96-bit nonces: NIST SP 800-38D caps one key at 2^32 encryptions (collision chance
+ * ≤ 2^-32). `cache:security:key-usage` warns from 2^28 (1/16 of that) and every further 2^28, leaving time
+ * to rotate.
+ */
+export const NONCE_BUDGET = 2 ** 32
+/** First warning of `KeyUsageCounter`. */
+export const DEFAULT_USAGE_WARN_AT = 2 ** 28
+/** How often `KeyUsageCounter` adds local counts to Redis. */
+export const DEFAULT_USAGE_FLUSH_INTERVAL = 5_000

@@ -27,7 +27,8 @@ const ring = () =>
       { id: 'k2025', key: k2025, status: 'enabled' },
     ],
   })
-const value = fc.jsonValue()
+// The MessagePack codec refuses an own "__proto__" key (E_ENCODE, @cache/core): not a value to round-trip.
+const value = fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"'))
 const redisKey = fc.string({ minLength: 1, maxLength: 40 })
 
 describe('encryptionCodec', () => {

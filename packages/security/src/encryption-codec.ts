@@ -3,6 +3,7 @@ import { isCacheError } from '@cache/client'
 import { type Codec, createCodec } from '@cache/core'
 import { CIPHER_MAGIC, CIPHER_VERSION, NONCE_BYTES, TAG_BYTES } from './defaults.js'
 import { DecryptError } from './errors.js'
+import { parseHeader } from './format.js'
 import type { Keyring } from './keyring.js'
 
 /** What a codec knows about the value it handles: the full Redis key binds the ciphertext to it (AAD). */
@@ -26,27 +27,21 @@ export interface EncryptionCodecOptions {
 export interface EncryptionCodec extends Codec {
   /** Always true. */
   readonly encrypted: true
+  /** The keyring it encrypts with (its primary) and decrypts with. */
+  readonly keyring: Keyring
   /** Encodes and encrypts under the primary key; `ctx.key` is bound as additional authenticated data. */
   encode(value: unknown, ctx?: CodecContext): Buffer
   /** Authenticates and decrypts (E_DECRYPT, E_KEY_NOT_FOUND, E_KEY_DISABLED), then decodes. */
   decode(bytes: Uint8Array, ctx?: CodecContext): unknown
+  /** @internal Encryptions per key id since the last call (read and reset by `KeyUsageCounter`). */
+  takeEncryptionCounts(): Map<string, number>
+  /** @internal Gives back counts that could not be stored. */
+  returnEncryptionCounts(counts: Map<string, number>): void
   /** The key id a stored value was encrypted with, or undefined when it is not an encrypted value. */
   keyIdOf(bytes: Uint8Array): string | undefined
 }
 
 const PLAIN_MAGIC = 0xca
-
-/** Header: magic, version, key id length, key id, nonce. Returns the offset of the ciphertext. */
-function parseHeader(bytes: Uint8Array): { keyId: string; headerEnd: number } | string {
-  if (bytes.length < 3) return 'truncated'
-  if (bytes[0] !== CIPHER_MAGIC) return 'not an encrypted value'
-  if (bytes[1] !== CIPHER_VERSION) return `unknown format version ${bytes[1]}`
-  const idLen = bytes[2]!
-  const headerEnd = 3 + idLen + NONCE_BYTES
-  if (idLen === 0 || bytes.length < headerEnd + TAG_BYTES) return 'truncated'
-  const keyId = Buffer.from(bytes.buffer, bytes.byteOffset + 3, idLen).toString('utf8')
-  return { keyId, headerEnd }
-}
 
 /**
  * An AES-256-GCM codec over a keyring. Layout: `0xce`, version, key id length, key id, 12-byte random
@@ -64,12 +59,16 @@ export function encryptionCodec(keyring: Keyring, options: EncryptionCodecOption
   const aad = (header: Uint8Array, ctx: CodecContext | undefined): Buffer =>
     Buffer.concat([header, Buffer.from(ctx?.key ?? '', 'utf8')])
 
+  let counts = new Map<string, number>()
+
   return Object.freeze({
     format: inner.format,
     encrypted: true as const,
+    keyring,
     encode(value: unknown, ctx?: CodecContext): Buffer {
       const plain = inner.encode(value)
       const { id, secret } = keyring.primarySecret()
+      counts.set(id, (counts.get(id) ?? 0) + 1)
       const idBytes = Buffer.from(id, 'utf8')
       const header = Buffer.allocUnsafe(3 + idBytes.length + NONCE_BYTES)
       header[0] = CIPHER_MAGIC
@@ -120,6 +119,14 @@ export function encryptionCodec(keyring: Keyring, options: EncryptionCodecOption
         if (isCacheError(err)) throw err
         throw new DecryptError('inner codec failed', { keyId: parsed.keyId }, err)
       }
+    },
+    takeEncryptionCounts(): Map<string, number> {
+      const out = counts
+      counts = new Map()
+      return out
+    },
+    returnEncryptionCounts(back: Map<string, number>): void {
+      for (const [id, n] of back) counts.set(id, (counts.get(id) ?? 0) + n)
     },
     keyIdOf(bytes: Uint8Array): string | undefined {
       const parsed = parseHeader(bytes)

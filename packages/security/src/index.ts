@@ -6,6 +6,19 @@ export {
   isEncryptingCodec,
 } from './encryption-codec.js'
 export { DecryptError, KeyDisabledError, KeyNotFoundError, type SecurityErrorCode } from './errors.js'
+export {
+  KeyUsageCounter,
+  type KeyUsageCounterOptions,
+  type KeyUsageEvent,
+  keyUsageChannel,
+} from './key-usage.js'
 export { KeyedHash, type KeyedHashOptions } from './keyed-hash.js'
 export { type KeyInfo, type KeyInput, Keyring, type KeyringOptions, type KeyStatus } from './keyring.js'
 export { redact } from './redact.js'
+export {
+  cacheValuePattern,
+  type RewrapOptions,
+  type RewrapProgress,
+  rewrap,
+  rewrapChannel,
+} from './rewrap.js'

@@ -1,8 +1,9 @@
 import { createSecretKey, type KeyObject } from 'node:crypto'
 import { inspect } from 'node:util'
-import { InvalidArgumentError, InvalidOptionError } from '@cache/client'
+import { type Connection, InvalidArgumentError, InvalidOptionError } from '@cache/client'
 import { KEY_BYTES, KEYRING_ENV, MAX_KEY_ID_BYTES, PKG } from './defaults.js'
 import { KeyDisabledError, KeyNotFoundError } from './errors.js'
+import { keyIdOf } from './format.js'
 
 /** What a key may do: `primary` encrypts and decrypts, `enabled` only decrypts, `disabled` does neither. */
 export type KeyStatus = 'primary' | 'enabled' | 'disabled'
@@ -212,6 +213,24 @@ export class Keyring {
   /** @internal The secret of any held, usable key (for keyed hashing), by id. */
   secretOf(id: string): KeyObject {
     return this.decryptSecret(id)
+  }
+
+  /**
+   * How many stored values matching `match` (a glob of full Redis keys, SCAN on every master, strings only)
+   * each key id encrypted. A retired key absent from the map is no longer referenced: it can be destroyed.
+   */
+  async usage(conn: Connection, options: { match: string; count?: number }): Promise<Map<string, number>> {
+    if (typeof options?.match !== 'string' || options.match === '')
+      throw new InvalidArgumentError(PKG, 'match', 'must be a non-empty glob')
+    const counts = new Map<string, number>()
+    for await (const batch of conn.scan(options.match, { count: options.count ?? 200, type: 'string' })) {
+      for (const key of batch) {
+        const bytes = await conn.send<Buffer | null>(['GET', key], { key, buffers: true })
+        const id = bytes ? keyIdOf(bytes) : undefined
+        if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1)
+      }
+    }
+    return counts
   }
 
   /** Ids and statuses only. */
