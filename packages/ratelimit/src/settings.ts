@@ -1,11 +1,7 @@
-import type { OutagePolicy } from './options.js'
+import type { ResolvedLimiterOptions } from './options.js'
 
-/** How an engine runs. @internal */
-export interface EngineSettings {
-  clock: 'server' | 'client'
-  now: () => number
-  outage: OutagePolicy
-  blockCacheMaxKeys: number
-  localMaxKeys: number
-  analyticsTtlMs: number
-}
+/** How an engine runs: the part of a limiter's resolved options shared by the limiters it combines. @internal */
+export type EngineSettings = Pick<
+  ResolvedLimiterOptions,
+  'clock' | 'now' | 'outage' | 'blockCacheMaxKeys' | 'localMaxKeys' | 'analyticsTtlMs'
+>

@@ -12,7 +12,7 @@ import {
 
 const { standalone, sentinel, cluster } = inject('redis')
 
-describe('createRateLimiter (standalone)', () => {
+describe('RateLimiter (standalone)', () => {
   let conn: Connection
   beforeAll(async () => {
     conn = await connect({ url: standalone.url, namespace: uniquePrefix('rl') })
@@ -277,7 +277,7 @@ describe.each([
         namespace: uniquePrefix('rl-multi'),
       }),
   ],
-] as const)('combineLimits (%s)', (_name, open) => {
+] as const)('CombinedLimiter (%s)', (_name, open) => {
   let conn: Connection
   beforeAll(async () => {
     conn = await open()
