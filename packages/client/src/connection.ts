@@ -593,6 +593,11 @@ export class Connection extends EventEmitter {
     return ioRedisOptions(this.config)
   }
 
+  /** `await using x = …` closes it (same as `close()`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
   /**
    * Stops accepting commands, waits up to `drainTimeout` for in-flight ones, then closes every connection
    * this Connection opened (a client passed to `connect()` stays open: it is the caller's). Idempotent.

@@ -490,6 +490,11 @@ export class MemoryCache<T = unknown> implements Cache<T> {
     }
   }
 
+  /** `await using x = …` closes it (same as `close()`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     if (this.#sweeper) clearInterval(this.#sweeper)

@@ -569,6 +569,11 @@ export class RedisCache<T = unknown> implements Cache<T> {
     }
   }
 
+  /** `await using x = …` closes it (same as `close()`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
