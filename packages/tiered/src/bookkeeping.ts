@@ -1,3 +1,4 @@
+import { globToRegExp } from '@cache/core'
 import { channels, event, type Flight, type TieredState } from './state.js'
 
 /** Coherence bookkeeping: what an invalidation, a flush or a change of trust does to L1 and flights. */
@@ -10,6 +11,22 @@ export function invalidated(st: TieredState, parts: readonly string[]): void {
     if (f) f.dirty = true
     st.l1.deletePart(p)
   }
+  if (st.events.listenerCount('invalidate') > 0) st.events.emit('invalidate', { parts })
+}
+
+/** Keys matching `glob` were removed (here or elsewhere): drop exactly those from L1. */
+export function patternInvalidated(st: TieredState, glob: string): void {
+  st.s.invalidations++
+  const re = globToRegExp(glob)
+  const parts: string[] = []
+  for (const e of [...st.l1.map.values()]) {
+    if (!re.test(e.key)) continue
+    parts.push(e.part)
+    st.l1.remove(e)
+  }
+  // Flights are keyed by escaped part, which a glob on keys cannot be matched against: mark them all, so
+  // that no read overlapping the deletion fills L1 with what it just read (it is simply not kept).
+  for (const f of st.inflight.values()) f.dirty = true
   if (st.events.listenerCount('invalidate') > 0) st.events.emit('invalidate', { parts })
 }
 

@@ -13,8 +13,10 @@ import { BUS_CHANNEL, COHERENCE_RETRY_MAX_MS, COHERENCE_RETRY_MIN_MS, PKG } from
 export interface CoherenceHandlers {
   /** These escaped key parts changed somewhere: drop them from L1. */
   invalidate(parts: readonly string[]): void
-  /** Everything may have changed (FLUSHALL, a pattern or tag invalidation): drop all of L1. */
+  /** Everything may have changed (FLUSHALL, a clear, lost tracking state): drop all of L1. */
   flush(): void
+  /** Every key matching this glob may have changed (deletePattern elsewhere): drop those from L1. */
+  pattern(glob: string): void
   /** L1 may (true) or may not (false: invalidations may have been missed) be trusted. */
   trust(trusted: boolean): void
   /** A non-fatal problem (connection lost, server without CLIENT TRACKING). */
@@ -26,9 +28,12 @@ export interface Coherence {
   readonly mode: 'tracking' | 'bus' | 'none'
   start(): Promise<void>
   /** After a local write: tell the other processes (the bus does; tracking and none need not). */
-  publish(parts: readonly string[] | 'all'): Promise<void>
+  publish(change: Change): Promise<void>
   close(): Promise<void>
 }
+
+/** What changed: escaped key parts, every key matching a glob, or everything. @internal */
+export type Change = readonly string[] | { readonly pattern: string } | 'all'
 
 /** No coherence: L1 entries live for `l1.ttl` at most. @internal */
 export class NoCoherence implements Coherence {
@@ -221,8 +226,12 @@ function destroy(pair: Pair): void {
 
 interface BusMessage {
   k?: string[]
+  p?: string
   f?: 1
 }
+
+/** Most key parts in one bus message (a large tag invalidation is sent in several). */
+const BUS_BATCH = 1000
 
 /**
  * Invalidations over @cache/events pub/sub, for servers or proxies without CLIENT TRACKING: every write
@@ -266,14 +275,21 @@ export class BusCoherence implements Coherence {
       if (meta.source === this.#bus.id) return
       const m = message as BusMessage
       if (m.f) this.handlers.flush()
+      else if (typeof m.p === 'string') this.handlers.pattern(m.p)
       else if (Array.isArray(m.k)) this.handlers.invalidate(m.k)
     })
     this.handlers.trust(true)
   }
 
-  async publish(parts: readonly string[] | 'all'): Promise<void> {
-    const message: BusMessage = parts === 'all' ? { f: 1 } : { k: [...parts] }
-    await this.#bus.publish(this.#channel, message)
+  async publish(change: Change): Promise<void> {
+    if (change === 'all') return void (await this.#bus.publish(this.#channel, { f: 1 } satisfies BusMessage))
+    if ('pattern' in change) {
+      return void (await this.#bus.publish(this.#channel, { p: change.pattern } satisfies BusMessage))
+    }
+    const parts = change as readonly string[]
+    for (let i = 0; i < parts.length; i += BUS_BATCH) {
+      await this.#bus.publish(this.#channel, { k: parts.slice(i, i + BUS_BATCH) } satisfies BusMessage)
+    }
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { encodeKeyPart, isUnavailable } from '@cache/client'
-import { checkKey, globToRegExp } from '@cache/core'
-import { flushL1, track, untrack } from './bookkeeping.js'
+import { checkKey } from '@cache/core'
+import { flushL1, invalidated, patternInvalidated, track, untrack } from './bookkeeping.js'
 import { check, fail, type TieredState } from './state.js'
 import { offlineWrite, publish } from './writes.js'
 
@@ -37,30 +37,39 @@ async function dropAll(st: TieredState): Promise<void> {
   await publish(st, 'all')
 }
 
+/**
+ * The entries L2 removed (a tag's keys and, level by level, their dependants) leave L1 here and in every
+ * other process — and nothing else does: tracking reports each removed key to every process by itself, the
+ * bus is told the same escaped parts. Only an L2 that cannot say what it removed makes L1 drop everything.
+ */
+async function evictRemoved(st: TieredState, parts: readonly string[]): Promise<void> {
+  if (parts.length === 0) return
+  invalidated(st, parts)
+  await publish(st, parts)
+}
+
 export async function invalidateTags(st: TieredState, tags: readonly string[]): Promise<number> {
   check(st, 'invalidateTags')
-  const n = await st.l2.invalidateTags(tags).catch((err) => {
+  const { removed, parts } = await st.l2.invalidateTagsDetailed(tags).catch((err) => {
     throw fail(st, err)
   })
   if (st.l3) await st.l3.invalidateTags(tags).catch(() => 0)
-  // L1 does not index tags: drop it all (tracking also evicts each removed key in every process).
-  if (n > 0) await dropAll(st)
-  st.s.deletes += n
-  return n
+  await evictRemoved(st, parts)
+  st.s.deletes += removed
+  return removed
 }
 
 export async function invalidate(st: TieredState, key: string): Promise<number> {
   check(st, 'invalidate')
   checkKey(key)
-  const n = await st.l2.invalidate(key).catch((err) => {
+  const { removed, parts } = await st.l2.invalidateDetailed(key).catch((err) => {
     throw fail(st, err)
   })
   if (st.l3) await st.l3.invalidate(key).catch(() => 0)
-  // L1 does not index dependencies: when anything was removed, drop it all (as for tags).
-  if (n > 0) await dropAll(st)
-  else st.l1.delete(key)
-  st.s.deletes += n
-  return n
+  // The key itself leaves L1 even when L2 no longer had it (an L1 entry may outlive its L2 copy briefly).
+  await evictRemoved(st, parts.length > 0 ? parts : [encodeKeyPart(key)])
+  st.s.deletes += removed
+  return removed
 }
 
 export async function deletePattern(st: TieredState, glob: string): Promise<number> {
@@ -69,9 +78,9 @@ export async function deletePattern(st: TieredState, glob: string): Promise<numb
     throw fail(st, err)
   })
   if (st.l3) await st.l3.deletePattern(glob).catch(() => 0)
-  const re = globToRegExp(glob)
-  for (const k of [...st.l1.map.keys()]) if (re.test(k)) st.l1.delete(k)
-  await publish(st, 'all')
+  patternInvalidated(st, glob)
+  // Other processes drop the keys matching the pattern, not their whole L1.
+  await publish(st, { pattern: glob })
   st.s.deletes += n
   return n
 }

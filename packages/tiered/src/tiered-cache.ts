@@ -9,7 +9,7 @@ import {
   type SetOptions,
   type ValueWithTtl,
 } from '@cache/core'
-import { flushL1, invalidated, setTrusted } from './bookkeeping.js'
+import { flushL1, invalidated, patternInvalidated, setTrusted } from './bookkeeping.js'
 import { PKG } from './defaults.js'
 import { l1Fresh } from './envelope.js'
 import { getManyOrSet, type LoadMissing } from './get-many.js'
@@ -70,6 +70,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
     const st = createState(connection, o, this, {
       invalidate: (parts) => invalidated(st, parts),
       flush: () => flushL1(st),
+      pattern: (glob) => patternInvalidated(st, glob),
       trust: (trusted) => {
         if (setTrusted(st, trusted)) writes.replay(st)
       },

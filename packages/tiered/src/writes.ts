@@ -10,6 +10,7 @@ import {
   VersionNotFoundError,
 } from '@cache/core'
 import { track, untrack } from './bookkeeping.js'
+import type { Change } from './coherence.js'
 import { PKG } from './defaults.js'
 import { fill, l2Ttl, unwrap } from './envelope.js'
 import {
@@ -100,9 +101,9 @@ export async function write(st: TieredState, w: Write): Promise<boolean> {
 }
 
 /** Tells the other processes (bus coherence) which keys changed. */
-export async function publish(st: TieredState, parts: readonly string[] | 'all'): Promise<void> {
+export async function publish(st: TieredState, change: Change): Promise<void> {
   if (st.co.mode !== 'bus') return
-  await st.co.publish(parts).catch((err) => problem(st, err))
+  await st.co.publish(change).catch((err) => problem(st, err))
 }
 
 /** Queues a write for replay (or drops it, per `offlineWrites`). */
