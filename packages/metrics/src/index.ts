@@ -1,6 +1,14 @@
 export { DEFAULT_RESOLUTIONS, DROPPED_SERIES_METRIC, LOG_RELATIVE_ERROR } from './defaults.js'
 export type { MetricsErrorCode } from './errors.js'
 export {
+  CHANNEL_BINDINGS,
+  type ChannelBinding,
+  INSTRUMENTED_PACKAGES,
+  type InstrumentedPackage,
+  type InstrumentOptions,
+  instrument,
+} from './instrument.js'
+export {
   Counter,
   Gauge,
   type GaugeSample,

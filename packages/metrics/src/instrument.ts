@@ -1,0 +1,265 @@
+import diagnostics from 'node:diagnostics_channel'
+import { InvalidArgumentError } from '@cache/client'
+import type { Labels } from './instruments.js'
+import type { Metrics } from './metrics.js'
+
+const PKG = '@cache/metrics'
+
+/** The packages `instrument()` knows; `'all'` subscribes to every one. */
+export const INSTRUMENTED_PACKAGES = [
+  'client',
+  'core',
+  'tiered',
+  'locks',
+  'ratelimit',
+  'events',
+  'session',
+  'queue',
+  'security',
+] as const
+
+/** A package `instrument()` can subscribe to. */
+export type InstrumentedPackage = (typeof INSTRUMENTED_PACKAGES)[number]
+
+/** Options of `instrument()`. */
+export interface InstrumentOptions {
+  /** Which packages' channels to subscribe to. @default 'all' */
+  packages?: 'all' | readonly InstrumentedPackage[]
+}
+
+type Message = Record<string, unknown>
+
+/** One channel and how its messages become a metric. Labels are bounded by construction. */
+export interface ChannelBinding {
+  channel: string
+  pkg: InstrumentedPackage
+  metric: string
+  kind: 'counter' | 'histogram'
+  help: string
+  labels: readonly string[]
+  /** Label values of a message. */
+  map(message: Message): Labels
+  /** Histograms: the observed value (seconds). */
+  value?(message: Message): number
+}
+
+/** A label value from a message field: short, bounded-looking strings only; anything else is 'other'. */
+function bounded(value: unknown, fallback = 'none'): string {
+  if (value === undefined || value === null) return fallback
+  const s = String(value)
+  return /^[A-Za-z0-9_.:\- ]{1,64}$/.test(s) ? s : 'other'
+}
+
+/**
+ * Every channel `instrument()` subscribes to. The session, queue and security packages are subscribed by their
+ * documented names; a channel that never fires costs nothing. Labels never carry a key, a channel name,
+ * a session handle or a user id.
+ */
+export const CHANNEL_BINDINGS: readonly ChannelBinding[] = [
+  {
+    channel: 'cache:client:command',
+    pkg: 'client',
+    metric: 'cache_redis_command_duration_seconds',
+    kind: 'histogram',
+    help: 'Redis commands sent by @cache packages, by command, topology and outcome',
+    labels: ['command', 'topology', 'outcome'],
+    map: (m) => ({
+      command: bounded(String(m.command ?? '').split(' ')[0]),
+      topology: bounded(m.topology),
+      outcome: m.ok ? 'ok' : bounded(m.errorCode, 'error'),
+    }),
+    value: (m) => Number(m.durationMs) / 1000,
+  },
+  {
+    channel: 'cache:client:breaker',
+    pkg: 'client',
+    metric: 'cache_breaker_transitions_total',
+    kind: 'counter',
+    help: 'Circuit-breaker transitions of the connection',
+    labels: ['topology', 'state'],
+    map: (m) => ({ topology: bounded(m.topology), state: bounded(m.state) }),
+  },
+  {
+    channel: 'cache:core:get',
+    pkg: 'core',
+    metric: 'cache_requests_total',
+    kind: 'counter',
+    help: 'Cache reads by cache namespace, tier and outcome (hit, miss, stale)',
+    labels: ['namespace', 'tier', 'outcome'],
+    map: (m) => ({
+      namespace: bounded(m.namespace),
+      tier: bounded(m.tier, 'redis'),
+      outcome: bounded(m.outcome),
+    }),
+  },
+  {
+    channel: 'cache:core:invalidate',
+    pkg: 'core',
+    metric: 'cache_invalidations_total',
+    kind: 'counter',
+    help: 'Invalidations by cache namespace and kind (key, tags, pattern, clear)',
+    labels: ['namespace', 'kind'],
+    map: (m) => ({ namespace: bounded(m.namespace), kind: bounded(m.kind) }),
+  },
+  ...(['fail-safe', 'coherence', 'refresh-error', 'offline-write', 'get'] as const).map(
+    (event): ChannelBinding =>
+      event === 'get'
+        ? {
+            channel: 'cache:tiered:get',
+            pkg: 'tiered',
+            metric: 'cache_requests_total',
+            kind: 'counter',
+            help: 'Cache reads by cache namespace, tier and outcome (hit, miss, stale)',
+            labels: ['namespace', 'tier', 'outcome'],
+            map: (m) => ({
+              namespace: bounded(m.namespace),
+              tier: bounded(m.tier, 'l1'),
+              outcome: bounded(m.outcome),
+            }),
+          }
+        : {
+            channel: `cache:tiered:${event}`,
+            pkg: 'tiered',
+            metric: 'cache_tiered_events_total',
+            kind: 'counter',
+            help: 'Tiered-cache events: fail-safe serves, coherence changes, refresh errors, offline writes',
+            labels: ['namespace', 'event'],
+            map: (m) => ({ namespace: bounded(m.namespace), event }),
+          },
+  ),
+  ...(['lost', 'held-too-long'] as const).map(
+    (event): ChannelBinding => ({
+      channel: `cache:locks:${event}`,
+      pkg: 'locks',
+      metric: 'cache_lock_events_total',
+      kind: 'counter',
+      help: 'Lock leases lost or held too long',
+      labels: ['event'],
+      map: () => ({ event }),
+    }),
+  ),
+  {
+    channel: 'cache:locks:wait',
+    pkg: 'locks',
+    metric: 'cache_lock_wait_seconds',
+    kind: 'histogram',
+    help: 'Time spent waiting for a lock, by outcome',
+    labels: ['outcome'],
+    map: (m) => ({ outcome: bounded(m.outcome ?? (m.acquired === false ? 'timeout' : 'acquired')) }),
+    value: (m) => Number(m.waitedMs ?? m.durationMs) / 1000,
+  },
+  {
+    channel: 'cache:ratelimit:decision',
+    pkg: 'ratelimit',
+    metric: 'cache_ratelimit_decisions_total',
+    kind: 'counter',
+    help: 'Rate-limit decisions by rule, outcome and source',
+    labels: ['rule', 'outcome', 'source'],
+    map: (m) => ({
+      rule: bounded(Array.isArray(m.rules) ? m.rules.join('+') : m.rules),
+      outcome: m.allowed ? 'allowed' : 'denied',
+      source: bounded(m.source),
+    }),
+  },
+  {
+    channel: 'cache:ratelimit:outage',
+    pkg: 'ratelimit',
+    metric: 'cache_ratelimit_outages_total',
+    kind: 'counter',
+    help: 'Rate-limiter outage transitions (down, up) by policy',
+    labels: ['state', 'policy'],
+    map: (m) => ({ state: bounded(m.state), policy: bounded(m.policy) }),
+  },
+  ...(['invalid', 'handler-error', 'dead-letter'] as const).map(
+    (event): ChannelBinding => ({
+      channel: `cache:events:${event}`,
+      pkg: 'events',
+      metric: 'cache_events_errors_total',
+      kind: 'counter',
+      help: 'Event messages that failed validation, whose handler threw, or that were dead-lettered',
+      labels: ['kind', 'event'],
+      map: (m) => ({ kind: bounded(m.kind), event }),
+    }),
+  ),
+  ...(['created', 'revoked', 'token-reuse', 'destroyed', 'regenerated'] as const).map(
+    (event): ChannelBinding => ({
+      channel: `cache:session:${event}`,
+      pkg: 'session',
+      metric: 'cache_session_events_total',
+      kind: 'counter',
+      help: 'Session lifecycle events (created, revoked, destroyed, regenerated, refresh-token reuse)',
+      labels: ['event', 'reason'],
+      map: (m) => ({ event, reason: bounded(m.reason) }),
+    }),
+  ),
+  ...(['completed', 'failed', 'retried', 'stalled', 'dead-letter'] as const).map(
+    (event): ChannelBinding => ({
+      channel: `cache:queue:${event}`,
+      pkg: 'queue',
+      metric: 'cache_queue_jobs_total',
+      kind: 'counter',
+      help: 'Queue jobs by queue name and event (completed, failed, retried, stalled, dead-letter)',
+      labels: ['queue', 'event'],
+      map: (m) => ({ queue: bounded(m.queue), event }),
+    }),
+  ),
+  ...(['denied', 'decrypt-error', 'key-rotated'] as const).map(
+    (event): ChannelBinding => ({
+      channel: `cache:security:${event}`,
+      pkg: 'security',
+      metric: 'cache_security_events_total',
+      kind: 'counter',
+      help: 'Security events (denied, decrypt errors, key rotations)',
+      labels: ['event'],
+      map: () => ({ event }),
+    }),
+  ),
+]
+
+/**
+ * Subscribes `metrics` to the diagnostics channels every @cache package publishes and returns a function that
+ * unsubscribes. Only bounded labels are recorded (cache namespace, tier, command, outcome, rule name).
+ * @example const stop = instrument(metrics, { packages: 'all' })
+ */
+export function instrument(metrics: Metrics, options: InstrumentOptions = {}): () => void {
+  const wanted = options.packages ?? 'all'
+  if (wanted !== 'all') {
+    if (!Array.isArray(wanted))
+      throw new InvalidArgumentError(PKG, 'packages', "must be 'all' or a list of packages")
+    for (const p of wanted) {
+      if (!INSTRUMENTED_PACKAGES.includes(p)) {
+        throw new InvalidArgumentError(
+          PKG,
+          'packages',
+          `"${String(p)}" is not one of ${INSTRUMENTED_PACKAGES.join(', ')}`,
+        )
+      }
+    }
+  }
+  const subscriptions: Array<[string, (message: unknown) => void]> = []
+  for (const binding of CHANNEL_BINDINGS) {
+    if (wanted !== 'all' && !wanted.includes(binding.pkg)) continue
+    let onMessage: (message: unknown) => void
+    if (binding.kind === 'counter') {
+      const counter = metrics.counter(binding.metric, { help: binding.help, labels: binding.labels })
+      onMessage = (message) => {
+        if (message && typeof message === 'object') counter.inc(binding.map(message as Message))
+      }
+    } else {
+      const histogram = metrics.histogram(binding.metric, { help: binding.help, labels: binding.labels })
+      onMessage = (message) => {
+        if (!message || typeof message !== 'object') return
+        const value = binding.value!(message as Message)
+        if (Number.isFinite(value)) histogram.observe(value, binding.map(message as Message))
+      }
+    }
+    diagnostics.subscribe(binding.channel, onMessage)
+    subscriptions.push([binding.channel, onMessage])
+  }
+  let stopped = false
+  return () => {
+    if (stopped) return
+    stopped = true
+    for (const [channel, fn] of subscriptions) diagnostics.unsubscribe(channel, fn)
+  }
+}
