@@ -1,4 +1,11 @@
 export {
+  type AuditEntry,
+  AuditLog,
+  type AuditLogOptions,
+  type AuditRecord,
+  type AuditVerifyReport,
+} from './audit-log.js'
+export {
   type CodecContext,
   type EncryptionCodec,
   type EncryptionCodecOptions,
