@@ -2,7 +2,7 @@ import { CacheError } from '@cache/client'
 import { PKG } from './defaults.js'
 
 /** Stable error codes of @cache/security. */
-export type SecurityErrorCode = 'E_DECRYPT' | 'E_KEY_NOT_FOUND' | 'E_KEY_DISABLED'
+export type SecurityErrorCode = 'E_DECRYPT' | 'E_KEY_NOT_FOUND' | 'E_KEY_DISABLED' | 'E_UNENCRYPTED'
 
 declare module '@cache/client' {
   /** Registers this package's codes in the family's code registry (see CacheErrorCodes in @cache/client). */
@@ -42,5 +42,21 @@ export class KeyDisabledError extends CacheError {
   constructor(keyId: string) {
     super('E_KEY_DISABLED', `[${PKG}] key "${keyId}" is disabled`, { details: { keyId } })
     this.keyId = keyId
+  }
+}
+
+/** A confidential or restricted namespace was given a codec that does not encrypt. */
+export class UnencryptedError extends CacheError {
+  /** The namespace that was refused. */
+  readonly namespace: string
+  constructor(namespace: string, classification: string) {
+    super(
+      'E_UNENCRYPTED',
+      `[${PKG}] namespace "${namespace}" is ${classification}: its codec must encrypt (encryptionCodec)`,
+      {
+        details: { namespace, classification },
+      },
+    )
+    this.namespace = namespace
   }
 }

@@ -5,6 +5,7 @@ export {
   type AuditRecord,
   type AuditVerifyReport,
 } from './audit-log.js'
+export { assertClassification, type Classification } from './classification.js'
 export {
   type CodecContext,
   type EncryptionCodec,
@@ -12,7 +13,13 @@ export {
   encryptionCodec,
   isEncryptingCodec,
 } from './encryption-codec.js'
-export { DecryptError, KeyDisabledError, KeyNotFoundError, type SecurityErrorCode } from './errors.js'
+export {
+  DecryptError,
+  KeyDisabledError,
+  KeyNotFoundError,
+  type SecurityErrorCode,
+  UnencryptedError,
+} from './errors.js'
 export {
   KeyUsageCounter,
   type KeyUsageCounterOptions,
