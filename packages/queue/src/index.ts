@@ -1,0 +1,2 @@
+export { InvalidPayloadError, type QueueErrorCode } from './errors.js'
+export { defineQueue, type JobDefinition, type QueueOptions, TypedQueue } from './queue.js'
