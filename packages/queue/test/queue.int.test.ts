@@ -4,10 +4,15 @@ import { afterAll, describe, expect, inject, it } from 'vitest'
 import { z } from 'zod'
 import { defineQueue } from '../src/index.js'
 
-describe('defineQueue on standalone', () => {
-  const { standalone } = inject('redis')
+describe.each(['standalone', 'cluster', 'sentinel'] as const)('defineQueue on %s', (kind) => {
+  const { standalone, cluster, sentinel } = inject('redis')
   const ns = uniquePrefix('queue')
-  const connP = connect({ url: standalone.url, namespace: ns })
+  const connP =
+    kind === 'cluster'
+      ? connect({ cluster: { nodes: cluster.nodes }, namespace: ns })
+      : kind === 'sentinel'
+        ? connect({ sentinel: { name: sentinel.name, sentinels: sentinel.sentinels }, namespace: ns })
+        : connect({ url: standalone.url, namespace: ns })
   afterAll(async () => (await connP).close())
 
   it('refuses bad data naming the field, processes good data, sends schema-invalid jobs to the DLQ', async () => {
