@@ -17,3 +17,16 @@ export const invalidateChannel = diagnostics.channel('cache:core:invalidate')
 export function publishInvalidate(event: InvalidateEvent): void {
   if (invalidateChannel.hasSubscribers) invalidateChannel.publish(event)
 }
+
+/** Published on `cache:core:get` after every read of a RedisCache (`tier: 'redis'`) or MemoryCache (`tier: 'memory'`). */
+export interface GetEvent {
+  namespace: string
+  tier: 'redis' | 'memory'
+  outcome: 'hit' | 'miss'
+}
+
+/**
+ * diagnostics_channel `cache:core:get`: one message per key read (get, mget, getWithTtl, getOrSet's read),
+ * for hit ratios per namespace and tier. Nothing is built when nobody listens.
+ */
+export const getChannel = diagnostics.channel('cache:core:get')

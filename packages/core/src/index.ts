@@ -9,7 +9,7 @@ export type {
   SetOptions,
   ValueWithTtl,
 } from './cache.js'
-export { type InvalidateEvent, invalidateChannel } from './channels.js'
+export { type GetEvent, getChannel, type InvalidateEvent, invalidateChannel } from './channels.js'
 export {
   CODEC_HEADER_BYTES,
   CODEC_MAGIC,

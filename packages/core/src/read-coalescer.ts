@@ -4,6 +4,8 @@ import { type Arg, type Connection, hashSlot } from '@cache/client'
 interface PendingRead {
   key: string
   rk: string
+  /** Counted in the stats (false for getOrSet's re-reads inside a flight). */
+  count: boolean
   resolve: (value: unknown) => void
   reject: (err: unknown) => void
 }
@@ -14,8 +16,8 @@ export interface CoalescerOptions<T> {
   coalesce: boolean
   /** Most keys in one MGET. */
   maxBatch: number
-  /** Decodes one reply and counts the hit/miss (throws a counted DecodeError). */
-  settle(key: string, raw: Buffer | null): T | undefined
+  /** Decodes one reply and, when `count`, counts the hit/miss (throws a counted DecodeError). */
+  settle(key: string, raw: Buffer | null, count: boolean): T | undefined
   /** Counts an error and returns it. */
   fail<E>(err: E): E
   /** Records one read's latency (ms). */
@@ -41,8 +43,8 @@ export class ReadCoalescer<T> {
     this.#cluster = conn.topology === 'cluster'
   }
 
-  /** Reads the value key `rk` of user key `key`. */
-  read(key: string, rk: string): Promise<T | undefined> {
+  /** Reads the value key `rk` of user key `key` (`count: false`: not a hit or miss of its own). */
+  read(key: string, rk: string, count = true): Promise<T | undefined> {
     // Nothing in flight (low concurrency): send now, no waiting for the tick to end. Otherwise collect
     // the reads of this tick and send them as MGETs when it ends.
     if (!this.#o.coalesce || (this.#reads === 0 && this.#pending.length === 0)) {
@@ -52,7 +54,7 @@ export class ReadCoalescer<T> {
         (raw) => {
           this.#reads--
           this.#o.latency(performance.now() - t0)
-          return this.#o.settle(key, raw)
+          return this.#o.settle(key, raw, count)
         },
         (err: unknown) => {
           this.#reads--
@@ -61,7 +63,7 @@ export class ReadCoalescer<T> {
       )
     }
     return new Promise<T | undefined>((resolve, reject) => {
-      if (this.#pending.push({ key, rk, resolve: resolve as (v: unknown) => void, reject }) === 1) {
+      if (this.#pending.push({ key, rk, count, resolve: resolve as (v: unknown) => void, reject }) === 1) {
         process.nextTick(this.#flush)
       }
     })
@@ -100,7 +102,7 @@ export class ReadCoalescer<T> {
     }
     const deliver = (r: PendingRead, raw: Buffer | null) => {
       try {
-        r.resolve(this.#o.settle(r.key, raw))
+        r.resolve(this.#o.settle(r.key, raw, r.count))
       } catch (err) {
         r.reject(err)
       }

@@ -20,7 +20,7 @@ import type {
   SetOptions,
   ValueWithTtl,
 } from './cache.js'
-import { publishInvalidate } from './channels.js'
+import { getChannel, publishInvalidate } from './channels.js'
 import { type Codec, type CodecContext, defaultCodec } from './codec.js'
 import { PKG, SCAN_COUNT } from './defaults.js'
 import { closedError, DecodeError, EncodeError, ValueTooLargeError, VersionNotFoundError } from './errors.js'
@@ -82,7 +82,7 @@ export class RedisCache<T = unknown> implements Cache<T> {
     this.#reader = new ReadCoalescer<T>(conn, {
       coalesce: o.coalesce,
       maxBatch: o.coalesceMaxBatch,
-      settle: (key, raw) => this.#settle(key, raw),
+      settle: (key, raw, count) => this.#settle(key, raw, count),
       fail: (err) => this.#fail(err),
       latency: (ms) => this.#stats.latency(ms),
     })
@@ -177,15 +177,22 @@ export class RedisCache<T = unknown> implements Cache<T> {
     return this.#reader.read(key, rk)
   }
 
-  #settle(key: string, raw: Buffer | null): T | undefined {
+  #settle(key: string, raw: Buffer | null, count = true): T | undefined {
     let value: T | undefined
     try {
       value = this.#decode(key, raw)
     } catch (err) {
       throw this.#fail(err)
     }
+    if (!count) return value
     if (value === undefined) this.#stats.misses++
     else this.#stats.hits++
+    if (getChannel.hasSubscribers)
+      getChannel.publish({
+        namespace: this.namespace,
+        tier: 'redis',
+        outcome: value === undefined ? 'miss' : 'hit',
+      })
     return value
   }
 
@@ -514,7 +521,8 @@ export class RedisCache<T = unknown> implements Cache<T> {
         keys: this.#keys,
         leasePoll: this.options.leasePoll,
         check: (op) => this.#check(op),
-        get: (k) => this.get(k),
+        // Re-reads inside the flight are not hits or misses of their own: the call's first read counted.
+        get: (k) => this.#reader.read(k, this.#keys.value(k), false),
         store: async (k, value) => {
           await this.#write(k, value, options, false)
         },

@@ -2,7 +2,9 @@ import diagnostics from 'node:diagnostics_channel'
 import { type CommandEvent, type Connection, connect, isCacheError } from '@cache/client'
 import { codeOf, uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { getChannel } from '../src/channels.js'
 import { createCodec } from '../src/codec.js'
+import { MemoryCache } from '../src/memory-cache.js'
 import { RedisCache } from '../src/redis-cache.js'
 
 const { standalone, cluster } = inject('redis')
@@ -220,5 +222,34 @@ describe('RedisCache stats', () => {
     expect(shared).toMatchObject({ namespace: ns, hits: 2, misses: 1, sets: 1 })
     expect(shared.hitRatio).toBeCloseTo(2 / 3)
     expect(a.stats().hits).toBe(1)
+  })
+})
+
+describe('RedisCache diagnostics', () => {
+  it('publishes one cache:core:get message per key read (get, mget, getOrSet) with namespace, tier and outcome', async () => {
+    const cache = make(single)
+    const memory = new MemoryCache({ namespace: 'mem-diag' })
+    await cache.set('a', 1)
+    await memory.set('m', 1)
+    const seen: Array<{ namespace: string; tier: string; outcome: string }> = []
+    const sub = (m: unknown) => seen.push(m as (typeof seen)[number])
+    getChannel.subscribe(sub)
+    try {
+      await cache.get('a')
+      await cache.mget(['a', 'b'])
+      await cache.getOrSet('c', async () => 3)
+      await memory.get('m')
+      await memory.get('nope')
+    } finally {
+      getChannel.unsubscribe(sub)
+    }
+    const redis = seen.filter((m) => m.namespace === cache.namespace)
+    expect(redis.map((m) => m.outcome)).toEqual(['hit', 'hit', 'miss', 'miss'])
+    expect(new Set(redis.map((m) => m.tier))).toEqual(new Set(['redis']))
+    expect(seen.filter((m) => m.namespace === 'mem-diag')).toEqual([
+      { namespace: 'mem-diag', tier: 'memory', outcome: 'hit' },
+      { namespace: 'mem-diag', tier: 'memory', outcome: 'miss' },
+    ])
+    await memory.close()
   })
 })

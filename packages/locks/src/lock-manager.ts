@@ -6,13 +6,14 @@ import {
   type Connection,
   type Duration,
   hgetallRecord,
+  isCacheError,
   parseDuration,
   parseOptions,
 } from '@cache/client'
 import { findDeadlocks, type WaitEdge } from './diagnostics.js'
 import { LockNotReplicatedError, LockTimeoutError } from './errors.js'
 import { type MutexKeys, waitsKey } from './keys.js'
-import { heldTooLongChannel, Lock, runHolding } from './lock.js'
+import { heldTooLongChannel, Lock, runHolding, waitChannel } from './lock.js'
 import { type LockInfo, MutexStore, notifyFor } from './mutex-store.js'
 import {
   type AcquireOptions,
@@ -265,10 +266,27 @@ export class LockManager extends EventEmitter {
       return { ok: false, retryInMs: status === 0 ? value : 0, holder: String(extra) }
     }
     // The uncontended case skips the wait machinery altogether.
+    const t0 = performance.now()
     let first: Attempt<number> | undefined
     if (!o.signal?.aborted) first = await attempt()
-    const { value: token, startedAt } =
-      first?.ok === true ? first : await this.#wait(resource, o, waitTimeoutMs, k, owner, attempt, first)
+    let acquired: { value: number; startedAt: number }
+    try {
+      acquired =
+        first?.ok === true ? first : await this.#wait(resource, o, waitTimeoutMs, k, owner, attempt, first)
+    } catch (err) {
+      if (waitChannel.hasSubscribers) {
+        const outcome = isCacheError(err, 'E_LOCK_TIMEOUT')
+          ? 'timeout'
+          : o.signal?.aborted
+            ? 'aborted'
+            : 'error'
+        waitChannel.publish({ resource, outcome, waitedMs: performance.now() - t0 })
+      }
+      throw err
+    }
+    const { value: token, startedAt } = acquired
+    if (waitChannel.hasSubscribers)
+      waitChannel.publish({ resource, outcome: 'acquired', waitedMs: startedAt - t0 })
     const lock = new Lock({
       resource,
       token,

@@ -7,6 +7,11 @@ import { LockExtendError, LockLostError } from './errors.js'
 export const lostChannel = diagnostics.channel('cache:locks:lost')
 /** diagnostics_channel `cache:locks:held-too-long`: `{ resource, token, heldMs }`. */
 export const heldTooLongChannel = diagnostics.channel('cache:locks:held-too-long')
+/**
+ * diagnostics_channel `cache:locks:wait`: `{ resource, outcome, waitedMs }` after every mutex acquisition attempt,
+ * `outcome` being `acquired` (waitedMs ~0 when uncontended), `timeout` or `aborted`. Published only when subscribed.
+ */
+export const waitChannel = diagnostics.channel('cache:locks:wait')
 
 /** The server-side operations of one lease, bound to its keys, owner and token. @internal */
 export interface LeaseOps {

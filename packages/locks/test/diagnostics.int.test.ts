@@ -1,7 +1,7 @@
 import type { Connection } from '@cache/client'
 import { waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { heldTooLongChannel, LockManager, ReadWriteLock, Semaphore } from '../src/index.js'
+import { heldTooLongChannel, LockManager, ReadWriteLock, Semaphore, waitChannel } from '../src/index.js'
 import { codeOf, sharedConnection, sleep } from './helpers.js'
 
 describe('diagnostics and bad input (shared standalone)', () => {
@@ -35,6 +35,29 @@ describe('diagnostics and bad input (shared standalone)', () => {
     expect(await codeOf(bWaits)).toBe('E_LOCK_TIMEOUT')
     await waitFor('waits cleared', async () => (await a.waitFor()).length === 0)
     await Promise.all([r1.release(), r2.release()])
+  })
+
+  it('cache:locks:wait: one message per acquisition with outcome and time waited', async () => {
+    const locks = new LockManager(conn, { retryInterval: 20 })
+    const published: Array<{ resource: string; outcome: string; waitedMs: number }> = []
+    const sub = (m: unknown) => published.push(m as (typeof published)[number])
+    waitChannel.subscribe(sub)
+    try {
+      const held = await locks.acquire('wait/metric', { ttl: '5s' })
+      const timedOut = locks.acquire('wait/metric', { waitTimeout: 150 })
+      expect(await codeOf(timedOut)).toBe('E_LOCK_TIMEOUT')
+      const later = locks.acquire('wait/metric', { waitTimeout: '5s' })
+      await sleep(100)
+      await held.release()
+      await (await later).release()
+    } finally {
+      waitChannel.unsubscribe(sub)
+    }
+    const mine = published.filter((m) => m.resource === 'wait/metric')
+    expect(mine.map((m) => m.outcome)).toEqual(['acquired', 'timeout', 'acquired'])
+    expect(mine[0]!.waitedMs).toBeLessThan(50)
+    expect(mine[1]!.waitedMs).toBeGreaterThanOrEqual(140)
+    expect(mine[2]!.waitedMs).toBeGreaterThanOrEqual(90)
   })
 
   it('held-too-long: event, diagnostics channel, and a SCAN of long-held locks (server clock)', async () => {
