@@ -14,3 +14,5 @@ export const DEFAULT_MAX_RETRIES = 20
 export const TENANT_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
 /** Snapshots of loaded sessions the express-session store keeps for the field merge. */
 export const DEFAULT_SNAPSHOTS = 10_000
+/** A session handle: the keyed hash of its id, 32 bytes base64url. */
+export const HANDLE_PATTERN = /^[A-Za-z0-9_-]{43}$/

@@ -1,7 +1,8 @@
 import diagnostics from 'node:diagnostics_channel'
 import { type Connection, InvalidArgumentError, type ScriptFn } from '@cache/client'
 import { PKG } from './defaults.js'
-import { type IdHasher, idHasher } from './hash.js'
+import type { FieldCipher } from './field-cipher.js'
+import type { IdHasher } from './hash.js'
 import { SessionKeys } from './keys.js'
 import { sessionCreate, sessionGet, sessionWrite } from './scripts/index.js'
 
@@ -43,26 +44,31 @@ export interface WriteRequest {
   del: string[]
 }
 
-/** The Redis side shared by SessionManager and SessionStore: keys, scripts, the id hash. */
+/** How an engine stores: its namespace, the id hash, the optional cipher and the size cap. */
+export interface EngineConfig {
+  namespace: string
+  hash: IdHasher
+  cipher: FieldCipher | undefined
+  maxDataBytes: number
+}
+
+/** The Redis side shared by SessionManager and SessionStore: keys, scripts, the id hash, encryption. */
 export class SessionEngine {
   readonly conn: Connection
   readonly keys: SessionKeys
   readonly hash: IdHasher
   readonly maxDataBytes: number
+  readonly #cipher: FieldCipher | undefined
   readonly #create: ScriptFn<number | [number, number]>
   readonly #get: ScriptFn<GetReply>
   readonly #write: ScriptFn<WriteReply>
 
-  constructor(
-    conn: Connection,
-    namespace: string,
-    hashKey: string | Buffer | undefined,
-    maxDataBytes: number,
-  ) {
+  constructor(conn: Connection, config: EngineConfig) {
     this.conn = conn
-    this.keys = new SessionKeys(conn.keys.child(namespace))
-    this.hash = idHasher(hashKey)
-    this.maxDataBytes = maxDataBytes
+    this.keys = new SessionKeys(conn.keys.child(config.namespace))
+    this.hash = config.hash
+    this.maxDataBytes = config.maxDataBytes
+    this.#cipher = config.cipher
     this.#create = conn.defineScript('session:create', sessionCreate, { keys: 1 })
     this.#get = conn.defineScript('session:get', sessionGet, { keys: 1 })
     this.#write = conn.defineScript('session:write', sessionWrite, { keys: 1 })
@@ -103,9 +109,16 @@ export class SessionEngine {
     meta: Record<string, unknown>,
     fields: Record<string, string>,
   ): Promise<{ now: number; expiresAt: number } | null> {
-    const args: string[] = [tenant, userId, String(idleMs), String(absoluteMs), JSON.stringify(meta)]
-    for (const [k, v] of Object.entries(fields)) args.push(k, v)
-    const reply = await this.#create([this.keys.session(tenant, handle)], args)
+    const key = this.keys.session(tenant, handle)
+    const args: string[] = [
+      tenant,
+      userId,
+      String(idleMs),
+      String(absoluteMs),
+      this.#seal(key, '~m', JSON.stringify(meta)),
+    ]
+    for (const [k, v] of Object.entries(fields)) args.push(k, this.#seal(key, `f:${k}`, v))
+    const reply = await this.#create([key], args)
     if (typeof reply === 'number') return null
     const [now, expiresAt] = reply
     await this.indexAdd(tenant, handle, userId, now + absoluteMs, expiresAt, true)
@@ -148,10 +161,11 @@ export class SessionEngine {
 
   /** Reads (and optionally touches) a session by handle. */
   async read(tenant: string, handle: string, touch: boolean): Promise<StoredSession | null> {
-    const reply = await this.#get([this.keys.session(tenant, handle)], [tenant, touch ? '1' : '0', '1'])
+    const key = this.keys.session(tenant, handle)
+    const reply = await this.#get([key], [tenant, touch ? '1' : '0', '1'])
     if (!reply) return null
     const [expiresAt, lastSeenAt, flat] = reply
-    const s = decode(handle, flat)
+    const s = this.#decode(key, handle, flat)
     s.expiresAt = Number(expiresAt)
     s.lastSeenAt = Number(lastSeenAt)
     if (touch) await this.live(tenant, handle, s.expiresAt)
@@ -180,14 +194,12 @@ export class SessionEngine {
       w.userId ?? '',
       w.idleMs === undefined ? '' : String(w.idleMs),
     ]
+    const key = this.keys.session(w.tenant, handle)
     const pairs = Object.entries(w.set)
     args.push(String(pairs.length))
-    for (const [k, v] of pairs) args.push(k, v)
+    for (const [k, v] of pairs) args.push(k, this.#seal(key, `f:${k}`, v))
     args.push(...w.del)
-    const [status, version = 0, expiresAt = 0] = await this.#write(
-      [this.keys.session(w.tenant, handle)],
-      args,
-    )
+    const [status, version = 0, expiresAt = 0] = await this.#write([key], args)
     if (status === 1) await this.live(w.tenant, handle, Number(expiresAt))
     return { status: Number(status), version: Number(version), expiresAt: Number(expiresAt) }
   }
@@ -211,29 +223,42 @@ export class SessionEngine {
     if (deleted) revokedChannel.publish({ tenant, handle, reason })
     return deleted === 1
   }
-}
 
-/** A session from the flat HGETALL reply of session-get.lua. */
-function decode(handle: string, flat: string[]): StoredSession {
-  const data: SessionData = {}
-  const h: Record<string, string> = {}
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = String(flat[i])
-    const value = String(flat[i + 1])
-    if (name.startsWith('f:')) data[name.slice(2)] = JSON.parse(value)
-    else h[name] = value
+  /** The stored form of one field's JSON: itself, or its ciphertext with encryption. */
+  #seal(key: string, field: string, json: string): string {
+    return this.#cipher ? this.#cipher.seal(key, field, json) : json
   }
-  return {
-    handle,
-    tenant: h['~t'] ?? '',
-    userId: h['~u'] ?? '',
-    data,
-    meta: h['~m'] ? (JSON.parse(h['~m']) as Record<string, unknown>) : {},
-    createdAt: Number(h['~c']),
-    lastSeenAt: Number(h['~l']),
-    expiresAt: 0,
-    absoluteExpiresAt: Number(h['~a']),
-    idleTimeoutMs: Number(h['~i']),
-    version: Number(h['~v']),
+
+  #open(key: string, field: string, stored: string): string {
+    return this.#cipher ? this.#cipher.open(key, field, stored) : stored
+  }
+
+  /** A session from the flat HGETALL reply of session-get.lua. */
+  #decode(key: string, handle: string, flat: string[]): StoredSession {
+    const data: SessionData = {}
+    const h: Record<string, string> = {}
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = String(flat[i])
+      const value = String(flat[i + 1])
+      if (name.startsWith('f:')) data[name.slice(2)] = JSON.parse(this.#open(key, name, value))
+      else h[name] = value
+    }
+    return {
+      handle,
+      tenant: h['~t'] ?? '',
+      userId: h['~u'] ?? '',
+      data,
+      // '{}' is what session-write.lua stores for a session it creates without meta.
+      meta:
+        h['~m'] && h['~m'] !== '{}'
+          ? (JSON.parse(this.#open(key, '~m', h['~m'])) as Record<string, unknown>)
+          : {},
+      createdAt: Number(h['~c']),
+      lastSeenAt: Number(h['~l']),
+      expiresAt: 0,
+      absoluteExpiresAt: Number(h['~a']),
+      idleTimeoutMs: Number(h['~i']),
+      version: Number(h['~v']),
+    }
   }
 }

@@ -1,9 +1,12 @@
 import type { Duration } from '@cache/client'
 import { type Connection, InvalidArgumentError, parseOptions, zDuration } from '@cache/client'
+import type { Keyring } from '@cache/security'
 import session from 'express-session'
 import { z } from 'zod'
 import * as D from './defaults.js'
 import { SessionEngine } from './engine.js'
+import type { HashKey } from './hash.js'
+import { engineConfig, zHashKey, zKeyring } from './options.js'
 import { SessionManager } from './session-manager.js'
 
 /** Options of `new SessionStore(conn, options)`. */
@@ -18,8 +21,10 @@ export interface SessionStoreOptions {
   idleTimeout?: Duration
   /** No session lives longer than this after its creation, however active. @default '12h' */
   absoluteTimeout?: Duration
-  /** Secret of the keyed hash of session ids in Redis keys. @default SHA-256 without a key */
-  hashKey?: string | Buffer
+  /** Encrypts session data at rest (see SessionManagerOptions.encryption). @default none */
+  encryption?: Keyring
+  /** Key of the keyed hash of session ids in Redis keys (see SessionManagerOptions.hashKey). @default the encryption keyring, else SHA-256 without a key */
+  hashKey?: HashKey
   /** Largest session, in bytes of JSON. @default 65536 */
   maxDataBytes?: number
 }
@@ -33,7 +38,8 @@ const schema = z
       .optional(),
     idleTimeout: zDuration({ min: 1, max: D.MAX_TIMEOUT_MS }).default(D.DEFAULT_IDLE_TIMEOUT_MS),
     absoluteTimeout: zDuration({ min: 1, max: D.MAX_TIMEOUT_MS }).default(D.DEFAULT_ABSOLUTE_TIMEOUT_MS),
-    hashKey: z.union([z.string().min(16), z.instanceof(Buffer)]).optional(),
+    encryption: zKeyring.optional(),
+    hashKey: zHashKey.optional(),
     maxDataBytes: z
       .number()
       .int()
@@ -75,15 +81,11 @@ export class SessionStore extends session.Store {
     super()
     this.#options = parseOptions(D.PKG, schema, options)
     this.tenant = this.#options.tenant
-    this.#engine = new SessionEngine(
-      conn,
-      this.#options.namespace,
-      this.#options.hashKey,
-      this.#options.maxDataBytes,
-    )
+    this.#engine = new SessionEngine(conn, engineConfig(this.#options))
     this.sessions = new SessionManager(conn, {
       namespace: this.#options.namespace,
       ...(this.#options.hashKey === undefined ? {} : { hashKey: this.#options.hashKey }),
+      ...(this.#options.encryption === undefined ? {} : { encryption: this.#options.encryption }),
       idleTimeout: this.#options.idleTimeout,
       absoluteTimeout: this.#options.absoluteTimeout,
       maxDataBytes: this.#options.maxDataBytes,

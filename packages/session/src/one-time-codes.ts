@@ -1,4 +1,4 @@
-import { createHmac, randomInt } from 'node:crypto'
+import { randomInt } from 'node:crypto'
 import {
   type Connection,
   type Duration,
@@ -10,6 +10,8 @@ import {
 import { z } from 'zod'
 import * as D from './defaults.js'
 import { CodeLockedError, CodeThrottledError } from './errors.js'
+import { HASH_CONTEXT, type HashKey, type IdHasher, keyedHasher } from './hash.js'
+import { zHashKey } from './options.js'
 import { otpIssue, otpVerify } from './scripts/index.js'
 
 /** Options of `new OneTimeCodes(conn, options)`. */
@@ -26,12 +28,13 @@ export interface OneTimeCodesOptions {
   digits?: number
   /** Minimum time between two codes for one subject. @default '30s' */
   resendInterval?: Duration
-  /** Secret of the keyed hash codes are stored as. Set one: without it the hash is unkeyed (a dump of Redis then allows guessing a code offline within its ttl). @default none */
-  hashKey?: string | Buffer
+  /**
+   * Key of the keyed hash (security's KeyedHash) codes are stored as: a KeyedHash or a secret of 16+
+   * characters or bytes. Set one: without it the hash is unkeyed SHA-256 (a dump of Redis then allows
+   * guessing a code offline within its ttl). @default none
+   */
+  hashKey?: HashKey
 }
-
-/** Key of the code hash when no hashKey is given (unkeyed in effect). */
-const DEFAULT_OTP_KEY = '@cache/session:otp'
 
 const schema = z
   .object({
@@ -41,7 +44,7 @@ const schema = z
     lockTimeout: zDuration({ min: 1, max: 86_400_000 }).default(900_000),
     digits: z.number().int().min(4).max(12).default(6),
     resendInterval: zDuration({ min: 0, max: 86_400_000 }).default(30_000),
-    hashKey: z.union([z.string().min(16), z.instanceof(Buffer)]).optional(),
+    hashKey: zHashKey.optional(),
   })
   .strict()
 
@@ -56,14 +59,14 @@ const schema = z
 export class OneTimeCodes {
   readonly #options: z.output<typeof schema>
   readonly #conn: Connection
-  readonly #key: string | Buffer
+  readonly #hasher: IdHasher
   readonly #issue: ScriptFn<[number, number]>
   readonly #verify: ScriptFn<[number, number?]>
 
   constructor(conn: Connection, options: OneTimeCodesOptions = {}) {
     this.#options = parseOptions(D.PKG, schema, options)
     this.#conn = conn
-    this.#key = this.#options.hashKey ?? DEFAULT_OTP_KEY
+    this.#hasher = keyedHasher(this.#options.hashKey, HASH_CONTEXT.otp)
     this.#issue = conn.defineScript('session:otp-issue', otpIssue, { keys: 3 })
     this.#verify = conn.defineScript('session:otp-verify', otpVerify, { keys: 3 })
   }
@@ -77,7 +80,7 @@ export class OneTimeCodes {
   }
 
   #hash(subject: string, code: string): string {
-    return createHmac('sha256', this.#key).update(`${subject}\n${code}`, 'utf8').digest('base64url')
+    return this.#hasher(`${subject}\n${code}`)
   }
 
   /** A new code for `subject` (send it to the user); E_OTP_THROTTLED or E_OTP_LOCKED when refused. */

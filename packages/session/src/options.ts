@@ -1,6 +1,10 @@
 import { type Duration, InvalidArgumentError, parseOptions, zDuration } from '@cache/client'
+import { KeyedHash, Keyring } from '@cache/security'
 import { z } from 'zod'
 import * as D from './defaults.js'
+import type { EngineConfig } from './engine.js'
+import { FieldCipher } from './field-cipher.js'
+import { HASH_CONTEXT, type HashKey, keyedHasher } from './hash.js'
 
 /** Options of `new SessionManager(conn, options)`. */
 export interface SessionManagerOptions {
@@ -12,8 +16,18 @@ export interface SessionManagerOptions {
   absoluteTimeout?: Duration
   /** Keep at most this many sessions per user; creating one more evicts the oldest. @default unlimited */
   maxPerUser?: number
-  /** Secret of the keyed hash (HMAC-SHA-256) that turns ids into Redis keys. @default SHA-256 without a key */
-  hashKey?: string | Buffer
+  /**
+   * Encrypts session data and meta at rest (AES-256-GCM through @cache/security, AAD bound to the session's
+   * key and field). Without `hashKey`, ids are also hashed with a key derived from this keyring's primary.
+   * @default none (plaintext JSON)
+   */
+  encryption?: Keyring
+  /**
+   * Key of the keyed hash (HMAC-SHA-256, security's KeyedHash) that turns ids into Redis keys: a KeyedHash
+   * (pin its `keyId` so a keyring rotation keeps every handle) or a secret of 16+ characters or bytes.
+   * @default the `encryption` keyring's primary key, else SHA-256 without a key
+   */
+  hashKey?: HashKey
   /** Largest session data, in bytes of JSON. @default 65536 */
   maxDataBytes?: number
   /** Compare-and-set attempts of `update()` before E_SESSION_CONFLICT. @default 20 */
@@ -28,6 +42,35 @@ const namespace = z
   .max(128)
   .default(D.DEFAULT_NAMESPACE)
 
+/** A @cache/security Keyring. */
+export const zKeyring = z.custom<Keyring>((v) => v instanceof Keyring, {
+  message: 'must be a Keyring from @cache/security',
+})
+
+/** A secret (16+ characters, or bytes) or a @cache/security KeyedHash. */
+export const zHashKey = z.union([
+  z.string().min(16),
+  z.instanceof(Buffer),
+  z.custom<KeyedHash>((v) => v instanceof KeyedHash, {
+    message: 'must be a secret of 16+ characters, a Buffer or a KeyedHash',
+  }),
+])
+
+/** The storage settings of a SessionEngine from resolved options. */
+export function engineConfig(o: {
+  namespace: string
+  hashKey?: HashKey | undefined
+  encryption?: Keyring | undefined
+  maxDataBytes: number
+}): EngineConfig {
+  return {
+    namespace: o.namespace,
+    hash: keyedHasher(o.hashKey, HASH_CONTEXT.session, o.encryption),
+    cipher: o.encryption ? new FieldCipher(o.encryption) : undefined,
+    maxDataBytes: o.maxDataBytes,
+  }
+}
+
 /** zod schema of SessionManagerOptions. */
 export const managerSchema = z
   .object({
@@ -35,7 +78,8 @@ export const managerSchema = z
     idleTimeout: zDuration({ min: 1, max: D.MAX_TIMEOUT_MS }).default(D.DEFAULT_IDLE_TIMEOUT_MS),
     absoluteTimeout: zDuration({ min: 1, max: D.MAX_TIMEOUT_MS }).default(D.DEFAULT_ABSOLUTE_TIMEOUT_MS),
     maxPerUser: z.number().int().min(1).max(100_000).optional(),
-    hashKey: z.union([z.string().min(16), z.instanceof(Buffer)]).optional(),
+    encryption: zKeyring.optional(),
+    hashKey: zHashKey.optional(),
     maxDataBytes: z
       .number()
       .int()

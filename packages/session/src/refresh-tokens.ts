@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import diagnostics from 'node:diagnostics_channel'
 import { type Connection, type Duration, parseOptions, type ScriptFn, zDuration } from '@cache/client'
 import { z } from 'zod'
 import * as D from './defaults.js'
 import { TokenInvalidError, TokenReusedError } from './errors.js'
-import { checkTenant, checkUser } from './options.js'
+import { HASH_CONTEXT, type HashKey, type IdHasher, keyedHasher } from './hash.js'
+import { checkTenant, checkUser, zHashKey } from './options.js'
 import { refreshIssue, refreshRotate } from './scripts/index.js'
 
 /** diagnostics_channel `cache:session:token-reuse`: `{ familyId, tenant, userId }` when a family is revoked for reuse. */
@@ -20,6 +21,11 @@ export interface RefreshTokensOptions {
   idleTimeout?: Duration
   /** How long the previous token is still accepted after a rotation (a client retry). @default '0s' */
   reuseInterval?: Duration
+  /**
+   * Key of the keyed hash (security's KeyedHash) tokens are stored as: a KeyedHash or a secret of 16+
+   * characters or bytes. @default none: SHA-256 (tokens carry 256 random bits, so it is still one-way)
+   */
+  hashKey?: HashKey
 }
 
 const schema = z
@@ -28,6 +34,7 @@ const schema = z
     ttl: zDuration({ min: 1, max: D.MAX_TIMEOUT_MS }).default(30 * 86_400_000),
     idleTimeout: zDuration({ min: 1, max: D.MAX_TIMEOUT_MS }).default(7 * 86_400_000),
     reuseInterval: zDuration({ min: 0, max: 3_600_000 }).default(0),
+    hashKey: zHashKey.optional(),
   })
   .strict()
 
@@ -43,7 +50,6 @@ export interface IssuedToken {
 }
 
 const TOKEN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/
-const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('base64url')
 
 /**
  * Refresh tokens with rotation and reuse detection: each `rotate` exchanges the current token for a new one in
@@ -57,12 +63,14 @@ const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').d
 export class RefreshTokens {
   readonly #options: z.output<typeof schema>
   readonly #conn: Connection
+  readonly #digest: IdHasher
   readonly #issue: ScriptFn<[number, number]>
   readonly #rotate: ScriptFn<[number, ...Array<number | string>]>
 
   constructor(conn: Connection, options: RefreshTokensOptions = {}) {
     this.#options = parseOptions(D.PKG, schema, options)
     this.#conn = conn
+    this.#digest = keyedHasher(this.#options.hashKey, HASH_CONTEXT.refresh)
     this.#issue = conn.defineScript('session:refresh-issue', refreshIssue, { keys: 1 })
     this.#rotate = conn.defineScript('session:refresh-rotate', refreshRotate, { keys: 1 })
   }
@@ -79,7 +87,7 @@ export class RefreshTokens {
     const secret = randomBytes(32).toString('base64url')
     const [, expiresAt] = await this.#issue(
       [this.#key(familyId)],
-      [tenant, userId, digest(secret), this.#options.ttl, this.#options.idleTimeout],
+      [tenant, userId, this.#digest(secret), this.#options.ttl, this.#options.idleTimeout],
     )
     return { token: `${familyId}.${secret}`, familyId, tenant, userId, expiresAt: Number(expiresAt) }
   }
@@ -92,7 +100,7 @@ export class RefreshTokens {
     const secret = randomBytes(32).toString('base64url')
     const reply = await this.#rotate(
       [this.#key(familyId)],
-      [digest(m[2]!), digest(secret), this.#options.reuseInterval],
+      [this.#digest(m[2]!), this.#digest(secret), this.#options.reuseInterval],
     )
     const status = Number(reply[0])
     if (status === -1) throw new TokenInvalidError('is unknown, expired or revoked')

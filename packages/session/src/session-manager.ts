@@ -1,5 +1,5 @@
 import { type Connection, InvalidArgumentError } from '@cache/client'
-import { PKG } from './defaults.js'
+import { HANDLE_PATTERN, PKG } from './defaults.js'
 import { type SessionData, SessionEngine, type StoredSession } from './engine.js'
 import { SessionConflictError } from './errors.js'
 import { newId } from './hash.js'
@@ -7,6 +7,7 @@ import {
   checkId,
   checkTenant,
   checkUser,
+  engineConfig,
   type ResolvedManager,
   resolveManager,
   type SessionManagerOptions,
@@ -83,12 +84,7 @@ export class SessionManager {
 
   constructor(conn: Connection, options: SessionManagerOptions = {}) {
     this.#options = resolveManager(options)
-    this.#engine = new SessionEngine(
-      conn,
-      this.#options.namespace,
-      this.#options.hashKey,
-      this.#options.maxDataBytes,
-    )
+    this.#engine = new SessionEngine(conn, engineConfig(this.#options))
   }
 
   /** The handle (keyed hash) of a session id, as `listByUser()` reports it. */
@@ -236,7 +232,7 @@ export class SessionManager {
   /** Revokes one session by its handle ("log out that device"); false when it was not there. */
   async revoke(tenant: string, handle: string): Promise<boolean> {
     checkTenant(tenant)
-    if (typeof handle !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(handle)) {
+    if (typeof handle !== 'string' || !HANDLE_PATTERN.test(handle)) {
       throw new InvalidArgumentError(PKG, 'handle', 'must be a session handle from listByUser()')
     }
     return this.#engine.remove(tenant, handle, 'revoke')
@@ -342,7 +338,7 @@ export class SessionManager {
     const userId = typeof p.userId === 'string' ? p.userId : ''
     const left = Number(p.absoluteExpiresAt) - Date.now()
     const idleMs = Math.min(Number(p.expiresAt) - Date.now(), Number(p.idleTimeoutMs))
-    if (!(left > 0) || !(idleMs > 0) || !/^[A-Za-z0-9_-]{43}$/.test(handle)) return false
+    if (!(left > 0) || !(idleMs > 0) || !HANDLE_PATTERN.test(handle)) return false
     return this.#restore(tenant, handle, userId, this.#engine.encode(p.data), Number(p.idleTimeoutMs), left)
   }
 

@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto'
+import type { Connection } from '@cache/client'
+import { encryptionCodec, KeyedHash, Keyring } from '@cache/security'
+import { codeOfSync } from '@cache/tools'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SessionStore } from '../src/express.js'
+import { OneTimeCodes, RefreshTokens, SessionManager } from '../src/index.js'
+import { codeOf, sharedConnection } from './helpers.js'
+
+const key = () => randomBytes(32)
+const call = <T>(fn: (cb: (err?: unknown, v?: T) => void) => void): Promise<T> =>
+  new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))))
+
+describe.each(['standalone', 'cluster', 'sentinel'] as const)('encryption and keyed hashes on %s', (kind) => {
+  let conn: Connection
+  let keyring: Keyring
+  let sessions: SessionManager
+
+  const raw = async (tenant: string, handle: string) => {
+    const k = `${conn.keys.prefix}sess:t:${tenant}:{${handle}}`
+    const flat = (await conn.send<string[]>(['HGETALL', k], { key: k })).map(String)
+    const h: Record<string, string> = {}
+    for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!
+    return { key: k, h }
+  }
+
+  beforeAll(async () => {
+    conn = await sharedConnection(kind)
+    keyring = new Keyring({ keys: [{ id: 'k1', key: key(), status: 'primary' }] })
+    sessions = new SessionManager(conn, { encryption: keyring, idleTimeout: '10m', absoluteTimeout: '1h' })
+  })
+  afterAll(async () => {
+    await sessions.close()
+    await conn.close()
+  })
+
+  it('data and meta are ciphertext at rest; reads, updates and the user index work as without', async () => {
+    const s = await sessions.create({
+      tenant: 't1',
+      userId: 'alice',
+      data: { email: 'alice@example.com', cart: [1, 2] },
+      meta: { ip: '10.9.8.7' },
+    })
+    const { h } = await raw('t1', s.handle)
+    expect(
+      Object.keys(h)
+        .filter((k) => k.startsWith('f:'))
+        .sort(),
+    ).toEqual(['f:cart', 'f:email'])
+    const dump = Object.values(h).join('\n')
+    expect(dump).not.toContain('alice@example.com')
+    expect(dump).not.toContain('10.9.8.7')
+    expect(Buffer.from(h['f:email']!, 'base64')[0]).toBe(0xce)
+    expect(await sessions.get(s.id, { tenant: 't1' })).toMatchObject({
+      data: { email: 'alice@example.com', cart: [1, 2] },
+      meta: { ip: '10.9.8.7' },
+    })
+    const next = await sessions.update(s.id, (d) => ({ ...d, cart: [3] }), { tenant: 't1' })
+    expect(next?.data).toEqual({ email: 'alice@example.com', cart: [3] })
+    expect((await sessions.listByUser('t1', 'alice')).map((i) => i.meta)).toEqual([{ ip: '10.9.8.7' }])
+  })
+
+  it('ids are hashed with a key from the keyring: another keyring gives other handles', async () => {
+    const s = await sessions.create({ tenant: 't1', userId: 'u-h' })
+    const other = new SessionManager(conn, {
+      encryption: new Keyring({ keys: [{ id: 'k1', key: key(), status: 'primary' }] }),
+    })
+    expect(other.handleOf(s.id)).not.toBe(s.handle)
+    expect(await other.get(s.id, { tenant: 't1' })).toBeNull()
+    const pinned = new KeyedHash(keyring, { keyId: 'k1', context: 'mine' })
+    const withHash = new SessionManager(conn, { encryption: keyring, hashKey: pinned })
+    expect(withHash.handleOf(s.id)).toBe(pinned.digest(s.id).toString('base64url'))
+  })
+
+  it('a value copied to another session or another field is refused with E_DECRYPT, never read', async () => {
+    const a = await sessions.create({ tenant: 't1', userId: 'u-c', data: { role: 'admin', x: 'y' } })
+    const b = await sessions.create({ tenant: 't1', userId: 'u-c', data: { role: 'guest', x: 'z' } })
+    const ra = await raw('t1', a.handle)
+    const rb = await raw('t1', b.handle)
+    await conn.send(['HSET', rb.key, 'f:role', ra.h['f:role']!], { key: rb.key })
+    expect(await codeOf(sessions.get(b.id, { tenant: 't1' }))).toBe('E_DECRYPT')
+    await conn.send(['HSET', ra.key, 'f:x', ra.h['f:role']!], { key: ra.key })
+    expect(await codeOf(sessions.get(a.id, { tenant: 't1' }))).toBe('E_DECRYPT')
+  })
+
+  it('rotation: sessions written under the old key stay readable, new writes use the new primary', async () => {
+    const ring = new Keyring({ keys: [{ id: 'old', key: key(), status: 'primary' }] })
+    const pinned = new KeyedHash(ring, { keyId: 'old', context: 'ids' })
+    const m1 = new SessionManager(conn, { namespace: 'rot', encryption: ring, hashKey: pinned })
+    const s = await m1.create({ tenant: 't1', userId: 'u-r', data: { n: 1 } })
+    ring.add({ id: 'new', key: key() }).promote('new')
+    expect(await m1.get(s.id, { tenant: 't1' })).toMatchObject({ data: { n: 1 } })
+    await m1.update(s.id, (d) => ({ ...d, m: 2 }), { tenant: 't1' })
+    const k = `${conn.keys.prefix}rot:t:t1:{${s.handle}}`
+    const [n, m] = (await conn.send<string[]>(['HMGET', k, 'f:n', 'f:m'], { key: k })).map(String)
+    const codec = encryptionCodec(ring)
+    expect(codec.keyIdOf(Buffer.from(n!, 'base64'))).toBe('new')
+    expect(codec.keyIdOf(Buffer.from(m!, 'base64'))).toBe('new')
+    const unknown = new SessionManager(conn, {
+      namespace: 'rot',
+      encryption: new Keyring({ keys: [{ id: 'other', key: key(), status: 'primary' }] }),
+      hashKey: pinned,
+    })
+    expect(await codeOf(unknown.get(s.id, { tenant: 't1' }))).toBe('E_KEY_NOT_FOUND')
+  })
+
+  it('the express-session store encrypts too, and merges fields as without', async () => {
+    const store = new SessionStore(conn, { tenant: 'web', encryption: keyring })
+    const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), path: '/' }
+    await call((cb) => store.set('enc-sid', { cookie, secret: 'hunter2', a: 0 } as never, cb))
+    const handle = store.sessions.handleOf('enc-sid')
+    const { h } = await raw('web', handle)
+    expect(Object.values(h).join('\n')).not.toContain('hunter2')
+    const x = await call<Record<string, unknown>>((cb) => store.get('enc-sid', cb as never))
+    const y = await call<Record<string, unknown>>((cb) => store.get('enc-sid', cb as never))
+    await call((cb) => store.set('enc-sid', { ...x, a: 1 } as never, cb))
+    await call((cb) => store.set('enc-sid', { ...y, b: 2 } as never, cb))
+    const z = await call<Record<string, unknown>>((cb) => store.get('enc-sid', cb as never))
+    expect(z).toMatchObject({ secret: 'hunter2', a: 1, b: 2 })
+    await store.close()
+  })
+
+  it('refresh tokens and one-time codes are stored as keyed hashes', async () => {
+    const hashKey = new KeyedHash(keyring, { context: 'tokens' })
+    const rt = new RefreshTokens(conn, { hashKey })
+    const issued = await rt.issue({ tenant: 't1', userId: 'u-t' })
+    const fk = `${conn.keys.prefix}rt:{${issued.familyId}}`
+    const cur = String(await conn.send(['HGET', fk, 'cur'], { key: fk }))
+    expect(cur).toBe(hashKey.digest(issued.token.split('.')[1]!).toString('base64url'))
+    expect((await rt.rotate(issued.token)).familyId).toBe(issued.familyId)
+    // A RefreshTokens with another key cannot rotate it (the hash differs): the family is treated as reused.
+    const other = new RefreshTokens(conn, { hashKey: 'another-secret-0123456789' })
+    const second = await rt.issue({ tenant: 't1', userId: 'u-t' })
+    expect(await codeOf(other.rotate(second.token))).toBe('E_TOKEN_REUSED')
+
+    const otp = new OneTimeCodes(conn, { hashKey, resendInterval: 0 })
+    const code = await otp.issue('login:u-t')
+    const ok = conn.keys.child('otp').tagged('login:u-t')
+    expect(String(await conn.send(['HGET', ok, 'h'], { key: ok }))).toBe(
+      hashKey.digest(`login:u-t\n${code}`).toString('base64url'),
+    )
+    expect(await otp.verify('login:u-t', code)).toBe(true)
+  })
+
+  it('bad encryption or hashKey options are typed errors naming the field', async () => {
+    expect(codeOfSync(() => new SessionManager(conn, { encryption: {} as never }))).toBe('E_INVALID_OPTION')
+    expect(() => new SessionManager(conn, { hashKey: 'short' })).toThrow(/hashKey/)
+    expect(() => new SessionStore(conn, { encryption: 'k' as never })).toThrow(/encryption/)
+    expect(() => new RefreshTokens(conn, { hashKey: 5 as never })).toThrow(/hashKey/)
+  })
+})
