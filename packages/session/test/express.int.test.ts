@@ -5,7 +5,7 @@ import express from 'express'
 import session from 'express-session'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SessionStore } from '../src/express.js'
-import { sharedConnection, sleep } from './helpers.js'
+import { browser, sharedConnection, sleep } from './helpers.js'
 
 declare module 'express-session' {
   interface SessionData {
@@ -13,29 +13,6 @@ declare module 'express-session' {
     a?: number
     b?: number
     views?: number
-  }
-}
-
-/** A browser: fetch with one cookie. */
-function browser(base: string) {
-  let cookie = ''
-  return {
-    get cookie() {
-      return cookie
-    },
-    async go(
-      path: string,
-    ): Promise<{ status: number; body: Record<string, unknown>; setCookie: string | null }> {
-      const res = await fetch(`${base}${path}`, { headers: cookie ? { cookie } : {} })
-      const set = res.headers.get('set-cookie')
-      if (set) cookie = set.split(';')[0]!
-      const text = await res.text()
-      return {
-        status: res.status,
-        body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-        setCookie: set,
-      }
-    },
   }
 }
 

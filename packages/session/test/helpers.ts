@@ -15,3 +15,26 @@ export async function sharedConnection(kind: 'standalone' | 'sentinel' | 'cluste
     return connect({ sentinel: { name: sentinel.name, sentinels: sentinel.sentinels }, namespace })
   return connect({ url: standalone.url, namespace })
 }
+
+/** A browser: fetch with one cookie. */
+export function browser(base: string) {
+  let cookie = ''
+  return {
+    get cookie() {
+      return cookie
+    },
+    async go(
+      path: string,
+    ): Promise<{ status: number; body: Record<string, unknown>; setCookie: string | null }> {
+      const res = await fetch(`${base}${path}`, { headers: cookie ? { cookie } : {} })
+      const set = res.headers.get('set-cookie')
+      if (set) cookie = set.split(';')[0]!
+      const text = await res.text()
+      return {
+        status: res.status,
+        body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+        setCookie: set,
+      }
+    },
+  }
+}
