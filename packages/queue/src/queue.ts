@@ -1,21 +1,89 @@
-import type { Connection } from '@cache/client'
-import { type ConnectionOptions, type JobsOptions, Queue, Worker } from 'bullmq'
+import {
+  type Connection,
+  type Duration,
+  InvalidArgumentError,
+  LatencyRing,
+  type LatencySummary,
+  parseOptions,
+  zDuration,
+} from '@cache/client'
+import { type ConnectionOptions, type JobsOptions, Queue } from 'bullmq'
 import { Cluster, Redis } from 'ioredis'
-import type { z } from 'zod'
+import { z } from 'zod'
+import { type CapacityPlan, workersNeeded } from './capacity.js'
+import { type QueueWarning, startupChecks } from './checks.js'
+import { DeadLetters } from './dead-letters.js'
+import { DEFAULT_LATENCY_SAMPLES, DEFAULT_REPLAY_DEDUP_MS } from './defaults.js'
 import { InvalidPayloadError } from './errors.js'
+import { QueueKeys } from './keys.js'
+import {
+  type AddOptions,
+  type CacheJobOptions,
+  defaultJobOptions,
+  type JobDefinition,
+  PKG,
+  type ProcessOptions,
+  type QueueOptions,
+  type ResolvedQueueOptions,
+  resolveProcessOptions,
+  resolveQueueOptions,
+  toJobOptions,
+} from './options.js'
+import { RateMeter } from './rate-meter.js'
+import { TenantGate } from './tenants.js'
+import { type Handlers, type JobHandler, type QueueMeters, QueueWorker } from './worker.js'
 
-/** Zod schemas by job name. */
-export type JobDefinition = Record<string, z.ZodType>
+/** When a scheduled job repeats: every `every`, or on a cron pattern (in `tz`). */
+export type Repeat = { every: Duration } | { cron: string; tz?: string }
 
-/** Options of defineQueue. */
-export interface QueueOptions<J extends JobDefinition> {
-  /** Scope of the queue's keys. @default 'queue' */
-  namespace?: string
-  /** A zod schema per job name. */
-  jobs: J
-  /** Default BullMQ job options. */
-  defaults?: JobsOptions
+/** Job counts per BullMQ state, and the dead-letter queue's. */
+export interface QueueCounts {
+  waiting: number
+  active: number
+  delayed: number
+  prioritized: number
+  completed: number
+  failed: number
+  deadLetter: number
 }
+
+/** `queue.stats()`: counts from Redis; rates and latencies measured in this process. */
+export interface QueueStats {
+  counts: QueueCounts
+  /** Jobs per second over the last minute, by this process's producers and workers. */
+  throughput: { added: number; completed: number; failed: number }
+  /** Jobs added per second (λ), by this process. */
+  arrivalRate: number
+  /** Jobs finished per second (completed + failed), by this process's workers. */
+  serviceRate: number
+  /** Time from add to first start (ms), delays excluded. */
+  wait: LatencySummary
+  /** Handler run time (ms). */
+  run: LatencySummary
+  /** Totals since the queue object was created. */
+  totals: {
+    added: number
+    completed: number
+    failed: number
+    stalled: number
+    timeouts: number
+    zombies: number
+    deadLettered: number
+    tenantDelays: number
+  }
+  /** Job slots and workers needed for the target wait (when `targetWait` was given and there is traffic). */
+  capacity?: CapacityPlan
+}
+
+/** One job of `addBulk`, typed by its name. */
+export type BulkJob<J extends JobDefinition> = {
+  [N in keyof J & string]: { name: N; data: z.input<J[N]>; opts?: AddOptions }
+}[keyof J & string]
+
+const repeatSchema = z.union([
+  z.strictObject({ every: zDuration({ min: 10, max: 3650 * 86_400_000 }) }),
+  z.strictObject({ cron: z.string().min(9).max(128), tz: z.string().min(1).max(64).optional() }),
+])
 
 function connection(conn: Connection): Redis | Cluster {
   const o = conn.bullmq()
@@ -23,112 +91,293 @@ function connection(conn: Connection): Redis | Cluster {
   return new Redis(o.options)
 }
 
-/** A typed BullMQ queue: `add` validates data with the job's schema; workers send schema-invalid data to the DLQ. */
+/**
+ * A typed BullMQ queue: `add` validates data with the job's schema; `process` runs typed handlers with
+ * retries, timeouts, per-tenant limits and a dead-letter queue (`deadLetters`).
+ */
 export class TypedQueue<J extends JobDefinition> {
+  /** The BullMQ queue. */
   readonly queue: Queue
-  readonly deadLetter: Queue
-  readonly #jobs: J
+  /** The dead-letter queue: list, inspect, replay, purge. */
+  readonly deadLetters: DeadLetters
+  /** The queue's name. */
+  readonly name: string
+  readonly #o: Readonly<ResolvedQueueOptions>
   readonly #conn: Connection
+  readonly #keys: QueueKeys
   readonly #prefix: string
-  readonly #workers = new Set<Worker>()
+  readonly #workers = new Set<QueueWorker>()
   readonly #clients: (Redis | Cluster)[] = []
+  readonly #gates: TenantGate[] = []
+  readonly #meters: QueueMeters
+  #checks: Promise<QueueWarning[]> | undefined
+  #closing: Promise<void> | undefined
 
+  /**
+   * @example
+   * const emails = new TypedQueue(conn, 'emails', { jobs: { welcome: z.object({ to: z.string() }) } })
+   */
   constructor(conn: Connection, name: string, options: QueueOptions<J>) {
+    parseOptions(
+      PKG,
+      z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: "must be 1–64 letters, digits or '._-'" }),
+      name,
+      'name',
+    )
+    this.#o = resolveQueueOptions(options)
     this.#conn = conn
-    this.#jobs = options.jobs
-    const ns = options.namespace ?? 'queue'
-    this.#prefix = conn.bullmq().kind === 'cluster' ? `{${ns}:${name}}` : ns
+    this.name = name
+    this.#keys = new QueueKeys(conn, this.#o.namespace)
+    this.#prefix = this.#keys.prefix(name)
     const c = this.#client()
     this.queue = new Queue(name, {
       connection: c as unknown as ConnectionOptions,
       prefix: this.#prefix,
-      defaultJobOptions: options.defaults,
+      defaultJobOptions: defaultJobOptions(this.#o),
     })
-    this.deadLetter = new Queue(`${name}-dlq`, {
+    const dlqName = this.#keys.deadLetterName(name)
+    const dlq = new Queue(dlqName, {
       connection: c as unknown as ConnectionOptions,
-      prefix: this.#prefix,
+      prefix: this.#keys.prefix(dlqName),
     })
+    this.queue.on('error', () => {})
+    dlq.on('error', () => {})
+    this.deadLetters = new DeadLetters(this.queue, dlq, DEFAULT_REPLAY_DEDUP_MS)
+    this.#meters = {
+      added: new RateMeter(),
+      completed: new RateMeter(),
+      failed: new RateMeter(),
+      wait: new LatencyRing(DEFAULT_LATENCY_SAMPLES),
+      run: new LatencyRing(DEFAULT_LATENCY_SAMPLES),
+      stalled: 0,
+      timeouts: 0,
+      zombies: 0,
+      deadLettered: 0,
+      tenantDelays: 0,
+    }
+    if (this.#o.checks) void this.check()
   }
 
   #client(): Redis | Cluster {
     const c = connection(this.#conn)
+    c.on('error', () => {})
     this.#clients.push(c)
     return c
   }
 
-  #validate<N extends keyof J & string>(name: N, data: unknown): z.infer<J[N]> {
-    const schema = this.#jobs[name]
-    if (!schema) throw new InvalidPayloadError(name, '(name)', 'is not a defined job')
+  #validate<N extends keyof J & string>(name: N, data: unknown): z.output<J[N]> {
+    const schema = this.#o.jobs[name]
+    if (!schema) throw new InvalidPayloadError(String(name), '(name)', 'is not a defined job')
     const r = schema.safeParse(data)
     if (!r.success) {
       const issue = r.error.issues[0]
       throw new InvalidPayloadError(name, issue?.path.join('.') || '(root)', issue?.message ?? 'is invalid')
     }
-    return r.data as z.infer<J[N]>
+    return r.data as z.output<J[N]>
   }
 
-  /** Validates and enqueues one job. */
-  async add<N extends keyof J & string>(name: N, data: z.input<J[N]>, opts?: JobsOptions): Promise<string> {
-    const job = await this.queue.add(name, this.#validate(name, data), opts)
+  /**
+   * The start-up checks (eviction policy, retention), run once; each warning is also published on
+   * `cache:queue:warning` and logged.
+   */
+  check(): Promise<QueueWarning[]> {
+    this.#checks ??= startupChecks(this.#conn, this.name, this.#o, this.#o.logger)
+    return this.#checks
+  }
+
+  /**
+   * Validates and enqueues one job; returns its id.
+   * @throws InvalidPayloadError (E_INVALID_PAYLOAD) naming the bad field; nothing is enqueued.
+   */
+  async add<N extends keyof J & string>(name: N, data: z.input<J[N]>, opts?: AddOptions): Promise<string> {
+    const job = await this.queue.add(name, this.#validate(name, data), toJobOptions(opts) as JobsOptions)
+    this.#meters.added.record()
     return job.id as string
   }
 
   /** Validates every job, then enqueues them all (nothing is enqueued if one is invalid). */
-  async addBulk(jobs: { name: keyof J & string; data: unknown; opts?: JobsOptions }[]): Promise<string[]> {
-    const checked = jobs.map((j) => ({ name: j.name, data: this.#validate(j.name, j.data), opts: j.opts }))
-    return (await this.queue.addBulk(checked)).map((j) => j.id as string)
+  async addBulk(jobs: readonly BulkJob<J>[]): Promise<string[]> {
+    if (!Array.isArray(jobs)) throw new InvalidArgumentError(PKG, 'jobs', 'must be an array')
+    const checked = jobs.map((j, i) => ({
+      name: j.name,
+      data: this.#validate(j.name, j.data),
+      opts: toJobOptions(j.opts, `jobs.${i}.opts`) as JobsOptions,
+    }))
+    const added = await this.queue.addBulk(checked)
+    this.#meters.added.record(added.length)
+    return added.map((j) => j.id as string)
   }
 
-  /** Starts a worker; data failing its schema goes straight to the dead-letter queue. */
-  process(
-    handlers: { [N in keyof J]: (job: { id?: string; name: N; data: z.infer<J[N]> }) => Promise<unknown> },
-    opts: { concurrency?: number } = {},
-  ): Worker {
-    const w = new Worker(
-      this.queue.name,
-      async (job) => {
-        const name = job.name as keyof J & string
-        let data: unknown
-        try {
-          data = this.#validate(name, job.data)
-        } catch (err) {
-          await this.deadLetter.add(name, {
-            data: job.data,
-            error: String((err as Error).message),
-            id: job.id,
-          })
-          return undefined
-        }
-        return handlers[name]({ id: job.id, name, data: data as never })
-      },
+  /**
+   * Creates or updates (idempotent upsert) a job scheduler: job `name` with `data` every `every`, or on a
+   * cron pattern. `id` names the scheduler (default: the job name); returns it.
+   */
+  async schedule<N extends keyof J & string>(
+    name: N,
+    repeat: Repeat,
+    data: z.input<J[N]>,
+    opts: AddOptions & { id?: string } = {},
+  ): Promise<string> {
+    const r = parseOptions(PKG, repeatSchema, repeat, 'repeat')
+    const { id = name, ...rest } = opts
+    if (typeof id !== 'string' || id.length === 0)
+      throw new InvalidArgumentError(PKG, 'opts.id', 'must be a non-empty string')
+    const jobOpts = toJobOptions(rest, 'opts') as JobsOptions & CacheJobOptions
+    delete jobOpts.jobId
+    delete jobOpts.delay
+    const repeatOpts =
+      'every' in r ? { every: r.every } : { pattern: r.cron, ...(r.tz !== undefined && { tz: r.tz }) }
+    try {
+      await this.queue.upsertJobScheduler(id, repeatOpts, {
+        name,
+        data: this.#validate(name, data),
+        opts: jobOpts,
+      })
+    } catch (err) {
+      if (err instanceof InvalidPayloadError) throw err
+      throw new InvalidArgumentError(PKG, 'repeat', `is not accepted by BullMQ: ${(err as Error).message}`)
+    }
+    return id
+  }
+
+  /** Removes a job scheduler; true when it existed. */
+  unschedule(id: string): Promise<boolean> {
+    return this.queue.removeJobScheduler(id)
+  }
+
+  /** The job schedulers of the queue. */
+  async schedules(): Promise<
+    Array<{ id: string; name: string; every?: number; cron?: string; tz?: string; next?: number }>
+  > {
+    const list = await this.queue.getJobSchedulers(0, -1, true)
+    return list.map((s) => ({
+      id: s.key,
+      name: s.name,
+      ...(s.every != null && { every: Number(s.every) }),
+      ...(s.pattern != null && { cron: s.pattern }),
+      ...(s.tz != null && { tz: s.tz }),
+      ...(s.next != null && { next: s.next }),
+    }))
+  }
+
+  /**
+   * Starts a worker running `handlers` (one per job name). See QueueWorker for retries, timeouts, the
+   * dead-letter queue and per-tenant limits.
+   * @example
+   * const worker = emails.process({ welcome: async (job, { signal }) => send(job.data, { signal }) }, { concurrency: 16 })
+   */
+  process(handlers: Handlers<J>, options: ProcessOptions = {}): QueueWorker {
+    const p = resolveProcessOptions(options)
+    if (!handlers || typeof handlers !== 'object')
+      throw new InvalidArgumentError(PKG, 'handlers', 'must be an object of functions')
+    for (const name of Object.keys(this.#o.jobs)) {
+      if (typeof (handlers as Record<string, unknown>)[name] !== 'function')
+        throw new InvalidArgumentError(PKG, `handlers.${name}`, 'must be a function')
+    }
+    let gate: TenantGate | undefined
+    if (p.perTenant) {
+      const leaseMs = (this.#o.timeoutMs ?? 600_000) + p.zombieGraceMs + 1_000
+      gate = new TenantGate(this.#conn, this.#keys, this.name, p.perTenant, leaseMs)
+      this.#gates.push(gate)
+    }
+    const w = new QueueWorker(
       {
-        connection: this.#client() as unknown as ConnectionOptions,
+        conn: this.#conn,
+        name: this.name,
         prefix: this.#prefix,
-        concurrency: opts.concurrency ?? 1,
+        source: this.queue,
+        connection: this.#client() as unknown as ConnectionOptions,
+        options: this.#o,
+        process: p,
+        deadLetters: this.deadLetters,
+        gate,
+        meters: this.#meters,
+        onClose: (x) => this.#workers.delete(x),
       },
+      handlers as unknown as Record<string, JobHandler<string, unknown>>,
     )
     this.#workers.add(w)
     return w
   }
 
-  /** Closes workers and queues (idempotent). */
-  async close(): Promise<void> {
-    await Promise.all([...this.#workers].map((w) => w.close()))
-    this.#workers.clear()
-    await Promise.all([this.queue.close(), this.deadLetter.close()])
-    for (const c of this.#clients.splice(0)) c.disconnect()
+  /** Counts per state (Redis), throughput, wait and run time percentiles, and optionally a capacity plan. */
+  async stats(options: { targetWait?: Duration } = {}): Promise<QueueStats> {
+    const o = parseOptions(PKG, z.strictObject({ targetWait: zDuration({ min: 1 }).optional() }), options)
+    const [c, deadLetter] = await Promise.all([
+      this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
+      this.deadLetters.count(),
+    ])
+    const m = this.#meters
+    const completed = m.completed.rate()
+    const failed = m.failed.rate()
+    const run = m.run.summary()
+    const stats: QueueStats = {
+      counts: {
+        waiting: c.waiting ?? 0,
+        active: c.active ?? 0,
+        delayed: c.delayed ?? 0,
+        prioritized: c.prioritized ?? 0,
+        completed: c.completed ?? 0,
+        failed: c.failed ?? 0,
+        deadLetter,
+      },
+      throughput: { added: m.added.rate(), completed, failed },
+      arrivalRate: m.added.rate(),
+      serviceRate: completed + failed,
+      wait: m.wait.summary(),
+      run,
+      totals: {
+        added: m.added.total,
+        completed: m.completed.total,
+        failed: m.failed.total,
+        stalled: m.stalled,
+        timeouts: m.timeouts,
+        zombies: m.zombies,
+        deadLettered: m.deadLettered,
+        tenantDelays: m.tenantDelays,
+      },
+    }
+    if (o.targetWait !== undefined && stats.arrivalRate > 0 && run.samples > 0) {
+      stats.capacity = workersNeeded({
+        arrivalRate: stats.arrivalRate,
+        serviceTimeMs: Math.max(0.001, run.p50),
+        targetWaitMs: o.targetWait,
+      })
+    }
+    return stats
   }
 
+  /** Closes the workers (waiting for in-flight jobs), then the queues and their connections. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#workers].map((w) => w.close()))
+      await Promise.all([
+        this.queue.close(),
+        this.deadLetters.queue.close(),
+        ...this.#gates.map((g) => g.close()),
+      ])
+      await this.#checks?.catch(() => {})
+      for (const c of this.#clients.splice(0)) c.disconnect()
+    })()
+    return this.#closing
+  }
+
+  /** `await using emails = defineQueue(…)` closes it. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
 }
 
-/** Defines a typed queue. */
+/**
+ * Defines a typed queue (same as `new TypedQueue(conn, name, options)`).
+ * @example
+ * const emails = defineQueue(conn, 'emails', { jobs: { welcome: z.object({ to: z.string().email() }) } })
+ * await emails.add('welcome', { to: 'ada@example.com' })
+ */
 export function defineQueue<J extends JobDefinition>(
   conn: Connection,
   name: string,
   options: QueueOptions<J>,
-) {
+): TypedQueue<J> {
   return new TypedQueue(conn, name, options)
 }

@@ -1,0 +1,329 @@
+import {
+  backoff,
+  type Connection,
+  type Duration,
+  type LatencyRing,
+  parseDuration,
+  withDeadline,
+} from '@cache/client'
+import {
+  type ConnectionOptions,
+  DelayedError,
+  type Job,
+  type Queue,
+  UnrecoverableError,
+  Worker,
+} from 'bullmq'
+import type { z } from 'zod'
+import type { DeadLetters } from './dead-letters.js'
+import { DEFAULT_CLOSE_TIMEOUT_MS } from './defaults.js'
+import {
+  completedChannel,
+  failedChannel,
+  retriedChannel,
+  stalledChannel,
+  tenantDelayedChannel,
+  timeoutChannel,
+  zombieChannel,
+} from './diagnostics.js'
+import { JobTimeoutError } from './errors.js'
+import { attemptRecord, readAttempts, recordAttempt } from './history.js'
+import {
+  BACKOFF_TYPES,
+  type CacheJobOptions,
+  type JobDefinition,
+  PKG,
+  type ResolvedProcessOptions,
+  type ResolvedQueueOptions,
+} from './options.js'
+import type { RateMeter } from './rate-meter.js'
+import type { TenantGate } from './tenants.js'
+
+/** A job as a handler sees it. */
+export interface QueueJob<N extends string = string, D = unknown> {
+  readonly id: string
+  readonly name: N
+  /** The data, parsed by the job's schema. */
+  readonly data: D
+  /** 1 for the first attempt. */
+  readonly attempt: number
+  /** The attempts the job has. */
+  readonly attempts: number
+  /** The job's tenant, when it was added with one. */
+  readonly tenant: string | undefined
+  /** When the job was added (ms since the epoch). */
+  readonly timestamp: number
+  /** The BullMQ job underneath. */
+  readonly raw: Job
+}
+
+/** What a handler gets besides the job. */
+export interface JobContext {
+  /** Aborts when the attempt times out (reason: a JobTimeoutError) or the worker is force-closed. */
+  signal: AbortSignal
+  /** Reports progress (a number or an object), stored on the job. */
+  progress(value: number | object): Promise<void>
+  /** Appends a line to the job's log. */
+  log(line: string): Promise<void>
+}
+
+/** The handler of one job name. */
+export type JobHandler<N extends string, D> = (job: QueueJob<N, D>, ctx: JobContext) => Promise<unknown>
+
+/** A handler per job name of a definition. */
+export type Handlers<J extends JobDefinition> = {
+  [N in keyof J & string]: JobHandler<N, z.output<J[N]>>
+}
+
+/** Counters and latency rings a queue shares with its workers. @internal */
+export interface QueueMeters {
+  completed: RateMeter
+  failed: RateMeter
+  added: RateMeter
+  wait: LatencyRing
+  run: LatencyRing
+  stalled: number
+  timeouts: number
+  zombies: number
+  deadLettered: number
+  tenantDelays: number
+}
+
+/** Everything a worker needs from its queue. @internal */
+export interface WorkerDeps {
+  conn: Connection
+  name: string
+  prefix: string
+  source: Queue
+  connection: ConnectionOptions
+  options: ResolvedQueueOptions
+  process: ResolvedProcessOptions
+  deadLetters: DeadLetters
+  gate: TenantGate | undefined
+  meters: QueueMeters
+  onClose: (w: QueueWorker) => void
+}
+
+/**
+ * A BullMQ Worker running typed handlers: schema check (invalid data goes straight to the dead-letter
+ * queue), per-tenant limits, a timeout that aborts the handler's signal, retries with @cache/client's
+ * backoff, and after the last attempt the job and its attempt history moved to the dead-letter queue.
+ */
+export class QueueWorker {
+  /** The BullMQ worker. */
+  readonly worker: Worker
+  readonly #d: WorkerDeps
+  readonly #handlers: Record<string, JobHandler<string, unknown>>
+  #closing: Promise<void> | undefined
+
+  /** @internal */
+  constructor(deps: WorkerDeps, handlers: Record<string, JobHandler<string, unknown>>) {
+    this.#d = deps
+    this.#handlers = handlers
+    const p = deps.process
+    const { maxMs } = deps.options.backoff
+    this.worker = new Worker(deps.name, (job, token, signal) => this.#process(job, token, signal), {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: p.concurrency,
+      ...(p.id !== undefined && { name: p.id }),
+      ...(p.lockDurationMs !== undefined && { lockDuration: p.lockDurationMs }),
+      ...(p.stalledIntervalMs !== undefined && { stalledInterval: p.stalledIntervalMs }),
+      ...(p.maxStalledCount !== undefined && { maxStalledCount: p.maxStalledCount }),
+      settings: {
+        backoffStrategy: (attemptsMade, type, _err, job) => {
+          const b = job?.opts.backoff
+          const base = typeof b === 'object' ? (b.delay ?? 0) : Number(b ?? 0)
+          const jitter = typeof b === 'object' ? (b.jitter ?? 0) : 0
+          const delayMs =
+            type === BACKOFF_TYPES.fixed
+              ? backoff({ attempt: 0, base, max: base, jitter })
+              : backoff({ attempt: attemptsMade - 1, base, max: maxMs, jitter })
+          retriedChannel.publish({
+            queue: deps.name,
+            name: job?.name,
+            id: job?.id,
+            attempt: attemptsMade,
+            delayMs,
+          })
+          return delayMs
+        },
+      },
+    })
+    this.worker.on('stalled', (id) => {
+      deps.meters.stalled++
+      stalledChannel.publish({ queue: deps.name, id })
+    })
+    // Errors of the worker's connection are retried by ioredis and BullMQ; without a listener Node would throw.
+    this.worker.on('error', () => {})
+  }
+
+  /** Resolves when the worker's connection is ready. */
+  async waitUntilReady(): Promise<void> {
+    await this.worker.waitUntilReady()
+  }
+
+  async #process(job: Job, token: string | undefined, bullSignal: AbortSignal | undefined): Promise<unknown> {
+    const d = this.#d
+    const startedAt = Date.now()
+    const attempt = job.attemptsMade + 1
+    const attempts = job.opts.attempts ?? 1
+    const name = job.name
+    const schema = d.options.jobs[name]
+    const handler = this.#handlers[name]
+    const parsed = schema?.safeParse(job.data)
+    if (!schema || !handler || !parsed?.success) {
+      const issue = parsed && !parsed.success ? parsed.error.issues[0] : undefined
+      const reason = !schema
+        ? `job "${name}" is not defined`
+        : `job "${name}" field "${issue?.path.join('.') || '(root)'}" ${issue?.message ?? 'is invalid'}`
+      const err = Object.assign(new UnrecoverableError(`[@cache/queue] ${reason}`), {
+        code: 'E_INVALID_PAYLOAD',
+      })
+      const rec = attemptRecord(attempt, startedAt, err)
+      await d.deadLetters.send(job, err.message, 'E_INVALID_PAYLOAD', [rec])
+      d.meters.deadLettered++
+      d.meters.failed.record()
+      throw err
+    }
+    const tenant = (job.opts as CacheJobOptions).tenant
+    let release: (() => Promise<void>) | undefined
+    if (d.gate && tenant !== undefined) {
+      const g = await d.gate.enter(tenant)
+      if (!g.ok) {
+        d.meters.tenantDelays++
+        await job.moveToDelayed(Date.now() + g.delayMs, token)
+        tenantDelayedChannel.publish({
+          queue: d.name,
+          name,
+          id: job.id,
+          tenant,
+          limit: g.limit,
+          delayMs: g.delayMs,
+        })
+        throw new DelayedError()
+      }
+      release = g.release
+    }
+    if (attempt === 1) d.meters.wait.record(Math.max(0, startedAt - job.timestamp - (job.opts.delay ?? 0)))
+    const t0 = performance.now()
+    try {
+      const result = await this.#run(job, handler, parsed.data, attempt, attempts, bullSignal)
+      const runMs = performance.now() - t0
+      d.meters.run.record(runMs)
+      d.meters.completed.record()
+      completedChannel.publish({ queue: d.name, name, id: job.id, runMs })
+      return result
+    } catch (err) {
+      d.meters.run.record(performance.now() - t0)
+      d.meters.failed.record()
+      const rec = attemptRecord(attempt, startedAt, err)
+      await recordAttempt(job, rec).catch(() => {})
+      failedChannel.publish({ queue: d.name, name, id: job.id, attempt, code: rec.code, error: rec.error })
+      const unrecoverable = err instanceof UnrecoverableError || d.options.nonRetryable(err)
+      if (attempt < attempts && !unrecoverable) throw err
+      const history = await readAttempts(d.source, job.id as string).catch(() => [rec])
+      await d.deadLetters.send(job, rec.error, rec.code, history.length > 0 ? history : [rec])
+      d.meters.deadLettered++
+      if (unrecoverable && !(err instanceof UnrecoverableError)) {
+        throw Object.assign(new UnrecoverableError(rec.error), { cause: err })
+      }
+      throw err
+    } finally {
+      await release?.().catch(() => {})
+    }
+  }
+
+  /** Runs the handler under the attempt's timeout; a handler that outlives it is reported a zombie. */
+  async #run(
+    job: Job,
+    handler: JobHandler<string, unknown>,
+    data: unknown,
+    attempt: number,
+    attempts: number,
+    bullSignal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    const d = this.#d
+    const timeoutMs = (job.opts as CacheJobOptions).timeoutMs ?? d.options.timeoutMs
+    const ac = new AbortController()
+    const signal = bullSignal ? AbortSignal.any([bullSignal, ac.signal]) : ac.signal
+    const view: QueueJob = {
+      id: job.id as string,
+      name: job.name,
+      data,
+      attempt,
+      attempts,
+      tenant: (job.opts as CacheJobOptions).tenant,
+      timestamp: job.timestamp,
+      raw: job,
+    }
+    const ctx: JobContext = {
+      signal,
+      progress: (value) => job.updateProgress(value),
+      log: async (line) => {
+        await job.log(line)
+      },
+    }
+    const running = Promise.resolve().then(() => handler(view, ctx))
+    if (timeoutMs === undefined) return running
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new JobTimeoutError(job.name, job.id, timeoutMs)
+        d.meters.timeouts++
+        timeoutChannel.publish({ queue: d.name, name: job.name, id: job.id, timeoutMs })
+        ac.abort(err)
+        reject(err)
+        this.#watchZombie(job, running, timeoutMs)
+      }, timeoutMs)
+    })
+    try {
+      return await Promise.race([running, timedOut])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  #watchZombie(job: Job, running: Promise<unknown>, timeoutMs: number): void {
+    const d = this.#d
+    let settled = false
+    running.then(
+      () => {
+        settled = true
+      },
+      () => {
+        settled = true
+      },
+    )
+    const graceMs = d.process.zombieGraceMs
+    setTimeout(() => {
+      if (settled) return
+      d.meters.zombies++
+      zombieChannel.publish({ queue: d.name, name: job.name, id: job.id, timeoutMs, graceMs })
+    }, graceMs).unref()
+  }
+
+  /**
+   * Stops taking jobs and waits up to `timeout` for the ones in flight; past it, their signals abort and
+   * the worker closes without waiting (those jobs are retried by another worker's stalled check).
+   * Idempotent.
+   */
+  close({ timeout = DEFAULT_CLOSE_TIMEOUT_MS }: { timeout?: Duration } = {}): Promise<void> {
+    const ms = parseDuration(timeout, { field: 'timeout', pkg: PKG })
+    this.#closing ??= (async () => {
+      try {
+        await withDeadline(this.worker.close(), ms, 'worker.close')
+      } catch {
+        this.worker.cancelAllJobs('closing')
+        await this.worker.close(true)
+      }
+      this.#d.onClose(this)
+    })()
+    return this.#closing
+  }
+
+  /** `await using worker = queue.process(…)` closes it. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
