@@ -1,3 +1,5 @@
+export { type Acl, type AclOptions, generateAcl } from './acl.js'
+export { ACL_PACKAGES, type AclPackage } from './acl-profiles.js'
 export {
   type AuditEntry,
   AuditLog,
@@ -36,3 +38,4 @@ export {
   rewrap,
   rewrapChannel,
 } from './rewrap.js'
+export { type AclNodeReport, type AclProbeResult, type AclReport, verifyAcl } from './verify-acl.js'
