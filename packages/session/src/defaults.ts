@@ -16,3 +16,7 @@ export const TENANT_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
 export const DEFAULT_SNAPSHOTS = 10_000
 /** A session handle: the keyed hash of its id, 32 bytes base64url. */
 export const HANDLE_PATTERN = /^[A-Za-z0-9_-]{43}$/
+/** Period of the per-user index sweep. */
+export const DEFAULT_SWEEP_INTERVAL_MS = 60_000
+/** Per-user indexes visited per sweep. */
+export const DEFAULT_SWEEP_BATCH = 100

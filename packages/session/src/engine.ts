@@ -139,11 +139,24 @@ export class SessionEngine {
     if (userId !== '') {
       const idx = this.keys.user(tenant, userId)
       ops.push(this.conn.send(['ZADD', idx, String(absAt), handle], { key: idx }))
-      ops.push(this.conn.send(['PEXPIREAT', idx, String(absAt), 'GT'], { key: idx }).catch(() => 0))
+      // The index lives as long as its longest session: NX gives a new index its first expiry (GT alone never
+      // sets one, a key without expiry counting as infinite), GT then only ever extends it.
+      ops.push(
+        this.conn
+          .send(['PEXPIREAT', idx, String(absAt), 'NX'], { key: idx })
+          .then(() => this.conn.send(['PEXPIREAT', idx, String(absAt), 'GT'], { key: idx })),
+      )
+      // The sweep visits this index once the session may have expired (LT: the earliest such time wins).
+      const sweep = this.keys.sweep()
+      ops.push(
+        this.conn.send(['ZADD', sweep, 'LT', String(expiresAt), `${tenant}:${userId}`], { key: sweep }),
+      )
     }
     if (created) {
       const counters = this.keys.counters(tenant)
+      const tenants = this.keys.tenants()
       ops.push(this.conn.send(['HINCRBY', counters, 'created', '1'], { key: counters }))
+      ops.push(this.conn.send(['SADD', tenants, tenant], { key: tenants }))
       if (userId !== '') {
         const users = this.keys.users(tenant, new Date().toISOString().slice(0, 10))
         ops.push(this.conn.send(['PFADD', users, userId], { key: users }))

@@ -6,7 +6,7 @@ import { z } from 'zod'
 import * as D from './defaults.js'
 import { SessionEngine } from './engine.js'
 import type { HashKey } from './hash.js'
-import { engineConfig, zHashKey, zKeyring } from './options.js'
+import { engineConfig, zHashKey, zKeyring, zSweepBatch, zSweepInterval } from './options.js'
 import { SessionManager } from './session-manager.js'
 
 /** Options of `new SessionStore(conn, options)`. */
@@ -27,6 +27,10 @@ export interface SessionStoreOptions {
   hashKey?: HashKey
   /** Largest session, in bytes of JSON. @default 65536 */
   maxDataBytes?: number
+  /** Period of the per-user index sweep (see SessionManagerOptions.sweepInterval). @default '1m' */
+  sweepInterval?: Duration | false
+  /** Per-user indexes visited per sweep. @default 100 */
+  sweepBatch?: number
 }
 
 const schema = z
@@ -46,6 +50,8 @@ const schema = z
       .min(1)
       .max(16 * 1024 * 1024)
       .default(D.DEFAULT_MAX_DATA_BYTES),
+    sweepInterval: zSweepInterval,
+    sweepBatch: zSweepBatch,
   })
   .strict()
 
@@ -89,6 +95,8 @@ export class SessionStore extends session.Store {
       idleTimeout: this.#options.idleTimeout,
       absoluteTimeout: this.#options.absoluteTimeout,
       maxDataBytes: this.#options.maxDataBytes,
+      sweepInterval: this.#options.sweepInterval,
+      sweepBatch: this.#options.sweepBatch,
     })
   }
 

@@ -7,6 +7,8 @@ export {
   TokenInvalidError,
   TokenReusedError,
 } from './errors.js'
+export type { HashKey } from './hash.js'
+export { type SweepReport, sweepChannel } from './index-sweeper.js'
 export { OneTimeCodes, type OneTimeCodesOptions } from './one-time-codes.js'
 export type { SessionManagerOptions } from './options.js'
 export {

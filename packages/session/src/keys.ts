@@ -30,4 +30,16 @@ export class SessionKeys {
   users(tenant: string, day: string): string {
     return this.#keys.child('t', tenant).tagged('users', day)
   }
+  /** Tenants that ever had a session (set): the sweep trims their live sets. */
+  tenants(): string {
+    return this.#keys.tagged('tenants')
+  }
+  /** Per-user indexes due for a sweep: zset `<tenant>:<user>` -> when an entry may next be stale (ms). */
+  sweep(): string {
+    return this.#keys.tagged('sweep')
+  }
+  /** The lease that lets one process of the fleet sweep per interval. */
+  sweepLease(): string {
+    return this.#keys.tagged('sweep', 'lease')
+  }
 }

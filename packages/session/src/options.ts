@@ -32,6 +32,13 @@ export interface SessionManagerOptions {
   maxDataBytes?: number
   /** Compare-and-set attempts of `update()` before E_SESSION_CONFLICT. @default 20 */
   maxRetries?: number
+  /**
+   * How often the per-user indexes are swept of sessions that expired (one process of the fleet per
+   * interval, through a lease); `false` turns the periodic sweep off (`sweep()` still works). @default '1m'
+   */
+  sweepInterval?: Duration | false
+  /** Per-user indexes visited per sweep (bounded work per tick). @default 100 */
+  sweepBatch?: number
 }
 
 const namespace = z
@@ -55,6 +62,14 @@ export const zHashKey = z.union([
     message: 'must be a secret of 16+ characters, a Buffer or a KeyedHash',
   }),
 ])
+
+/** `sweepInterval`: a duration from 100ms to a day, or false. */
+export const zSweepInterval = z
+  .union([z.literal(false), zDuration({ min: 100, max: 86_400_000 })])
+  .default(D.DEFAULT_SWEEP_INTERVAL_MS)
+
+/** `sweepBatch`: indexes per sweep. */
+export const zSweepBatch = z.number().int().min(1).max(10_000).default(D.DEFAULT_SWEEP_BATCH)
 
 /** The storage settings of a SessionEngine from resolved options. */
 export function engineConfig(o: {
@@ -87,6 +102,8 @@ export const managerSchema = z
       .max(16 * 1024 * 1024)
       .default(D.DEFAULT_MAX_DATA_BYTES),
     maxRetries: z.number().int().min(1).max(1000).default(D.DEFAULT_MAX_RETRIES),
+    sweepInterval: zSweepInterval,
+    sweepBatch: zSweepBatch,
   })
   .strict()
 

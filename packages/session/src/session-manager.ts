@@ -3,6 +3,7 @@ import { HANDLE_PATTERN, PKG } from './defaults.js'
 import { type SessionData, SessionEngine, type StoredSession } from './engine.js'
 import { SessionConflictError } from './errors.js'
 import { newId } from './hash.js'
+import { IndexSweeper, type SweepReport } from './index-sweeper.js'
 import {
   checkId,
   checkTenant,
@@ -80,11 +81,26 @@ export interface TenantScope {
 export class SessionManager {
   readonly #options: ResolvedManager
   readonly #engine: SessionEngine
+  readonly #sweeper: IndexSweeper
   #closed = false
 
   constructor(conn: Connection, options: SessionManagerOptions = {}) {
     this.#options = resolveManager(options)
     this.#engine = new SessionEngine(conn, engineConfig(this.#options))
+    this.#sweeper = new IndexSweeper(this.#engine, {
+      batch: this.#options.sweepBatch,
+      intervalMs: this.#options.sweepInterval,
+    })
+    this.#sweeper.start()
+  }
+
+  /**
+   * Sweeps the per-user indexes once, now: entries of expired sessions go, at most `sweepBatch` indexes
+   * (those due first). The periodic sweep calls this every `sweepInterval`; call it yourself with
+   * `sweepInterval: false` (a cron job, a worker).
+   */
+  sweep(): Promise<SweepReport> {
+    return this.#sweeper.sweep()
   }
 
   /** The handle (keyed hash) of a session id, as `listByUser()` reports it. */
@@ -398,6 +414,7 @@ export class SessionManager {
   /** Stops using the manager (the connection stays open: it is the caller's). Idempotent. */
   async close(): Promise<void> {
     this.#closed = true
+    await this.#sweeper.stop()
   }
 
   /** Whether `close()` was called. */
