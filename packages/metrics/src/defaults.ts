@@ -14,3 +14,9 @@ export const LOG_MIN_VALUE = 1e-9
 export const DROPPED_SERIES_METRIC = 'metrics_dropped_series_total'
 /** Round-trip limit of one flush script call. */
 export const FLUSH_TIMEOUT_MS = 5_000
+/** Exports ignore a process's gauge value when its last flush is older than this (the process is gone). */
+export const DEFAULT_GAUGE_STALE_MS = 60_000
+/** Buckets a log-layout histogram is folded into for Prometheus and OpenTelemetry (prom-client's defaults). */
+export const DEFAULT_EXPORT_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+])

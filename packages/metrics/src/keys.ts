@@ -26,3 +26,8 @@ export function totalKey(keys: KeyBuilder, name: string): string {
 export function seqKey(keys: KeyBuilder, name: string): string {
   return keys.tagged(name, 'seq')
 }
+
+/** The field of one process's last gauge value in the totals hash: `<series>|<id, URI-encoded: no '|'>`. */
+export function gaugeField(series: string, id: string): string {
+  return `${series}|${encodeURIComponent(id)}`
+}

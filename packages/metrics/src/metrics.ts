@@ -19,12 +19,13 @@ import {
   type Recorder,
   Uniques,
 } from './instruments.js'
-import { bucketKey, seqKey, totalKey, uniquesKey } from './keys.js'
+import { bucketKey, gaugeField, seqKey, totalKey, uniquesKey } from './keys.js'
 import { type MetricKind, validateNames } from './names.js'
 import { type MetricsOptions, type ResolvedMetricsOptions, resolveOptions } from './options.js'
 import { type QueryOptions, type QueryResult, runQuery } from './query.js'
 import { flush as flushLua } from './scripts/index.js'
 import { fixedLayout, LOG_LAYOUT } from './sketch.js'
+import { discoverMetrics, type MetricSnapshot, readSnapshot, type SnapshotOptions } from './snapshot.js'
 
 const PKG = '@cache/metrics'
 
@@ -149,6 +150,23 @@ export class Metrics implements Recorder {
   /** Runs a query over every process's data; see QueryOptions. */
   query(options: QueryOptions): Promise<QueryResult> {
     return runQuery(this.#conn, this.keys, this.options, options, (name) => this.#metrics.get(name)?.def)
+  }
+
+  /**
+   * The cumulative state of every metric (or of `names`) merged over every process that flushed it, read from
+   * Redis: what the Prometheus and OpenTelemetry exports serve, so N processes are scraped once.
+   */
+  async snapshot(options: SnapshotOptions = {}): Promise<MetricSnapshot[]> {
+    const names = options.names
+      ? [...options.names]
+      : [...new Set([...this.#metrics.keys(), ...(await discoverMetrics(this.#conn, this.keys))])].sort()
+    for (const name of names) {
+      if (typeof name !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) {
+        throw new InvalidArgumentError(PKG, 'names', `must be metric names, got ${JSON.stringify(name)}`)
+      }
+    }
+    const stale = options.staleAfterMs ?? D.DEFAULT_GAUGE_STALE_MS
+    return readSnapshot(this.#conn, this.keys, names, this.options.clock(), stale)
   }
 
   #define(
@@ -361,7 +379,10 @@ export class Metrics implements Recorder {
       // Cumulative totals (no TTL) for the Prometheus and OpenTelemetry exports.
       for (const [series, agg] of bucket) {
         if (def.kind === 'counter') add(total, 0, num(agg as number), series, agg as number)
-        else if (def.kind === 'histogram') {
+        else if (def.kind === 'gauge') {
+          // The last value of this process with the time of its bucket; exports skip stale processes.
+          add(total, 0, 's', gaugeField(series, this.options.id), `${agg as number}@${start}`)
+        } else if (def.kind === 'histogram') {
           const h = agg as HistogramAggregate
           for (const [i, c] of h.counts) add(total, 0, 'i', `${series}|${i}`, c)
           add(total, 0, num(h.sum), `${series}|sum`, h.sum)
