@@ -1,0 +1,8 @@
+export { run } from './cli.js'
+export type { Command, CommandContext, FlagSpec } from './command.js'
+export { type HealthResult, health, type NodeReport } from './commands/health.js'
+export { COMMANDS } from './commands/index.js'
+export { type ConnectionFlags, connectionOptions } from './connection-options.js'
+export { type CliErrorCode, UsageError } from './errors.js'
+export { EXIT } from './exit-codes.js'
+export type { CliIo } from './output.js'

@@ -1,0 +1,70 @@
+import { execFile, execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const pkg = fileURLToPath(new URL('..', import.meta.url))
+const bin = join(pkg, 'dist/esm/bin.js')
+
+function newestSource(dir: string): number {
+  let newest = 0
+  for (const f of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    if (f.endsWith('.test.ts')) continue
+    newest = Math.max(newest, statSync(join(dir, f)).mtimeMs)
+  }
+  return newest
+}
+
+/**
+ * Builds the package (ESM + CJS, as `npm run build` does) when dist/ is missing or older than src/, under a
+ * lock so test files starting together build it once. The tests then run the built bin, as `npx cache` does.
+ */
+export function ensureBuilt(): void {
+  const script = `test -f ${bin} && [ "$(stat -c %Y ${bin})" -ge "${Math.floor(newestSource(join(pkg, 'src')) / 1000)}" ] || node ../../tools/build-package.mjs`
+  execFileSync('flock', ['/tmp/cache-cli-build.lock', 'sh', '-c', script], { cwd: pkg, stdio: 'inherit' })
+  if (!existsSync(bin)) throw new Error('the build did not produce dist/esm/bin.js')
+}
+
+/** What one run of the bin printed and returned. */
+export interface CliRun {
+  code: number
+  stdout: string
+  stderr: string
+  /** stdout parsed as JSON (for --json runs). */
+  json<T = Record<string, unknown>>(): T
+}
+
+/** Runs `node dist/esm/bin.js …args` with only PATH and `env` in its environment (no REDIS_* leaks in). */
+export function cache(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      process.execPath,
+      [bin, ...args],
+      {
+        env: { PATH: process.env.PATH ?? '', ...options.env },
+        timeout: options.timeoutMs ?? 60_000,
+        encoding: 'utf8',
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
+        if (code === -1) return reject(Object.assign(err ?? new Error('failed'), { stdout, stderr }))
+        resolve({ code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T })
+      },
+    )
+    if (options.input !== undefined) child.stdin?.end(options.input)
+    else child.stdin?.end()
+  })
+}
+
+/** The connection flags of a shared harness topology. */
+export function target(
+  redis: { standalone: { url: string }; cluster: { nodes: { host: string; port: number }[] } },
+  kind: 'standalone' | 'cluster',
+): string[] {
+  return kind === 'standalone'
+    ? ['--url', redis.standalone.url]
+    : ['--cluster', redis.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')]
+}
