@@ -147,11 +147,11 @@ export async function readSnapshot(
 }
 
 /**
- * Folds a histogram's buckets into `bounds` (plus +Inf), cumulative as Prometheus `le` wants. A log bucket is
- * counted in the first bound at or above its upper end: a bound inside a log bucket moves at most that
- * bucket's width (2%) of values across it.
+ * Folds a histogram's buckets into `bounds` plus an overflow bucket (counts per bucket, not cumulative). A log
+ * bucket is counted in the first bound at or above its upper end: a bound inside a log bucket moves at most
+ * that bucket's width (2%) of values across it.
  */
-export function cumulativeBuckets(
+export function foldBuckets(
   buckets: ReadonlyArray<readonly [number, number]>,
   bounds: readonly number[],
 ): number[] {
@@ -161,6 +161,15 @@ export function cumulativeBuckets(
     while (i < bounds.length && bounds[i]! < upper * (1 - 1e-12)) i++
     out[i]! += count
   }
+  return out
+}
+
+/** `foldBuckets` made cumulative, as the Prometheus `le` buckets are. */
+export function cumulativeBuckets(
+  buckets: ReadonlyArray<readonly [number, number]>,
+  bounds: readonly number[],
+): number[] {
+  const out = foldBuckets(buckets, bounds)
   for (let i = 1; i < out.length; i++) out[i]! += out[i - 1]!
   return out
 }
