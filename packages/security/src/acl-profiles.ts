@@ -339,7 +339,8 @@ export const ACL_PROFILES: Readonly<Record<AclPackage, AclProfile>> = {
     channels: false,
   },
   security: {
-    // AuditLog, rewrap, keyring.usage, KeyUsageCounter, SubjectIndex and eraseSubject. ACL LOG (for
+    // AuditLog, rewrap, keyring.usage, KeyUsageCounter, SubjectIndex and eraseSubject (which also runs
+    // the cache and session deletions of core and session: grant those packages too). ACL LOG (for
     // AuditLog.importAclLog) is an admin command: granted only with `aclLog: true`.
     probes: [
       'GET {k}',
@@ -359,6 +360,7 @@ export const ACL_PROFILES: Readonly<Record<AclPackage, AclProfile>> = {
       'SREM {k} m',
       'SSCAN {k} 0',
       'SCARD {k}',
+      'EXISTS {k}',
       'PEXPIRE {k} 1000',
     ],
     keys: ['namespace'],

@@ -3,8 +3,9 @@ import { type Connection, type Duration, InvalidArgumentError, parseOptions, zDu
 import { z } from 'zod'
 import { PKG } from './defaults.js'
 import { KeyedHash } from './keyed-hash.js'
-import { Keyring } from './keyring.js'
+import type { Keyring } from './keyring.js'
 import { redact } from './redact.js'
+import { zKeyring, zNamespace } from './schemas.js'
 import { auditAppend } from './scripts/index.js'
 
 /** One entry to record. */
@@ -55,11 +56,8 @@ export interface AuditVerifyReport {
 
 const schema = z
   .object({
-    namespace: z
-      .string()
-      .regex(/^[A-Za-z0-9._\-@/=+]+$/, 'must be letters, digits and ._-@/=+')
-      .default('audit'),
-    keyring: z.custom<Keyring>((v) => v instanceof Keyring, 'must be a Keyring'),
+    namespace: zNamespace('audit'),
+    keyring: zKeyring,
     retention: zDuration({ min: 60_000 }).default(90 * 86_400_000),
   })
   .strict()

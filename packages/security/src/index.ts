@@ -16,6 +16,14 @@ export {
   isEncryptingCodec,
 } from './encryption-codec.js'
 export {
+  type EraseCacheTarget,
+  type EraseReport,
+  type EraseSessionTarget,
+  type EraseSubjectOptions,
+  eraseChannel,
+  eraseSubject,
+} from './erase-subject.js'
+export {
   DecryptError,
   KeyDisabledError,
   KeyNotFoundError,
@@ -38,4 +46,5 @@ export {
   rewrap,
   rewrapChannel,
 } from './rewrap.js'
+export { SubjectIndex, type SubjectIndexOptions } from './subject-index.js'
 export { type AclNodeReport, type AclProbeResult, type AclReport, verifyAcl } from './verify-acl.js'

@@ -3,6 +3,7 @@ import { type Connection, type Duration, parseOptions, zDuration } from '@cache/
 import { z } from 'zod'
 import { DEFAULT_USAGE_FLUSH_INTERVAL, DEFAULT_USAGE_WARN_AT, NONCE_BUDGET, PKG } from './defaults.js'
 import type { EncryptionCodec } from './encryption-codec.js'
+import { zNamespace } from './schemas.js'
 
 /** Options of `new KeyUsageCounter()`. */
 export interface KeyUsageCounterOptions {
@@ -31,10 +32,7 @@ export const keyUsageChannel = diagnostics.channel('cache:security:key-usage')
 
 const schema = z
   .object({
-    namespace: z
-      .string()
-      .regex(/^[A-Za-z0-9._\-@/=+]+$/, 'must be letters, digits and ._-@/=+')
-      .default('cache'),
+    namespace: zNamespace('cache'),
     warnAt: z.number().int().min(1).max(NONCE_BUDGET).default(DEFAULT_USAGE_WARN_AT),
     flushInterval: zDuration({ min: 10, max: 3_600_000 }).default(DEFAULT_USAGE_FLUSH_INTERVAL),
   })
