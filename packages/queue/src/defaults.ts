@@ -36,3 +36,9 @@ export const RATE_WINDOW_S = 60
 export const TENANT_CONCURRENCY_RETRY_MS = 250
 /** Maximum jobs per worker. */
 export const MAX_CONCURRENCY = 10_000
+/** Fair ordering: a tenant's jobs take one priority level per this many jobs added in the window. */
+export const DEFAULT_FAIRNESS_QUANTUM = 100
+/** Fair ordering: the window over which a tenant's added jobs are counted. */
+export const DEFAULT_FAIRNESS_WINDOW_MS = 60_000
+/** BullMQ's lowest priority. */
+export const MAX_PRIORITY = 2 ** 21 - 1

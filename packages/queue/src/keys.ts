@@ -22,6 +22,11 @@ export class QueueKeys {
     return this.#cluster ? this.#base.tagged(name) : this.#base.namespace
   }
 
+  /** The counter of jobs tenant `tenant` added to queue `name` in the current fairness window. */
+  tenantSeq(name: string, tenant: string): string {
+    return this.#base.key('tenant-seq', name, tenant)
+  }
+
   /** The dead-letter queue's BullMQ name. */
   deadLetterName(name: string): string {
     return `${name}${DLQ_SUFFIX}`

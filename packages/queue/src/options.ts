@@ -7,6 +7,8 @@ import {
   DEFAULT_BACKOFF_JITTER,
   DEFAULT_BACKOFF_MAX_MS,
   DEFAULT_CONCURRENCY,
+  DEFAULT_FAIRNESS_QUANTUM,
+  DEFAULT_FAIRNESS_WINDOW_MS,
   DEFAULT_NAMESPACE,
   DEFAULT_REMOVE_ON_COMPLETE,
   DEFAULT_REMOVE_ON_FAIL,
@@ -64,6 +66,13 @@ export interface QueueOptions<J extends JobDefinition> {
    * @default { after: 'attempts' }
    */
   deadLetter?: { after?: 'attempts'; nonRetryable?: (error: unknown) => boolean }
+  /**
+   * Fair ordering of tenants' jobs (added with a `tenant` and no `priority`): the n-th job a tenant adds
+   * in `window` gets BullMQ priority 1 + ⌊(n − 1) / quantum⌋, so a tenant that adds 10,000 jobs at once
+   * does not put them all ahead of another tenant's next job. `false` keeps plain FIFO.
+   * @default { quantum: 100, window: '1m' }
+   */
+  fairness?: false | { quantum?: number; window?: Duration }
   /** Check `maxmemory-policy` and retention at start, warning on `cache:queue:warning` and the logger. @default true */
   checks?: boolean
   /** Where warnings are logged. @default console */
@@ -150,6 +159,15 @@ const queueSchema = z.strictObject({
       nonRetryable: zFunction<(error: unknown) => boolean>().optional(),
     })
     .optional(),
+  fairness: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        quantum: z.number().int().min(1).max(1_000_000).optional(),
+        window: zDuration({ min: 1000, max: DAY }).optional(),
+      }),
+    ])
+    .optional(),
   checks: z.boolean().optional(),
   logger: z
     .custom<{ warn(m: string): void }>((v) => typeof (v as { warn?: unknown })?.warn === 'function', {
@@ -209,6 +227,7 @@ export interface ResolvedQueueOptions {
   removeOnComplete: boolean | KeepJobs
   removeOnFail: boolean | KeepJobs
   nonRetryable: (error: unknown) => boolean
+  fairness: { quantum: number; windowMs: number } | false
   checks: boolean
   logger: { warn(message: string): void }
 }
@@ -245,6 +264,13 @@ export function resolveQueueOptions(input: unknown): Readonly<ResolvedQueueOptio
     removeOnComplete: keep(d.removeOnComplete, DEFAULT_REMOVE_ON_COMPLETE),
     removeOnFail: keep(d.removeOnFail, DEFAULT_REMOVE_ON_FAIL),
     nonRetryable: o.deadLetter?.nonRetryable ?? (() => false),
+    fairness:
+      o.fairness === false
+        ? false
+        : Object.freeze({
+            quantum: o.fairness?.quantum ?? DEFAULT_FAIRNESS_QUANTUM,
+            windowMs: o.fairness?.window ?? DEFAULT_FAIRNESS_WINDOW_MS,
+          }),
     checks: o.checks ?? true,
     logger: o.logger ?? console,
   })

@@ -13,7 +13,7 @@ import { z } from 'zod'
 import { type CapacityPlan, workersNeeded } from './capacity.js'
 import { type QueueWarning, startupChecks } from './checks.js'
 import { DeadLetters } from './dead-letters.js'
-import { DEFAULT_LATENCY_SAMPLES, DEFAULT_REPLAY_DEDUP_MS } from './defaults.js'
+import { DEFAULT_LATENCY_SAMPLES, DEFAULT_REPLAY_DEDUP_MS, MAX_PRIORITY } from './defaults.js'
 import { InvalidPayloadError } from './errors.js'
 import { QueueKeys } from './keys.js'
 import {
@@ -30,6 +30,7 @@ import {
   toJobOptions,
 } from './options.js'
 import { RateMeter } from './rate-meter.js'
+import * as scripts from './scripts/index.js'
 import { TenantGate } from './tenants.js'
 import { type Handlers, type JobHandler, type QueueMeters, QueueWorker } from './worker.js'
 
@@ -110,6 +111,7 @@ export class TypedQueue<J extends JobDefinition> {
   readonly #clients: (Redis | Cluster)[] = []
   readonly #gates: TenantGate[] = []
   readonly #meters: QueueMeters
+  readonly #tenantSeq
   #checks: Promise<QueueWarning[]> | undefined
   #closing: Promise<void> | undefined
 
@@ -155,7 +157,31 @@ export class TypedQueue<J extends JobDefinition> {
       deadLettered: 0,
       tenantDelays: 0,
     }
+    this.#tenantSeq = conn.defineScript<number>('queue:tenant-seq', scripts.tenantSeq, { keys: 1 })
     if (this.#o.checks) void this.check()
+  }
+
+  /** Gives tenants' jobs without a priority their fair-ordering priority (see `fairness`). */
+  async #fair(opts: Array<JobsOptions & CacheJobOptions>): Promise<void> {
+    const f = this.#o.fairness
+    if (!f) return
+    const byTenant = new Map<string, Array<JobsOptions & CacheJobOptions>>()
+    for (const o of opts) {
+      if (o.tenant === undefined || o.priority !== undefined) continue
+      const list = byTenant.get(o.tenant)
+      if (list) list.push(o)
+      else byTenant.set(o.tenant, [o])
+    }
+    await Promise.all(
+      [...byTenant].map(async ([tenant, list]) => {
+        const total = await this.#tenantSeq(
+          [this.#keys.tenantSeq(this.name, tenant)],
+          [list.length, f.windowMs],
+        )
+        let seq = Number(total) - list.length
+        for (const o of list) o.priority = Math.min(MAX_PRIORITY, 1 + Math.floor(seq++ / f.quantum))
+      }),
+    )
   }
 
   #client(): Redis | Cluster {
@@ -190,7 +216,10 @@ export class TypedQueue<J extends JobDefinition> {
    * @throws InvalidPayloadError (E_INVALID_PAYLOAD) naming the bad field; nothing is enqueued.
    */
   async add<N extends keyof J & string>(name: N, data: z.input<J[N]>, opts?: AddOptions): Promise<string> {
-    const job = await this.queue.add(name, this.#validate(name, data), toJobOptions(opts) as JobsOptions)
+    const valid = this.#validate(name, data)
+    const o = toJobOptions(opts)
+    if (o.tenant !== undefined) await this.#fair([o])
+    const job = await this.queue.add(name, valid, o as JobsOptions)
     this.#meters.added.record()
     return job.id as string
   }
@@ -201,8 +230,9 @@ export class TypedQueue<J extends JobDefinition> {
     const checked = jobs.map((j, i) => ({
       name: j.name,
       data: this.#validate(j.name, j.data),
-      opts: toJobOptions(j.opts, `jobs.${i}.opts`) as JobsOptions,
+      opts: toJobOptions(j.opts, `jobs.${i}.opts`),
     }))
+    await this.#fair(checked.map((c) => c.opts))
     const added = await this.queue.addBulk(checked)
     this.#meters.added.record(added.length)
     return added.map((j) => j.id as string)

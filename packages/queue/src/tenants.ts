@@ -17,7 +17,10 @@ export type TenantDecision =
 export class TenantGate {
   readonly #rate: RateLimiter | undefined
   readonly #inflight: ConcurrencyLimiter | undefined
-  readonly #blockedUntil = new Map<string, number>()
+  /** Tenants known to be rate-limited: until when, and how many of their jobs were deferred since. */
+  readonly #blocked = new Map<string, { until: number; deferred: number }>()
+  readonly #limit: number
+  readonly #windowMs: number
 
   constructor(
     conn: Connection,
@@ -26,6 +29,8 @@ export class TenantGate {
     limits: NonNullable<ResolvedProcessOptions['perTenant']>,
     leaseMs: number,
   ) {
+    this.#limit = limits.limit ?? 1
+    this.#windowMs = limits.windowMs ?? 0
     if (limits.limit !== undefined && limits.windowMs !== undefined) {
       const k = keys.tenantLimiter(queue, 'rate')
       this.#rate = new RateLimiter(conn, {
@@ -47,13 +52,22 @@ export class TenantGate {
     }
   }
 
-  /** Takes a concurrency slot and a unit of the rate limit for `tenant`, or says how long to wait. */
+  /**
+   * Takes a concurrency slot and a unit of the rate limit for `tenant`, or says how long to wait. Jobs of
+   * a tenant already known to be over its rate are spread over the windows to come (the n-th deferred job
+   * waits the retry time plus ⌊n / limit⌋ windows), so a backlog of thousands is moved once, not on every
+   * window.
+   */
   async enter(tenant: string): Promise<TenantDecision> {
-    const until = this.#blockedUntil.get(tenant)
+    const blocked = this.#blocked.get(tenant)
     const now = Date.now()
-    if (until !== undefined) {
-      if (until > now) return { ok: false, delayMs: until - now, limit: 'rate' }
-      this.#blockedUntil.delete(tenant)
+    if (blocked !== undefined) {
+      if (blocked.until > now) {
+        const delayMs = blocked.until - now + Math.floor(blocked.deferred / this.#limit) * this.#windowMs
+        blocked.deferred++
+        return { ok: false, delayMs, limit: 'rate' }
+      }
+      this.#blocked.delete(tenant)
     }
     let lease: Lease | undefined
     if (this.#inflight) {
@@ -71,9 +85,8 @@ export class TenantGate {
       if (!r.allowed) {
         await lease?.release()
         const delayMs = Math.max(1, r.retryAfterMs)
-        this.#blockedUntil.set(tenant, Date.now() + delayMs)
-        if (this.#blockedUntil.size > 10_000)
-          this.#blockedUntil.delete(this.#blockedUntil.keys().next().value as string)
+        this.#blocked.set(tenant, { until: Date.now() + delayMs, deferred: 1 })
+        if (this.#blocked.size > 10_000) this.#blocked.delete(this.#blocked.keys().next().value as string)
         return { ok: false, delayMs, limit: 'rate' }
       }
     }
