@@ -1,0 +1,13 @@
+export { type Directives, type Freshness, freshness, parseCacheControl } from './cache-control.js'
+export { PKG } from './defaults.js'
+export {
+  type BreakerEvent,
+  breakerStateChannel,
+  type ResponseEvent,
+  responseChannel,
+} from './diagnostics.js'
+export type { CapturedResponse, RequestFacts } from './request-facts.js'
+export { type CacheOutcome, type Lookup, type ReadyResponse, ResponseCache } from './response-cache.js'
+export { normaliseUrl, responseKey } from './response-key.js'
+export type { ResolvedResponseOptions, ResponseCacheOptions } from './response-options.js'
+export { bodyEtag, etagMatches, type StoredResponse } from './stored-response.js'

@@ -1,0 +1,5 @@
+/**
+ * Web-standard wrappers for `(Request) => Response` handlers: Next.js route handlers, Hono's `app.fetch`,
+ * Bun and Deno. Import from `@cache/integrations/web`.
+ */
+export { captureResponse, type WebHandler, webFacts, withCache } from './web-cache.js'
