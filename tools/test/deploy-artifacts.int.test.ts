@@ -468,6 +468,37 @@ describe('Kubernetes manifests (docs/deploy/k8s)', () => {
   })
 })
 
+describe('the docs that point at these files', () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url))
+  const docs = [
+    'docs/architecture.md',
+    'docs/deployment.md',
+    'docs/runbooks.md',
+    'docs/migrating/bentocache-cache-manager.md',
+    'docs/migrating/rate-limiter-flexible-express-rate-limit.md',
+    'docs/migrating/redlock-redis-semaphore.md',
+    'docs/migrating/node-redis-ioredis.md',
+  ]
+
+  it('the "where does X live" map names files that exist', () => {
+    const text = readFileSync(join(root, 'docs/architecture.md'), 'utf8')
+    const paths = [...text.matchAll(/`((?:packages|tools)\/[^`\s]+)`/g)].map((m) => m[1]!)
+    expect(paths.length).toBeGreaterThan(20)
+    for (const path of paths) expect(existsSync(join(root, path)), path).toBe(true)
+  })
+
+  it('relative links resolve', () => {
+    for (const doc of docs) {
+      const text = readFileSync(join(root, doc), 'utf8')
+      for (const m of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        const target = m[1]!
+        if (/^[a-z]+:/.test(target)) continue
+        expect(existsSync(join(root, doc, '..', target)), `${doc} -> ${target}`).toBe(true)
+      }
+    }
+  })
+})
+
 // ---------------------------------------------------------------------------------------------------------
 // Every template boots a real server of the harness's binary: the files as they are, with only what is
 // specific to one machine rewritten (/etc/redis/ → a temp dir, the master's 10.0.0.1 → 127.0.0.1 and the
