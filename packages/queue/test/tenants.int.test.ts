@@ -55,7 +55,7 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('perTenant on %s',
     const sinceA = Date.now() - tA
     const jobs = await until('B finished', async () => {
       const all = await Promise.all(bIds.map((id) => q.queue.getJob(id)))
-      return all.every((j) => j?.finishedOn !== undefined) && all
+      return all.every((j) => j?.finishedOn !== undefined) ? all : null
     })
     const waits = jobs.map((j) => (j?.finishedOn as number) - (j?.timestamp as number))
     // B's 100 jobs fit its own limit (100 per second) and fair ordering puts them among A's first 100:
