@@ -1,5 +1,6 @@
 import { type Duration, zDuration } from '@cache/client'
 import { z } from 'zod'
+import { CLASSIFICATIONS, type Classification, checkClassification } from './classification.js'
 import type { Codec } from './codec.js'
 import {
   DEFAULT_COALESCE_MAX_BATCH,
@@ -33,6 +34,8 @@ export interface RedisCacheOptions {
   sharedStats?: boolean
   /** How often local counters are added to the shared hash. @default '5s' */
   statsFlushInterval?: Duration
+  /** Data classification: `confidential` and `restricted` refuse a codec that does not encrypt (E_UNENCRYPTED). @default 'internal' */
+  classification?: Classification
 }
 
 const NAMESPACE = /^[A-Za-z0-9._\-@/=+,;!$&()']+$/
@@ -62,7 +65,12 @@ export const schema = z
     leasePoll: zDuration({ min: 5, max: 60_000 }).default(DEFAULT_LEASE_POLL_MS),
     sharedStats: z.boolean().default(false),
     statsFlushInterval: zDuration({ min: 100, max: 3_600_000 }).default(DEFAULT_STATS_FLUSH_MS),
+    classification: z.enum(CLASSIFICATIONS).default('internal'),
   })
   .strict()
+  .transform((o) => {
+    checkClassification(o.namespace, o.classification, o.codec)
+    return o
+  })
 
 export type Resolved = z.output<typeof schema>
