@@ -12,6 +12,8 @@ export interface ScanPosition {
 export interface ScanOptions {
   /** SCAN MATCH pattern. */
   match: string
+  /** SCAN TYPE filter. */
+  type?: string | undefined
   /** SCAN COUNT hint. */
   count: number
   /** At most about this many keys examined per second (SCAN calls spaced out); 0 = no limit. */
@@ -83,14 +85,9 @@ export async function* scanEveryMaster(conn: Connection, o: ScanOptions): AsyncG
         if (wait > 0) await sleep(wait)
       }
       last = performance.now()
-      const reply = await node.send<[string, string[]]>([
-        'SCAN',
-        cursor,
-        'MATCH',
-        o.match,
-        'COUNT',
-        String(o.count),
-      ])
+      const args = ['SCAN', cursor, 'MATCH', o.match, 'COUNT', String(o.count)]
+      if (o.type) args.push('TYPE', o.type)
+      const reply = await node.send<[string, string[]]>(args)
       cursor = String(reply[0])
       inNode = Math.min(sizes[i]!, inNode + o.count)
       examinedNow += o.count
