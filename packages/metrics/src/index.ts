@@ -1,3 +1,14 @@
+export {
+  type AlertExpr,
+  type AlertNotification,
+  type AlertNotify,
+  type AlertRule,
+  type AlertState,
+  Alerts,
+  type AlertsOptions,
+  alertNotificationSchema,
+  type ResolvedAlertRule,
+} from './alerts.js'
 export { DEFAULT_RESOLUTIONS, DROPPED_SERIES_METRIC, LOG_RELATIVE_ERROR } from './defaults.js'
 export type { MetricsErrorCode } from './errors.js'
 export {
@@ -29,3 +40,4 @@ export { type MetricKind, validateNames } from './names.js'
 export type { MetricsOptions, Resolution, ResolvedMetricsOptions } from './options.js'
 export type { QueryFn, QueryOptions, QueryPoint, QueryResult } from './query.js'
 export { type BucketLayout, fixedLayout, LOG_LAYOUT, quantile } from './sketch.js'
+export type { MetricSnapshot, SnapshotOptions, SnapshotSeries } from './snapshot.js'

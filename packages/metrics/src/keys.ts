@@ -31,3 +31,8 @@ export function seqKey(keys: KeyBuilder, name: string): string {
 export function gaugeField(series: string, id: string): string {
   return `${series}|${encodeURIComponent(id)}`
 }
+
+/** The shared state of every alert rule (a hash: rule name -> JSON AlertState). */
+export function alertStateKey(keys: KeyBuilder): string {
+  return keys.key('alerts', 'state')
+}

@@ -8,6 +8,7 @@ import {
   type KeyBuilder,
   type ScriptFn,
 } from '@cache/client'
+import { type AlertRule, Alerts, type AlertsOptions } from './alerts.js'
 import * as D from './defaults.js'
 import {
   Counter,
@@ -167,6 +168,15 @@ export class Metrics implements Recorder {
     }
     const stale = options.staleAfterMs ?? D.DEFAULT_GAUGE_STALE_MS
     return readSnapshot(this.#conn, this.keys, names, this.options.clock(), stale)
+  }
+
+  /**
+   * Alert rules over the stored series, evaluated by one process at a time (see Alerts).
+   * @example metrics.alerts([{ name: 'low-hit-ratio', expr: { fn: 'ratio', of: ['cache_hits_total', 'cache_requests_total'] }, below: 0.8, for: '5m' }])
+   */
+  alerts(rules: readonly AlertRule[], options?: AlertsOptions): Alerts {
+    if (this.#closed) throw new ClosedError(`[${PKG}] metrics are closed`)
+    return new Alerts(this, rules, options)
   }
 
   #define(
