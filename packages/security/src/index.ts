@@ -7,6 +7,7 @@ export {
   type AuditRecord,
   type AuditVerifyReport,
 } from './audit-log.js'
+export { type AuditedCacheOptions, auditedCache } from './audited-cache.js'
 export { assertClassification, type Classification } from './classification.js'
 export {
   type CodecContext,
