@@ -1,6 +1,14 @@
 import { type Cache, MAX_TTL_MS, MIN_TTL_MS } from '@cache/core'
 import { track, untrack } from './bookkeeping.js'
-import { channels, type Envelope, event, type Found, problem, type TieredState } from './state.js'
+import {
+  channels,
+  type Envelope,
+  event,
+  type Flight,
+  type Found,
+  problem,
+  type TieredState,
+} from './state.js'
 
 /** The envelope stored in L2/L3, L1 fill from it, and L3 → L2 promotion. */
 
@@ -65,6 +73,44 @@ export async function fetch(
     return found
   } finally {
     untrack(st, part, flight)
+  }
+}
+
+/**
+ * Reads several keys from L2 in one MGET, then L3 for the L2 misses; fills L1 per key unless an
+ * invalidation raced with the read. Rejects (counting an L2 error) when L2 is unreachable.
+ */
+export async function fetchMany(
+  st: TieredState,
+  keys: readonly string[],
+  parts: readonly string[],
+  grace: number,
+): Promise<Array<Found | undefined>> {
+  const flights = parts.map((p) => track(st, p))
+  try {
+    let raws: unknown[]
+    try {
+      raws = await st.l2.mget(keys)
+    } catch (err) {
+      st.s.l2Errors++
+      throw err
+    }
+    const out: Array<Found | undefined> = new Array(keys.length)
+    for (let j = 0; j < keys.length; j++) {
+      let raw = raws[j]
+      if (raw !== undefined) st.s.l2Hits++
+      else {
+        st.s.l2Misses++
+        if (st.l3) raw = await fromL3(st, keys[j] as string, grace)
+      }
+      if (raw === undefined) continue
+      const found = unwrap(st, raw)
+      if (!(flights[j] as Flight).dirty) fill(st, keys[j] as string, parts[j] as string, found, grace)
+      out[j] = found
+    }
+    return out
+  } finally {
+    for (let j = 0; j < parts.length; j++) untrack(st, parts[j] as string, flights[j] as Flight)
   }
 }
 

@@ -9,18 +9,14 @@ declare module '@cache/client' {
   interface CacheErrorCodes extends Record<TieredErrorCode, true> {}
 }
 
-/** getOrSet: the factory ran past the hard timeout and was aborted (E_FACTORY_TIMEOUT). */
+/** getOrSet/getManyOrSet: the factory (loader) ran past the hard timeout and was aborted (E_FACTORY_TIMEOUT). */
 export class FactoryTimeoutError extends CacheError {
   readonly key: string
   readonly timeoutMs: number
-  constructor(key: string, timeoutMs: number) {
-    super(
-      'E_FACTORY_TIMEOUT',
-      `[${PKG}] getOrSet("${key}"): the factory did not finish within ${timeoutMs}ms`,
-      {
-        details: { key, timeoutMs },
-      },
-    )
+  constructor(key: string, timeoutMs: number, op = 'getOrSet') {
+    super('E_FACTORY_TIMEOUT', `[${PKG}] ${op}("${key}"): the factory did not finish within ${timeoutMs}ms`, {
+      details: { key, timeoutMs },
+    })
     this.key = key
     this.timeoutMs = timeoutMs
   }

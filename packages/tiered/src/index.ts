@@ -8,8 +8,14 @@ export {
   DEFAULT_VIRTUAL_NODES,
 } from './defaults.js'
 export { FactoryTimeoutError, type TieredErrorCode } from './errors.js'
-export type { LoadMissing } from './get-many.js'
-export type { CoherenceMode, TieredCacheOptions, TieredGetOrSetOptions } from './options.js'
+export type { LoadContext, LoadMissing } from './get-many.js'
+export type {
+  CoherenceMode,
+  TieredCacheOptions,
+  TieredEntryOptions,
+  TieredGetManyOptions,
+  TieredGetOrSetOptions,
+} from './options.js'
 export {
   type Region,
   type RegionStats,

@@ -48,7 +48,13 @@ async function evictRemoved(st: TieredState, parts: readonly string[]): Promise<
   await publish(st, parts)
 }
 
-export async function invalidateTags(st: TieredState, tags: readonly string[]): Promise<number> {
+/** What an invalidation removed: the count and the escaped key parts (`encodeKeyPart`) of those keys. */
+export interface Removed {
+  removed: number
+  parts: string[]
+}
+
+export async function invalidateTags(st: TieredState, tags: readonly string[]): Promise<Removed> {
   check(st, 'invalidateTags')
   const { removed, parts } = await st.l2.invalidateTagsDetailed(tags).catch((err) => {
     throw fail(st, err)
@@ -56,10 +62,10 @@ export async function invalidateTags(st: TieredState, tags: readonly string[]): 
   if (st.l3) await st.l3.invalidateTags(tags).catch(() => 0)
   await evictRemoved(st, parts)
   st.s.deletes += removed
-  return removed
+  return { removed, parts }
 }
 
-export async function invalidate(st: TieredState, key: string): Promise<number> {
+export async function invalidate(st: TieredState, key: string): Promise<Removed> {
   check(st, 'invalidate')
   checkKey(key)
   const { removed, parts } = await st.l2.invalidateDetailed(key).catch((err) => {
@@ -69,7 +75,7 @@ export async function invalidate(st: TieredState, key: string): Promise<number> 
   // The key itself leaves L1 even when L2 no longer had it (an L1 entry may outlive its L2 copy briefly).
   await evictRemoved(st, parts.length > 0 ? parts : [encodeKeyPart(key)])
   st.s.deletes += removed
-  return removed
+  return { removed, parts }
 }
 
 export async function deletePattern(st: TieredState, glob: string): Promise<number> {

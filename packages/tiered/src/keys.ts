@@ -2,7 +2,7 @@ import type { CacheKeys } from '@cache/core'
 
 /**
  * Every Redis key of a TieredCache. Values live in the L2 RedisCache (`<ns>:v:{key}`, built by @cache/core's
- * CacheKeys); this package adds the refresh lease `<ns>:tr:{key}` (same hash tag, so the same cluster slot as
+ * CacheKeys); this package adds the refresh lease `<ns>:tr:{key}` and the miss marker `<ns>:tm:{key}` (same hash tag, so the same cluster slot as
  * the value, and outside the `<ns>:v:{` prefix that CLIENT TRACKING watches).
  */
 export class TieredKeys {
@@ -19,5 +19,10 @@ export class TieredKeys {
   /** The lease taken by the one process that refreshes a stale value. */
   refreshLease(part: string): string {
     return `${this.prefix}tr:{${part}}`
+  }
+
+  /** Marks a key the getManyOrSet loader did not return, for `cacheMisses` (same slot as the value). */
+  miss(part: string): string {
+    return `${this.prefix}tm:{${part}}`
   }
 }

@@ -78,6 +78,24 @@ export interface TieredGetOrSetOptions {
   failSafe?: boolean
 }
 
+/** Options of one entry loaded by `getManyOrSet()` (the `entry` callback's answer). */
+export interface TieredEntryOptions {
+  ttl?: Duration
+  tags?: readonly string[]
+  dependsOn?: readonly string[]
+}
+
+/** Per-call options of `getManyOrSet()`: those of getOrSet for every key, plus per-key options and misses. */
+export interface TieredGetManyOptions<T = unknown> extends TieredGetOrSetOptions {
+  /** Options of each loaded entry (its own TTL, tags, dependencies), merged over the call's. */
+  entry?: (key: string, value: T) => TieredEntryOptions | undefined
+  /**
+   * Keys the loader did not return are remembered as absent this long (the loader is not asked again for
+   * them meanwhile); off by default: a key the loader does not return is asked for again next time.
+   */
+  cacheMisses?: Duration
+}
+
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', `must be ${what}`)
 const graceSchema = zDuration({ min: 0, max: MAX_TTL_MS })
 const timeoutSchema = zDuration({ min: 0, max: 3_600_000 })
@@ -151,5 +169,13 @@ export const callSchema = z
       .optional(),
     eagerRefresh: eagerSchema.optional(),
     failSafe: z.boolean().optional(),
+  })
+  .passthrough()
+
+export const manySchema = z
+  .object({
+    entry: fn<(key: string, value: unknown) => TieredEntryOptions | undefined>('a function').optional(),
+    cacheMisses: zDuration({ min: 1, max: MAX_TTL_MS }).optional(),
+    lease: zDuration({ min: 100, max: 300_000 }).optional(),
   })
   .passthrough()

@@ -1,5 +1,5 @@
 import { encodeKeyPart, InvalidOptionError, isCacheError, isUnavailable, Lease } from '@cache/client'
-import { checkKey, EncodeError } from '@cache/core'
+import { checkKey, EncodeError, type SetOptions } from '@cache/core'
 import { track, untrack } from './bookkeeping.js'
 import { PKG, REFRESH_LEASE_MS } from './defaults.js'
 import { fallback, fetch, fill, l2Ttl, unwrap } from './envelope.js'
@@ -17,7 +17,7 @@ import {
   type TieredState,
   ttlOf,
 } from './state.js'
-import type { TieredFactory, TieredFactoryContext } from './types.js'
+import type { TieredFactory } from './types.js'
 import { keepOwnWrite, offlineWrite, publish, write } from './writes.js'
 
 /** Read-through: getOrSet past the L1 hot path, with grace, soft/hard timeouts, the refresh lease, fail-safe. */
@@ -118,15 +118,37 @@ export function eagerRefresh<T>(
 
 /** Joins or starts the one flight of a key, serving the stale value per grace and the soft timeout. */
 async function compute<T>(st: TieredState, c: Computation<T>): Promise<T> {
-  const { key, call, stale } = c
-  let flight = st.flights.get(key) as Promise<T> | undefined
-  if (flight) st.s.saved++
-  else {
-    flight = (
-      c.down ? offlineCompute(st, c) : stale || c.leftover ? refresh(st, c) : fillMiss(st, c)
+  const { key } = c
+  const start = (): Promise<T> => {
+    const own = (
+      c.down ? offlineCompute(st, c) : c.stale || c.leftover ? refresh(st, c) : fillMiss(st, c)
     ).finally(() => st.flights.delete(key)) as Promise<T>
-    st.flights.set(key, flight)
+    st.flights.set(key, own)
+    return own
   }
+  const joined = st.flights.get(key) as Promise<T | undefined> | undefined
+  let flight: Promise<T>
+  if (joined) {
+    st.s.saved++
+    // A getManyOrSet flight resolves undefined for a key its loader did not return: compute it here then.
+    flight = joined.then((v) =>
+      v === undefined ? ((st.flights.get(key) as Promise<T> | undefined) ?? start()) : v,
+    )
+  } else flight = start()
+  return serve(st, key, c.call, c.stale, flight)
+}
+
+/**
+ * The value of one key once its flight settles; with a stale value at hand, that value per grace (at once
+ * when there is no soft timeout), past the soft timeout, and on failure with fail-safe.
+ */
+export async function serve<T>(
+  st: TieredState,
+  key: string,
+  call: CallOptions,
+  stale: Found | undefined,
+  flight: Promise<T>,
+): Promise<T> {
   if (stale === undefined) return flight
   flight.catch((error) => event(st, 'refresh-error', channels.refreshError, { key, error }))
   const serveStale = (reason: string): T => {
@@ -155,22 +177,35 @@ async function compute<T>(st: TieredState, c: Computation<T>): Promise<T> {
 function run<T>(st: TieredState, c: Computation<T>, stale: Found | undefined): Promise<T> {
   const { key, factory, call } = c
   st.s.factoryCalls++
+  return withHardTimeout(st, key, call.hard, (signal) => factory({ key, signal, stale: stale?.value }))
+}
+
+/**
+ * Runs `work` with an AbortSignal (aborted on close), rejecting with E_FACTORY_TIMEOUT (and aborting) after
+ * `hard` ms (0: no limit). `label` names the key(s) in the error.
+ */
+export function withHardTimeout<T>(
+  st: TieredState,
+  label: string,
+  hard: number,
+  work: (signal: AbortSignal) => T | Promise<T>,
+  op = 'getOrSet',
+): Promise<T> {
   const controller = new AbortController()
   st.aborts.add(controller)
-  const ctx: TieredFactoryContext = { key, signal: controller.signal, stale: stale?.value }
   let result: Promise<T>
   try {
-    result = Promise.resolve(factory(ctx))
+    result = Promise.resolve(work(controller.signal))
   } catch (err) {
     result = Promise.reject(err)
   }
-  if (call.hard === 0) return result.finally(() => st.aborts.delete(controller))
+  if (hard === 0) return result.finally(() => st.aborts.delete(controller))
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
-      const err = new FactoryTimeoutError(key, call.hard)
+      const err = new FactoryTimeoutError(label, hard, op)
       controller.abort(err)
       reject(err)
-    }, call.hard)
+    }, hard)
     result.then(
       (v) => {
         clearTimeout(timer)
@@ -185,7 +220,7 @@ function run<T>(st: TieredState, c: Computation<T>, stale: Found | undefined): P
 }
 
 /** A miss with Redis up: one factory call across processes (RedisCache's lease). */
-async function fillMiss<T>(st: TieredState, c: Computation<T>): Promise<T> {
+export async function fillMiss<T>(st: TieredState, c: Computation<T>): Promise<T> {
   const { key, part, options, ttl, call } = c
   let called = false
   let env: Envelope | undefined
@@ -263,11 +298,22 @@ async function refresh<T>(st: TieredState, c: Computation<T>): Promise<T> {
 
 /** Redis is down: compute here and keep the value in L1 (queued for L2 per `offlineWrites`). */
 async function offlineCompute<T>(st: TieredState, c: Computation<T>): Promise<T> {
-  const { key, part, ttl, call, stale } = c
-  const value = await run(st, c, stale)
-  const now = st.now()
-  const env: Envelope = [value, now + ttl, ttl]
-  fill(st, key, part, { value, exp: env[1], ttl }, call.grace)
-  offlineWrite(st, key, { kind: 'set', env, options: { ttl: l2Ttl(st, ttl, call.grace) } })
+  const value = await run(st, c, c.stale)
+  keepOffline(st, c.key, c.part, value, c.ttl, c.call.grace, undefined)
   return value
+}
+
+/** A value computed while Redis is down: kept in L1 and queued for L2 (per `offlineWrites`). */
+export function keepOffline(
+  st: TieredState,
+  key: string,
+  part: string,
+  value: unknown,
+  ttl: number,
+  grace: number,
+  options: SetOptions | undefined,
+): void {
+  const env: Envelope = [value, st.now() + ttl, ttl]
+  fill(st, key, part, { value, exp: env[1], ttl }, grace)
+  offlineWrite(st, key, { kind: 'set', env, options: { ...options, ttl: l2Ttl(st, ttl, grace) } })
 }

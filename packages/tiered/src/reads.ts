@@ -1,9 +1,8 @@
 import { encodeKeyPart, InvalidOptionError, isUnavailable } from '@cache/client'
 import { checkKey, type ValueWithTtl } from '@cache/core'
-import { track, untrack } from './bookkeeping.js'
 import { PKG } from './defaults.js'
-import { fallback, fetch, fill, fromL3, l1Fresh, unwrap } from './envelope.js'
-import { check, type Flight, fail, type TieredState } from './state.js'
+import { fallback, fetch, fetchMany, l1Fresh } from './envelope.js'
+import { check, type Found, fail, type TieredState } from './state.js'
 
 /** Reads: get (past the L1 hot path), has, getWithTtl, mget. */
 
@@ -80,14 +79,16 @@ export async function mget<T>(st: TieredState, keys: readonly string[]): Promise
   if (missing.length === 0) return out
   const t0 = performance.now()
   const mkeys = missing.map((i) => keys[i] as string)
-  const parts = mkeys.map((k) => encodeKeyPart(k))
-  const flights = parts.map((p) => track(st, p))
   try {
-    let raws: unknown[]
+    let found: Array<Found | undefined>
     try {
-      raws = await st.l2.mget(mkeys)
+      found = await fetchMany(
+        st,
+        mkeys,
+        mkeys.map((k) => encodeKeyPart(k)),
+        0,
+      )
     } catch (err) {
-      st.s.l2Errors++
       if (!st.options.failSafe || !isUnavailable(err)) throw fail(st, err)
       let any = false
       for (const [j, i] of missing.entries()) {
@@ -98,21 +99,13 @@ export async function mget<T>(st: TieredState, keys: readonly string[]): Promise
       if (!any) throw fail(st, err)
       return out
     }
+    const now2 = st.now()
     for (let j = 0; j < missing.length; j++) {
-      let raw = raws[j]
-      if (raw !== undefined) st.s.l2Hits++
-      else {
-        st.s.l2Misses++
-        if (st.l3) raw = await fromL3(st, mkeys[j] as string, 0)
-      }
-      if (raw === undefined) continue
-      const found = unwrap(st, raw)
-      if (!(flights[j] as Flight).dirty) fill(st, mkeys[j] as string, parts[j] as string, found, 0)
-      if (st.now() < found.exp) out[missing[j] as number] = found.value as T
+      const f = found[j]
+      if (f !== undefined && now2 < f.exp) out[missing[j] as number] = f.value as T
     }
     return out
   } finally {
-    for (let j = 0; j < parts.length; j++) untrack(st, parts[j] as string, flights[j] as Flight)
     st.latency.since(t0)
   }
 }

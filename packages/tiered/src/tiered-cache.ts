@@ -20,6 +20,7 @@ import {
   optionsSchema,
   type ResolvedTieredOptions,
   type TieredCacheOptions,
+  type TieredGetManyOptions,
   type TieredGetOrSetOptions,
 } from './options.js'
 import { eagerRefresh, getOrSetSlow } from './read-through.js'
@@ -155,11 +156,21 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
     return inv.deleteKey(this.#st, key)
   }
 
-  invalidateTags(tags: readonly string[]): Promise<number> {
+  async invalidateTags(tags: readonly string[]): Promise<number> {
+    return (await inv.invalidateTags(this.#st, tags)).removed
+  }
+
+  /** `invalidateTags()`, also naming the escaped key parts (`encodeKeyPart`) it removed, dependants included. */
+  invalidateTagsDetailed(tags: readonly string[]): Promise<{ removed: number; parts: string[] }> {
     return inv.invalidateTags(this.#st, tags)
   }
 
-  invalidate(key: string): Promise<number> {
+  async invalidate(key: string): Promise<number> {
+    return (await inv.invalidate(this.#st, key)).removed
+  }
+
+  /** `invalidate()`, also naming the escaped key parts it removed (the key and its dependants at every level). */
+  invalidateDetailed(key: string): Promise<{ removed: number; parts: string[] }> {
     return inv.invalidate(this.#st, key)
   }
 
@@ -202,14 +213,18 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
   }
 
   /**
-   * Values of several keys; `loadMissing` is called once with only the keys found in no tier and must
-   * return their values (a Map or a record); those are stored and returned in order.
+   * Read-through for a batch: getOrSet's guarantees for every key (one computation per key in the process
+   * and across processes, grace, fail-safe, soft/hard timeouts, eager refresh), with `loadMissing` called
+   * once with only the keys this process computes. Returns a Map of the keys that have a value, in the
+   * order of `keys`; a key the loader does not return is absent (remembered for `cacheMisses` if set).
+   * @example
+   * const users = await cache.getManyOrSet(ids, (missing) => db.usersById(missing), { ttl: '5m', tags: ['users'] })
    */
   getManyOrSet(
     keys: readonly string[],
     loadMissing: LoadMissing<T>,
-    options?: SetOptions,
-  ): Promise<Array<T | undefined>> {
+    options?: TieredGetManyOptions<T>,
+  ): Promise<Map<string, T>> {
     return getManyOrSet(this.#st, keys, loadMissing, options)
   }
 

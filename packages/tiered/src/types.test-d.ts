@@ -19,9 +19,7 @@ describe('public types', () => {
     expectTypeOf<TieredCache<User>>().toMatchTypeOf<Cache<User>>()
     expectTypeOf<TieredCache<User>['get']>().returns.toEqualTypeOf<Promise<User | undefined>>()
     expectTypeOf<TieredCache<User>['getOrSet']>().returns.toEqualTypeOf<Promise<User>>()
-    expectTypeOf<TieredCache<User>['getManyOrSet']>().returns.toEqualTypeOf<
-      Promise<Array<User | undefined>>
-    >()
+    expectTypeOf<TieredCache<User>['getManyOrSet']>().returns.toEqualTypeOf<Promise<Map<string, User>>>()
     expectTypeOf<TieredCache<User>['tierStats']>().returns.toEqualTypeOf<TierStats>()
   })
 

@@ -44,7 +44,7 @@ const fieldOf = async (p: Promise<unknown>) => {
 }
 
 describe('getManyOrSet, warm, tierStats and L3', () => {
-  it('getManyOrSet calls loadMissing once with only the missing keys, stores them, keeps order and duplicates', async () => {
+  it('getManyOrSet calls loadMissing once with only the missing keys, stores them, returns a Map in key order', async () => {
     const cache = make()
     await cache.mset([
       { key: 'a', value: 'A' },
@@ -55,21 +55,26 @@ describe('getManyOrSet, warm, tierStats and L3', () => {
       asked.push(keys)
       return new Map(keys.filter((k) => k !== 'nope').map((k) => [k, k.toUpperCase()]))
     }
-    expect(await cache.getManyOrSet(['a', 'b', 'c', 'd', 'b', 'nope'], load)).toEqual([
-      'A',
-      'B',
-      'C',
-      'D',
-      'B',
-      undefined,
+    const many = await cache.getManyOrSet(['a', 'b', 'c', 'd', 'b', 'nope'], load)
+    expect([...many]).toEqual([
+      ['a', 'A'],
+      ['b', 'B'],
+      ['c', 'C'],
+      ['d', 'D'],
     ])
     expect(asked).toEqual([['b', 'd', 'nope']])
     expect(
       await cache.getManyOrSet(['a', 'b', 'd'], (keys) => Object.fromEntries(keys.map((k) => [k, 0]))),
-    ).toEqual(['A', 'B', 'D'])
+    ).toEqual(
+      new Map([
+        ['a', 'A'],
+        ['b', 'B'],
+        ['d', 'D'],
+      ]),
+    )
     expect(
       await cache.getManyOrSet(['nope'], (keys) => Object.fromEntries(keys.map((k) => [k, 'now']))),
-    ).toEqual(['now'])
+    ).toEqual(new Map([['nope', 'now']]))
     expect(await fieldOf(cache.getManyOrSet(['x'], 'no' as never))).toBe('E_INVALID_OPTION:loadMissing')
     expect(await fieldOf(cache.getManyOrSet(['x', ''], () => ({})))).toBe('E_INVALID_OPTION:keys.1')
     expect(await fieldOf(cache.getManyOrSet(['x'], () => ({}), { ttl: 5 }))).toBe('E_INVALID_OPTION:ttl')
