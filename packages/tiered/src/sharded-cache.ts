@@ -1,4 +1,10 @@
-import { type Duration, InvalidOptionError, parseOptions } from '@cache/client'
+import {
+  type Duration,
+  encodeKeyPart,
+  InvalidOptionError,
+  parseOptions,
+  UnsupportedError,
+} from '@cache/client'
 import {
   type Cache,
   type CacheStats,
@@ -14,6 +20,7 @@ import { z } from 'zod'
 import { DEFAULT_VIRTUAL_NODES, PKG } from './defaults.js'
 import { closedError } from './errors.js'
 import { HashRing } from './ring.js'
+import { cascade, hasDetailedInvalidation } from './shard-cascade.js'
 
 /** One shard: a stable name (its place on the ring) and the cache of one independent deployment. */
 export interface Shard<T = unknown> {
@@ -29,6 +36,13 @@ export interface ShardedCacheOptions<T = unknown> {
   virtualNodes?: number
   /** Name in stats. @default 'sharded' */
   namespace?: string
+  /**
+   * Follow dependency chains across shards (`invalidate`/`invalidateTags` reach a dependant on another
+   * shard than its dependency). Needs shards that name what they invalidated (RedisCache, TieredCache);
+   * others are refused at construction with E_UNSUPPORTED unless this is false (dependencies then only
+   * cascade within a shard). @default true
+   */
+  crossShardDependencies?: boolean
 }
 
 const shardSchema = z
@@ -46,6 +60,7 @@ const schema = z
     shards: z.array(shardSchema).min(1, 'must have at least one shard'),
     virtualNodes: z.number().int().min(1).max(10_000).default(DEFAULT_VIRTUAL_NODES),
     namespace: z.string().min(1).default('sharded'),
+    crossShardDependencies: z.boolean().default(true),
   })
   .strict()
 
@@ -53,8 +68,8 @@ const schema = z
  * Spreads keys over several independent deployments (each shard any Cache: TieredCache, RedisCache…) by
  * consistent hashing, beyond what one Redis Cluster does. Adding or removing one of N shards moves about
  * 1/N of the keys. Single-key operations go to the key's shard; multi-key ones are split per shard;
- * tag, dependency, pattern invalidation and `clear()` visit every shard (a dependant may live on another
- * shard than the key it depends on).
+ * tag, dependency, pattern invalidation and `clear()` visit every shard, and dependency chains are followed
+ * across shards (a dependant may live on another shard than the key it depends on; see shard-cascade.ts).
  * @example
  * const cache = new ShardedCache({ shards: [{ name: 'eu-1', cache: a }, { name: 'eu-2', cache: b }] })
  */
@@ -62,6 +77,7 @@ export class ShardedCache<T = unknown> implements Cache<T> {
   readonly namespace: string
   readonly #ring: HashRing
   readonly #shards = new Map<string, Cache<T>>()
+  readonly #crossShard: boolean
   #closed = false
 
   constructor(options: ShardedCacheOptions<T>) {
@@ -72,7 +88,17 @@ export class ShardedCache<T = unknown> implements Cache<T> {
         throw new InvalidOptionError(PKG, `shards.${i}.name`, `"${s.name}" is used twice`)
       this.#shards.set(s.name, s.cache as Cache<T>)
     }
+    this.#crossShard = o.crossShardDependencies
+    for (const [i, s] of o.shards.entries()) this.#checkDetailed(s.cache, `shards.${i}.cache`)
     this.#ring = new HashRing(this.#shards.keys(), o.virtualNodes)
+  }
+
+  #checkDetailed(cache: Cache<unknown>, field: string): void {
+    if (!this.#crossShard || hasDetailedInvalidation(cache)) return
+    throw new UnsupportedError(
+      `[${PKG}] ${field}: this cache cannot name what it invalidated, so dependency chains cannot be followed across shards; use RedisCache or TieredCache shards, or crossShardDependencies: false`,
+      { details: { field } },
+    )
   }
 
   /** The shard names. */
@@ -90,6 +116,7 @@ export class ShardedCache<T = unknown> implements Cache<T> {
     const s = parseOptions(PKG, shardSchema, shard, 'shard')
     if (this.#shards.has(s.name))
       throw new InvalidOptionError(PKG, 'shard.name', `"${s.name}" is already a shard`)
+    this.#checkDetailed(s.cache, 'shard.cache')
     this.#shards.set(s.name, s.cache as Cache<T>)
     this.#ring.add(s.name)
   }
@@ -185,14 +212,22 @@ export class ShardedCache<T = unknown> implements Cache<T> {
   }
 
   async invalidateTags(tags: readonly string[]): Promise<number> {
-    const counts = await Promise.all(this.#all('invalidateTags').map((c) => c.invalidateTags(tags)))
-    return counts.reduce((s, n) => s + n, 0)
+    const shards = this.#all('invalidateTags')
+    if (!this.#crossShard) {
+      const counts = await Promise.all(shards.map((c) => c.invalidateTags(tags)))
+      return counts.reduce((s, n) => s + n, 0)
+    }
+    return cascade(shards, (c) => c.invalidateTagsDetailed(tags), new Set())
   }
 
   async invalidate(key: string): Promise<number> {
+    const shards = this.#all('invalidate')
     checkKey(key)
-    const counts = await Promise.all(this.#all('invalidate').map((c) => c.invalidate(key)))
-    return counts.reduce((s, n) => s + n, 0)
+    if (!this.#crossShard) {
+      const counts = await Promise.all(shards.map((c) => c.invalidate(key)))
+      return counts.reduce((s, n) => s + n, 0)
+    }
+    return cascade(shards, (c) => c.invalidateDetailed(key), new Set([encodeKeyPart(key)]))
   }
 
   async deletePattern(glob: string): Promise<number> {

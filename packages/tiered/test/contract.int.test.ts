@@ -2,7 +2,7 @@ import { type Connection, connect } from '@cache/client'
 import { type Cache, RedisCache } from '@cache/core'
 import { uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, inject } from 'vitest'
-import { type CoherenceMode, ReplicatedCache, TieredCache } from '../src/index.js'
+import { type CoherenceMode, ReplicatedCache, ShardedCache, TieredCache } from '../src/index.js'
 
 // The shared contract suite lives in @cache/core's tests (outside this package's rootDir): load it by path.
 type RunContract = (
@@ -70,6 +70,35 @@ runCacheContract(
         const wipe = [
           new TieredCache(single, { namespace: local.namespace, coherence: 'none' }),
           new RedisCache(sharded, { namespace: region.namespace }),
+        ]
+        for (const w of wipe) {
+          await w.clear()
+          await w.close()
+        }
+        await cache.close()
+      },
+    }
+  },
+)
+
+// Three deployments of different kinds: dependency chains and tags of the contract cross shards.
+runCacheContract(
+  'ShardedCache (RedisCache standalone, TieredCache on Cluster, RedisCache on Cluster)',
+  async () => {
+    const shards = [
+      new RedisCache(single, { namespace: uniquePrefix('s1') }),
+      new TieredCache(sharded, { namespace: uniquePrefix('s2'), coherence: 'tracking' }),
+      new RedisCache(sharded, { namespace: uniquePrefix('s3') }),
+    ]
+    await (shards[1] as TieredCache).ready
+    const cache = new ShardedCache({ shards: shards.map((c, i) => ({ name: `s${i}`, cache: c })) })
+    return {
+      cache,
+      cleanup: async () => {
+        const wipe = [
+          new RedisCache(single, { namespace: shards[0]?.namespace as string }),
+          new TieredCache(sharded, { namespace: shards[1]?.namespace as string, coherence: 'none' }),
+          new RedisCache(sharded, { namespace: shards[2]?.namespace as string }),
         ]
         for (const w of wipe) {
           await w.clear()

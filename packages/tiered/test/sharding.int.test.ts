@@ -28,6 +28,17 @@ function deployments() {
   }
 }
 
+/** A ShardedCache over three deployments named a, b and c. */
+function overThree(a: Cache<unknown>, b: Cache<unknown>, c: Cache<unknown>) {
+  return new ShardedCache({
+    shards: [
+      { name: 'a', cache: a },
+      { name: 'b', cache: b },
+      { name: 'c', cache: c },
+    ],
+  })
+}
+
 async function wipe(caches: Array<Cache<unknown>>) {
   for (const c of caches) await c.clear().catch(() => {})
 }
@@ -35,13 +46,7 @@ async function wipe(caches: Array<Cache<unknown>>) {
 describe('ShardedCache', () => {
   it('routes each key to one shard; multi-key and broadcast operations span all shards', async () => {
     const { a, b, c } = deployments()
-    const cache = new ShardedCache({
-      shards: [
-        { name: 'a', cache: a },
-        { name: 'b', cache: b },
-        { name: 'c', cache: c },
-      ],
-    })
+    const cache = overThree(a, b, c)
     try {
       const keys = Array.from({ length: 60 }, (_, i) => `user:${i}`)
       await cache.mset(keys.map((k, i) => ({ key: k, value: i, tags: [i % 2 ? 'odd' : 'even'] })))
@@ -112,13 +117,7 @@ describe('ShardedCache', () => {
 
   it('adding a 4th deployment moves about 1/4 of the keys, all to the new shard; removing it moves them back', async () => {
     const { a, b, c, d } = deployments()
-    const cache = new ShardedCache({
-      shards: [
-        { name: 'a', cache: a },
-        { name: 'b', cache: b },
-        { name: 'c', cache: c },
-      ],
-    })
+    const cache = overThree(a, b, c)
     try {
       const keys = Array.from({ length: 400 }, (_, i) => `item:${i}`)
       await cache.mset(keys.map((k) => ({ key: k, value: k })))
@@ -167,9 +166,58 @@ describe('ShardedCache', () => {
       }
       expect((caught as { details: { field: string } }).details.field).toBe(field)
     }
-    const one = new ShardedCache({ shards: [{ name: 'x', cache: m }] })
+    // A shard that cannot name what it invalidated cannot take part in cross-shard dependency chains.
+    let unsupported: unknown
+    try {
+      new ShardedCache({ shards: [{ name: 'x', cache: m }] })
+    } catch (err) {
+      unsupported = err
+    }
+    expect(isCacheError(unsupported, 'E_UNSUPPORTED')).toBe(true)
+    expect((unsupported as { details: { field: string } }).details.field).toBe('shards.0.cache')
+    const one = new ShardedCache({ shards: [{ name: 'x', cache: m }], crossShardDependencies: false })
     expect(() => one.removeShard('x')).toThrow(/last shard/)
     expect(() => one.addShard({ name: 'x', cache: m })).toThrow(/already/)
+    const strict = new ShardedCache<unknown>({ shards: [{ name: 'r', cache: new RedisCache(single) }] })
+    expect(() => strict.addShard({ name: 'm', cache: m })).toThrow(/crossShardDependencies/)
+  })
+
+  it('dependency chains and tags are followed across shards (each link on another shard), cycles end', async () => {
+    const { a, b, c } = deployments()
+    const cache = overThree(a, b, c)
+    try {
+      // Keys whose shards alternate a → b → c → a, so that every dependency crosses a shard boundary.
+      const pick = (shard: string, from: number) => {
+        for (let i = from; ; i++) if (cache.shardFor(`k${i}`) === shard) return `k${i}`
+      }
+      const chain = [pick('a', 0), pick('b', 0), pick('c', 0), pick('a', 1000)]
+      await cache.set(chain[0] as string, 0, { tags: ['root'] })
+      for (let i = 1; i < chain.length; i++)
+        await cache.set(chain[i] as string, i, { dependsOn: [chain[i - 1] as string] })
+      const spared = pick('b', 1000)
+      await cache.set(spared, 'kept', { dependsOn: ['elsewhere'] })
+      expect(await cache.invalidate(chain[1] as string)).toBe(3)
+      expect(await cache.mget(chain)).toEqual([0, undefined, undefined, undefined])
+      for (let i = 1; i < chain.length; i++)
+        await cache.set(chain[i] as string, i, { dependsOn: [chain[i - 1] as string] })
+      expect(await cache.invalidateTags(['root'])).toBe(4)
+      expect(await cache.mget([...chain, spared])).toEqual([
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        'kept',
+      ])
+      // A cycle spanning two shards.
+      const x = pick('a', 2000)
+      const y = pick('c', 2000)
+      await cache.set(x, 1, { dependsOn: [y] })
+      await cache.set(y, 2, { dependsOn: [x] })
+      expect(await cache.invalidate(x)).toBe(2)
+    } finally {
+      await wipe([a, b, c])
+      await cache.close()
+    }
   })
 })
 
