@@ -3,3 +3,4 @@
  * Bun and Deno. Import from `@cache/integrations/web`.
  */
 export { captureResponse, type WebHandler, webFacts, withCache } from './web-cache.js'
+export { forwardedFor, type WebRateLimitOptions, withHeaders, withRateLimit } from './web-rate-limit.js'
