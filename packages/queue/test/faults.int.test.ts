@@ -1,0 +1,236 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import diagnostics from 'node:diagnostics_channel'
+import { fileURLToPath } from 'node:url'
+import { type Connection, connect } from '@cache/client'
+import {
+  type SentinelTopology,
+  type StandaloneTopology,
+  startSentinel,
+  startStandalone,
+  uniquePrefix,
+} from '@cache/tools'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { z } from 'zod'
+import { defineQueue } from '../src/index.js'
+import { until } from './helpers.js'
+
+const root = fileURLToPath(new URL('../../..', import.meta.url))
+const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url))
+const TOTAL = 10_000
+
+function startWorker(connectOptions: Record<string, unknown>, seen: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=@cache/source',
+      '--import',
+      'tsx',
+      fixture,
+      JSON.stringify({ connect: connectOptions, seen }),
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  return new Promise((resolve, reject) => {
+    let err = ''
+    child.stderr?.on('data', (c) => {
+      err += c
+    })
+    child.stdout?.on('data', (c) => {
+      if (String(c).includes('ready')) resolve(child)
+    })
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${err}`)))
+  })
+}
+
+function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve())
+    child.kill('SIGKILL')
+  })
+}
+
+describe.each(['standalone', 'cluster'] as const)(
+  '4 worker processes, one SIGKILLed repeatedly, on %s',
+  (kind) => {
+    const { standalone, cluster } = inject('redis')
+    const ns = uniquePrefix('queue')
+    const options: Record<string, unknown> =
+      kind === 'cluster'
+        ? { cluster: { nodes: cluster.nodes }, namespace: ns }
+        : { url: standalone.url, namespace: ns }
+    let conn: Connection
+    const children: ChildProcess[] = []
+    beforeAll(async () => {
+      conn = await connect(options as never)
+    })
+    afterAll(async () => {
+      await Promise.all(children.map(kill))
+      await conn.close()
+    })
+
+    it(`completes ${TOTAL} jobs: each exactly once or counted as a duplicate, none lost`, async () => {
+      const seen = conn.keys.key('seen')
+      const q = defineQueue(conn, 'crash', {
+        namespace: 'jobs',
+        jobs: { work: z.object({ i: z.number() }) },
+        defaults: { attempts: 5, removeOnComplete: { count: 50_000 } },
+        checks: false,
+      })
+      for (let i = 0; i < TOTAL; i += 2_500)
+        await q.addBulk(
+          Array.from({ length: 2_500 }, (_, k) => ({ name: 'work' as const, data: { i: i + k } })),
+        )
+      children.push(...(await Promise.all([0, 1, 2, 3].map(() => startWorker(options, seen)))))
+      let kills = 0
+      const victim = async () => {
+        while (((await q.queue.getJobCounts('completed')).completed ?? 0) < TOTAL && kills < 20) {
+          await new Promise((r) => setTimeout(r, 400))
+          const doomed = children[0] as ChildProcess
+          await kill(doomed)
+          kills++
+          children[0] = await startWorker(options, seen)
+        }
+      }
+      const killing = victim()
+      await until(
+        'all completed',
+        async () => ((await q.queue.getJobCounts('completed')).completed ?? 0) >= TOTAL,
+        240_000,
+      )
+      await killing
+      const counts = await conn.send<string[]>(['HVALS', seen], { key: seen })
+      const runs = counts.map(Number)
+      const duplicates = runs.reduce((a, b) => a + b, 0) - runs.length
+      console.log(
+        `[queue] SIGKILL test on ${kind}: ${TOTAL} jobs, ${kills} kills, ${duplicates} duplicate runs`,
+      )
+      expect(runs).toHaveLength(TOTAL) // none lost
+      expect(kills).toBeGreaterThanOrEqual(2)
+      expect(duplicates).toBeGreaterThanOrEqual(0)
+      const c = await q.queue.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed')
+      expect(c).toMatchObject({ completed: TOTAL, failed: 0, waiting: 0, active: 0, delayed: 0 })
+      expect(await q.deadLetters.count()).toBe(0)
+      await q.close()
+    })
+  },
+)
+
+describe('Redis restarts and start-up checks (own server)', () => {
+  let server: StandaloneTopology
+  let conn: Connection
+  beforeAll(async () => {
+    server = await startStandalone()
+    conn = await connect({ url: server.url, namespace: uniquePrefix('queue') })
+  })
+  afterAll(async () => {
+    await conn?.close()
+    await server?.stop()
+  })
+
+  it('a worker resumes after Redis restarts, without a restart of the process', async () => {
+    const q = defineQueue(conn, 'restart', {
+      namespace: 'jobs',
+      jobs: { t: z.object({ i: z.number() }) },
+      checks: false,
+    })
+    const got = new Set<number>()
+    const w = q.process({ t: async (job) => void got.add(job.data.i) }, { concurrency: 4 })
+    await w.waitUntilReady()
+    await q.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: 't' as const, data: { i } })))
+    await until('first batch', () => got.size === 20)
+    await server.master.restart()
+    await until('added after the restart', async () => {
+      try {
+        await q.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: 't' as const, data: { i: 100 + i } })))
+        return true
+      } catch {
+        return false
+      }
+    })
+    await until('second batch processed by the same worker', () => got.size === 40, 30_000)
+    await w.close()
+    await q.close()
+  })
+
+  it('warns about an eviction policy other than noeviction, unbounded retention, and a refused CONFIG GET', async () => {
+    await server.master.command(['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru'])
+    const warnings: string[] = []
+    const events: unknown[] = []
+    const onWarning = (m: unknown) => events.push(m)
+    diagnostics.subscribe('cache:queue:warning', onWarning)
+    try {
+      const q = defineQueue(conn, 'warn', {
+        jobs: { a: z.object({}) },
+        defaults: { removeOnComplete: false },
+        logger: { warn: (m) => warnings.push(m) },
+      })
+      const found = await q.check()
+      expect(found.map((w) => w.code).sort()).toEqual(['maxmemory-policy', 'unbounded-retention'])
+      expect(warnings.some((w) => w.includes('allkeys-lru'))).toBe(true)
+      expect(events).toContainEqual(expect.objectContaining({ queue: 'warn', code: 'maxmemory-policy' }))
+      await q.close()
+
+      await server.master.command(['ACL', 'SETUSER', 'jobs', 'on', '>pw', '~*', '&*', '+@all', '-config'])
+      const limited = await connect({
+        url: `redis://jobs:pw@127.0.0.1:${server.master.port}`,
+        namespace: 'acl',
+      })
+      const q2 = defineQueue(limited, 'warn', { jobs: { a: z.object({}) }, logger: { warn: () => {} } })
+      expect((await q2.check()).map((w) => w.code)).toEqual(['config-refused'])
+      await q2.close()
+      await limited.close()
+    } finally {
+      diagnostics.unsubscribe('cache:queue:warning', onWarning)
+      await server.master.command(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction'])
+    }
+  })
+})
+
+describe('Sentinel failover (own topology)', () => {
+  let topo: SentinelTopology
+  let conn: Connection
+  beforeAll(async () => {
+    topo = await startSentinel()
+    const info = topo.info() as { name: string; sentinels: Array<{ host: string; port: number }> }
+    conn = await connect({
+      sentinel: { name: info.name, sentinels: info.sentinels },
+      namespace: uniquePrefix('queue'),
+    })
+  })
+  afterAll(async () => {
+    await conn?.close()
+    await topo?.stop()
+  })
+
+  it('a worker resumes after a failover, without a restart of the process', async () => {
+    const q = defineQueue(conn, 'failover', {
+      namespace: 'jobs',
+      jobs: { t: z.object({ i: z.number() }) },
+      checks: false,
+    })
+    const got = new Set<number>()
+    const w = q.process({ t: async (job) => void got.add(job.data.i) }, { concurrency: 4 })
+    await w.waitUntilReady()
+    await q.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: 't' as const, data: { i } })))
+    await until('first batch', () => got.size === 20)
+    await topo.failover()
+    await until(
+      'added after the failover',
+      async () => {
+        try {
+          await q.addBulk(
+            Array.from({ length: 20 }, (_, i) => ({ name: 't' as const, data: { i: 100 + i } })),
+          )
+          return true
+        } catch {
+          return false
+        }
+      },
+      30_000,
+    )
+    await until('second batch processed by the same worker', () => got.size === 40, 30_000)
+    await w.close()
+    await q.close()
+  })
+})
