@@ -478,6 +478,7 @@ describe('the docs that point at these files', () => {
     'docs/migrating/rate-limiter-flexible-express-rate-limit.md',
     'docs/migrating/redlock-redis-semaphore.md',
     'docs/migrating/node-redis-ioredis.md',
+    'docs/migrating/connect-redis.md',
   ]
 
   it('the "where does X live" map names files that exist', () => {
