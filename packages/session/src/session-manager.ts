@@ -138,7 +138,8 @@ export class SessionManager {
         handle,
         tenant,
         userId,
-        data: structuredClone(data),
+        // What get() will return: the stored JSON, not the caller's object (no functions, Dates as strings).
+        data: fromFields(fields) as T,
         meta,
         createdAt: made.now,
         lastSeenAt: made.now,
@@ -451,4 +452,10 @@ function withId<T extends SessionData>(id: string, s: StoredSession): Session<T>
     absoluteExpiresAt: s.absoluteExpiresAt,
     version: s.version,
   }
+}
+
+function fromFields(fields: Record<string, string>): SessionData {
+  const data: SessionData = {}
+  for (const [k, v] of Object.entries(fields)) data[k] = JSON.parse(v)
+  return data
 }

@@ -129,7 +129,38 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('SessionManager on
     expect(await short.touch(idle.id, { tenant: 't1' })).toBeNull()
   })
 
+  it('update gives up with E_SESSION_CONFLICT after maxRetries lost races', async () => {
+    const tight = new SessionManager(conn, { maxRetries: 2, sweepInterval: false })
+    const s = await tight.create({ tenant: 't1', userId: 'u-conflict', data: { n: 0 } })
+    let runs = 0
+    const err = await tight
+      .update(
+        s.id,
+        async (d) => {
+          runs++
+          // A parallel writer gets in between every read and write of this update.
+          await sessions.update(s.id, (x) => ({ ...x, other: runs }), { tenant: 't1' })
+          return { ...d, n: 1 }
+        },
+        { tenant: 't1' },
+      )
+      .catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'E_SESSION_CONFLICT', attempts: 2 })
+    expect(runs).toBe(2)
+    expect((await tight.get(s.id, { tenant: 't1' }))?.data).toEqual({ n: 0, other: 2 })
+    await tight[Symbol.asyncDispose]()
+    expect(tight.closed).toBe(true)
+  })
+
   it('bad input gives typed errors', async () => {
+    expect(await codeOf(sessions.create(null as never))).toBe('E_INVALID_ARGUMENT')
+    // Fields JSON cannot hold (undefined, functions) are left out, as JSON.stringify does.
+    const skip = await sessions.create({
+      tenant: 't1',
+      userId: 'u-skip',
+      data: { a: 1, u: undefined, f: () => 1 },
+    })
+    expect((await sessions.get(skip.id, { tenant: 't1' }))?.data).toEqual({ a: 1 })
     expect(await codeOf(sessions.create({ tenant: 'bad tenant', userId: 'u' }))).toBe('E_INVALID_ARGUMENT')
     expect(await codeOf(sessions.create({ tenant: 't', userId: '' }))).toBe('E_INVALID_ARGUMENT')
     expect(await codeOf(sessions.create({ tenant: 't', userId: 'u', data: [] as never }))).toBe(

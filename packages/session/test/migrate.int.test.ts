@@ -56,4 +56,30 @@ describe.each(['standalone', 'cluster'] as const)('export / import on %s', (kind
     expect(await mgr.listByUser('web', 'amy')).toHaveLength(1)
     expect(await store.revokeUser('amy')).toBe(1)
   })
+
+  it('skips lines it cannot restore: expired own lines, no sid, a value that is not an object', async () => {
+    const mgr = new SessionManager(conn, { namespace: 'mig2', idleTimeout: '10m', sweepInterval: false })
+    const expired = {
+      v: 1,
+      tenant: 't1',
+      handle: 'h'.repeat(43),
+      userId: 'u',
+      data: {},
+      expiresAt: Date.now() - 1,
+      absoluteExpiresAt: Date.now() + 60_000,
+      idleTimeoutMs: 60_000,
+    }
+    const lines = [
+      JSON.stringify(expired),
+      JSON.stringify({ value: '{}' }),
+      JSON.stringify({ key: 'sess:num', value: '5' }),
+      JSON.stringify({ key: 'sess:nocookie', value: JSON.stringify({ n: 7 }) }),
+    ]
+    expect(await mgr.import(lines)).toEqual({ imported: 1, skipped: 3 })
+    // No cookie.expires: the idle timeout applies; no tenant option: 'default'.
+    const got = await mgr.get('nocookie', { tenant: 'default' })
+    expect(got?.data).toEqual({ n: 7 })
+    expect(got!.expiresAt - got!.lastSeenAt).toBe(600_000)
+    await mgr.close()
+  })
 })

@@ -73,6 +73,17 @@ describe.each(['standalone', 'cluster'] as const)('the express-session Store con
     expect(await call((cb) => store.get('late', cb))).toBeNull()
   })
 
+  it('a save whose loaded copy is unknown here (evicted snapshot) replaces, but never creates', async () => {
+    await call((cb) => store.set('evicted', { cookie: cookie(), __rev: 3, a: 1 } as never, cb))
+    expect(await call((cb) => store.get('evicted', cb))).toBeNull()
+    await call((cb) => store.set('known', { cookie: cookie(), a: 1, b: 1 } as never, cb))
+    await call((cb) => store.set('known', { cookie: cookie(), __rev: 99, a: 2 } as never, cb))
+    expect(await call((cb) => store.get('known', cb))).toMatchObject({ a: 2 })
+    expect(await call<Record<string, unknown>>((cb) => store.get('known', cb as never))).not.toHaveProperty(
+      'b',
+    )
+  })
+
   it('sessions written by the store are visible to a SessionManager on the same namespace', async () => {
     const shared = new SessionStore(conn, { tenant: 'mix', userId: (s) => (s as { uid?: string }).uid })
     await call((cb) => shared.set('shared-sid', { cookie: cookie(), uid: 'zoe' } as never, cb))

@@ -60,6 +60,20 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('the per-user inde
     expect(await short.sweep()).toMatchObject({ users: 0, checked: 0, removed: 0 })
   })
 
+  it('an index visited early (its sessions were touched) loses nothing and is rescheduled', async () => {
+    const m = manager('sw5', { idleTimeout: 400, absoluteTimeout: '1h' })
+    const s = await m.create({ tenant: 't1', userId: 'busy' })
+    await sleep(250)
+    const expiresAt = await m.touch(s.id, { tenant: 't1' })
+    await sleep(250) // past the first expiry the sweep knew of, before the touched one
+    expect(await m.sweep()).toMatchObject({ users: 1, checked: 1, removed: 0 })
+    const sk = sweepKey('sw5')
+    expect(
+      Math.abs(Number(await conn.send(['ZSCORE', sk, 't1:busy'], { key: sk })) - expiresAt!),
+    ).toBeLessThan(50)
+    expect(await zcard(index('sw5', 't1', 'busy'))).toBe(1)
+  })
+
   it('bounded work per sweep: at most sweepBatch indexes, the rest on the next sweeps', async () => {
     const m = manager('sw2', { idleTimeout: 200, absoluteTimeout: '1h', sweepBatch: 2 })
     for (let i = 0; i < 5; i++) await m.create({ tenant: 't1', userId: `u${i}` })
@@ -85,17 +99,32 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('the per-user inde
       await m.create({ tenant: 't1', userId: 'auto' })
       await m.create({ tenant: 't1', userId: 'auto' })
       await waitFor(
-        'the periodic sweep emptied the index',
-        async () => (await zcard(index('sw3', 't1', 'auto'))) === 0,
-        {
-          timeoutMs: 5_000,
-          intervalMs: 50,
-        },
+        'a periodic sweep reported the removals',
+        () => reports.reduce((a, r) => a + r.removed, 0) === 2,
+        { timeoutMs: 5_000, intervalMs: 20 },
       )
-      expect(reports.reduce((a, r) => a + r.removed, 0)).toBe(2)
+      expect(await zcard(index('sw3', 't1', 'auto'))).toBe(0)
       await m.close()
       await m.close()
     } finally {
+      diagnostics.unsubscribe('cache:session:sweep', listener)
+    }
+  })
+
+  it('a periodic sweep that fails reports { error } and keeps going; close stops it', async () => {
+    const errors: unknown[] = []
+    const listener = (r: unknown) => {
+      if ((r as { error?: unknown }).error) errors.push((r as { error: unknown }).error)
+    }
+    diagnostics.subscribe('cache:session:sweep', listener)
+    const own = await sharedConnection(kind)
+    const m = new SessionManager(own, { namespace: 'sw4', sweepInterval: 100 })
+    await own.close()
+    try {
+      await waitFor('two failed sweeps reported', () => errors.length >= 2, { timeoutMs: 5_000 })
+      expect(errors[0]).toMatchObject({ code: 'E_CLOSED' })
+    } finally {
+      await m[Symbol.asyncDispose]()
       diagnostics.unsubscribe('cache:session:sweep', listener)
     }
   })
