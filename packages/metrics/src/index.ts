@@ -9,6 +9,13 @@ export {
   alertNotificationSchema,
   type ResolvedAlertRule,
 } from './alerts.js'
+export {
+  type BigKeysOptions,
+  type BigKeysProgress,
+  type BigKeysReport,
+  type KeySample,
+  QUEUE_KEY,
+} from './big-keys.js'
 export { DEFAULT_RESOLUTIONS, DROPPED_SERIES_METRIC, LOG_RELATIVE_ERROR } from './defaults.js'
 export type { MetricsErrorCode } from './errors.js'
 export {
@@ -39,5 +46,14 @@ export {
 export { type MetricKind, validateNames } from './names.js'
 export type { MetricsOptions, Resolution, ResolvedMetricsOptions } from './options.js'
 export type { QueryFn, QueryOptions, QueryPoint, QueryResult } from './query.js'
+export { type Recommendation, type RecommendationOptions, recommend } from './recommendations.js'
+export type {
+  LatencyEvent,
+  NodeInsight,
+  ReplicaLink,
+  ServerInsight,
+  ServerOptions,
+  SlowlogEntry,
+} from './server.js'
 export { type BucketLayout, fixedLayout, LOG_LAYOUT, quantile } from './sketch.js'
 export type { MetricSnapshot, SnapshotOptions, SnapshotSeries } from './snapshot.js'

@@ -9,6 +9,7 @@ import {
   type ScriptFn,
 } from '@cache/client'
 import { type AlertRule, Alerts, type AlertsOptions } from './alerts.js'
+import { type BigKeysOptions, type BigKeysReport, bigKeys } from './big-keys.js'
 import * as D from './defaults.js'
 import {
   Counter,
@@ -24,7 +25,9 @@ import { bucketKey, gaugeField, seqKey, totalKey, uniquesKey } from './keys.js'
 import { type MetricKind, validateNames } from './names.js'
 import { type MetricsOptions, type ResolvedMetricsOptions, resolveOptions } from './options.js'
 import { type QueryOptions, type QueryResult, runQuery } from './query.js'
+import { type Recommendation, type RecommendationOptions, recommend } from './recommendations.js'
 import { flush as flushLua } from './scripts/index.js'
+import { type ServerInsight, type ServerOptions, serverInsight } from './server.js'
 import { fixedLayout, LOG_LAYOUT } from './sketch.js'
 import { discoverMetrics, type MetricSnapshot, readSnapshot, type SnapshotOptions } from './snapshot.js'
 
@@ -177,6 +180,25 @@ export class Metrics implements Recorder {
   alerts(rules: readonly AlertRule[], options?: AlertsOptions): Alerts {
     if (this.#closed) throw new ClosedError(`[${PKG}] metrics are closed`)
     return new Alerts(this, rules, options)
+  }
+
+  /** INFO (parsed), SLOWLOG, LATENCY LATEST and MEMORY STATS of every master and replica; never throws per node. */
+  server(options?: ServerOptions): Promise<ServerInsight> {
+    return serverInsight(this.#conn, options)
+  }
+
+  /** Samples keys by SCAN on every master and ranks them by MEMORY USAGE; keys without TTL and size by prefix. */
+  bigKeys(options?: BigKeysOptions): Promise<BigKeysReport> {
+    return bigKeys(this.#conn, options)
+  }
+
+  /** Advice from `server()` and a key sample of the whole server (eviction policy, TTLs, fragmentation…). */
+  async recommendations(options: RecommendationOptions = {}): Promise<Recommendation[]> {
+    const [insight, keys] = await Promise.all([
+      this.server({ slowlog: 10 }),
+      bigKeys(this.#conn, { match: '*', sample: options.sample ?? 2_000, top: 20 }),
+    ])
+    return recommend(insight, keys, options)
   }
 
   #define(
