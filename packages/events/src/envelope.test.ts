@@ -1,10 +1,10 @@
-import { KeyBuilder } from '@cache/client'
+import { KeyBuilder, UnsupportedError } from '@cache/client'
 import fc from 'fast-check'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
 import { decodeEntry } from './consumer.js'
 import { decodeEnvelope, describeIssues, encodeEnvelope, encodeJson, validate } from './envelope.js'
-import { InvalidPayloadError, UnsupportedError } from './errors.js'
+import { InvalidPayloadError } from './errors.js'
 import { channelName, patternName, presenceKeys, streamKeys } from './keys.js'
 import type { InputOf, PayloadOf } from './pubsub.js'
 
@@ -73,7 +73,8 @@ describe('envelope', () => {
   })
 
   it('has typed errors with stable codes', () => {
-    const e = new UnsupportedError('nope')
+    // E_UNSUPPORTED is the family's one class (from @cache/client), re-exported here.
+    const e = new UnsupportedError('[@cache/events] nope')
     expect(e).toMatchObject({
       code: 'E_UNSUPPORTED',
       name: 'UnsupportedError',

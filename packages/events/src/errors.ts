@@ -25,13 +25,6 @@ export class InvalidPayloadError extends CacheError {
   }
 }
 
-/** The operation cannot work with these options or on this topology (e.g. a pattern on sharded pub/sub). */
-export class UnsupportedError extends CacheError {
-  constructor(message: string) {
-    super('E_UNSUPPORTED', `[@cache/events] ${message}`)
-  }
-}
-
 /** A pub/sub handler threw something that is not a CacheError (emitted as `error`, `cause` is what it threw). */
 export class HandlerError extends CacheError {
   /** The channel whose handler failed. */

@@ -1,4 +1,4 @@
-export { ClosedError, InvalidArgumentError } from '@cache/client'
+export { ClosedError, InvalidArgumentError, UnsupportedError } from '@cache/client'
 export {
   Consumer,
   type ConsumerOptions,
@@ -13,7 +13,6 @@ export {
   HandlerError,
   InvalidPayloadError,
   NotFoundError,
-  UnsupportedError,
 } from './errors.js'
 export { Presence, type PresenceOptions, type PresenceRecord } from './presence.js'
 export {

@@ -9,11 +9,12 @@ import {
   parseOptions,
   type Subscriber,
   toCacheError,
+  UnsupportedError,
 } from '@cache/client'
 import { z } from 'zod'
 import { handlerErrorChannel, invalidChannel } from './diagnostics.js'
 import { decodeEnvelope, encodeEnvelope, validate } from './envelope.js'
-import { HandlerError, InvalidPayloadError, UnsupportedError } from './errors.js'
+import { HandlerError, InvalidPayloadError } from './errors.js'
 import { channelName, patternName } from './keys.js'
 
 const PKG = '@cache/events'
@@ -223,7 +224,7 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
     const isPattern = o.pattern ?? GLOB.test(channelOrPattern)
     if (isPattern && this.sharded) {
       throw new UnsupportedError(
-        `subscribe("${channelOrPattern}"): sharded pub/sub has no patterns; use a non-sharded bus`,
+        `[${PKG}] subscribe("${channelOrPattern}"): sharded pub/sub has no patterns; use a non-sharded bus`,
       )
     }
     const kind: Kind = isPattern ? 'pattern' : this.sharded ? 'sharded' : 'channel'
