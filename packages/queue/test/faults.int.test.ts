@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import diagnostics from 'node:diagnostics_channel'
 import { fileURLToPath } from 'node:url'
-import { type Connection, connect } from '@cache/client'
+import { type Connection, connect, hashSlot } from '@cache/client'
 import {
+  type ClusterTopology,
   type SentinelTopology,
   type StandaloneTopology,
+  startCluster,
   startSentinel,
   startStandalone,
   uniquePrefix,
@@ -48,6 +50,36 @@ function kill(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve())
     child.kill('SIGKILL')
   })
+}
+
+/** Runs a batch, applies `fault`, adds a second batch (retrying while Redis is away): the same worker processes it. */
+async function resumesAfter(conn: Connection, name: string, fault: () => Promise<unknown>): Promise<void> {
+  const q = defineQueue(conn, name, {
+    namespace: 'jobs',
+    jobs: { t: z.object({ i: z.number() }) },
+    checks: false,
+  })
+  const got = new Set<number>()
+  const w = q.process({ t: async (job) => void got.add(job.data.i) }, { concurrency: 4 })
+  await w.waitUntilReady()
+  await q.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: 't' as const, data: { i } })))
+  await until('first batch', () => got.size === 20)
+  await fault()
+  await until(
+    'added after the fault',
+    async () => {
+      try {
+        await q.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: 't' as const, data: { i: 100 + i } })))
+        return true
+      } catch {
+        return false
+      }
+    },
+    30_000,
+  )
+  await until('second batch processed by the same worker', () => got.size === 40, 30_000)
+  await w.close()
+  await q.close()
 }
 
 describe.each(['standalone', 'cluster'] as const)(
@@ -128,30 +160,8 @@ describe('Redis restarts and start-up checks (own server)', () => {
     await server?.stop()
   })
 
-  it('a worker resumes after Redis restarts, without a restart of the process', async () => {
-    const q = defineQueue(conn, 'restart', {
-      namespace: 'jobs',
-      jobs: { t: z.object({ i: z.number() }) },
-      checks: false,
-    })
-    const got = new Set<number>()
-    const w = q.process({ t: async (job) => void got.add(job.data.i) }, { concurrency: 4 })
-    await w.waitUntilReady()
-    await q.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: 't' as const, data: { i } })))
-    await until('first batch', () => got.size === 20)
-    await server.master.restart()
-    await until('added after the restart', async () => {
-      try {
-        await q.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: 't' as const, data: { i: 100 + i } })))
-        return true
-      } catch {
-        return false
-      }
-    })
-    await until('second batch processed by the same worker', () => got.size === 40, 30_000)
-    await w.close()
-    await q.close()
-  })
+  it('a worker resumes after Redis restarts, without a restart of the process', () =>
+    resumesAfter(conn, 'restart', () => server.master.restart()))
 
   it('warns about an eviction policy other than noeviction, unbounded retention, and a refused CONFIG GET', async () => {
     await server.master.command(['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru'])
@@ -203,34 +213,26 @@ describe('Sentinel failover (own topology)', () => {
     await topo?.stop()
   })
 
-  it('a worker resumes after a failover, without a restart of the process', async () => {
-    const q = defineQueue(conn, 'failover', {
-      namespace: 'jobs',
-      jobs: { t: z.object({ i: z.number() }) },
-      checks: false,
-    })
-    const got = new Set<number>()
-    const w = q.process({ t: async (job) => void got.add(job.data.i) }, { concurrency: 4 })
-    await w.waitUntilReady()
-    await q.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: 't' as const, data: { i } })))
-    await until('first batch', () => got.size === 20)
-    await topo.failover()
-    await until(
-      'added after the failover',
-      async () => {
-        try {
-          await q.addBulk(
-            Array.from({ length: 20 }, (_, i) => ({ name: 't' as const, data: { i: 100 + i } })),
-          )
-          return true
-        } catch {
-          return false
-        }
-      },
-      30_000,
-    )
-    await until('second batch processed by the same worker', () => got.size === 40, 30_000)
-    await w.close()
-    await q.close()
+  it('a worker resumes after a failover, without a restart of the process', () =>
+    resumesAfter(conn, 'failover', () => topo.failover()))
+})
+
+describe('Cluster failover (own topology)', () => {
+  let topo: ClusterTopology
+  let conn: Connection
+  beforeAll(async () => {
+    topo = await startCluster()
+    const info = topo.info() as { nodes: Array<{ host: string; port: number }> }
+    conn = await connect({ cluster: { nodes: info.nodes }, namespace: uniquePrefix('queue') })
   })
+  afterAll(async () => {
+    await conn?.close()
+    await topo?.stop()
+  })
+
+  it('a worker resumes after the master of its slot fails over, without a restart of the process', () =>
+    resumesAfter(conn, 'cfail', async () => {
+      const master = await topo.masterForSlot(hashSlot(`${conn.keys.namespace}:jobs:{cfail}:x`))
+      await topo.failover(master)
+    }))
 })
