@@ -514,7 +514,7 @@ describe(`each .conf boots ${serverBin()} ${serverVersion()}`, { timeout: 60_000
       procs.map(
         (p) =>
           new Promise<void>((resolve) => {
-            if (p.exitCode !== null) return resolve()
+            if (p.exitCode !== null || p.signalCode !== null) return resolve()
             p.once('exit', () => resolve())
             p.kill('SIGKILL')
           }),
@@ -526,6 +526,9 @@ describe(`each .conf boots ${serverBin()} ${serverVersion()}`, { timeout: 60_000
   const app = [env.REDIS_USERNAME!, env.REDIS_PASSWORD!]
   const ops = ['ops', passwords.ops!]
   let master = 0
+  let replicaPort = 0
+  const sentinels: number[] = []
+  const byPort = new Map<number, ChildProcess>()
 
   async function boot(conf: string, label: string, extra: string[] = []): Promise<number> {
     const port = await freePort()
@@ -545,6 +548,7 @@ describe(`each .conf boots ${serverBin()} ${serverVersion()}`, { timeout: 60_000
       removeTempDir(nodeDir)
     })
     procs.push(proc)
+    byPort.set(port, proc)
     const auth = extra.includes('--sentinel') ? {} : { auth: ops }
     await waitFor(
       `${conf} to answer PING (${output.slice(-400)})`,
@@ -571,6 +575,7 @@ describe(`each .conf boots ${serverBin()} ${serverVersion()}`, { timeout: 60_000
 
   it('replica.conf: replicates from the master with the replication user', async () => {
     const port = await boot('replica.conf', 'replica')
+    replicaPort = port
     await waitFor(
       'the replica link',
       async () => (await info(port, 'replication')).master_link_status === 'up',
@@ -580,6 +585,7 @@ describe(`each .conf boots ${serverBin()} ${serverVersion()}`, { timeout: 60_000
 
   it('sentinel.conf: monitors the master and discovers its replica with the sentinel user', async () => {
     const port = await boot('sentinel.conf', 'sentinel', ['--sentinel'])
+    sentinels.push(port)
     const addr = await respCommand(port, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', monitorName!])
     expect(addr).toEqual(['127.0.0.1', String(master)])
     await waitFor('the sentinel to see the replica', async () => {
@@ -588,6 +594,37 @@ describe(`each .conf boots ${serverBin()} ${serverVersion()}`, { timeout: 60_000
     })
     const flags = (await respCommand(port, ['SENTINEL', 'MASTER', monitorName!])) as string[]
     expect(flags[flags.indexOf('flags') + 1]).toBe('master')
+  })
+
+  it('sentinel.conf ×3 + replica.conf: the sentinels fail over to the replica when the master dies', async () => {
+    expect(replicaPort, 'the replica test ran').toBeGreaterThan(0)
+    for (const label of ['sentinel-2', 'sentinel-3'])
+      sentinels.push(await boot('sentinel.conf', label, ['--sentinel']))
+    await waitFor('the sentinels to find each other', async () => {
+      const m = (await respCommand(sentinels[0]!, ['SENTINEL', 'MASTER', monitorName!])) as string[]
+      return Number(m[m.indexOf('num-other-sentinels') + 1]) === sentinels.length - 1
+    })
+    expect(await respCommand(sentinels[0]!, ['SENTINEL', 'CKQUORUM', monitorName!])).toMatch(/^OK/)
+    byPort.get(master)!.kill('SIGKILL')
+    // down-after-milliseconds of the template, then the election and the promotion.
+    const downAfter = Number(directive(sentinel, 'sentinel', 'down-after-milliseconds', monitorName!)[0])
+    await waitFor(
+      'the failover to the replica',
+      async () => {
+        const addr = (await respCommand(sentinels[0]!, [
+          'SENTINEL',
+          'GET-MASTER-ADDR-BY-NAME',
+          monitorName!,
+        ])) as string[]
+        return Number(addr[1]) === replicaPort
+      },
+      { timeoutMs: downAfter + 25_000, intervalMs: 200 },
+    )
+    await waitFor(
+      'the promoted replica to take writes',
+      async () => (await info(replicaPort, 'replication')).role === 'master',
+    )
+    expect(await respCommand(replicaPort, ['SET', 'cache:deploy:y', '2'], { auth: app })).toBe('OK')
   })
 
   it('cluster-node.conf: starts in cluster mode', async () => {
