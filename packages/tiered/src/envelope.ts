@@ -2,6 +2,7 @@ import { type Cache, MAX_TTL_MS, MIN_TTL_MS } from '@cache/core'
 import { track, untrack } from './bookkeeping.js'
 import {
   channels,
+  counted,
   type Envelope,
   event,
   type Flight,
@@ -62,9 +63,9 @@ export async function fetch(
       st.s.l2Errors++
       throw err
     }
-    if (raw !== undefined) st.s.l2Hits++
+    if (raw !== undefined) counted(st, 'l2', 'hit')
     else {
-      st.s.l2Misses++
+      counted(st, 'l2', 'miss')
       if (st.l3) raw = await fromL3(st, key, grace)
     }
     if (raw === undefined) return undefined
@@ -78,13 +79,15 @@ export async function fetch(
 
 /**
  * Reads several keys from L2 in one MGET, then L3 for the L2 misses; fills L1 per key unless an
- * invalidation raced with the read. Rejects (counting an L2 error) when L2 is unreachable.
+ * invalidation raced with the read. Rejects (counting an L2 error) when L2 is unreachable. A `recheck`
+ * (a re-read inside a flight, after the call's first read counted) reads L2 only and counts nothing.
  */
 export async function fetchMany(
   st: TieredState,
   keys: readonly string[],
   parts: readonly string[],
   grace: number,
+  recheck = false,
 ): Promise<Array<Found | undefined>> {
   const flights = parts.map((p) => track(st, p))
   try {
@@ -98,9 +101,11 @@ export async function fetchMany(
     const out: Array<Found | undefined> = new Array(keys.length)
     for (let j = 0; j < keys.length; j++) {
       let raw = raws[j]
-      if (raw !== undefined) st.s.l2Hits++
+      if (recheck) {
+        // Not a read of its own: the call's first read counted.
+      } else if (raw !== undefined) counted(st, 'l2', 'hit')
       else {
-        st.s.l2Misses++
+        counted(st, 'l2', 'miss')
         if (st.l3) raw = await fromL3(st, keys[j] as string, grace)
       }
       if (raw === undefined) continue
@@ -126,10 +131,10 @@ export async function fromL3(st: TieredState, key: string, grace: number): Promi
     return undefined
   }
   if (raw === undefined) {
-    st.s.l3Misses++
+    counted(st, 'l3', 'miss')
     return undefined
   }
-  st.s.l3Hits++
+  counted(st, 'l3', 'hit')
   const found = unwrap(st, raw)
   const left = found.exp - st.now()
   if (left > 0 && isEnvelope(raw)) {
@@ -150,7 +155,7 @@ export function l1Fresh(st: TieredState, key: string, now: number) {
 export function fallback(st: TieredState, key: string, reason: string): { value: unknown } | undefined {
   const e = st.l1.map.get(key)
   if (e === undefined || st.now() >= e.stale) return undefined
-  st.s.stale++
+  counted(st, 'l1', 'stale')
   st.s.bytes += e.size
   event(st, 'fail-safe', channels.failSafe, { key, reason })
   return { value: e.value }

@@ -14,6 +14,7 @@ import {
   callOf,
   channels,
   check,
+  counted,
   event,
   type Found,
   fail,
@@ -95,12 +96,12 @@ export async function getManyOrSet<T>(
   for (const key of unique) {
     const e = l1Fresh(st, key, now)
     if (e === undefined) {
-      st.s.l1Misses++
+      counted(st, 'l1', 'miss')
       rest.push(key)
       continue
     }
     e.used = true
-    st.s.l1Hits++
+    counted(st, 'l1', 'hit')
     st.s.saved++
     st.s.bytes += e.size
     values.set(key, e.value as T)
@@ -140,7 +141,7 @@ export async function getManyOrSet<T>(
         if (f !== undefined && t < f.exp + b.call.grace) stale = f
       }
       const flight = claim(st, key, parts[i] as string, stale, own) as Promise<T | undefined>
-      waits.push([key, serve(st, key, b.call, stale, flight)])
+      waits.push([key, serve(st, key, b.call, stale, flight, found === undefined ? 'l1' : 'l2')])
     }
     if (own.length > 0) void runBatch(st, b, own, found === undefined)
   }
@@ -329,6 +330,7 @@ async function dropStoredMeanwhile<T>(
     misses.map((j) => j.key),
     misses.map((j) => j.part),
     b.call.grace,
+    true,
   )
   const t = st.now()
   const done = new Set<Job>()

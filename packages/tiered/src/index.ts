@@ -24,6 +24,7 @@ export {
 } from './replicated-cache.js'
 export { HashRing, murmur3 } from './ring.js'
 export { type Shard, ShardedCache, type ShardedCacheOptions } from './sharded-cache.js'
+export type { Tier, TieredGetEvent } from './state.js'
 export { TieredCache } from './tiered-cache.js'
 export type {
   TierCounters,

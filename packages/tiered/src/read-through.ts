@@ -10,10 +10,12 @@ import {
   callOf,
   channels,
   check,
+  counted,
   type Envelope,
   event,
   type Found,
   fail,
+  type Tier,
   type TieredState,
   ttlOf,
 } from './state.js'
@@ -51,7 +53,7 @@ export async function getOrSetSlow<T>(
   if (typeof factory !== 'function') throw new InvalidOptionError(PKG, 'factory', 'must be a function')
   const ttl = ttlOf(st, options)
   const call = callOf(st, options)
-  st.s.l1Misses++
+  counted(st, 'l1', 'miss')
   const part = encodeKeyPart(key)
   let stale: Found | undefined
   let down = false
@@ -135,7 +137,7 @@ async function compute<T>(st: TieredState, c: Computation<T>): Promise<T> {
       v === undefined ? ((st.flights.get(key) as Promise<T> | undefined) ?? start()) : v,
     )
   } else flight = start()
-  return serve(st, key, c.call, c.stale, flight)
+  return serve(st, key, c.call, c.stale, flight, c.down ? 'l1' : 'l2')
 }
 
 /**
@@ -148,11 +150,12 @@ export async function serve<T>(
   call: CallOptions,
   stale: Found | undefined,
   flight: Promise<T>,
+  tier: Tier = 'l2',
 ): Promise<T> {
   if (stale === undefined) return flight
   flight.catch((error) => event(st, 'refresh-error', channels.refreshError, { key, error }))
   const serveStale = (reason: string): T => {
-    st.s.stale++
+    counted(st, tier, 'stale')
     if (reason !== 'grace') event(st, 'fail-safe', channels.failSafe, { key, reason })
     return stale.value as T
   }

@@ -2,7 +2,7 @@ import { encodeKeyPart, InvalidOptionError, isUnavailable } from '@cache/client'
 import { checkKey, type ValueWithTtl } from '@cache/core'
 import { PKG } from './defaults.js'
 import { fallback, fetch, fetchMany, l1Fresh } from './envelope.js'
-import { check, type Found, fail, type TieredState } from './state.js'
+import { check, counted, type Found, fail, type TieredState } from './state.js'
 
 /** Reads: get (past the L1 hot path), has, getWithTtl, mget. */
 
@@ -10,7 +10,7 @@ import { check, type Found, fail, type TieredState } from './state.js'
 export async function getSlow<T>(st: TieredState, key: string): Promise<T | undefined> {
   check(st, 'get')
   checkKey(key)
-  st.s.l1Misses++
+  counted(st, 'l1', 'miss')
   const t0 = performance.now()
   const part = encodeKeyPart(key)
   try {
@@ -46,10 +46,10 @@ export async function getWithTtl<T>(st: TieredState, key: string): Promise<Value
   const now = st.now()
   const e = l1Fresh(st, key, now)
   if (e) {
-    st.s.l1Hits++
+    counted(st, 'l1', 'hit')
     return { value: e.value as T, ttl: e.exp - now }
   }
-  st.s.l1Misses++
+  counted(st, 'l1', 'miss')
   const found = await fetch(st, key, encodeKeyPart(key), 0).catch((err) => {
     throw fail(st, err)
   })
@@ -68,11 +68,11 @@ export async function mget<T>(st: TieredState, keys: readonly string[]): Promise
   for (let i = 0; i < keys.length; i++) {
     const e = l1Fresh(st, keys[i] as string, now)
     if (e) {
-      st.s.l1Hits++
+      counted(st, 'l1', 'hit')
       st.s.bytes += e.size
       out[i] = e.value as T
     } else {
-      st.s.l1Misses++
+      counted(st, 'l1', 'miss')
       missing.push(i)
     }
   }

@@ -69,6 +69,36 @@ export const channels = {
   coherence: diagnostics.channel('cache:tiered:coherence'),
   refreshError: diagnostics.channel('cache:tiered:refresh-error'),
   offline: diagnostics.channel('cache:tiered:offline-write'),
+  get: diagnostics.channel('cache:tiered:get'),
+}
+
+/** A tier of a TieredCache, as `cache:tiered:get` names it. */
+export type Tier = 'l1' | 'l2' | 'l3'
+
+/**
+ * Published on `cache:tiered:get` for every key read from a tier (the shape @cache/metrics' `instrument()`
+ * turns into `cache_requests_total{namespace,tier,outcome}`): a hit or miss of L1, L2 or L3, or a stale
+ * value served (grace, soft timeout, fail-safe) by the tier it came from.
+ */
+export interface TieredGetEvent {
+  namespace: string
+  tier: Tier
+  outcome: 'hit' | 'miss' | 'stale'
+}
+
+const COUNTER = {
+  l1: { hit: 'l1Hits', miss: 'l1Misses' },
+  l2: { hit: 'l2Hits', miss: 'l2Misses' },
+  l3: { hit: 'l3Hits', miss: 'l3Misses' },
+} as const
+
+/** Counts one read of a tier (stats) and publishes it on `cache:tiered:get` when someone listens. */
+export function counted(st: TieredState, tier: Tier, outcome: TieredGetEvent['outcome']): void {
+  if (outcome === 'stale') st.s.stale++
+  else st.s[COUNTER[tier][outcome]]++
+  if (channels.get.hasSubscribers) {
+    channels.get.publish({ namespace: st.namespace, tier, outcome } satisfies TieredGetEvent)
+  }
 }
 
 /**

@@ -25,7 +25,7 @@ import {
 } from './options.js'
 import { eagerRefresh, getOrSetSlow } from './read-through.js'
 import * as reads from './reads.js'
-import { check, createState, problem, type TieredState, ttlOf } from './state.js'
+import { check, counted, createState, problem, type TieredState, ttlOf } from './state.js'
 import { cacheStats, tierStats } from './stats.js'
 import type { TieredFactory, TierStats, WarmLoader, WarmOptions } from './types.js'
 import { type WarmResult, type WarmSource, warm, warmEvery } from './warming.js'
@@ -91,7 +91,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
       const e = st.l1.map.get(key)
       if (e !== undefined && e.gen === st.gen && st.trusted && st.now() < e.fresh) {
         e.used = true
-        st.s.l1Hits++
+        counted(st, 'l1', 'hit')
         st.s.bytes += e.size
         return Promise.resolve(e.value as T)
       }
@@ -198,7 +198,7 @@ export class TieredCache<T = unknown> extends EventEmitter implements Cache<T> {
         const now = st.now()
         if (now < e.fresh) {
           e.used = true
-          st.s.l1Hits++
+          counted(st, 'l1', 'hit')
           st.s.saved++
           st.s.bytes += e.size
           const eager = options?.eagerRefresh ?? st.defaults.eager
