@@ -16,6 +16,15 @@ export {
   type KeySample,
   QUEUE_KEY,
 } from './big-keys.js'
+export {
+  type ExportedMetric,
+  exportedMetrics,
+  grafanaDashboard,
+  metricsReferenced,
+  PROMETHEUS_ALERTS,
+  type PrometheusAlert,
+  prometheusRulesYaml,
+} from './dashboards.js'
 export { DEFAULT_RESOLUTIONS, DROPPED_SERIES_METRIC, LOG_RELATIVE_ERROR } from './defaults.js'
 export type { MetricsErrorCode } from './errors.js'
 export {
