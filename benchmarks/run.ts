@@ -1,11 +1,15 @@
 /**
  * Runs benchmark suites against a throwaway redis-server started by the test harness and writes
- * results/<suite>.json and results/README.md. Usage: npm run bench [-- suite-name ...] [--quick]
+ * results/<suite>.json, results/<suite>.svg and results/README.md.
+ * Usage: npm run bench [-- suite-name ...] [--quick]; `-- --summary` only redraws the README and charts
+ * from the result files already there.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type ClusterTopology, serverVersion, startCluster, startStandalone } from '@cache/tools'
+import { ratioChart } from './chart.js'
 import { type BenchContext, machineInfo, type Suite, type SuiteResult } from './lib.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -13,6 +17,10 @@ const resultsDir = join(here, 'results')
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const wanted = args.filter((a) => !a.startsWith('--'))
+if (args.includes('--summary')) {
+  writeSummary()
+  process.exit(0)
+}
 
 const files = readdirSync(join(here, 'suites'))
   .filter((f) => f.endsWith('.bench.ts'))
@@ -33,12 +41,20 @@ const ctx: BenchContext = {
 }
 mkdirSync(resultsDir, { recursive: true })
 const machine = machineInfo(serverVersion())
+const cores = cpus().length
 let failed = 0
 try {
   for (const file of files) {
     const suite = (await import(join(here, 'suites', file))).default as Suite
-    console.log(`\n== ${suite.name}`)
+    const loadBefore = Math.round(loadavg()[0]! * 100) / 100
+    console.log(`\n== ${suite.name} (load ${loadBefore} on ${cores} cores)`)
     const result: SuiteResult = await suite.run(ctx)
+    const loadAfter = Math.round(loadavg()[0]! * 100) / 100
+    // A run on a busy machine says little: marked noisy when the load exceeded the core count.
+    const noisy = Math.max(loadBefore, loadAfter) > cores
+    console.log(
+      `  load after ${loadAfter}${noisy ? ' — NOISY: load above the core count, do not commit' : ''}`,
+    )
     for (const m of result.measurements) {
       console.log(
         `  ${m.name.padEnd(48)} c=${String(m.concurrency).padEnd(3)} ${String(m.opsPerSec).padStart(9)} ops/s  p50 ${m.p50Us}µs  p99 ${m.p99Us}µs`,
@@ -52,7 +68,11 @@ try {
     }
     writeFileSync(
       join(resultsDir, `${suite.name}.json`),
-      `${JSON.stringify({ ...result, machine, quick }, null, 2)}\n`,
+      `${JSON.stringify({ ...result, machine, quick, load: { before: loadBefore, after: loadAfter, cores }, noisy }, null, 2)}\n`,
+    )
+    writeFileSync(
+      join(resultsDir, `${suite.name}.svg`),
+      ratioChart(suite.name, result.ratios, noisy || quick),
     )
   }
 } finally {
@@ -75,6 +95,9 @@ function writeSummary(): void {
     .sort()) {
     const r = JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as SuiteResult & {
       machine: Record<string, string>
+      quick?: boolean
+      noisy?: boolean
+      load?: { before: number; after: number; cores: number }
     }
     rows.push(
       `## ${r.suite}`,
@@ -82,7 +105,17 @@ function writeSummary(): void {
       r.description,
       '',
       `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, Redis ${r.machine.redis}, ${r.machine.date}`,
+      r.load
+        ? `Load: ${r.load.before} before, ${r.load.after} after${r.noisy ? ' — **noisy run** (load above the core count)' : ''}${r.quick ? ' — **quick run** (shortened, not a result)' : ''}`
+        : 'Load: not recorded (a run from before load was recorded)',
       '',
+      `![${r.suite}: our bar beside the baseline's for each target](${r.suite}.svg)`,
+      '',
+    )
+    // The chart is drawn from the result file, so it always shows what the JSON says.
+    writeFileSync(
+      join(resultsDir, `${r.suite}.svg`),
+      ratioChart(r.suite, r.ratios, Boolean(r.noisy || r.quick)),
     )
     rows.push('| operation | concurrency | ops/s | p50 µs | p99 µs |', '|---|---:|---:|---:|---:|')
     for (const m of r.measurements)

@@ -179,7 +179,7 @@ export default defineSuite('events', async (ctx) => {
       'stream append+consume throughput vs raw in-band loop (XADD, then XREADGROUP + XACK in the same task)',
       ourStream!.opsPerSec,
       inBand!.opsPerSec,
-      0.9,
+      0.95,
       false,
       'best case for raw: the reader knows the batch is complete, one read and one XACK per round',
     ),
