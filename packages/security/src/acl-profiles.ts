@@ -92,7 +92,7 @@ export const READ_COMMANDS: ReadonlySet<string> = new Set([
   ...['get', 'mget', 'exists', 'pttl', 'hget', 'hmget', 'hgetall', 'hkeys', 'hlen', 'hexists'],
   ...['lindex', 'llen', 'lrange', 'lpos', 'smembers', 'scard', 'sismember', 'sscan', 'pfcount'],
   ...['zcard', 'zcount', 'zrange', 'zrangebyscore', 'zrangebylex', 'zlexcount', 'zrevrange'],
-  ...['zrevrangebyscore', 'zscore', 'xlen', 'xrange', 'xrevrange', 'pexpiretime'],
+  ...['zrevrangebyscore', 'zscore', 'xlen', 'xrange', 'xrevrange', 'pexpiretime', 'memory|usage'],
 ])
 
 /** Every package's profile. */
@@ -334,6 +334,10 @@ export const ACL_PROFILES: Readonly<Record<AclPackage, AclProfile>> = {
       'PEXPIRE {k} 1000',
       'PFADD {k} e',
       'PFCOUNT {k}',
+      // The big-keys report (TYPE, PTTL and MEMORY USAGE of sampled keys, inside the granted patterns).
+      'TYPE {k}',
+      'PTTL {k}',
+      'MEMORY USAGE {k}',
     ],
     keys: ['namespace'],
     channels: false,
@@ -376,21 +380,26 @@ export const COMMAND_SINCE: Readonly<Record<string, readonly [number, number]>> 
   'client|setinfo': [7, 2],
 }
 
-/** The probe granted only with `aclLog: true`. */
-export const ACL_LOG_PROBE = 'ACL LOG 1'
+/** The probe granted only with `aclLog: true` (AuditLog.importAclLog). */
+export const ACL_LOG_PROBES: readonly string[] = ['ACL LOG 1']
+
+/**
+ * Server diagnostics of @cache/metrics (slow log, latency, memory stats): admin commands, granted only
+ * with `diagnostics: true` (a monitoring user); without them the report notes what it could not read.
+ */
+export const DIAGNOSTICS_PROBES: readonly string[] = [
+  'SLOWLOG GET 1',
+  'SLOWLOG LEN',
+  'LATENCY LATEST',
+  'MEMORY STATS',
+]
 
 /** Commands whose second word is a subcommand with its own ACL entry (`client|id`). */
-const CONTAINERS = new Set([
-  'ACL',
-  'CLIENT',
-  'CLUSTER',
-  'CONFIG',
-  'SCRIPT',
-  'XGROUP',
-  'XINFO',
-  'OBJECT',
-  'MEMORY',
-])
+const CONTAINERS = new Set(
+  'ACL CLIENT CLUSTER CONFIG SCRIPT XGROUP XINFO OBJECT MEMORY SLOWLOG LATENCY COMMAND FUNCTION MODULE PUBSUB'.split(
+    ' ',
+  ),
+)
 
 /** The ACL name of a probe's command: `get`, `client|tracking`. */
 export function commandOf(probe: string): string {

@@ -44,10 +44,15 @@ describe('generateAcl', () => {
       expect(acl.commands, probe).not.toContain(commandOf(probe))
     expect(acl.commands).toContain('acl|log') // aclLog: true, for AuditLog.importAclLog
     expect(generateAcl({ user: 'app' }).commands).not.toContain('acl|log')
+    expect(generateAcl({ user: 'm', diagnostics: true }).commands).toEqual(
+      expect.arrayContaining(['slowlog|get', 'latency|latest', 'memory|stats']),
+    )
+    expect(generateAcl({ user: 'm' }).commands).not.toContain('slowlog|get')
   })
 
   it('leaves out commands the target Redis does not know', () => {
     expect(generateAcl({ user: 'a', redisVersion: '7.0.15' }).commands).not.toContain('client|setinfo')
+    expect(generateAcl({ user: 'a' }).commands).not.toContain('client|setinfo') // 7.0: the oldest supported
     expect(generateAcl({ user: 'a', redisVersion: '7.2' }).commands).toContain('client|setinfo')
     expect(generateAcl({ user: 'a', redisVersion: '8.0.1' }).commands).toContain('client|setinfo')
   })

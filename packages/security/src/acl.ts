@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto'
 import { escapeGlob, parseOptions } from '@cache/client'
 import { z } from 'zod'
 import {
-  ACL_LOG_PROBE,
+  ACL_LOG_PROBES,
   ACL_PACKAGES,
   ACL_PROFILES,
   type AclPackage,
   CLIENT_PROFILE,
   COMMAND_SINCE,
   commandOf,
+  DIAGNOSTICS_PROBES,
   READ_COMMANDS,
 } from './acl-profiles.js'
 import { PKG } from './defaults.js'
@@ -33,12 +34,15 @@ export interface AclOptions {
   /** A reader: read commands only and `%R~` key patterns. @default false */
   readOnly?: boolean
   /**
-   * The Redis version the rules are for: commands newer than it (CLIENT SETINFO, 7.2) are left out, since
-   * Redis refuses rules naming commands it does not know. @default '7.2'
+   * The oldest Redis the rules are loaded on: commands newer than it (CLIENT SETINFO, 7.2) are left out,
+   * since Redis refuses rules naming commands it does not know. On 7.2+ say so, or each connection's
+   * CLIENT SETINFO (node-redis ignores the refusal) shows up in ACL LOG. @default '7.0'
    */
   redisVersion?: string
   /** Grant ACL LOG, which `AuditLog.importAclLog()` reads (an admin command). @default false */
   aclLog?: boolean
+  /** Grant @cache/metrics' server diagnostics (SLOWLOG, LATENCY LATEST, MEMORY STATS; admin commands). @default false */
+  diagnostics?: boolean
 }
 
 /** A generated ACL user. */
@@ -95,10 +99,11 @@ const schema = z
       .default(['queue']),
     readOnly: z.boolean().default(false),
     aclLog: z.boolean().default(false),
+    diagnostics: z.boolean().default(false),
     redisVersion: z
       .string()
       .regex(/^\d+\.\d+(\.\d+)?$/, "must be a version such as '7.2' or '7.0.15'")
-      .default('7.2'),
+      .default('7.0'),
   })
   .strict()
   .refine((o) => !(o.password && o.passwordHash), {
@@ -130,7 +135,8 @@ export function generateAcl(options: AclOptions): Acl {
   const keep = (probe: string) => known(probe) && (!o.readOnly || READ_COMMANDS.has(commandOf(probe)))
   const probes: Record<string, string[]> = { client: CLIENT_PROFILE.probes.filter(keep) }
   for (const p of packages) probes[p] = ACL_PROFILES[p].probes.filter(keep)
-  if (o.aclLog && packages.includes('security')) probes.security?.push(ACL_LOG_PROBE)
+  if (o.aclLog && packages.includes('security')) probes.security?.push(...ACL_LOG_PROBES)
+  if (o.diagnostics && packages.includes('metrics')) probes.metrics?.push(...DIAGNOSTICS_PROBES)
   const commands = unique(Object.values(probes).flatMap((list) => list.map(commandOf))).sort()
 
   const mode = o.readOnly ? '%R~' : '~'
