@@ -126,6 +126,21 @@ describe('hashSlot', () => {
     expect(hashSlot(Buffer.from('foo'))).toBe(12182)
   })
 
+  it('a string and its UTF-8 bytes map to the same slot, hash tags and non-ASCII included (property)', () => {
+    const part = fc.oneof(
+      fc.string({ unit: 'grapheme' }),
+      fc.constantFrom('{', '}', '{}', 'é', '{ü}', '日本'),
+    )
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 6 }), (parts) => {
+        const s = parts.join('')
+        expect(hashSlot(s)).toBe(hashSlot(Buffer.from(s)))
+      }),
+      { numRuns: 2000 },
+    )
+    expect(hashSlot('{é}x')).toBe(hashSlot('é'))
+  })
+
   it('stays within 0..16383 (property)', () => {
     fc.assert(
       fc.property(fc.string(), (s) => {

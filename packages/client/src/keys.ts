@@ -137,7 +137,26 @@ const CRC16_TABLE = (() => {
 
 /** The Redis Cluster hash slot (0–16383) of a key, honouring `{hash tags}`. */
 export function hashSlot(key: string | Buffer): number {
-  let buf = typeof key === 'string' ? Buffer.from(key) : key
+  if (typeof key !== 'string') return slotOfBytes(key)
+  // Strings: no Buffer per call (this runs for every key of every script call). '{' and '}' are ASCII and
+  // never occur inside a UTF-8 multi-byte sequence, so character and byte positions agree on them.
+  let tag = key
+  const open = key.indexOf('{')
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1)
+    if (close > open + 1) tag = key.slice(open + 1, close)
+  }
+  let crc = 0
+  for (let i = 0; i < tag.length; i++) {
+    const c = tag.charCodeAt(i)
+    if (c >= 0x80) return slotOfBytes(Buffer.from(key)) // non-ASCII: CRC over the UTF-8 bytes
+    crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ c) & 0xff] as number)
+  }
+  return crc % 16384
+}
+
+function slotOfBytes(key: Buffer): number {
+  let buf = key
   const open = buf.indexOf(0x7b)
   if (open >= 0) {
     const close = buf.indexOf(0x7d, open + 1)
