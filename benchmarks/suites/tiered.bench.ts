@@ -1,8 +1,10 @@
 /**
  * @cache/tiered against BentoCache 1 and cacheable 2 (with @keyv/redis), same server, same payload, same
- * run: L1 hit get, getOrSet on a hot key, and invalidation propagation (write in A → eviction in B).
+ * run: L1 hit get, getOrSet on a hot key, and invalidation propagation (write in A → eviction in B); a
+ * multi-tenant mix (10 tenants, 95% reads, each write invalidates its tenant's tag) with invalidation
+ * precision (L1 entries removed per invalidation vs a naive flush); getManyOrSet vs sequential getOrSet.
  */
-import { connect } from '@cache/client'
+import { type Connection, connect } from '@cache/client'
 import { TieredCache } from '@cache/tiered'
 import KeyvRedis from '@keyv/redis'
 import { createClient } from '@redis/client'
@@ -110,6 +112,194 @@ async function trackingMode(url: string, bcast: boolean, prefix: string, samples
     meanUs: Math.round((latencies.reduce((s, x) => s + x, 0) / latencies.length) * 10) / 10,
     extra: { messagesFor1000UnreadKeys: unrelated, readsNeededPerInvalidation: bcast ? 0 : 1 },
   } satisfies Measurement
+}
+
+/** Tenants, keys per tenant, and how many tenants write (the others are untouched by invalidations). */
+const TENANTS = 10
+const PER_TENANT = 50
+const WRITERS = 3
+
+/**
+ * Multi-tenant mix: reads spread over 10 tenants' keys (getOrSet, tagged per tenant), every 20th call a
+ * write of one of tenants 0–2 that invalidates that tenant's tag; the same mix with writes that invalidate
+ * nothing (same round trip) is the baseline; BentoCache runs the mix with deleteByTag. Precision: L1
+ * entries one tag invalidation removes here and in another process, against a naive flush (all of them).
+ */
+async function multiTenant(
+  connA: Connection,
+  connB: Connection,
+  bento: BentoCache<{ tiered: ReturnType<typeof bentostore> }>,
+  payload: unknown,
+  scale: number,
+  ratios: RatioResult[],
+): Promise<Measurement[]> {
+  const mt = new TieredCache<unknown>(connA, { namespace: 'mt', coherence: 'tracking' })
+  const peer = new TieredCache<unknown>(connB, { namespace: 'mt', coherence: 'tracking' })
+  await Promise.all([mt.ready, peer.ready])
+  const tag = (t: number) => `tenant:${t}`
+  const keyOf = (t: number, k: number) => `t${t}:k${k}`
+  const all = Array.from({ length: TENANTS * PER_TENANT }, (_, i) => ({
+    t: i % TENANTS,
+    key: keyOf(i % TENANTS, Math.floor(i / TENANTS)),
+  }))
+  const factory = () => payload
+  const warm = async (c: TieredCache<unknown>) => {
+    for (let round = 0; round < 50 && !all.every((e) => c.cachedLocally(e.key)); round++) {
+      for (const e of all) await c.getOrSet(e.key, factory, { ttl: '1h', tags: [tag(e.t)] })
+    }
+  }
+  await warm(mt)
+  await warm(peer)
+  // Precision of one invalidation, here and in the other process.
+  const before = mt.tierStats().l1.entries
+  const peerBefore = peer.tierStats().l1.entries
+  await mt.invalidateTags([tag(0)])
+  const removed = before - mt.tierStats().l1.entries
+  for (let i = 0; i < 100 && peer.tierStats().l1.entries === peerBefore; i++)
+    await new Promise((r) => setTimeout(r, 10))
+  await new Promise((r) => setTimeout(r, 50))
+  const peerRemoved = peerBefore - peer.tierStats().l1.entries
+  await warm(mt)
+
+  type Counts = { touched: [number, number]; untouched: [number, number] }
+  const counts = (): Counts => ({ touched: [0, 0], untouched: [0, 0] })
+  const mix =
+    (
+      write: (t: number, n: number) => Promise<unknown>,
+      read: (t: number, key: string) => Promise<unknown>,
+      c?: Counts,
+    ) =>
+    async (_w: number, i: number) => {
+      for (let j = 0; j < BATCH; j++) {
+        const n = i * BATCH + j
+        if (n % 20 === 0) {
+          await write((n / 20) % WRITERS, n)
+          continue
+        }
+        const e = all[(n * 7919) % all.length] as { t: number; key: string }
+        if (c) {
+          const side = e.t < WRITERS ? c.touched : c.untouched
+          side[1]++
+          if (mt.cachedLocally(e.key)) side[0]++
+        }
+        await read(e.t, e.key)
+      }
+    }
+  const precise = counts()
+  const none = counts()
+  const ourRead = (t: number, key: string) => mt.getOrSet(key, factory, { ttl: '1h', tags: [tag(t)] })
+  const bentoKeys = new Set<string>()
+  const runs = (
+    await measureInterleaved(
+      [
+        {
+          name: 'multi-tenant mix: @cache/tiered, writes invalidate their tenant tag',
+          op: mix((t) => mt.invalidateTags([tag(t)]), ourRead, precise),
+        },
+        {
+          name: 'multi-tenant mix: @cache/tiered, same writes invalidating nothing',
+          op: mix((t, n) => mt.set(`w:${t}`, n), ourRead, none),
+        },
+        {
+          name: 'multi-tenant mix: BentoCache, writes deleteByTag their tenant tag',
+          op: mix(
+            (t) => bento.deleteByTag({ tags: [tag(t)] }),
+            (t, key) => {
+              bentoKeys.add(key)
+              return bento.getOrSet({ key: `mt:${key}`, factory, ttl: '1h', tags: [tag(t)] })
+            },
+          ),
+        },
+      ],
+      { concurrency: 1, durationMs: 6000, rounds: 3, scale },
+    )
+  ).map((m) => ({ ...m, opsPerSec: m.opsPerSec * BATCH }))
+  const [withInv, without, bentoRun] = runs as [Measurement, Measurement, Measurement]
+  const ratioOf = ([hits, reads]: [number, number]) => (reads === 0 ? 0 : hits / reads)
+  withInv.extra = {
+    l1HitRatioUntouched: Math.round(ratioOf(precise.untouched) * 10_000) / 10_000,
+    l1HitRatioTouched: Math.round(ratioOf(precise.touched) * 10_000) / 10_000,
+  }
+  without.extra = {
+    l1HitRatioUntouched: Math.round(ratioOf(none.untouched) * 10_000) / 10_000,
+    l1HitRatioTouched: Math.round(ratioOf(none.touched) * 10_000) / 10_000,
+  }
+  const precision: Measurement = {
+    name: 'invalidation precision: L1 entries removed by one tenant-tag invalidation',
+    concurrency: 1,
+    ops: 1,
+    opsPerSec: 0,
+    p50Us: 0,
+    p99Us: 0,
+    meanUs: 0,
+    extra: { entries: before, removedHere: removed, removedInOtherProcess: peerRemoved, naiveFlush: before },
+  }
+  ratios.push(
+    ratio('multi-tenant mix throughput: tag invalidation vs none', withInv.opsPerSec, without.opsPerSec, 0.9),
+    ratio(
+      'multi-tenant mix: L1 hit ratio of untouched tenants vs none',
+      ratioOf(precise.untouched),
+      ratioOf(none.untouched),
+      0.99,
+    ),
+    ratio('multi-tenant mix throughput vs BentoCache', withInv.opsPerSec, bentoRun.opsPerSec, 1),
+    ratio(
+      'invalidation precision: L1 entries removed per tag invalidation vs naive flush',
+      Math.max(removed, peerRemoved),
+      before,
+      1 / TENANTS,
+      true,
+      'one tenant of 10: exactly its entries (0.1) here and in the other process; a flush removes all (1.0)',
+    ),
+  )
+  await mt.clear()
+  await Promise.all([mt.close(), peer.close()])
+  return [...runs, precision]
+}
+
+/** getManyOrSet of 100 keys of which 50 are cached vs 100 sequential getOrSet calls on the same mix. */
+async function batchReadThrough(
+  conn: Connection,
+  payload: unknown,
+  scale: number,
+  ratios: RatioResult[],
+): Promise<Measurement[]> {
+  const gm = new TieredCache<unknown>(conn, { namespace: 'gm', coherence: 'none' })
+  const cached = Array.from({ length: 50 }, (_, j) => `c:${j}`)
+  for (const k of cached) await gm.set(k, payload, { ttl: '1h' })
+  let round = 0
+  // Cached and missing keys alternate; the missing ones are new every call.
+  const keysOf = (who: string) => {
+    const r = round++
+    return cached.flatMap((k, j) => [k, `${who}:${r}:${j}`])
+  }
+  const [many, sequential] = (await measureInterleaved(
+    [
+      {
+        name: 'getManyOrSet of 100 keys (50 cached, 50 loaded)',
+        op: () =>
+          gm.getManyOrSet(keysOf('m'), (missing) => new Map(missing.map((k) => [k, payload])), { ttl: '1m' }),
+      },
+      {
+        name: '100 sequential getOrSet calls (50 cached, 50 loaded)',
+        op: async () => {
+          for (const k of keysOf('s')) await gm.getOrSet(k, () => payload, { ttl: '1m' })
+        },
+      },
+    ],
+    { concurrency: 1, durationMs: 4000, rounds: 3, scale },
+  )) as [Measurement, Measurement]
+  ratios.push(
+    ratio(
+      'getManyOrSet 100 keys (50 cached): speed-up vs 100 sequential getOrSet',
+      sequential.meanUs,
+      many.meanUs,
+      5,
+    ),
+  )
+  await gm.clear()
+  await gm.close()
+  return [many, sequential]
 }
 
 export default defineSuite('tiered', async (ctx) => {
@@ -290,6 +480,9 @@ export default defineSuite('tiered', async (ctx) => {
   )
   ratios.push(ratio('invalidation propagation p99 (ms), bus', viaBus.p99Us / 1000, 1, 5, true))
 
+  measurements.push(...(await multiTenant(connA, connB, bento, payload, ctx.scale, ratios)))
+  measurements.push(...(await batchReadThrough(connA, payload, ctx.scale, ratios)))
+
   await ours.clear()
   await busA.clear()
   await bento.clear()
@@ -302,7 +495,7 @@ export default defineSuite('tiered', async (ctx) => {
   return {
     suite: 'tiered',
     description:
-      'L1/L2 tiered caches on one local redis-server, same 5-field object payload over 100 keys. @cache/tiered (CLIENT TRACKING BCAST coherence; L1 keeps values by reference, L2 msgpack) vs BentoCache 1.6 (memory L1 with serialize: false, i.e. by reference, its fastest setting; Redis L2 + Redis bus) vs cacheable 2 (CacheableMemory primary, @keyv/redis secondary). Each measured op is a batch of 100 sequential awaited calls (figures are per call). Propagation: write in A (another client) → eviction event in B, measured from the start of the write; raw CLIENT TRACKING BCAST vs default mode measured the same way (default mode needs a read per key after each invalidation; BCAST also reports keys never read). A 9:1 read/write mix shows the cost of BCAST evicting the writer’s own writes (vs coherence none). Targets: L1 hit ≥ 10× both peers, getOrSet hot key ≥ 5× BentoCache, propagation p99 < 5 ms.',
+      'L1/L2 tiered caches on one local redis-server, same 5-field object payload over 100 keys. @cache/tiered (CLIENT TRACKING BCAST coherence; L1 keeps values by reference, L2 msgpack) vs BentoCache 1.6 (memory L1 with serialize: false, i.e. by reference, its fastest setting; Redis L2 + Redis bus) vs cacheable 2 (CacheableMemory primary, @keyv/redis secondary). Each measured op is a batch of 100 sequential awaited calls (figures are per call). Propagation: write in A (another client) → eviction event in B, measured from the start of the write; raw CLIENT TRACKING BCAST vs default mode measured the same way (default mode needs a read per key after each invalidation; BCAST also reports keys never read). A 9:1 read/write mix shows the cost of BCAST evicting the writer’s own writes (vs coherence none). Multi-tenant mix (10 tenants × 50 keys, 95% reads via getOrSet tagged per tenant, every 20th call a write of tenants 0–2 invalidating its tenant tag; baseline: the same writes invalidating nothing; BentoCache with deleteByTag) with the L1 hit ratio of untouched tenants (3–9) and the L1 entries one tag invalidation removes here and in another process vs a naive flush. getManyOrSet of 100 keys (50 cached) vs 100 sequential getOrSet. Targets: L1 hit ≥ 10× both peers, getOrSet hot key ≥ 5× BentoCache, propagation p99 < 5 ms, multi-tenant throughput ≥ 0.9× and untouched hit ratio ≥ 0.99× the no-invalidation mix, precision 0.1 (one tenant of 10), getManyOrSet ≥ 5× sequential getOrSet.',
     settings: {
       keys: keys.length,
       batch: BATCH,
