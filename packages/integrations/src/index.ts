@@ -14,4 +14,13 @@ export type { CapturedResponse, RequestFacts } from './request-facts.js'
 export { type CacheOutcome, type Lookup, type ReadyResponse, ResponseCache } from './response-cache.js'
 export { normaliseUrl, responseKey } from './response-key.js'
 export type { ResolvedResponseOptions, ResponseCacheOptions } from './response-options.js'
+export {
+  type CachedQueryOptions,
+  cachedQuery,
+  invalidateTables,
+  invalidateWrites,
+  type QueryCacheSetting,
+  type SqlCacheOptions,
+} from './sql-cache.js'
+export { type StatementTables, statementTables, tableTag } from './sql-tables.js'
 export { bodyEtag, etagMatches, type StoredResponse } from './stored-response.js'
