@@ -82,6 +82,10 @@ interface MetricState {
   warned: boolean
   pending: Batch[]
   metaWritten: boolean
+  /** The bucket of `current` the last record went to, and its range (a cache of the hot path). */
+  bucket: Map<string, unknown> | undefined
+  bucketStart: number
+  bucketWidth: number
 }
 
 type Op = ['i' | 'f' | 's' | 'u', string, string]
@@ -248,6 +252,9 @@ export class Metrics implements Recorder {
       warned: false,
       pending: [],
       metaWritten: false,
+      bucket: undefined,
+      bucketStart: 0,
+      bucketWidth: 0,
     })
     return instrument
   }
@@ -256,19 +263,27 @@ export class Metrics implements Recorder {
   slot(def: MetricDefinition, series: string): Map<string, unknown> | undefined {
     const state = this.#metrics.get(def.name)
     if (!state || this.#final) return undefined
-    if (!state.series.has(series)) {
+    const now = this.options.clock()
+    let bucket = state.bucket
+    // The hot path: the same finest bucket as the previous call (reset by every seal).
+    if (!bucket || now < state.bucketStart || now >= state.bucketStart + state.bucketWidth) {
+      const width = this.options.resolutions[0]!.widthMs
+      const start = Math.floor(now / width) * width
+      bucket = state.current.get(start)
+      if (!bucket) {
+        bucket = new Map()
+        state.current.set(start, bucket)
+      }
+      state.bucket = bucket
+      state.bucketStart = start
+      state.bucketWidth = width
+    }
+    if (!bucket.has(series) && !state.series.has(series)) {
       if (state.series.size >= this.options.maxSeries) {
         this.#dropSeries(state)
         return undefined
       }
       state.series.add(series)
-    }
-    const width = this.options.resolutions[0]!.widthMs
-    const start = Math.floor(this.options.clock() / width) * width
-    let bucket = state.current.get(start)
-    if (!bucket) {
-      bucket = new Map()
-      state.current.set(start, bucket)
     }
     return bucket
   }
@@ -361,6 +376,7 @@ export class Metrics implements Recorder {
     const { def } = state
     const current = state.current
     state.current = new Map()
+    state.bucket = undefined
     const byKey = new Map<string, { ttl: number; ops: Map<string, Op> }>()
     const add = (key: string, ttl: number, op: Op[0], field: string, value: number | string) => {
       let entry = byKey.get(key)
@@ -391,7 +407,7 @@ export class Metrics implements Recorder {
         for (const [series, agg] of bucket) {
           switch (def.kind) {
             case 'counter':
-              add(key, ttl, num(agg as number), series, agg as number)
+              add(key, ttl, 'f', series, (agg as { v: number }).v)
               break
             case 'gauge':
               add(key, ttl, 's', `${series}|${this.options.id}`, agg as number)
@@ -410,7 +426,7 @@ export class Metrics implements Recorder {
       }
       // Cumulative totals (no TTL) for the Prometheus and OpenTelemetry exports.
       for (const [series, agg] of bucket) {
-        if (def.kind === 'counter') add(total, 0, num(agg as number), series, agg as number)
+        if (def.kind === 'counter') add(total, 0, 'f', series, (agg as { v: number }).v)
         else if (def.kind === 'gauge') {
           // The last value of this process with the time of its bucket; exports skip stale processes.
           add(total, 0, 's', gaugeField(series, this.options.id), `${agg as number}@${start}`)

@@ -85,6 +85,18 @@ async function readMeta(conn: Connection, keys: KeyBuilder, name: string): Promi
   }
 }
 
+/** Reads sent at once by one query: a day at 10 s is 8640 buckets, more than a client queue should hold. */
+const QUERY_CHUNK = 500
+
+/** Runs the reads `QUERY_CHUNK` at a time (each chunk pipelined by the client), in order. */
+async function inChunks<T>(reads: Array<() => Promise<T>>): Promise<T[]> {
+  const out: T[] = []
+  for (let i = 0; i < reads.length; i += QUERY_CHUNK) {
+    out.push(...(await Promise.all(reads.slice(i, i + QUERY_CHUNK).map((read) => read()))))
+  }
+  return out
+}
+
 function quantileOf(fn: string): number | undefined {
   const m = /^p(\d+)$/.exec(fn)
   if (!m) return undefined
@@ -138,8 +150,8 @@ export async function runQuery(
   const points: QueryPoint[] = []
 
   if (meta.kind === 'uniques') {
-    const counts = await Promise.all(
-      windows.map((t) => {
+    const counts = await inChunks(
+      windows.map((t) => () => {
         const ks = Array.from({ length: perWindow }, (_, i) =>
           uniquesKey(keys, query.name, width, t + i * width),
         )
@@ -152,8 +164,8 @@ export async function runQuery(
 
   const bucketStarts: number[] = []
   for (const t of windows) for (let i = 0; i < perWindow; i++) bucketStarts.push(t + i * width)
-  const hashes = await Promise.all(
-    bucketStarts.map((start) => {
+  const hashes = await inChunks(
+    bucketStarts.map((start) => () => {
       const key = bucketKey(keys, query.name, width, start)
       return conn.send(['HGETALL', key], { key, readonly: true }).then((r) => hgetallRecord<string>(r))
     }),
