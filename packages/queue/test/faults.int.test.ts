@@ -101,6 +101,13 @@ describe.each(['standalone', 'cluster'] as const)(
       await conn.close()
     })
 
+    it('closeOnSignal: a worker process closes its queue and connection on SIGTERM and exits 0', async () => {
+      const child = await startWorker(options, conn.keys.key('seen-term'))
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+    })
+
     it(`completes ${TOTAL} jobs: each exactly once or counted as a duplicate, none lost`, async () => {
       const seen = conn.keys.key('seen')
       const q = defineQueue(conn, 'crash', {

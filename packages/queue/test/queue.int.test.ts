@@ -214,6 +214,50 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('defineQueue on %s
     await q.close()
   })
 
+  it('close({ timeout }) waits for in-flight jobs, then aborts the ones still running past it', async () => {
+    const q = defineQueue(conn, 'shutdown', {
+      namespace: 'jobs',
+      jobs: { quick: z.object({}), stuck: z.object({}) },
+      defaults: { attempts: 1 },
+      logger: quiet,
+    })
+    let quickDone = false
+    const quick = q.process({
+      quick: async () => {
+        await new Promise((r) => setTimeout(r, 100))
+        quickDone = true
+      },
+      stuck: async () => undefined,
+    })
+    await q.add('quick', {})
+    await until('quick started', async () => (await q.queue.getJobCounts('active')).active === 1)
+    await quick.close({ timeout: '5s' })
+    expect(quickDone).toBe(true) // waited for it
+    let reason: unknown
+    let started!: () => void
+    const running = new Promise<void>((r) => {
+      started = r
+    })
+    const stuck = q.process({
+      quick: async () => undefined,
+      stuck: (_job, { signal }) =>
+        new Promise((_, reject) => {
+          started()
+          signal.addEventListener('abort', () => {
+            reason = signal.reason
+            reject(new Error('aborted'))
+          })
+        }),
+    })
+    await q.add('stuck', {})
+    await running
+    const t0 = Date.now()
+    await stuck.close({ timeout: 200 })
+    expect(Date.now() - t0).toBeLessThan(5_000)
+    expect(reason).toBeDefined()
+    await q.close()
+  })
+
   it('schedules repeatable jobs idempotently (every and cron)', async () => {
     const q = defineQueue(conn, 'cron', {
       namespace: 'jobs',
