@@ -4,3 +4,10 @@
  */
 export { captureResponse, type WebHandler, webFacts, withCache } from './web-cache.js'
 export { forwardedFor, type WebRateLimitOptions, withHeaders, withRateLimit } from './web-rate-limit.js'
+export {
+  readCookie,
+  type SessionCookieOptions,
+  type SessionHandle,
+  type WebSessionOptions,
+  withSession,
+} from './web-session.js'
