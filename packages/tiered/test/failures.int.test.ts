@@ -244,6 +244,53 @@ describe('Redis killed mid-traffic, then restarted', () => {
     }
   })
 
+  it('getManyOrSet while Redis is down: L1 values are served, the loader runs here once for the rest, its values are replayed', async () => {
+    const batch = new TieredCache<string>(conn, {
+      namespace: 'gm-down',
+      coherence: 'none',
+      offlineRetryInterval: '50ms',
+    })
+    try {
+      await batch.set('have', 'H')
+      await server.master.kill()
+      const asked: string[][] = []
+      try {
+        const got = await batch.getManyOrSet(['have', 'new1', 'new2'], (keys) => {
+          asked.push(keys)
+          return Object.fromEntries(keys.map((k) => [k, `L-${k}`]))
+        })
+        expect([...got]).toEqual([
+          ['have', 'H'],
+          ['new1', 'L-new1'],
+          ['new2', 'L-new2'],
+        ])
+        expect(asked).toEqual([['new1', 'new2']])
+        expect(batch.tierStats().offlineWritesQueued).toBe(2)
+        // Served from L1 while Redis stays down, without asking the loader again.
+        const again = await batch.getManyOrSet(['new1', 'new2'], () => {
+          throw new Error('must not be called')
+        })
+        expect([...again.values()]).toEqual(['L-new1', 'L-new2'])
+      } finally {
+        await server.master.restart()
+      }
+      await waitFor('replayed', () => batch.tierStats().offlineWritesQueued === 0, { timeoutMs: 10_000 })
+      const check = new TieredCache<string>(writerConn, { namespace: 'gm-down', coherence: 'none' })
+      await waitFor(
+        'the replayed values in Redis',
+        async () => {
+          const values = await check.mget(['new1', 'new2']).catch(() => [])
+          return values[0] === 'L-new1' && values[1] === 'L-new2'
+        },
+        { timeoutMs: 10_000 },
+      )
+      await check.close()
+    } finally {
+      await batch.clear().catch(() => {})
+      await batch.close()
+    }
+  })
+
   it('a server that refuses CLIENT TRACKING: ready rejects with E_UNSUPPORTED, the cache still works without L1', async () => {
     await server.master.command([
       'ACL',
