@@ -20,10 +20,16 @@ const PKG = '@cache/metrics'
 
 /** What a rule measures over its window. */
 export type AlertExpr =
-  /** `increase(of[0]) / increase(of[1])` over the window (hit ratio, error ratio). */
-  | { fn: 'ratio'; of: readonly [string, string]; labels?: Labels }
+  /**
+   * `increase(of[0]) / increase(of[1])` over the window (hit ratio, error ratio); each side a metric name or
+   * `{ name, labels }` (e.g. `[{ name: 'cache_requests_total', labels: { outcome: 'hit' } }, 'cache_requests_total']`).
+   */
+  | { fn: 'ratio'; of: readonly [RatioSide, RatioSide]; labels?: Labels }
   /** One query over the window (`fn` as in `metrics.query`: rate, increase, p99, avg, max…). */
   | { fn: QueryFn; name: string; labels?: Labels }
+
+/** One side of a ratio: a metric, optionally filtered by labels. */
+export type RatioSide = string | { name: string; labels?: Labels }
 
 /** One alert rule. Exactly one of `above` / `below`. */
 export interface AlertRule {
@@ -135,7 +141,10 @@ function resolveRules(rules: readonly AlertRule[]): ResolvedAlertRule[] {
     const e = r.expr as Partial<{ fn: string; of: unknown; name: unknown }> | undefined
     if (!e || typeof e.fn !== 'string') throw new InvalidArgumentError(PKG, `${at}.expr`, 'must have a fn')
     if (e.fn === 'ratio') {
-      if (!Array.isArray(e.of) || e.of.length !== 2 || e.of.some((n) => typeof n !== 'string')) {
+      const side = (n: unknown) =>
+        typeof n === 'string' ||
+        (!!n && typeof n === 'object' && typeof (n as { name?: unknown }).name === 'string')
+      if (!Array.isArray(e.of) || e.of.length !== 2 || !e.of.every(side)) {
         throw new InvalidArgumentError(PKG, `${at}.expr.of`, 'must be [numerator, denominator] metric names')
       }
     } else if (typeof e.name !== 'string') {
@@ -264,14 +273,14 @@ export class Alerts extends EventEmitter {
   /** The value of a rule's expression over its window ending at `now` (null: no data). */
   async value(rule: ResolvedAlertRule, now: number): Promise<number | null> {
     const from = now - rule.windowMs
-    const one = async (name: string, fn: QueryFn): Promise<number | null> => {
+    const one = async (name: string, fn: QueryFn, labels: Labels | undefined): Promise<number | null> => {
       const r = await this.#host.query({
         name,
         fn,
         from,
         to: now,
         step: rule.windowMs,
-        ...(rule.expr.labels ? { labels: rule.expr.labels } : {}),
+        ...(labels ? { labels } : {}),
       })
       const vals = r.points.map((p) => p.value).filter((v): v is number => v !== null)
       if (vals.length === 0) return null
@@ -279,11 +288,16 @@ export class Alerts extends EventEmitter {
       return vals[vals.length - 1]!
     }
     if (rule.expr.fn === 'ratio') {
-      const [num, den] = (rule.expr as { of: readonly [string, string] }).of
-      const [n, d] = await Promise.all([one(num, 'increase'), one(den, 'increase')])
+      const read = (side: RatioSide) => {
+        const s = typeof side === 'string' ? { name: side } : side
+        const labels = s.labels ?? rule.expr.labels
+        return one(s.name, 'increase', labels)
+      }
+      const [num, den] = (rule.expr as { of: readonly [RatioSide, RatioSide] }).of
+      const [n, d] = await Promise.all([read(num), read(den)])
       return d === null || d === 0 ? null : (n ?? 0) / d
     }
-    return one((rule.expr as { name: string }).name, rule.expr.fn)
+    return one((rule.expr as { name: string }).name, rule.expr.fn, rule.expr.labels)
   }
 
   /**

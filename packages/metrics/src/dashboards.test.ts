@@ -61,6 +61,16 @@ describe('generated Grafana dashboard and Prometheus alert rules', () => {
     }
   })
 
+  it('docs/observability.md lists every exported metric, Prometheus alert and recommendation id', () => {
+    const doc = readFileSync(new URL('../../../docs/observability.md', import.meta.url), 'utf8')
+    for (const m of exported) expect(doc).toContain(`| \`${m}\` |`)
+    for (const a of PROMETHEUS_ALERTS) expect(doc).toContain(`| \`${a.alert}\` |`)
+    const src = readFileSync(new URL('./recommendations.ts', import.meta.url), 'utf8')
+    const ids = src.slice(src.indexOf('  id:'), src.indexOf('  severity:')).match(/\| '([a-z-]+)'/g)!
+    expect(ids.length).toBeGreaterThan(10)
+    for (const id of ids.map((x) => x.slice(3, -1))) expect(doc).toContain(`| \`${id}\` |`)
+  })
+
   it('the rules file is a Prometheus rule group with one rule per alert', () => {
     const yaml = prometheusRulesYaml()
     expect(yaml).toMatch(/^# Generated/)

@@ -7,6 +7,7 @@ export {
   Alerts,
   type AlertsOptions,
   alertNotificationSchema,
+  type RatioSide,
   type ResolvedAlertRule,
 } from './alerts.js'
 export {
