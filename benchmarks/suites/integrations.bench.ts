@@ -1,0 +1,163 @@
+/**
+ * @cache/integrations over real HTTP on loopback, same server, same run:
+ * - a response-cache hit through Express (cacheResponses) and through Hono (honoCache) against the same
+ *   route uncached doing 5 ms of work (apicache, the Express peer, is not installed: the uncached route is
+ *   the baseline a user weighs);
+ * - express-rate-limit with our RateLimitStore against express-rate-limit with rate-limit-redis (ioredis),
+ *   both measured per HTTP request through the whole middleware.
+ */
+import { once } from 'node:events'
+import http, { type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { connect } from '@cache/client'
+import { RedisCache } from '@cache/core'
+import { cacheResponses } from '@cache/integrations/express'
+import { RateLimitStore } from '@cache/integrations/express-rate-limit'
+import { honoCache } from '@cache/integrations/hono'
+import { RateLimiter } from '@cache/ratelimit'
+import express from 'express'
+import { rateLimit } from 'express-rate-limit'
+import { Hono } from 'hono'
+import { Redis as IORedis } from 'ioredis'
+import { RedisStore } from 'rate-limit-redis'
+import { defineSuite, type Measurement, measureInterleaved, type RatioResult, ratio } from '../lib.js'
+
+const work = () => new Promise((resolve) => setTimeout(resolve, 5))
+
+async function listen(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+/** A node:http server for a Web-standard handler (what Hono's node adapter does). */
+function serveFetch(handler: (req: Request) => Response | Promise<Response>): Server {
+  return http.createServer(async (req, res) => {
+    const response = await handler(
+      new Request(`http://${req.headers.host}${req.url}`, { method: req.method }),
+    )
+    res.statusCode = response.status
+    for (const [k, v] of response.headers) res.setHeader(k, v)
+    res.end(Buffer.from(await response.arrayBuffer()))
+  })
+}
+
+const get = async (url: string) => {
+  const res = await fetch(url)
+  await res.arrayBuffer()
+  return res.status
+}
+
+export default defineSuite('integrations', async (ctx) => {
+  const conn = await connect({ url: ctx.standaloneUrl, namespace: 'bench-integrations' })
+  const cache = new RedisCache(conn, { namespace: 'pages' })
+  const io = new IORedis(ctx.standaloneUrl)
+  const opts = { concurrency: 32, durationMs: 6000, rounds: 3, scale: ctx.scale }
+  const measurements: Measurement[] = []
+  const ratios: RatioResult[] = []
+  const servers: Server[] = []
+
+  // ---- response cache hits vs the uncached route ------------------------------------------------
+  const body = JSON.stringify({ items: Array.from({ length: 20 }, (_, i) => ({ id: i, name: `item ${i}` })) })
+  const ex = express()
+  ex.get('/cached', cacheResponses({ cache, ttl: '10m' }), async (_req, res) => {
+    await work()
+    res.type('json').send(body)
+  })
+  ex.get('/plain', async (_req, res) => {
+    await work()
+    res.type('json').send(body)
+  })
+  const hono = new Hono()
+  hono.get('/cached', honoCache({ cache, ttl: '10m' }), async (c) => {
+    await work()
+    return c.body(body, 200, { 'content-type': 'application/json' })
+  })
+  hono.get('/plain', async (c) => {
+    await work()
+    return c.body(body, 200, { 'content-type': 'application/json' })
+  })
+  const exServer = http.createServer(ex)
+  const honoServer = serveFetch((req) => hono.fetch(req))
+  servers.push(exServer, honoServer)
+  const [exBase, honoBase] = await Promise.all([listen(exServer), listen(honoServer)])
+  await get(`${exBase}/cached`)
+  await get(`${honoBase}/cached`)
+  const [exHit, exPlain, honoHit, honoPlain] = await measureInterleaved(
+    [
+      { name: 'Express: cacheResponses hit', op: () => get(`${exBase}/cached`) },
+      { name: 'Express: uncached route (5 ms of work)', op: () => get(`${exBase}/plain`) },
+      { name: 'Hono: honoCache hit', op: () => get(`${honoBase}/cached`) },
+      { name: 'Hono: uncached route (5 ms of work)', op: () => get(`${honoBase}/plain`) },
+    ],
+    opts,
+  )
+  measurements.push(exHit!, exPlain!, honoHit!, honoPlain!)
+  ratios.push(ratio('Express hit vs uncached 5 ms route, c=32', exHit!.opsPerSec, exPlain!.opsPerSec, 1))
+  ratios.push(ratio('Hono hit vs uncached 5 ms route, c=32', honoHit!.opsPerSec, honoPlain!.opsPerSec, 1))
+
+  // ---- express-rate-limit: our store vs rate-limit-redis -----------------------------------------
+  const limit = 100_000_000
+  const limiter = new RateLimiter(conn, { algorithm: 'fixed-window', limit, window: '1h', name: 'erl-bench' })
+  const ours = express()
+  ours.use(
+    rateLimit({
+      windowMs: 3_600_000,
+      limit,
+      store: new RateLimitStore(limiter),
+      standardHeaders: 'draft-7',
+      legacyHeaders: false,
+    }),
+  )
+  ours.get('/', (_req, res) => {
+    res.send('ok')
+  })
+  const peer = express()
+  peer.use(
+    rateLimit({
+      windowMs: 3_600_000,
+      limit,
+      standardHeaders: 'draft-7',
+      legacyHeaders: false,
+      store: new RedisStore({
+        sendCommand: (...args: string[]) => io.call(args[0]!, ...args.slice(1)) as never,
+        prefix: 'bench-erl:',
+      }),
+    }),
+  )
+  peer.get('/', (_req, res) => {
+    res.send('ok')
+  })
+  const oursServer = http.createServer(ours)
+  const peerServer = http.createServer(peer)
+  servers.push(oursServer, peerServer)
+  const [oursBase, peerBase] = await Promise.all([listen(oursServer), listen(peerServer)])
+  const [erlOurs, erlPeer] = await measureInterleaved(
+    [
+      { name: 'express-rate-limit + RateLimitStore (@cache/ratelimit)', op: () => get(oursBase) },
+      { name: 'express-rate-limit + rate-limit-redis', op: () => get(peerBase) },
+    ],
+    opts,
+  )
+  measurements.push(erlOurs!, erlPeer!)
+  ratios.push(
+    ratio('express-rate-limit store vs rate-limit-redis, c=32', erlOurs!.opsPerSec, erlPeer!.opsPerSec, 1.2),
+  )
+
+  for (const s of servers) {
+    s.closeAllConnections()
+    s.close()
+  }
+  await limiter.close()
+  await cache.close()
+  io.disconnect()
+  await conn.close()
+  return {
+    suite: 'integrations',
+    description:
+      'HTTP response-cache hits (Express, Hono) and express-rate-limit stores, over real HTTP on loopback',
+    settings: { concurrency: 32, handlerWorkMs: 5 },
+    measurements,
+    ratios,
+  }
+})
