@@ -94,7 +94,8 @@ describe('Sentinel failover (own topology)', () => {
   it('follows the new master after SENTINEL FAILOVER', async () => {
     const before = await topo.master()
     await conn.redis.set('k1', 'a')
-    await conn.send(['WAIT', '1', '2000'])
+    // The replica has the write before the fault (WAIT may block past the 500 ms command timeout under load).
+    expect(await conn.send<number>(['WAIT', '1', '5000'], { timeoutMs: 6000 })).toBeGreaterThanOrEqual(1)
     const after = await topo.failover()
     expect(after.port).not.toBe(before.port)
     await writeUntilOk('k2', 'b')
@@ -105,7 +106,8 @@ describe('Sentinel failover (own topology)', () => {
   it('follows the new master when the master is killed', async () => {
     const old = await topo.master()
     await conn.redis.set('k3', 'c')
-    await conn.send(['WAIT', '1', '2000'])
+    // The replica has the write before the fault (WAIT may block past the 500 ms command timeout under load).
+    expect(await conn.send<number>(['WAIT', '1', '5000'], { timeoutMs: 6000 })).toBeGreaterThanOrEqual(1)
     await old.kill()
     const next = await waitFor(
       'a new master',
