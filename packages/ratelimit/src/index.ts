@@ -10,6 +10,7 @@ export {
   RateLimitedError,
   RateLimitUnavailableError,
 } from './errors.js'
+export { rateLimitHeaders } from './http.js'
 export { RateLimitKeys, type RuleKeys } from './keys.js'
 export { CombinedLimiter, type ConsumeOptions, type Limiter, RateLimiter } from './limiter.js'
 export {
