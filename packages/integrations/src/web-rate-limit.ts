@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '@cache/client'
 import type { Limiter } from '@cache/ratelimit'
-import { rateLimitHeaders } from '@cache/ratelimit/http'
+import { rateLimitHeaders } from '@cache/ratelimit'
 import { PKG } from './defaults.js'
 import type { WebHandler } from './web-cache.js'
 
