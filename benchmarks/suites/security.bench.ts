@@ -1,0 +1,86 @@
+/**
+ * What does encryption cost? encryptionCodec (AES-256-GCM, key id header, AAD = the Redis key) encode +
+ * decode of 100 B, 1 KiB and 16 KiB values vs the plain codec and vs @hapi/iron seal + unseal (AES-256-CBC
+ * + HMAC-SHA-256, PBKDF2 per seal, the iron-session format), in one process; then RedisCache get with and
+ * without encryption at c=64 on one local server.
+ */
+import { randomBytes } from 'node:crypto'
+import { connect } from '@cache/client'
+import { createCodec, RedisCache } from '@cache/core'
+import { encryptionCodec, Keyring } from '@cache/security'
+import * as Iron from '@hapi/iron'
+import { defineSuite, type Measurement, measureInterleaved, ratio } from '../lib.js'
+
+function sample(bytes: number): { id: number; name: string; body: string } {
+  return { id: 42, name: 'Ada Lovelace', body: 'x'.repeat(Math.max(0, bytes - 40)) }
+}
+
+export default defineSuite('security', async (ctx) => {
+  const keyring = new Keyring({ keys: [{ id: 'k2026', key: randomBytes(32), status: 'primary' }] })
+  const plain = createCodec()
+  const codec = encryptionCodec(keyring)
+  // iron wants a password of at least 32 characters; its defaults (1 PBKDF2 iteration, 256-bit salts).
+  const password = randomBytes(32).toString('hex')
+  const measurements: Measurement[] = []
+  const ratios = []
+
+  for (const size of [100, 1024, 16 * 1024]) {
+    const value = sample(size)
+    const key = 'app:pii:v:{user:42}'
+    const results = await measureInterleaved(
+      [
+        { name: `plain codec encode+decode ${size} B`, op: () => plain.decode(plain.encode(value)) },
+        {
+          name: `encryptionCodec encode+decode ${size} B`,
+          op: () => codec.decode(codec.encode(value, { key }), { key }),
+        },
+        {
+          name: `@hapi/iron seal+unseal ${size} B`,
+          op: async () =>
+            Iron.unseal(await Iron.seal(value, password, Iron.defaults), password, Iron.defaults),
+        },
+      ],
+      { concurrency: 1, durationMs: 3000, rounds: 3, scale: ctx.scale },
+    )
+    measurements.push(...results)
+    const [p, e, iron] = results
+    ratios.push(
+      ratio(`encryptionCodec vs @hapi/iron, ${size} B`, e!.opsPerSec, iron!.opsPerSec, size === 1024 ? 3 : 1),
+      ratio(`encryptionCodec vs plain codec, ${size} B (information)`, e!.opsPerSec, p!.opsPerSec, 0),
+    )
+  }
+
+  const conn = await connect({ url: ctx.standaloneUrl, namespace: 'bench-security' })
+  const clear = new RedisCache(conn, { namespace: 'plain', defaultTtl: '10m' })
+  const secret = new RedisCache(conn, { namespace: 'enc', defaultTtl: '10m', codec })
+  const keys = Array.from({ length: 1000 }, (_, i) => `user:${i}`)
+  const value = sample(1024)
+  for (const k of keys) {
+    await clear.set(k, value)
+    await secret.set(k, value)
+  }
+  const pick = (w: number, i: number) => keys[(w * 131 + i) % keys.length]!
+  const gets = await measureInterleaved(
+    [
+      { name: 'RedisCache get 1 KiB, plain codec', op: (w, i) => clear.get(pick(w, i)) },
+      { name: 'RedisCache get 1 KiB, encryptionCodec', op: (w, i) => secret.get(pick(w, i)) },
+    ],
+    { concurrency: 64, durationMs: 4500, rounds: 3, scale: ctx.scale },
+  )
+  measurements.push(...gets)
+  ratios.push(ratio('RedisCache get c=64, encrypted vs plain', gets[1]!.opsPerSec, gets[0]!.opsPerSec, 0.85))
+  await clear.clear()
+  await secret.clear()
+  await clear.close()
+  await secret.close()
+  await conn.close()
+
+  return {
+    suite: 'security',
+    description:
+      'encryptionCodec (AES-256-GCM via node:crypto, key id + random nonce, the Redis key as AAD) encode+decode vs the plain codec and vs @hapi/iron seal+unseal (AES-256-CBC + HMAC-SHA-256, iron defaults), one process, c=1; RedisCache get of 1 KiB values at c=64 with and without encryption on one local redis-server. Targets: >= 3x iron at 1 KiB, encrypted get >= 0.85x plain at c=64.',
+    settings: { sizes: '100,1024,16384', keys: 1000, rounds: 3 },
+    measurements,
+    ratios,
+  }
+})
