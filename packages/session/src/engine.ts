@@ -1,5 +1,5 @@
 import diagnostics from 'node:diagnostics_channel'
-import { type Connection, InvalidArgumentError, type ScriptFn } from '@cache/client'
+import { type Connection, hgetallRecord, InvalidArgumentError, type ScriptFn } from '@cache/client'
 import { PKG } from './defaults.js'
 import type { FieldCipher } from './field-cipher.js'
 import type { IdHasher } from './hash.js'
@@ -175,13 +175,22 @@ export class SessionEngine {
   /** Reads (and optionally touches) a session by handle. */
   async read(tenant: string, handle: string, touch: boolean): Promise<StoredSession | null> {
     const key = this.keys.session(tenant, handle)
-    const reply = await this.#get([key], [tenant, touch ? '1' : '0', '1'])
+    if (!touch) {
+      // A plain read needs no script: the key's PEXPIREAT is min(last seen + idle, absolute deadline), set by
+      // every script that moves either, so Redis itself never returns a session past its expiry.
+      const h = hgetallRecord<string>(await this.conn.send(['HGETALL', key], { key }))
+      if (h['~t'] !== tenant) return null
+      const s = this.#decode(key, handle, h)
+      s.expiresAt = Math.min(s.lastSeenAt + s.idleTimeoutMs, s.absoluteExpiresAt)
+      return s
+    }
+    const reply = await this.#get([key], [tenant, '1', '1'])
     if (!reply) return null
     const [expiresAt, lastSeenAt, flat] = reply
-    const s = this.#decode(key, handle, flat)
+    const s = this.#decode(key, handle, hgetallRecord<string>(flat))
     s.expiresAt = Number(expiresAt)
     s.lastSeenAt = Number(lastSeenAt)
-    if (touch) await this.live(tenant, handle, s.expiresAt)
+    await this.live(tenant, handle, s.expiresAt)
     return s
   }
 
@@ -246,15 +255,11 @@ export class SessionEngine {
     return this.#cipher ? this.#cipher.open(key, field, stored) : stored
   }
 
-  /** A session from the flat HGETALL reply of session-get.lua. */
-  #decode(key: string, handle: string, flat: string[]): StoredSession {
+  /** A session from its hash fields (HGETALL). */
+  #decode(key: string, handle: string, h: Record<string, string>): StoredSession {
     const data: SessionData = {}
-    const h: Record<string, string> = {}
-    for (let i = 0; i < flat.length; i += 2) {
-      const name = String(flat[i])
-      const value = String(flat[i + 1])
-      if (name.startsWith('f:')) data[name.slice(2)] = JSON.parse(this.#open(key, name, value))
-      else h[name] = value
+    for (const [name, value] of Object.entries(h)) {
+      if (name.startsWith('f:')) data[name.slice(2)] = JSON.parse(this.#open(key, name, String(value)))
     }
     return {
       handle,
