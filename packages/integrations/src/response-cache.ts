@@ -171,7 +171,9 @@ export class ResponseCache<Raw = unknown> {
       finish: async (captured) => {
         if (reason === 'unsafe' && captured.status >= 200 && captured.status < 400) {
           const tags = this.#tagsOf(req, captured)
-          if (tags.length) await this.options.cache.invalidateTags(tags)
+          // The write succeeded; a failed invalidation must not turn its answer into an error.
+          if (tags.length)
+            await this.options.cache.invalidateTags(tags).catch(() => this.#publish('BYPASS', 'error'))
         }
         return this.#asIs(captured, 'BYPASS')
       },
@@ -229,10 +231,12 @@ export class ResponseCache<Raw = unknown> {
             return this.#asIs(captured, 'MISS')
           }
           const tags = this.#tagsOf(req, captured)
-          await this.options.cache.set(key, entry, {
-            ttl: Math.max(MIN_ENTRY_MS, entry.staleUntil - now),
-            ...(tags.length ? { tags } : {}),
-          })
+          await this.options.cache
+            .set(key, entry, {
+              ttl: Math.max(MIN_ENTRY_MS, entry.staleUntil - now),
+              ...(tags.length ? { tags } : {}),
+            })
+            .catch(() => this.#publish('MISS', 'error'))
           return this.#own(req, entry, captured, now)
         } finally {
           await release()
