@@ -86,9 +86,12 @@ describe('withCache with plain Request/Response, in the shape a Next.js route ha
       expect(res.headers.get('x-cache')).toBe('BYPASS')
       expect(events).toContainEqual({ namespace: 'closed', outcome: 'BYPASS', reason: 'error' })
       // a write whose tag invalidation fails still gets its own answer
-      const POST = withCache(async () => new Response('saved', { status: 201, headers: { 'cache-tag': 't' } }), {
-        cache: broken,
-      })
+      const POST = withCache(
+        async () => new Response('saved', { status: 201, headers: { 'cache-tag': 't' } }),
+        {
+          cache: broken,
+        },
+      )
       const saved = await POST(new Request('http://h/x', { method: 'POST' }))
       expect([saved.status, await saved.text(), saved.headers.get('cache-tag')]).toEqual([201, 'saved', null])
     } finally {
