@@ -8,6 +8,8 @@ import {
   type TieredCacheOptions,
   type TieredErrorCode,
   type TieredFactoryContext,
+  type TieredGetEvent,
+  type TieredGetManyOptions,
   type TierStats,
 } from './index.js'
 
@@ -37,6 +39,16 @@ describe('public types', () => {
     expectTypeOf<TieredErrorCode>().toMatchTypeOf<CacheErrorCode>()
     // @ts-expect-error a typo is not a code of the family
     expectTypeOf<'E_FACTORY_TIMOUT'>().toMatchTypeOf<CacheErrorCode>()
+  })
+
+  it('getManyOrSet: the loader gets keys and { signal, stale }, entry() sees the value type', () => {
+    type User = { name: string }
+    type Load = Parameters<TieredCache<User>['getManyOrSet']>[1]
+    expectTypeOf<Parameters<Load>[0]>().toEqualTypeOf<string[]>()
+    expectTypeOf<Parameters<Load>[1]['stale']>().toEqualTypeOf<ReadonlyMap<string, User>>()
+    expectTypeOf<Parameters<Load>[1]['signal']>().toEqualTypeOf<AbortSignal>()
+    expectTypeOf<Parameters<NonNullable<TieredGetManyOptions<User>['entry']>>[1]>().toEqualTypeOf<User>()
+    expectTypeOf<TieredGetEvent['tier']>().toEqualTypeOf<'l1' | 'l2' | 'l3'>()
   })
 
   it('ShardedCache and ReplicatedCache are Caches', () => {

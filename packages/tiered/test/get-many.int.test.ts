@@ -1,4 +1,4 @@
-import { type Connection, connect, isCacheError } from '@cache/client'
+import { type Connection, connect, isCacheError, Lease } from '@cache/client'
 import { uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { TieredCache, type TieredCacheOptions } from '../src/index.js'
@@ -132,6 +132,45 @@ describe('getManyOrSet: one computation per key', () => {
     expect(ra.size).toBe(20)
     expect(rb.size).toBe(20)
     expect([...rb.keys()]).toEqual([...keys].reverse())
+  })
+})
+
+describe('getManyOrSet across processes: failures and a dead lease holder', () => {
+  it('the holder’s loader fails: another process waiting on those keys gets E_FACTORY, its own keys load', async () => {
+    const namespace = uniquePrefix('gmf')
+    const a = make({ namespace })
+    const b = make({ namespace })
+    const failing = async () => {
+      await sleep(200)
+      throw new Error('db down')
+    }
+    const pa = a.getManyOrSet(['f1', 'f2'], failing)
+    await sleep(50)
+    const pb = b.getManyOrSet(['f2', 'f3'], (keys) => Object.fromEntries(keys.map((k) => [k, k])))
+    await expect(pa).rejects.toThrow('db down')
+    expect(await codeOf(pb)).toBe('E_FACTORY')
+    // Nothing was cached for the failed keys; f3 was loaded by b.
+    expect([...(await b.getManyOrSet(['f3'], () => ({})))]).toEqual([['f3', 'f3']])
+    expect(await a.has('f2')).toBe(false)
+  })
+
+  it('a lease holder that died: its lease expires and this process loads the key alone', async () => {
+    const cache = make({ namespace: uniquePrefix('gmd') })
+    // Another process took the getOrSet lease of 'orphan' and died (a lease of 300 ms nobody releases).
+    const lease = new Lease(conn, cache.redisKey('orphan').replace(':v:{', ':l:{'), { ttl: 300 })
+    expect(await lease.acquire()).toBe(true)
+    const asked: string[][] = []
+    const started = performance.now()
+    const got = await cache.getManyOrSet(['orphan', 'free'], (keys) => {
+      asked.push(keys)
+      return Object.fromEntries(keys.map((k) => [k, `v-${k}`]))
+    })
+    expect([...got]).toEqual([
+      ['orphan', 'v-orphan'],
+      ['free', 'v-free'],
+    ])
+    expect(asked).toEqual([['free'], ['orphan']])
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250)
   })
 })
 
