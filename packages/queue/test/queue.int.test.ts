@@ -258,6 +258,30 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('defineQueue on %s
     await q.close()
   })
 
+  it('connection errors are left to ioredis/BullMQ to retry (never thrown); log lines; asyncDispose closes', async () => {
+    const q = defineQueue(conn, 'errors', { namespace: 'jobs', jobs: { x: z.object({}) }, logger: quiet })
+    const logged = new Promise<void>((resolve) => {
+      q.process({
+        x: async (job, { log }) => {
+          await log('hello from the handler')
+          resolve()
+          return job.id
+        },
+      })
+    })
+    const id = await q.add('x', {})
+    await logged
+    expect((await q.queue.getJobLogs(id)).logs).toContain('hello from the handler')
+    const w = q.process({ x: async () => undefined })
+    expect(() => {
+      q.queue.emit('error', new Error('ECONNRESET'))
+      q.deadLetters.queue.emit('error', new Error('ECONNRESET'))
+      w.worker.emit('error', new Error('ECONNRESET'))
+    }).not.toThrow()
+    await w[Symbol.asyncDispose]()
+    await q[Symbol.asyncDispose]()
+  })
+
   it('schedules repeatable jobs idempotently (every and cron)', async () => {
     const q = defineQueue(conn, 'cron', {
       namespace: 'jobs',
