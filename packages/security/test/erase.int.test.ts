@@ -120,6 +120,21 @@ describe.each(['standalone', 'cluster'])('eraseSubject on %s', (topology) => {
     expect(backup.toString('latin1')).not.toContain('4111')
   })
 
+  it('remove() unregisters keys; concurrent first keyringFor calls agree on one data key', async () => {
+    const ns = uniquePrefix('subjects')
+    const a = new SubjectIndex(conn(), { keyring, namespace: ns })
+    const b = new SubjectIndex(conn(), { keyring, namespace: ns, hashKeyId: 'k1' })
+    expect(String(a)).toBe(`SubjectIndex(${ns})`)
+    await a.add('user:9', ['x:1', 'x:2', 'x:3'])
+    await b.remove('user:9', ['x:2'])
+    expect((await a.keys('user:9')).sort()).toEqual(['x:1', 'x:3'])
+    const [ka, kb] = await Promise.all([a.keyringFor('user:9'), b.keyringFor('user:9')])
+    expect(ka.primaryId).toBe(kb.primaryId)
+    const bytes = encryptionCodec(ka).encode('v', { key: 'x:1' })
+    expect(encryptionCodec(kb).decode(bytes, { key: 'x:1' })).toBe('v')
+    expect(await a.purge('user:9')).toBe(2)
+  })
+
   it('refuses bad arguments with typed errors', async () => {
     const subjects = new SubjectIndex(conn(), { keyring })
     expect(await codeOf(eraseSubject(conn(), '', { indexes: [subjects] }))).toBe('E_INVALID_ARGUMENT')
