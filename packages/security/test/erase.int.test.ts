@@ -45,6 +45,7 @@ describe.each(['standalone', 'cluster'])('eraseSubject on %s', (topology) => {
     )
     await profiles.set('user:7:item:0', 'someone else')
     await subjects.add('user:7', [profiles.redisKey('user:7:item:0')])
+    await profiles.set('user:42:extra', 'not indexed')
     await orders.set('user:42:o1', 1)
     await orders.set('user:42:o2', 2)
     await orders.set('user:43:o1', 3)
@@ -57,14 +58,18 @@ describe.each(['standalone', 'cluster'])('eraseSubject on %s', (topology) => {
     eraseChannel.subscribe(listen)
     const report = await eraseSubject(conn(), 'user:42', {
       indexes: [subjects],
-      caches: [{ cache: orders, patterns: ['user:42:*'] }],
+      caches: [
+        { cache: orders, patterns: ['user:42:*'] },
+        { cache: profiles, keys: ['user:42:extra', 'user:42:never-written'] },
+      ],
       sessions: [{ sessions, tenant: 't', userId: 'u42' }],
       audit,
       actor: 'dpo:1',
     })
     eraseChannel.unsubscribe(listen)
-    expect(report).toMatchObject({ indexedKeys: 20, cacheEntries: 2, sessions: 2, shredded: 0 })
-    expect(events).toEqual([{ indexedKeys: 20, cacheEntries: 2, sessions: 2, shredded: 0 }])
+    expect(report).toMatchObject({ indexedKeys: 20, cacheEntries: 3, sessions: 2, shredded: 0 })
+    expect(events).toEqual([{ indexedKeys: 20, cacheEntries: 3, sessions: 2, shredded: 0 }])
+    expect(await profiles.get('user:42:extra')).toBeUndefined()
     for (const k of keys) expect(await profiles.get(k)).toBeUndefined()
     expect(await orders.get('user:43:o1')).toBe(3)
     expect(await profiles.get('user:7:item:0')).toBe('someone else')
@@ -80,6 +85,12 @@ describe.each(['standalone', 'cluster'])('eraseSubject on %s', (topology) => {
       details: { indexedKeys: 20 },
     })
     expect(JSON.stringify(entries)).not.toContain('user:42') // stored as a keyed hash
+    expect(await eraseSubject(conn(), 'nobody')).toEqual({
+      indexedKeys: 0,
+      cacheEntries: 0,
+      sessions: 0,
+      shredded: 0,
+    })
     // A second run finds nothing left and says so.
     expect(await eraseSubject(conn(), 'user:42', { indexes: [subjects] })).toMatchObject({ indexedKeys: 0 })
   })
