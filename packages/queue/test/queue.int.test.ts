@@ -278,6 +278,14 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('defineQueue on %s
       q.deadLetters.queue.emit('error', new Error('ECONNRESET'))
       w.worker.emit('error', new Error('ECONNRESET'))
     }).not.toThrow()
+    // BullMQ's stalled check reports a job taken back from a lost worker: counted and published
+    const stalled: unknown[] = []
+    const onStalled = (m: unknown) => stalled.push(m)
+    diagnostics.subscribe('cache:queue:stalled', onStalled)
+    w.worker.emit('stalled', 'job-7', 'active')
+    diagnostics.unsubscribe('cache:queue:stalled', onStalled)
+    expect(stalled).toEqual([{ queue: 'errors', id: 'job-7' }])
+    expect((await q.stats()).totals.stalled).toBe(1)
     await w[Symbol.asyncDispose]()
     await q[Symbol.asyncDispose]()
   })
