@@ -23,6 +23,22 @@ export type ScriptFn<T = unknown> = ((
   readonly sha: string
 }
 
+/** The `{tag}` of a key as Redis Cluster reads it (first `{`, then the next `}`, non-empty), or undefined. */
+function hashTagOf(key: string): string | undefined {
+  const open = key.indexOf('{')
+  if (open < 0) return undefined
+  const close = key.indexOf('}', open + 1)
+  return close > open + 1 ? key.slice(open + 1, close) : undefined
+}
+
+/** True when every key has the same hash tag: same slot, no CRC needed (the common case of our scripts). */
+function sameHashTag(keys: ReadonlyArray<string>): boolean {
+  const tag = hashTagOf(keys[0]!)
+  if (tag === undefined) return false
+  for (let i = 1; i < keys.length; i++) if (hashTagOf(keys[i]!) !== tag) return false
+  return true
+}
+
 /** How a script reaches the server: one command on the guarded path. */
 export type ScriptSender = <T>(
   args: Arg[],
@@ -66,7 +82,7 @@ export class ScriptRegistry {
           `${TAG} script "${name}" takes ${options.keys} keys, got ${keys.length}`,
         )
       }
-      if (!options.crossSlot && keys.length > 1) {
+      if (!options.crossSlot && keys.length > 1 && !sameHashTag(keys)) {
         const slot = hashSlot(keys[0]!)
         if (keys.some((k) => hashSlot(k) !== slot)) {
           throw new CacheError(
