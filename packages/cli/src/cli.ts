@@ -109,6 +109,14 @@ function exitFor(err: unknown): number {
   return EXIT.PROBLEM
 }
 
+function offline(): Connection {
+  return new Proxy({} as Connection, {
+    get() {
+      throw new Error('an offline command used the connection')
+    },
+  })
+}
+
 /**
  * Runs `cache <argv>` and resolves to the exit code (0 ok, 1 problem found, 2 usage or connection error).
  * @example
@@ -149,6 +157,7 @@ export async function run(
     io = scrubbed(io, secretsOf(flags, io.env))
     out = new Output(io, json)
     const options = connectionOptions(flags, io.env)
+    if (command.offline) return await command.run({ conn: offline(), values, positionals, out, io, signal })
     conn = await connect(options)
     return await command.run({ conn, values, positionals, out, io, signal })
   } catch (err) {

@@ -11,6 +11,7 @@ export interface FlagSpec {
 
 /** What a command runs with. */
 export interface CommandContext {
+  /** The connection (an offline command gets a stand-in that throws when used). */
   conn: Connection
   values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>
   positionals: readonly string[]
@@ -28,6 +29,8 @@ export interface Command {
   /** Arguments and flags, for `cache <name> --help`. */
   usage: string
   flags: Readonly<Record<string, FlagSpec>>
+  /** True for a command that needs no server (it is given no connection). */
+  offline?: boolean
   /** Resolves to the exit code. */
   run(ctx: CommandContext): Promise<number>
 }

@@ -8,7 +8,7 @@ import type { InspectResult, InvalidateResult, KeysResult } from '../src/index.j
 import { cache, ensureBuilt, target } from './helpers.js'
 
 const redis = inject('redis')
-beforeAll(() => ensureBuilt(), 180_000)
+beforeAll(() => ensureBuilt(), 900_000)
 
 describe.each(['standalone', 'cluster'] as const)('keys, inspect, invalidate on %s', (kind) => {
   const namespace = uniquePrefix('cli')

@@ -5,7 +5,7 @@ import type { HealthResult } from '../src/index.js'
 import { cache, ensureBuilt, target } from './helpers.js'
 
 const redis = inject('redis')
-beforeAll(() => ensureBuilt(), 180_000)
+beforeAll(() => ensureBuilt(), 900_000)
 
 describe.each(['standalone', 'cluster'] as const)('cache health on %s', (kind) => {
   it('reports every master and replica with role, version, latency, memory and replication; exit 0', async () => {

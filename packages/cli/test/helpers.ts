@@ -9,19 +9,23 @@ const bin = join(pkg, 'dist/esm/bin.js')
 function newestSource(dir: string): number {
   let newest = 0
   for (const f of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
-    if (f.endsWith('.test.ts')) continue
-    newest = Math.max(newest, statSync(join(dir, f)).mtimeMs)
+    if (!f.endsWith('.test.ts')) newest = Math.max(newest, statSync(join(dir, f)).mtimeMs)
   }
   return newest
 }
 
 /**
- * Builds the package (ESM + CJS, as `npm run build` does) when dist/ is missing or older than src/, under a
- * lock so test files starting together build it once. The tests then run the built bin, as `npx cache` does.
+ * Builds this package (ESM + CJS, as `npm run build` does, which builds the packages it depends on first)
+ * when dist/ is missing or older than src/, under a lock so test files starting together build it once.
+ * The tests then run the built bin, as `npx cache` does.
  */
 export function ensureBuilt(): void {
-  const script = `test -f ${bin} && [ "$(stat -c %Y ${bin})" -ge "${Math.floor(newestSource(join(pkg, 'src')) / 1000)}" ] || node ../../tools/build-package.mjs`
-  execFileSync('flock', ['/tmp/cache-cli-build.lock', 'sh', '-c', script], { cwd: pkg, stdio: 'inherit' })
+  const stamp = Math.ceil(newestSource(join(pkg, 'src')) / 1000)
+  const script = `test -f ${bin} && [ "$(stat -c %Y ${bin})" -ge "${stamp}" ] || node ../../tools/build-package.mjs`
+  execFileSync('flock', ['/tmp/cache-cli-build.lock', 'sh', '-c', script], {
+    cwd: pkg,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
   if (!existsSync(bin)) throw new Error('the build did not produce dist/esm/bin.js')
 }
 
