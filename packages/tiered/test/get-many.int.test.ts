@@ -140,13 +140,22 @@ describe('getManyOrSet across processes: failures and a dead lease holder', () =
     const namespace = uniquePrefix('gmf')
     const a = make({ namespace })
     const b = make({ namespace })
+    // No fixed sleeps (they raced under CI load): b starts once a holds the lease of f2, and a's loader
+    // fails only after b has started and had time to find the lease taken and wait on it.
+    let bStarted = false
     const failing = async () => {
-      await sleep(200)
+      await waitFor('b started', () => bStarted)
+      await sleep(300)
       throw new Error('db down')
     }
     const pa = a.getManyOrSet(['f1', 'f2'], failing)
-    await sleep(50)
+    const leaseOfF2 = a.redisKey('f2').replace(':v:{', ':l:{')
+    await waitFor(
+      'a holds the lease of f2',
+      async () => (await conn.send<number>(['EXISTS', leaseOfF2], { key: leaseOfF2 })) === 1,
+    )
     const pb = b.getManyOrSet(['f2', 'f3'], (keys) => Object.fromEntries(keys.map((k) => [k, k])))
+    bStarted = true
     await expect(pa).rejects.toThrow('db down')
     expect(await codeOf(pb)).toBe('E_FACTORY')
     // Nothing was cached for the failed keys; f3 was loaded by b.
