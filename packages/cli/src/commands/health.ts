@@ -1,18 +1,11 @@
-import { type Connection, connect, type MasterNode, parseInfo } from '@cache/client'
+import { type Connection, connect, type MasterNode, type NodeHealth, parseInfo } from '@cache/client'
 import type { Command } from '../command.js'
 import { EXIT } from '../exit-codes.js'
 import { formatBytes, formatMs, table } from '../output.js'
 
 /** One node of the deployment as `cache health` reports it. */
-export interface NodeReport {
-  address: string
+export interface NodeReport extends Omit<NodeHealth, 'error'> {
   kind: 'master' | 'replica' | 'sentinel'
-  ok: boolean
-  latencyMs: number
-  role?: string
-  version?: string
-  usedMemory?: number
-  maxMemory?: number
   fragmentation?: number
   /** master: replicas attached; replica: link status, the master's address and the lag in bytes of replication offset. */
   replication?: Record<string, string | number>

@@ -1,4 +1,5 @@
 import { type Connection, escapeGlob } from '@cache/client'
+import type { QueueCounts } from '@cache/queue'
 import type { Command } from '../command.js'
 import { intFlag, stringFlag } from '../command.js'
 import { UsageError } from '../errors.js'
@@ -10,16 +11,9 @@ import { scanEveryMaster } from '../scan.js'
 type QueueModule = typeof import('@cache/queue')
 type TypedQueue = ReturnType<QueueModule['defineQueue']>
 
-/** One queue of `cache queues`. */
-export interface QueueState {
+/** One queue of `cache queues`: its name and @cache/queue's counts per state. */
+export interface QueueState extends QueueCounts {
   name: string
-  waiting: number
-  active: number
-  delayed: number
-  prioritized: number
-  completed: number
-  failed: number
-  deadLetter: number
 }
 
 const DLQ_SUFFIX = '-dlq'
