@@ -10,7 +10,7 @@ import type {
   SetOptions,
   ValueWithTtl,
 } from './cache.js'
-import { getChannel, publishInvalidate } from './channels.js'
+import { publishInvalidate } from './channels.js'
 import {
   DEFAULT_MAX_ENTRIES,
   DEFAULT_MEMORY_FRACTION,
@@ -284,15 +284,8 @@ export class MemoryCache<T = unknown> implements Cache<T> {
 
   #read(key: string): T | undefined {
     const e = this.#live(key)
-    if (e === undefined) {
-      this.#stats.misses++
-      if (getChannel.hasSubscribers)
-        getChannel.publish({ namespace: this.namespace, tier: 'memory', outcome: 'miss' })
-      return undefined
-    }
-    this.#stats.hits++
-    if (getChannel.hasSubscribers)
-      getChannel.publish({ namespace: this.namespace, tier: 'memory', outcome: 'hit' })
+    this.#stats.read(e !== undefined, this.namespace, 'memory')
+    if (e === undefined) return undefined
     this.#touch(e)
     return e.value as T
   }

@@ -1,6 +1,5 @@
 import { hashSlot } from '@cache/client'
 import type { ValueWithTtl } from './cache.js'
-import { getChannel } from './channels.js'
 import type { RedisCacheContext } from './redis-cache-context.js'
 import { inSlices } from './slices.js'
 import { checkKey, checkList } from './ttl.js'
@@ -18,15 +17,7 @@ export function settle<T>(
   } catch (err) {
     throw ctx.fail(err)
   }
-  if (!count) return value
-  if (value === undefined) ctx.stats.misses++
-  else ctx.stats.hits++
-  if (getChannel.hasSubscribers)
-    getChannel.publish({
-      namespace: ctx.namespace,
-      tier: 'redis',
-      outcome: value === undefined ? 'miss' : 'hit',
-    })
+  if (count) ctx.stats.read(value !== undefined, ctx.namespace, 'redis')
   return value
 }
 

@@ -1,5 +1,6 @@
 import { LatencyRing } from '@cache/client'
 import type { CacheStats } from './cache.js'
+import { type GetEvent, getChannel } from './channels.js'
 import { LATENCY_SAMPLES } from './defaults.js'
 
 /** Counters of a cache implementation, over the shared LatencyRing of @cache/client. @internal */
@@ -10,6 +11,13 @@ export class StatsRecorder {
   deletes = 0
   errors = 0
   readonly #latency = new LatencyRing(LATENCY_SAMPLES)
+
+  /** Counts one key read as a hit or a miss and publishes it on `cache:core:get` when someone listens. */
+  read(hit: boolean, namespace: string, tier: GetEvent['tier']): void {
+    if (hit) this.hits++
+    else this.misses++
+    if (getChannel.hasSubscribers) getChannel.publish({ namespace, tier, outcome: hit ? 'hit' : 'miss' })
+  }
 
   /** Records one operation's latency in ms. */
   latency(ms: number): void {
