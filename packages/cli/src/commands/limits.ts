@@ -23,7 +23,8 @@ export interface LimitsResult {
   topDenied: { key: string; rule: string; denied: number; allowed: number }[]
 }
 
-function decisionsOf(fields: Record<string, string>): Record<string, Decisions> {
+/** Allowed/denied per rule from a decisions hash (fields `<rule>:a`, `<rule>:d`). */
+export function decisionsOf(fields: Record<string, string>): Record<string, Decisions> {
   const out: Record<string, Decisions> = {}
   for (const [field, value] of Object.entries(fields)) {
     const m = /^(.*):([ad])$/.exec(field)
@@ -36,7 +37,12 @@ function decisionsOf(fields: Record<string, string>): Record<string, Decisions> 
   return out
 }
 
-async function topDenied(conn: Connection, namespace: string, n: number): Promise<LimitsResult['topDenied']> {
+/** The `n` user keys denied most in the limiters' namespace (limiters with `analytics`), every master. */
+export async function topDenied(
+  conn: Connection,
+  namespace: string,
+  n: number,
+): Promise<LimitsResult['topDenied']> {
   const prefix = conn.keys.child(namespace).prefix
   const rows: LimitsResult['topDenied'] = []
   // RateLimitKeys.stats(key): `<ns>:{<key>}:` + the escaped '~stats' part.

@@ -42,7 +42,8 @@ async function queueNames(conn: Connection, namespace: string): Promise<string[]
   return [...names].sort()
 }
 
-async function withQueue<T>(
+/** Runs `fn` with a schema-less @cache/queue handle on `name` (loaded on demand), closed after. */
+export async function withQueue<T>(
   conn: Connection,
   namespace: string,
   name: string,
@@ -58,7 +59,8 @@ async function withQueue<T>(
   }
 }
 
-async function list(conn: Connection, namespace: string): Promise<QueueState[]> {
+/** Every queue of the namespace (found by SCAN on every master) with its counts per state. */
+export async function list(conn: Connection, namespace: string): Promise<QueueState[]> {
   const names = await queueNames(conn, namespace)
   const out: QueueState[] = []
   for (const name of names)

@@ -18,7 +18,8 @@ export interface TenantSessions {
 
 // @cache/session's layout (packages/session/src/keys.ts): `<ns>:t:<tenant>:{live}` zset handle -> expiry
 // ms, `<ns>:t:<tenant>:{stats}` hash (created, revoked), `<ns>:t:<tenant>:{users}:<YYYY-MM-DD>` HyperLogLog.
-async function tenants(conn: Connection, namespace: string): Promise<TenantSessions[]> {
+/** Active sessions, users today, created and revoked of every tenant in the SessionManager namespace. */
+export async function tenants(conn: Connection, namespace: string): Promise<TenantSessions[]> {
   const base = conn.keys.child(namespace, 't')
   const found: { tenant: string; live: string }[] = []
   for await (const b of scanEveryMaster(conn, {
