@@ -30,8 +30,9 @@ export function l2Ttl(st: TieredState, ttl: number, grace: number): number {
   return Math.min(MAX_TTL_MS, ttl + Math.max(grace, st.defaults.grace))
 }
 
-/** Puts a found value into L1 (unless it is already past every grace). */
+/** Puts a found value into L1 (unless it is already past every grace, or the namespace is restricted). */
 export function fill(st: TieredState, key: string, part: string, found: Found, grace: number): void {
+  if (st.options.classification === 'restricted') return
   const now = st.now()
   const stale = found.exp + Math.max(grace, st.defaults.grace)
   if (now >= stale) return

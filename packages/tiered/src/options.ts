@@ -1,6 +1,6 @@
 import type { Connection, Duration } from '@cache/client'
 import { zDuration } from '@cache/client'
-import type { Cache, Codec } from '@cache/core'
+import type { Cache, Codec, RedisCacheOptions } from '@cache/core'
 import { DEFAULT_TTL_MS, MAX_TTL_MS, zTtl } from '@cache/core'
 import { z } from 'zod'
 import {
@@ -57,6 +57,12 @@ export interface TieredCacheOptions {
   offlineRetryInterval?: Duration
   /** Codec of the L2 tier. @default @cache/core's default (msgpack, LZ4 ≥ 1 KiB) */
   codec?: Codec
+  /**
+   * Data classification of the namespace (@cache/security's labels): `confidential` and `restricted` refuse a
+   * codec that does not encrypt (E_UNENCRYPTED, as a RedisCache does), and `restricted` values are never kept
+   * in L1 (process memory): every read decrypts from L2. @default 'internal'
+   */
+  classification?: RedisCacheOptions['classification']
   /** The clock (ms since epoch), for tests. @default Date.now */
   now?: () => number
 }
@@ -153,6 +159,7 @@ export const optionsSchema = z
     maxOfflineWrites: z.number().int().min(0).default(DEFAULT_MAX_OFFLINE_WRITES),
     offlineRetryInterval: zDuration({ min: 10, max: 3_600_000 }).default(DEFAULT_OFFLINE_RETRY_MS),
     codec: z.custom<Codec>((v) => typeof v === 'object' && v !== null, 'must be a codec').optional(),
+    classification: z.enum(['public', 'internal', 'confidential', 'restricted']).default('internal'),
     now: fn<() => number>('a function returning ms').optional(),
   })
   .strict()

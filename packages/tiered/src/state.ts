@@ -143,6 +143,7 @@ export function createState(
   const l2 = new RedisCache<unknown>(conn, {
     namespace: o.namespace,
     defaultTtl: o.defaultTtl,
+    classification: o.classification,
     ...(o.codec ? { codec: o.codec } : {}),
   })
   const keys = new TieredKeys(l2.keys)
