@@ -21,6 +21,8 @@ const path = (o: Partial<ConstructorParameters<typeof CommandPath>[0]> = {}) =>
     breaker: undefined,
     closed: () => false,
     onClusterUnavailable: () => {},
+    offlineQueueMax: 0,
+    offline: () => false,
     ...o,
   })
 
@@ -107,5 +109,51 @@ describe('CommandPath', () => {
     ).rejects.toMatchObject({ code: expect.stringMatching(/^E_/) })
     p.stop()
     q.stop()
+  })
+
+  it('bounds commands sent while offline, counts them until node-redis settles them, never when online', async () => {
+    let offline = false
+    const p = path({ offlineQueueMax: 3, offline: () => offline, commandTimeoutMs: 0 })
+    // Online: no bound at all (backpressure is the caller's).
+    const online = Array.from({ length: 10 }, () => deferred<string>())
+    const onlineResults = online.map((d) => p.exec('GET', () => d.promise))
+    expect(p.offlineQueued).toBe(0)
+    offline = true
+    const held = Array.from({ length: 3 }, () => deferred<string>())
+    const heldResults = held.map((d) => p.exec('GET', () => d.promise))
+    let sent = 0
+    const rejected = await Promise.allSettled(
+      [1, 2].map(() =>
+        p.exec('GET', () => {
+          sent++
+          return Promise.resolve('never')
+        }),
+      ),
+    )
+    expect(rejected.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code)).toEqual([
+      'E_UNAVAILABLE',
+      'E_UNAVAILABLE',
+    ])
+    expect(sent).toBe(0)
+    expect(p.offlineQueued).toBe(3)
+    // Settled by node-redis (reply or failure): room again.
+    held[0]!.resolve('a')
+    held[1]!.reject(new Error('gone'))
+    await expect(heldResults[0]).resolves.toBe('a')
+    await expect(heldResults[1]).rejects.toMatchObject({ code: 'E_UNAVAILABLE' })
+    expect(p.offlineQueued).toBe(1)
+    const more = deferred<string>()
+    const moreResult = p.exec('GET', () => more.promise)
+    expect(p.offlineQueued).toBe(2)
+    offline = false
+    held[2]!.resolve('c')
+    more.resolve('d')
+    for (const d of online) d.resolve('x')
+    expect(await Promise.all([heldResults[2], moreResult, ...onlineResults])).toEqual([
+      'c',
+      'd',
+      ...online.map(() => 'x'),
+    ])
+    expect(p.offlineQueued).toBe(0)
   })
 })

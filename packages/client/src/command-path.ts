@@ -1,7 +1,7 @@
 import diagnostics from 'node:diagnostics_channel'
 import type { CircuitBreaker } from './breaker.js'
 import { toCacheError } from './error-mapping.js'
-import { CacheError, isUnavailable } from './errors.js'
+import { CacheError, isUnavailable, UnavailableError } from './errors.js'
 import { TAG } from './pkg.js'
 import type { Topology } from './types.js'
 
@@ -16,6 +16,8 @@ export interface CommandEvent {
 
 /** diagnostics_channel `cache:client:command`: per-command latency and outcome, for metrics and tracing. */
 export const commandChannel = diagnostics.channel('cache:client:command')
+
+const NO_ARGS: readonly unknown[] = []
 
 /** A command with a round-trip limit, until it settles. */
 interface PendingCommand {
@@ -39,6 +41,13 @@ export interface CommandPathOptions {
   closed(): boolean
   /** Called after a connectivity failure on a cluster (node-redis only rediscovers on MOVED). */
   onClusterUnavailable(): void
+  /**
+   * Most commands node-redis may hold while the connection is not ready (`offlineQueue.maxLength`); 0: no
+   * bound here (the offline queue is off and node-redis rejects them itself).
+   */
+  offlineQueueMax: number
+  /** True while the connection is not ready (commands sent now wait in node-redis's offline queue). */
+  offline(): boolean
 }
 
 /**
@@ -61,6 +70,10 @@ export class CommandPath {
   #sweeper: NodeJS.Timeout | undefined
   #lastSweep = performance.now()
   #drained: (() => void) | undefined
+  #offlineQueued = 0
+  readonly #unqueue = () => {
+    this.#offlineQueued--
+  }
 
   constructor(options: CommandPathOptions) {
     this.#o = options
@@ -92,34 +105,49 @@ export class CommandPath {
 
   /** Runs `fn` (which sends one command) on the guarded path. */
   exec<T>(command: string, fn: () => Promise<T>, timeoutMs = this.#o.commandTimeoutMs): Promise<T> {
-    const refused = this.#refuse(command)
-    if (refused) return refused as Promise<T>
-    let reply: Promise<T>
-    try {
-      reply = fn()
-    } catch (err) {
-      reply = Promise.reject(err)
-    }
-    return this.#track(command, reply, timeoutMs)
+    return this.call(command, undefined, fn, NO_ARGS, timeoutMs)
   }
 
   /** `exec` for `method.apply(target, args)`, without a closure per command (the hot path of `conn.redis`). */
   call<T>(
     command: string,
-    target: object,
+    target: object | undefined,
     method: (...args: unknown[]) => Promise<T>,
-    args: unknown[],
+    args: readonly unknown[],
     timeoutMs = this.#o.commandTimeoutMs,
   ): Promise<T> {
     const refused = this.#refuse(command)
     if (refused) return refused as Promise<T>
+    const queued = this.#o.offlineQueueMax > 0 && this.#o.offline()
+    if (queued && this.#offlineQueued >= this.#o.offlineQueueMax) return this.#queueFull(command)
     let reply: Promise<T>
     try {
-      reply = method.apply(target, args)
+      reply = method.apply(target, args as unknown[])
     } catch (err) {
       reply = Promise.reject(err)
     }
+    if (queued) {
+      // Counted until node-redis itself settles it (sent after the reconnect, or failed), not until our
+      // round-trip limit gives up on it: a timed-out command still sits in node-redis's queue.
+      this.#offlineQueued++
+      reply.then(this.#unqueue, this.#unqueue)
+    }
     return this.#track(command, reply, timeoutMs)
+  }
+
+  /** Commands held by node-redis because they were sent while the connection was not ready. */
+  get offlineQueued(): number {
+    return this.#offlineQueued
+  }
+
+  #queueFull(command: string): Promise<never> {
+    this.#publish(command, 0, 'E_UNAVAILABLE')
+    return Promise.reject(
+      new UnavailableError(
+        `${TAG} ${command}: ${this.#o.topology} server not connected and the offline queue is full (${this.#o.offlineQueueMax} commands)`,
+        { details: { offlineQueueMax: this.#o.offlineQueueMax } },
+      ),
+    )
   }
 
   #refuse(command: string): Promise<never> | undefined {

@@ -61,7 +61,14 @@ export interface ConnectOptions {
     jitter?: number
     maxAttempts?: number
   }
-  /** Commands queued while disconnected; `false` rejects them at once. @default { maxLength: 1000 } */
+  /**
+   * Commands held while the connection is not ready (before the first connect completes, or while it
+   * reconnects); beyond `maxLength` they are rejected at once with E_UNAVAILABLE, the held ones are sent in
+   * order after the reconnect (or fail by their `commandTimeout`). A connected client never rejects for queue
+   * length: backpressure is the caller's. `false` rejects every command sent while not ready. On Sentinel,
+   * node-redis holds commands in its own rediscovery loop, bounded by `commandTimeout` only.
+   * @default { maxLength: 1000 }
+   */
   offlineQueue?: false | { maxLength?: number }
   /** Fail fast with E_UNAVAILABLE while the server is unreachable. @default { failureThreshold: 3, resetTimeout: '1s' } */
   breaker?: false | { failureThreshold?: number; resetTimeout?: number | string }

@@ -106,6 +106,8 @@ export class Connection extends EventEmitter {
       breaker: this.#breaker,
       closed: () => this.#closing !== undefined,
       onClusterUnavailable: () => this.#rediscoverCluster(),
+      offlineQueueMax: config.offlineQueue === false ? 0 : config.offlineQueue.maxLength,
+      offline: notReady(parts.redis, this.topology),
     })
     this.#send = rawSender(parts.redis, this.topology)
     this.#scripts = new ScriptRegistry((args, o) => this.send(args, o))
@@ -307,6 +309,39 @@ function rawSender(
       return (args, o) => client.sendCommand(args, o?.buffers ? BUFFER_OPTIONS : undefined)
     }
   }
+}
+
+/**
+ * Whether commands sent now would wait in node-redis's offline queue: the client is not ready (standalone),
+ * or a master's node client is not (Cluster: coarse, commands for healthy shards count too while one is
+ * down). Sentinel: node-redis holds commands in its own rediscovery loop instead, bounded by their round-trip
+ * limit, so nothing is counted here.
+ */
+function notReady(redis: AnyRedis, topology: Topology): () => boolean {
+  switch (topology) {
+    case 'cluster': {
+      const internal = redis as unknown as {
+        _self?: { _slots?: ClusterSlots }
+        _slots?: ClusterSlots
+      }
+      const slots = internal._self?._slots ?? internal._slots
+      if (!slots) return () => false
+      return () => {
+        for (const m of slots.masters) if (m.client !== undefined && !m.client.isReady) return true
+        return false
+      }
+    }
+    case 'sentinel':
+      return () => false
+    default: {
+      const client = redis as RedisStandalone
+      return () => !client.isReady
+    }
+  }
+}
+
+interface ClusterSlots {
+  masters: ReadonlyArray<{ client?: { isReady: boolean } }>
 }
 
 async function closeQuietly(redis: AnyRedis, timeoutMs: number): Promise<void> {

@@ -39,7 +39,8 @@ export function nodeClientOptions(
   const options: RedisClientOptions = {
     socket: socket as RedisClientOptions['socket'],
     RESP: config.resp,
-    commandsQueueMaxLength: config.offlineQueue === false ? undefined : config.offlineQueue.maxLength,
+    // No commandsQueueMaxLength: node-redis applies it to every queued command, connected or not, which made
+    // a connected client reject a burst ("The queue is full"). The guarded path bounds the offline queue.
     disableOfflineQueue: config.offlineQueue === false,
   }
   if (config.username) options.username = config.username

@@ -24,6 +24,21 @@ describe('Cluster (shared topology)', () => {
     expect(await conn.send(['GET', conn.keys.key(7)], { key: conn.keys.key(7) })).toBe('7')
   })
 
+  it('never rejects a connected cluster client for queue length: 10,000 concurrent sends all succeed', async () => {
+    // Above the default offline bound (1,000), spread over every shard and also piled onto one key.
+    const keys = Array.from({ length: 100 }, (_, i) => conn.keys.key(`burst:${i}`))
+    const replies = await Promise.all(
+      Array.from({ length: 10_000 }, (_, i) => {
+        const key = keys[i % keys.length] as string
+        return conn.send<number>(['INCR', key], { key })
+      }),
+    )
+    expect(replies.length).toBe(10_000)
+    const values = await Promise.all(keys.map((k) => conn.redis.get(k)))
+    expect(new Set(values)).toEqual(new Set(['100']))
+    await Promise.all(keys.map((k) => conn.redis.del(k)))
+  })
+
   it('scans every master', async () => {
     const seen = new Set<string>()
     for await (const batch of conn.scan(conn.keys.pattern('*'), { count: 10 }))

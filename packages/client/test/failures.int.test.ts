@@ -1,4 +1,4 @@
-import { codeOf, type StandaloneTopology, startStandalone, waitFor } from '@cache/tools'
+import { codeOf, type StandaloneTopology, startStandalone, uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type BreakerState, type Connection, connect } from '../src/index.js'
 
@@ -142,6 +142,59 @@ describe('pub/sub across a server restart', () => {
 })
 
 describe('offline queue', () => {
+  it('never rejects a connected client for queue length: 10,000 concurrent sends all succeed', async () => {
+    const server = await startStandalone()
+    // The default bound (1,000) applies to commands queued while disconnected, not to a burst in flight.
+    const conn = await connect({ url: server.url, namespace: uniquePrefix('burst') })
+    try {
+      const key = conn.keys.key('n')
+      const replies = await Promise.all(
+        Array.from({ length: 10_000 }, () => conn.send<number>(['INCR', key], { key })),
+      )
+      expect(replies.length).toBe(10_000)
+      expect(Math.max(...replies)).toBe(10_000)
+      expect(await conn.redis.get(key)).toBe('10000')
+    } finally {
+      await conn.close()
+      await server.stop()
+    }
+  })
+
+  it('while disconnected holds maxLength commands, rejects the rest at once, flushes in order after the restart', async () => {
+    const server = await startStandalone()
+    const maxLength = 50
+    const conn = await connect({
+      url: server.url,
+      namespace: uniquePrefix('offline'),
+      offlineQueue: { maxLength },
+      breaker: false,
+      commandTimeout: 0,
+      reconnect: { initialDelay: '20ms', maxDelay: '100ms' },
+    })
+    conn.on('error', () => {})
+    try {
+      const list = conn.keys.key('order')
+      await server.master.kill()
+      await waitFor('client notices', () => !(conn.unguarded as { isReady: boolean }).isReady)
+      const sends = Array.from({ length: maxLength + 7 }, (_, i) =>
+        conn.send<number>(['RPUSH', list, String(i)], { key: list }),
+      )
+      const held = sends.slice(0, maxLength)
+      const over = await Promise.allSettled(sends.slice(maxLength))
+      // Settled while the server is still down: rejected without waiting for it.
+      expect(over.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code)).toEqual(
+        Array(7).fill('E_UNAVAILABLE'),
+      )
+      await server.master.restart()
+      const lengths = await Promise.all(held)
+      expect(lengths).toEqual(held.map((_, i) => i + 1))
+      expect(await conn.redis.lRange(list, 0, -1)).toEqual(held.map((_, i) => String(i)))
+    } finally {
+      await conn.close()
+      await server.stop()
+    }
+  })
+
   it('rejects at once when disabled and the server is gone', async () => {
     const server = await startStandalone()
     const conn = await connect({
