@@ -37,6 +37,7 @@ export class RedisCacheContext<T> {
     this.options = options
     this.namespace = options.namespace
     this.cluster = conn.topology === 'cluster'
+    this.stats.publishReads = options.publishReads
     this.#codec = options.codec ?? defaultCodec
     this.scripts = {
       indexAdd: conn.defineScript('core:index-add', lua.indexAdd, { keys: 1 }),

@@ -36,6 +36,12 @@ export interface RedisCacheOptions {
   statsFlushInterval?: Duration
   /** Data classification: `confidential` and `restricted` refuse a codec that does not encrypt (E_UNENCRYPTED). @default 'internal' */
   classification?: Classification
+  /**
+   * Publish every key read on `cache:core:get`. Off for a cache wrapped by another that reports the read itself
+   * (a TieredCache's L2, whose reads it publishes on `cache:tiered:get`), so metrics count one read once.
+   * @default true
+   */
+  publishReads?: boolean
 }
 
 const NAMESPACE = /^[A-Za-z0-9._\-@/=+,;!$&()']+$/
@@ -66,6 +72,7 @@ export const schema = z
     sharedStats: z.boolean().default(false),
     statsFlushInterval: zDuration({ min: 100, max: 3_600_000 }).default(DEFAULT_STATS_FLUSH_MS),
     classification: z.enum(CLASSIFICATIONS).default('internal'),
+    publishReads: z.boolean().default(true),
   })
   .strict()
   .transform((o) => {

@@ -10,13 +10,16 @@ export class StatsRecorder {
   sets = 0
   deletes = 0
   errors = 0
+  /** Whether reads are published on `cache:core:get` (RedisCache's `publishReads`). */
+  publishReads = true
   readonly #latency = new LatencyRing(LATENCY_SAMPLES)
 
-  /** Counts one key read as a hit or a miss and publishes it on `cache:core:get` when someone listens. */
+  /** Counts one key read as a hit or a miss and publishes it on `cache:core:get` when someone listens (and `publishReads`). */
   read(hit: boolean, namespace: string, tier: GetEvent['tier']): void {
     if (hit) this.hits++
     else this.misses++
-    if (getChannel.hasSubscribers) getChannel.publish({ namespace, tier, outcome: hit ? 'hit' : 'miss' })
+    if (this.publishReads && getChannel.hasSubscribers)
+      getChannel.publish({ namespace, tier, outcome: hit ? 'hit' : 'miss' })
   }
 
   /** Records one operation's latency in ms. */
