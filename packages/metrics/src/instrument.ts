@@ -39,7 +39,7 @@ export interface ChannelBinding {
   labels: readonly string[]
   /** Label values of a message. */
   map(message: Message): Labels
-  /** Histograms: the observed value (seconds). */
+  /** Histograms: the observed value (seconds); counters: the increment (1 without it; ≤ 0 adds nothing). */
   value?(message: Message): number
 }
 
@@ -192,6 +192,32 @@ export const CHANNEL_BINDINGS: readonly ChannelBinding[] = [
       map: (m) => ({ event, reason: bounded(m.reason) }),
     }),
   ),
+  {
+    channel: 'cache:session:sweep',
+    pkg: 'session',
+    metric: 'cache_session_sweeps_total',
+    kind: 'counter',
+    help: 'Periodic sweeps of the session indexes by outcome (ok, pending: more indexes were due, error)',
+    labels: ['outcome'],
+    map: (m) => ({ outcome: 'error' in m ? 'error' : m.pending === true ? 'pending' : 'ok' }),
+  },
+  ...(
+    [
+      ['user', 'removed'],
+      ['live', 'live'],
+    ] as const
+  ).map(
+    ([index, field]): ChannelBinding => ({
+      channel: 'cache:session:sweep',
+      pkg: 'session',
+      metric: 'cache_session_sweep_removed_total',
+      kind: 'counter',
+      help: "Entries of expired sessions removed by the sweeps, from the per-user indexes (user) and the tenants' live sets (live)",
+      labels: ['index'],
+      map: () => ({ index }),
+      value: (m) => Number(m[field]),
+    }),
+  ),
   ...(['completed', 'failed', 'retried', 'stalled', 'dead-letter'] as const).map(
     (event): ChannelBinding => ({
       channel: `cache:queue:${event}`,
@@ -242,8 +268,12 @@ export function instrument(metrics: Metrics, options: InstrumentOptions = {}): (
     let onMessage: (message: unknown) => void
     if (binding.kind === 'counter') {
       const counter = metrics.counter(binding.metric, { help: binding.help, labels: binding.labels })
+      const by = binding.value
       onMessage = (message) => {
-        if (message && typeof message === 'object') counter.inc(binding.map(message as Message))
+        if (!message || typeof message !== 'object') return
+        if (!by) return counter.inc(binding.map(message as Message))
+        const n = by(message as Message)
+        if (n > 0 && Number.isFinite(n)) counter.inc(n, binding.map(message as Message))
       }
     } else {
       const histogram = metrics.histogram(binding.metric, { help: binding.help, labels: binding.labels })

@@ -1,7 +1,10 @@
 import diagnostics from 'node:diagnostics_channel'
-import type { Connection } from '@cache/client'
-import { codeOf } from '@cache/tools'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Connection, connect } from '@cache/client'
+import { RedisCache } from '@cache/core'
+import { SessionManager } from '@cache/session'
+import { TieredCache } from '@cache/tiered'
+import { codeOf, uniquePrefix, waitFor } from '@cache/tools'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { CHANNEL_BINDINGS, instrument, Metrics } from '../src/index.js'
 import { sharedConnection } from './helpers.js'
 
@@ -74,8 +77,88 @@ describe('instrument()', () => {
     expect(await q('cache_lock_events_total', 'increase')).toBe(0)
   })
 
+  it('a TieredCache read of L2 is counted once (tier l2), a plain RedisCache read once (tier redis)', async () => {
+    const namespace = uniquePrefix('tc')
+    const plainNs = uniquePrefix('rc')
+    const stop = instrument(metrics, { packages: ['core', 'tiered'] })
+    const writer = new TieredCache<string>(conn, { namespace, coherence: 'none' })
+    const reader = new TieredCache<string>(conn, { namespace, coherence: 'none' })
+    const plain = new RedisCache<string>(conn, { namespace: plainNs })
+    try {
+      await writer.set('a', 'A')
+      // A cold L1: one L1 miss, then one L2 hit; the L2 RedisCache must not report it again.
+      expect(await reader.get('a')).toBe('A')
+      expect(await reader.get('missing')).toBeUndefined()
+      await plain.set('p', 'P')
+      expect(await plain.get('p')).toBe('P')
+      expect(await plain.mget(['p', 'q'])).toEqual(['P', undefined])
+    } finally {
+      stop()
+      await Promise.all([writer.close(), reader.close(), plain.close()])
+    }
+    await metrics.flush()
+    const reads = (ns: string, tier: string, outcome: string) =>
+      q('cache_requests_total', 'increase', { namespace: ns, tier, outcome })
+    expect(await reads(namespace, 'l1', 'miss')).toBe(2)
+    expect(await reads(namespace, 'l2', 'hit')).toBe(1)
+    expect(await reads(namespace, 'l2', 'miss')).toBe(1)
+    expect(await q('cache_requests_total', 'increase', { namespace, tier: 'redis' })).toBe(0)
+    expect(await q('cache_requests_total', 'increase', { namespace })).toBe(4)
+    expect(await reads(plainNs, 'redis', 'hit')).toBe(2)
+    expect(await reads(plainNs, 'redis', 'miss')).toBe(1)
+  })
+
+  it('counts the periodic session-index sweeps and the entries they remove (cache:session:sweep)', async () => {
+    const stop = instrument(metrics, { packages: ['session'] })
+    const sessions = new SessionManager(conn, {
+      namespace: uniquePrefix('sweep'),
+      idleTimeout: 200,
+      absoluteTimeout: '1h',
+      sweepInterval: 150,
+    })
+    const removed = (index: string) => q('cache_session_sweep_removed_total', 'increase', { index })
+    try {
+      await sessions.create({ tenant: 't1', userId: 'u1' })
+      await sessions.create({ tenant: 't1', userId: 'u1' })
+      await sessions.create({ tenant: 't2', userId: 'u2' })
+      await waitFor(
+        'the sweeps removed the three expired sessions from the indexes',
+        async () => {
+          await metrics.flush()
+          return (await removed('user')) === 3 && (await removed('live')) === 3
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      )
+    } finally {
+      await sessions.close()
+    }
+    expect(await q('cache_session_sweeps_total', 'increase', { outcome: 'ok' })).toBeGreaterThanOrEqual(1)
+    expect(await q('cache_session_sweeps_total', 'increase', { outcome: 'error' })).toBe(0)
+    // A sweep that fails (its connection is gone) is counted as an error and removes nothing.
+    const { standalone } = inject('redis')
+    const own = await connect({ url: standalone.url, namespace: uniquePrefix('sweep-err') })
+    const broken = new SessionManager(own, { sweepInterval: 100 })
+    await own.close()
+    try {
+      await waitFor(
+        'a failed sweep was counted',
+        async () => {
+          await metrics.flush()
+          return (await q('cache_session_sweeps_total', 'increase', { outcome: 'error' })) >= 1
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      )
+    } finally {
+      stop()
+      await broken.close()
+    }
+    expect(await removed('user')).toBe(3)
+  })
+
   it('every binding follows the naming rules; a bad package list is E_INVALID_ARGUMENT', async () => {
-    expect(new Set(CHANNEL_BINDINGS.map((b) => b.channel)).size).toBe(CHANNEL_BINDINGS.length)
+    const identity = (b: (typeof CHANNEL_BINDINGS)[number]) =>
+      `${b.channel} ${b.metric} ${JSON.stringify(b.map({}))}`
+    expect(new Set(CHANNEL_BINDINGS.map(identity)).size).toBe(CHANNEL_BINDINGS.length)
     for (const b of CHANNEL_BINDINGS) expect(b.channel).toMatch(/^cache:[a-z]+:[a-z-]+$/)
     expect(
       await codeOf(Promise.resolve().then(() => instrument(metrics, { packages: ['nope' as never] }))),

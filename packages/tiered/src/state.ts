@@ -144,6 +144,8 @@ export function createState(
     namespace: o.namespace,
     defaultTtl: o.defaultTtl,
     classification: o.classification,
+    // Reads of L2 are published once, by this package (`cache:tiered:get`, tier l2), not again by core.
+    publishReads: false,
     ...(o.codec ? { codec: o.codec } : {}),
   })
   const keys = new TieredKeys(l2.keys)
