@@ -91,7 +91,8 @@ function writeSummary(): void {
     '',
   ]
   for (const f of readdirSync(resultsDir)
-    .filter((x) => x.endsWith('.json'))
+    // chaos.json is written by `npm run chaos` (tools/chaos), not a benchmark suite.
+    .filter((x) => x.endsWith('.json') && x !== 'chaos.json')
     .sort()) {
     const r = JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as SuiteResult & {
       machine: Record<string, string>
