@@ -1,7 +1,7 @@
 import { CacheError } from '@cache/client'
 
 /** Codes @cache/queue throws. */
-export type QueueErrorCode = 'E_INVALID_PAYLOAD' | 'E_JOB_TIMEOUT'
+export type QueueErrorCode = 'E_INVALID_PAYLOAD' | 'E_JOB_TIMEOUT' | 'E_JOB_STALLED'
 
 declare module '@cache/client' {
   interface CacheErrorCodes extends Record<QueueErrorCode, true> {}
@@ -26,5 +26,26 @@ export class JobTimeoutError extends CacheError {
       details: { job, id, timeoutMs },
     })
     this.timeoutMs = timeoutMs
+  }
+}
+
+/**
+ * A job's worker stopped renewing its lock (crashed, SIGKILLed, event loop blocked) and BullMQ's stalled
+ * check took the job back (E_JOB_STALLED): one record per stall in the job's history, and the reason the job
+ * reaches the dead-letter queue once it stalled more than `maxStalledCount` times.
+ */
+export class JobStalledError extends CacheError {
+  /** Times the job stalled so far. */
+  readonly stalls: number
+
+  constructor(job: string, id: string | undefined, stalls: number, limit?: number) {
+    super(
+      'E_JOB_STALLED',
+      limit === undefined
+        ? `[@cache/queue] job "${job}" (${id ?? '?'}) stalled: its worker lost the lock (stall ${stalls})`
+        : `[@cache/queue] job "${job}" (${id ?? '?'}) stalled ${stalls} times, more than maxStalledCount ${limit}`,
+      { details: { job, id, stalls } },
+    )
+    this.stalls = stalls
   }
 }

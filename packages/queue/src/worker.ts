@@ -26,7 +26,7 @@ import {
   timeoutChannel,
   zombieChannel,
 } from './diagnostics.js'
-import { JobTimeoutError } from './errors.js'
+import { JobStalledError, JobTimeoutError } from './errors.js'
 import { attemptRecord, readAttempts, recordAttempt } from './history.js'
 import {
   BACKOFF_TYPES,
@@ -114,6 +114,10 @@ export class QueueWorker {
   readonly worker: Worker
   readonly #d: WorkerDeps
   readonly #handlers: Record<string, JobHandler<string, unknown>>
+  /** Stall records and dead-letter moves started from BullMQ events, awaited by close(). */
+  readonly #background = new Set<Promise<void>>()
+  /** Stall records being written, by job id: a dead-letter move of the same job waits for its record. */
+  readonly #stallRecords = new Map<string, Promise<void>>()
   #closing: Promise<void> | undefined
 
   /** @internal */
@@ -153,9 +157,53 @@ export class QueueWorker {
     this.worker.on('stalled', (id) => {
       deps.meters.stalled++
       stalledChannel.publish({ queue: deps.name, id })
+      const recording = this.#recordStall(id).finally(() => this.#stallRecords.delete(id))
+      this.#stallRecords.set(id, recording)
+      this.#track(recording)
+    })
+    // A job that stalled more than maxStalledCount times is failed by BullMQ itself when a worker next takes
+    // it (a "deferred failure"): the handler never runs, so #process cannot move it; this listener does.
+    this.worker.on('failed', (job, err) => {
+      if (job?.deferredFailure && err instanceof UnrecoverableError) this.#track(this.#deadLetterStalled(job))
     })
     // Errors of the worker's connection are retried by ioredis and BullMQ; without a listener Node would throw.
     this.worker.on('error', () => {})
+  }
+
+  #track(p: Promise<void>): void {
+    const tracked = p.catch(() => {}).finally(() => this.#background.delete(tracked))
+    this.#background.add(tracked)
+  }
+
+  /** Appends a stall to the job's attempt history (the job is back in wait, its attempt lost). */
+  async #recordStall(id: string): Promise<void> {
+    const job = await this.#d.source.getJob(id)
+    if (!job) return
+    const stalls = job.stalledCounter
+    const err = new JobStalledError(job.name, id, stalls)
+    await recordAttempt(job, attemptRecord(job.attemptsStarted, job.processedOn ?? Date.now(), err))
+  }
+
+  /** Moves a job BullMQ failed for stalling too often to the dead-letter queue, with its stall history. */
+  async #deadLetterStalled(job: Job): Promise<void> {
+    const d = this.#d
+    const limit = d.process.maxStalledCount ?? 1
+    const err = new JobStalledError(job.name, job.id, job.stalledCounter, limit)
+    const rec = attemptRecord(job.attemptsStarted, job.processedOn ?? Date.now(), err)
+    // This worker's stalled check may have taken the job back just before taking it: its record first.
+    await this.#stallRecords.get(job.id as string)?.catch(() => {})
+    const history = await readAttempts(d.source, job.id as string).catch(() => [])
+    await d.deadLetters.send(job, err.message, err.code, [...history, rec])
+    d.meters.deadLettered++
+    d.meters.failed.record()
+    failedChannel.publish({
+      queue: d.name,
+      name: job.name,
+      id: job.id,
+      attempt: job.attemptsStarted,
+      code: err.code,
+      error: err.message,
+    })
   }
 
   /** Resolves when the worker's connection is ready. */
@@ -165,6 +213,8 @@ export class QueueWorker {
 
   async #process(job: Job, token: string | undefined, bullSignal: AbortSignal | undefined): Promise<unknown> {
     const d = this.#d
+    // A stall this worker's check just found is on record before the job runs again.
+    if (this.#stallRecords.size > 0) await this.#stallRecords.get(job.id as string)?.catch(() => {})
     const startedAt = Date.now()
     const attempt = job.attemptsMade + 1
     const attempts = job.opts.attempts ?? 1
@@ -327,6 +377,7 @@ export class QueueWorker {
         this.worker.cancelAllJobs('closing')
         await this.worker.close(true)
       }
+      await Promise.all(this.#background)
       this.#d.onClose(this)
     })()
     return this.#closing

@@ -18,16 +18,21 @@ import { until } from './helpers.js'
 
 const root = fileURLToPath(new URL('../../..', import.meta.url))
 const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url))
+const stallFixture = fileURLToPath(new URL('./fixtures/stall-worker.ts', import.meta.url))
 const TOTAL = 10_000
 
-function startWorker(connectOptions: Record<string, unknown>, seen: string): Promise<ChildProcess> {
+function startWorker(
+  connectOptions: Record<string, unknown>,
+  seen: string,
+  script = fixture,
+): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
       '--conditions=@cache/source',
       '--import',
       'tsx',
-      fixture,
+      script,
       JSON.stringify({ connect: connectOptions, seen }),
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -50,6 +55,70 @@ function kill(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve())
     child.kill('SIGKILL')
   })
+}
+
+/** Jobs completed in the source queue. */
+async function completed(q: { queue: { getJobCounts(s: 'completed'): Promise<Record<string, number>> } }) {
+  return (await q.queue.getJobCounts('completed')).completed ?? 0
+}
+
+/**
+ * 4 worker processes on TOTAL jobs, one SIGKILLed every 400 ms and restarted; `fault` (a failover) runs once
+ * a third of the jobs are done. Every job must complete, each run is counted in `seen`: a job run twice (a
+ * kill or a failover between the side effect and BullMQ's completion) is a duplicate, a job never run is lost.
+ */
+async function crashRun(
+  conn: Connection,
+  options: Record<string, unknown>,
+  children: ChildProcess[],
+  kind: string,
+  fault?: () => Promise<unknown>,
+): Promise<void> {
+  const seen = conn.keys.key('seen')
+  const q = defineQueue(conn, 'crash', {
+    namespace: 'jobs',
+    jobs: { work: z.object({ i: z.number() }) },
+    defaults: { attempts: 5, removeOnComplete: { count: 50_000 } },
+    checks: false,
+  })
+  for (let i = 0; i < TOTAL; i += 2_500)
+    await q.addBulk(Array.from({ length: 2_500 }, (_, k) => ({ name: 'work' as const, data: { i: i + k } })))
+  // Acknowledged means replicated where there is a replica: a failover must not lose the adds themselves.
+  if (fault) await conn.send(['WAIT', '1', '10000'])
+  const config = fault ? { ...options, durable: true } : options
+  children.push(...(await Promise.all([0, 1, 2, 3].map(() => startWorker(config, seen)))))
+  let kills = 0
+  const victim = async () => {
+    while ((await completed(q)) < TOTAL && kills < 20) {
+      await new Promise((r) => setTimeout(r, 400))
+      await kill(children[0] as ChildProcess)
+      kills++
+      children[0] = await startWorker(config, seen)
+    }
+  }
+  const killing = victim()
+  let faults = 0
+  if (fault) {
+    await until('a third done', async () => (await completed(q)) >= TOTAL / 3, 240_000)
+    await fault()
+    faults++
+  }
+  await until('all completed', async () => (await completed(q)) >= TOTAL, 240_000)
+  await killing
+  const counts = await conn.send<string[]>(['HVALS', seen], { key: seen })
+  const runs = counts.map(Number)
+  const duplicates = runs.reduce((a, b) => a + b, 0) - runs.length
+  console.log(
+    `[queue] SIGKILL test on ${kind}: ${TOTAL} jobs, ${kills} kills, ${faults} failovers, ${duplicates} duplicate runs`,
+  )
+  expect(runs).toHaveLength(TOTAL) // none lost
+  expect(runs.every((n) => n >= 1)).toBe(true)
+  expect(kills).toBeGreaterThanOrEqual(2)
+  const c = await q.queue.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed')
+  expect(c).toMatchObject({ completed: TOTAL, failed: 0, waiting: 0, active: 0, delayed: 0 })
+  expect(await q.deadLetters.count()).toBe(0)
+  await Promise.all(children.splice(0).map(kill))
+  await q.close()
 }
 
 /** Runs a batch, applies `fault`, adds a second batch (retrying while Redis is away): the same worker processes it. */
@@ -108,50 +177,58 @@ describe.each(['standalone', 'cluster'] as const)(
       expect(await exited).toBe(0)
     })
 
-    it(`completes ${TOTAL} jobs: each exactly once or counted as a duplicate, none lost`, async () => {
-      const seen = conn.keys.key('seen')
-      const q = defineQueue(conn, 'crash', {
+    it('a job whose worker is SIGKILLed more than maxStalledCount times lands in the DLQ with its stall history', async () => {
+      const q = defineQueue(conn, 'stall', {
         namespace: 'jobs',
-        jobs: { work: z.object({ i: z.number() }) },
-        defaults: { attempts: 5, removeOnComplete: { count: 50_000 } },
+        jobs: { hang: z.object({ n: z.number() }) },
         checks: false,
       })
-      for (let i = 0; i < TOTAL; i += 2_500)
-        await q.addBulk(
-          Array.from({ length: 2_500 }, (_, k) => ({ name: 'work' as const, data: { i: i + k } })),
-        )
-      children.push(...(await Promise.all([0, 1, 2, 3].map(() => startWorker(options, seen)))))
+      const id = await q.add('hang', { n: 7 })
       let kills = 0
-      const victim = async () => {
-        while (((await q.queue.getJobCounts('completed')).completed ?? 0) < TOTAL && kills < 20) {
-          await new Promise((r) => setTimeout(r, 400))
-          const doomed = children[0] as ChildProcess
-          await kill(doomed)
+      let done = false
+      const dead = until('dead letter', async () => (await q.deadLetters.count()) > 0, 90_000).then(() => {
+        done = true
+        return false
+      })
+      // Each round a fresh worker process takes the job back (stalled check) and starts it; it is killed
+      // mid-run. With maxStalledCount 1 the second stall marks the job failed: the next worker moves it.
+      while (!done && kills < 5) {
+        const child = await startWorker(options, '', stallFixture)
+        children.push(child)
+        const running = new Promise<boolean>((resolve) => {
+          child.stdout?.on('data', (c) => {
+            if (String(c).includes(`running ${id}`)) resolve(true)
+          })
+        })
+        if (await Promise.race([running, dead])) {
+          await kill(child)
           kills++
-          children[0] = await startWorker(options, seen)
         }
       }
-      const killing = victim()
-      await until(
-        'all completed',
-        async () => ((await q.queue.getJobCounts('completed')).completed ?? 0) >= TOTAL,
-        240_000,
-      )
-      await killing
-      const counts = await conn.send<string[]>(['HVALS', seen], { key: seen })
-      const runs = counts.map(Number)
-      const duplicates = runs.reduce((a, b) => a + b, 0) - runs.length
-      console.log(
-        `[queue] SIGKILL test on ${kind}: ${TOTAL} jobs, ${kills} kills, ${duplicates} duplicate runs`,
-      )
-      expect(runs).toHaveLength(TOTAL) // none lost
-      expect(kills).toBeGreaterThanOrEqual(2)
-      expect(duplicates).toBeGreaterThanOrEqual(0)
-      const c = await q.queue.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed')
-      expect(c).toMatchObject({ completed: TOTAL, failed: 0, waiting: 0, active: 0, delayed: 0 })
+      await dead
+      expect(kills).toBe(2)
+      const [letter] = await q.deadLetters.list()
+      expect(letter).toMatchObject({ sourceId: id, name: 'hang', data: { n: 7 }, code: 'E_JOB_STALLED' })
+      expect(letter!.reason).toMatch(/stalled 2 times, more than maxStalledCount 1/)
+      expect(letter!.attempts.map((a) => a.code)).toEqual(['E_JOB_STALLED', 'E_JOB_STALLED', 'E_JOB_STALLED'])
+      expect(letter!.attempts.map((a) => a.errorName)).toEqual([
+        'JobStalledError',
+        'JobStalledError',
+        'JobStalledError',
+      ])
+      const source = await q.queue.getJob(id)
+      expect(await source?.getState()).toBe('failed')
+      expect(source?.failedReason).toBe('job stalled more than allowable limit')
+      const { replayed } = await q.deadLetters.replay({ ids: [letter!.id] })
+      expect(replayed).toBe(1)
       expect(await q.deadLetters.count()).toBe(0)
+      await Promise.all(children.splice(0).map(kill))
+      await q.queue.obliterate({ force: true })
       await q.close()
-    })
+    }, 120_000)
+
+    it(`completes ${TOTAL} jobs: each exactly once or counted as a duplicate, none lost`, () =>
+      crashRun(conn, options, children, kind))
   },
 )
 
@@ -222,6 +299,22 @@ describe('Sentinel failover (own topology)', () => {
 
   it('a worker resumes after a failover, without a restart of the process', () =>
     resumesAfter(conn, 'failover', () => topo.failover()))
+
+  it(`4 worker processes, one SIGKILLed repeatedly, a failover mid-run: ${TOTAL} jobs, none lost`, async () => {
+    const info = topo.info() as { name: string; sentinels: Array<{ host: string; port: number }> }
+    const children: ChildProcess[] = []
+    try {
+      await crashRun(
+        conn,
+        { sentinel: { name: info.name, sentinels: info.sentinels }, namespace: conn.keys.namespace },
+        children,
+        'sentinel',
+        () => topo.failover(),
+      )
+    } finally {
+      await Promise.all(children.map(kill))
+    }
+  }, 300_000)
 })
 
 describe('Cluster failover (own topology)', () => {
