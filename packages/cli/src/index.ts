@@ -16,4 +16,4 @@ export { type ConnectionFlags, connectionOptions } from './connection-options.js
 export { type CliErrorCode, UsageError } from './errors.js'
 export { EXIT } from './exit-codes.js'
 export { readHeader, type ValueHeader } from './header.js'
-export type { CliIo } from './output.js'
+export { type CliIo, formatBytes, formatMs } from './output.js'
