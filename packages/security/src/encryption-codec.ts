@@ -75,8 +75,14 @@ export function encryptionCodec(keyring: Keyring, options: EncryptionCodecOption
   const inner = options.inner ?? createCodec()
   const readPlaintext = options.readPlaintext === true
 
-  const aad = (header: Uint8Array, ctx: CodecContext | undefined): Buffer =>
-    Buffer.concat([header, Buffer.from(ctx?.key ?? '', 'utf8')])
+  // header || utf-8 key, written into one buffer (no intermediate Buffer.from of the key).
+  const aad = (header: Buffer, ctx: CodecContext | undefined): Buffer => {
+    const key = ctx?.key ?? ''
+    const out = Buffer.allocUnsafe(header.length + Buffer.byteLength(key, 'utf8'))
+    header.copy(out, 0)
+    out.write(key, header.length, 'utf8')
+    return out
+  }
 
   let counts = new Map<string, number>()
   const idBytesOf = new Map<string, Buffer>()
@@ -94,19 +100,22 @@ export function encryptionCodec(keyring: Keyring, options: EncryptionCodecOption
         idBytes = Buffer.from(id, 'utf8')
         idBytesOf.set(id, idBytes)
       }
-      const header = Buffer.allocUnsafe(3 + idBytes.length + NONCE_BYTES)
-      header[0] = CIPHER_MAGIC
-      header[1] = CIPHER_VERSION
-      header[2] = idBytes.length
-      idBytes.copy(header, 3)
-      nonceInto(header, 3 + idBytes.length)
-      const cipher = createCipheriv('aes-256-gcm', secret, header.subarray(3 + idBytes.length), {
+      // One output buffer: header, then the ciphertext (as long as the plaintext in GCM), then the tag.
+      const headerEnd = 3 + idBytes.length + NONCE_BYTES
+      const out = Buffer.allocUnsafe(headerEnd + plain.length + TAG_BYTES)
+      out[0] = CIPHER_MAGIC
+      out[1] = CIPHER_VERSION
+      out[2] = idBytes.length
+      idBytes.copy(out, 3)
+      nonceInto(out, 3 + idBytes.length)
+      const cipher = createCipheriv('aes-256-gcm', secret, out.subarray(3 + idBytes.length, headerEnd), {
         authTagLength: TAG_BYTES,
       })
-      cipher.setAAD(aad(header, ctx))
-      const body = cipher.update(plain)
-      const final = cipher.final()
-      return Buffer.concat([header, body, final, cipher.getAuthTag()])
+      cipher.setAAD(aad(out.subarray(0, headerEnd), ctx))
+      cipher.update(plain).copy(out, headerEnd)
+      cipher.final()
+      cipher.getAuthTag().copy(out, headerEnd + plain.length)
+      return out
     },
     decode(bytes: Uint8Array, ctx?: CodecContext): unknown {
       const parsed = parseHeader(bytes)
@@ -115,24 +124,25 @@ export function encryptionCodec(keyring: Keyring, options: EncryptionCodecOption
         throw new DecryptError(parsed)
       }
       const secret = keyring.decryptSecret(parsed.keyId)
-      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-      const header = buf.subarray(0, parsed.headerEnd)
+      const buf = Buffer.isBuffer(bytes)
+        ? bytes
+        : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      const { headerEnd } = parsed
       const decipher = createDecipheriv(
         'aes-256-gcm',
         secret,
-        header.subarray(parsed.headerEnd - NONCE_BYTES),
+        buf.subarray(headerEnd - NONCE_BYTES, headerEnd),
         {
           authTagLength: TAG_BYTES,
         },
       )
-      decipher.setAAD(aad(header, ctx))
+      decipher.setAAD(aad(buf.subarray(0, headerEnd), ctx))
       decipher.setAuthTag(buf.subarray(buf.length - TAG_BYTES))
       let plain: Buffer
       try {
-        plain = Buffer.concat([
-          decipher.update(buf.subarray(parsed.headerEnd, buf.length - TAG_BYTES)),
-          decipher.final(),
-        ])
+        // GCM's final() adds no bytes: it checks the tag; the plaintext is used only once it passed.
+        plain = decipher.update(buf.subarray(headerEnd, buf.length - TAG_BYTES))
+        decipher.final()
       } catch (err) {
         throw new DecryptError('authentication failed', { keyId: parsed.keyId }, err)
       }

@@ -64,4 +64,30 @@ describe.each(['standalone', 'cluster'])('encryptionCodec in RedisCache on %s', 
     // The L2 bytes are ciphertext: a cache without the codec cannot read them.
     expect(await codeOf(plain.get('x'))).toBe('E_DECODE')
   })
+
+  it('a restricted tiered cache needs the codec, keeps nothing in L1 and stores ciphertext in L2', async () => {
+    const namespace = uniquePrefix('restricted')
+    expect(
+      await codeOf(
+        Promise.resolve().then(() => new TieredCache(conn(), { namespace, classification: 'restricted' })),
+      ),
+    ).toBe('E_UNENCRYPTED')
+    const cache = new TieredCache(conn(), {
+      namespace,
+      codec,
+      classification: 'restricted',
+      coherence: 'none',
+    })
+    const plain = new RedisCache(conn(), { namespace })
+    closers.push(cache, plain)
+    await cache.set('{u}:card', { card: SECRET }, { ttl: '1m' })
+    expect(await cache.getOrSet('{u}:loaded', () => ({ card: SECRET }))).toEqual({ card: SECRET })
+    expect(await cache.get('{u}:card')).toEqual({ card: SECRET })
+    expect(await cache.get('{u}:card')).toEqual({ card: SECRET })
+    expect(cache.tierStats().l1).toMatchObject({ entries: 0, hits: 0 })
+    const rk = plain.redisKey('{u}:card')
+    const bytes = (await conn().send(['GET', rk], { key: rk, buffers: true })) as Buffer
+    expect(bytes[0]).toBe(0xce)
+    expect(bytes.toString('latin1')).not.toContain(SECRET)
+  })
 })
