@@ -20,3 +20,10 @@ export const HANDLE_PATTERN = /^[A-Za-z0-9_-]{43}$/
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000
 /** Per-user indexes visited per sweep. */
 export const DEFAULT_SWEEP_BATCH = 100
+/**
+ * Most a tenant's live-set score runs ahead of a session's expiry (idle / 10 below that): a touch or write
+ * updates the live set only once the expiry passes the score written last, not on every request.
+ */
+export const LIVE_SLACK_MAX_MS = 60_000
+/** `touchAfter` of the express-session store: every touch and unchanged save is written. */
+export const DEFAULT_TOUCH_AFTER_MS = 0

@@ -1,6 +1,6 @@
 import diagnostics from 'node:diagnostics_channel'
 import { type Connection, hgetallRecord, InvalidArgumentError, type ScriptFn } from '@cache/client'
-import { PKG } from './defaults.js'
+import { LIVE_SLACK_MAX_MS, PKG } from './defaults.js'
 import type { FieldCipher } from './field-cipher.js'
 import type { IdHasher } from './hash.js'
 import { SessionKeys } from './keys.js'
@@ -29,8 +29,15 @@ export interface StoredSession {
   version: number
 }
 
-type GetReply = null | [number, number, string[]]
-type WriteReply = [number, number?, number?]
+type GetReply = null | [number, number, string[], number]
+type WriteReply = [number, number?, number?, number?]
+const SLACK = String(LIVE_SLACK_MAX_MS)
+
+/** A session as loaded, with the JSON of each data field as stored (what a merge compares against). */
+export interface LoadedSession {
+  session: StoredSession
+  json: Record<string, string>
+}
 
 /** Parameters of one write (see session-write.lua). */
 export interface WriteRequest {
@@ -59,7 +66,7 @@ export class SessionEngine {
   readonly hash: IdHasher
   readonly maxDataBytes: number
   readonly #cipher: FieldCipher | undefined
-  readonly #create: ScriptFn<number | [number, number]>
+  readonly #create: ScriptFn<number | [number, number, number]>
   readonly #get: ScriptFn<GetReply>
   readonly #write: ScriptFn<WriteReply>
 
@@ -116,17 +123,18 @@ export class SessionEngine {
       String(idleMs),
       String(absoluteMs),
       this.#seal(key, '~m', JSON.stringify(meta)),
+      SLACK,
     ]
     for (const [k, v] of Object.entries(fields)) args.push(k, this.#seal(key, `f:${k}`, v))
     const reply = await this.#create([key], args)
     if (typeof reply === 'number') return null
-    const [now, expiresAt] = reply
-    await this.indexAdd(tenant, handle, userId, now + absoluteMs, expiresAt, true)
+    const [now, expiresAt, liveAt] = reply
+    await this.indexAdd(tenant, handle, userId, now + absoluteMs, expiresAt, true, Number(liveAt))
     createdChannel.publish({ tenant, handle })
     return { now, expiresAt }
   }
 
-  /** Adds a session to the user's index, the tenant's live set and the stats. */
+  /** Adds a session to the user's index, the stats and (`liveAt` > 0) the tenant's live set. */
   async indexAdd(
     tenant: string,
     handle: string,
@@ -134,8 +142,10 @@ export class SessionEngine {
     absAt: number,
     expiresAt: number,
     created: boolean,
+    liveAt: number,
   ) {
-    const ops: Promise<unknown>[] = [this.live(tenant, handle, expiresAt)]
+    const ops: Promise<unknown>[] = []
+    if (liveAt > 0) ops.push(this.live(tenant, handle, liveAt))
     if (userId !== '') {
       const idx = this.keys.user(tenant, userId)
       ops.push(this.conn.send(['ZADD', idx, String(absAt), handle], { key: idx }))
@@ -166,39 +176,50 @@ export class SessionEngine {
     await Promise.all(ops)
   }
 
-  /** Records the latest expiry of a session in the tenant's live set. */
-  live(tenant: string, handle: string, expiresAt: number): Promise<unknown> {
+  /**
+   * Records a session in the tenant's live set with `score`, an upper bound of its expiry (GT: a slower
+   * writer never lowers it). The scripts keep the score a slack ahead of the expiry (`~L`), so this runs
+   * about once per slack per active session, not per request.
+   */
+  live(tenant: string, handle: string, score: number): Promise<unknown> {
     const live = this.keys.live(tenant)
-    return this.conn.send(['ZADD', live, String(expiresAt), handle], { key: live })
+    return this.conn.send(['ZADD', live, 'GT', String(score), handle], { key: live })
   }
 
   /** Reads (and optionally touches) a session by handle. */
   async read(tenant: string, handle: string, touch: boolean): Promise<StoredSession | null> {
+    if (!touch) return (await this.load(tenant, handle))?.session ?? null
     const key = this.keys.session(tenant, handle)
-    if (!touch) {
-      // A plain read needs no script: the key's PEXPIREAT is min(last seen + idle, absolute deadline), set by
-      // every script that moves either, so Redis itself never returns a session past its expiry.
-      const h = hgetallRecord<string>(await this.conn.send(['HGETALL', key], { key }))
-      if (h['~t'] !== tenant) return null
-      const s = this.#decode(key, handle, h)
-      s.expiresAt = Math.min(s.lastSeenAt + s.idleTimeoutMs, s.absoluteExpiresAt)
-      return s
-    }
-    const reply = await this.#get([key], [tenant, '1', '1'])
+    const reply = await this.#get([key], [tenant, '1', '1', SLACK])
     if (!reply) return null
-    const [expiresAt, lastSeenAt, flat] = reply
-    const s = this.#decode(key, handle, hgetallRecord<string>(flat))
+    const [expiresAt, lastSeenAt, flat, liveAt] = reply
+    const s = this.#decode(key, handle, hgetallRecord<string>(flat)).session
     s.expiresAt = Number(expiresAt)
     s.lastSeenAt = Number(lastSeenAt)
-    await this.live(tenant, handle, s.expiresAt)
+    if (Number(liveAt) > 0) await this.live(tenant, handle, Number(liveAt))
     return s
+  }
+
+  /**
+   * Reads a session without touching it: one HGETALL, no script. The key's PEXPIREAT is min(last seen +
+   * idle, absolute deadline), set by every script that moves either, so Redis itself never returns a session
+   * past its expiry.
+   */
+  async load(tenant: string, handle: string): Promise<LoadedSession | null> {
+    const key = this.keys.session(tenant, handle)
+    const h = hgetallRecord<string>(await this.conn.send(['HGETALL', key], { key }))
+    if (h['~t'] !== tenant) return null
+    const loaded = this.#decode(key, handle, h)
+    const s = loaded.session
+    s.expiresAt = Math.min(s.lastSeenAt + s.idleTimeoutMs, s.absoluteExpiresAt)
+    return loaded
   }
 
   /** Touches a session; its new expiry, or null when it is gone. */
   async touch(tenant: string, handle: string): Promise<number | null> {
-    const reply = await this.#get([this.keys.session(tenant, handle)], [tenant, '1', '0'])
+    const reply = await this.#get([this.keys.session(tenant, handle)], [tenant, '1', '0', SLACK])
     if (!reply) return null
-    await this.live(tenant, handle, Number(reply[0]))
+    if (Number(reply[3]) > 0) await this.live(tenant, handle, Number(reply[3]))
     return Number(reply[0])
   }
 
@@ -206,7 +227,7 @@ export class SessionEngine {
   async write(
     handle: string,
     w: WriteRequest,
-  ): Promise<{ status: number; version: number; expiresAt: number }> {
+  ): Promise<{ status: number; version: number; expiresAt: number; liveAt: number }> {
     const args: string[] = [
       w.tenant,
       w.expectedVersion === undefined ? '' : String(w.expectedVersion),
@@ -215,15 +236,21 @@ export class SessionEngine {
       w.create ? String(w.create.absoluteMs) : '',
       w.userId ?? '',
       w.idleMs === undefined ? '' : String(w.idleMs),
+      SLACK,
     ]
     const key = this.keys.session(w.tenant, handle)
     const pairs = Object.entries(w.set)
     args.push(String(pairs.length))
     for (const [k, v] of pairs) args.push(k, this.#seal(key, `f:${k}`, v))
     args.push(...w.del)
-    const [status, version = 0, expiresAt = 0] = await this.#write([key], args)
-    if (status === 1) await this.live(w.tenant, handle, Number(expiresAt))
-    return { status: Number(status), version: Number(version), expiresAt: Number(expiresAt) }
+    const [status, version = 0, expiresAt = 0, liveAt = 0] = await this.#write([key], args)
+    if (status === 1 && Number(liveAt) > 0) await this.live(w.tenant, handle, Number(liveAt))
+    return {
+      status: Number(status),
+      version: Number(version),
+      expiresAt: Number(expiresAt),
+      liveAt: Number(liveAt),
+    }
   }
 
   /** Deletes one session and its index entries; false when it was not there. */
@@ -255,13 +282,18 @@ export class SessionEngine {
     return this.#cipher ? this.#cipher.open(key, field, stored) : stored
   }
 
-  /** A session from its hash fields (HGETALL). */
-  #decode(key: string, handle: string, h: Record<string, string>): StoredSession {
+  /** A session from its hash fields (HGETALL), with the JSON of each data field. */
+  #decode(key: string, handle: string, h: Record<string, string>): LoadedSession {
     const data: SessionData = {}
-    for (const [name, value] of Object.entries(h)) {
-      if (name.startsWith('f:')) data[name.slice(2)] = JSON.parse(this.#open(key, name, String(value)))
+    const json: Record<string, string> = {}
+    for (const name in h) {
+      if (name.charCodeAt(0) !== 102 || name.charCodeAt(1) !== 58) continue // 'f:'
+      const field = name.slice(2)
+      const text = this.#open(key, name, String(h[name]))
+      json[field] = text
+      data[field] = JSON.parse(text)
     }
-    return {
+    const session: StoredSession = {
       handle,
       tenant: h['~t'] ?? '',
       userId: h['~u'] ?? '',
@@ -278,5 +310,6 @@ export class SessionEngine {
       idleTimeoutMs: Number(h['~i']),
       version: Number(h['~v']),
     }
+    return { session, json }
   }
 }

@@ -4,7 +4,7 @@ import type { Keyring } from '@cache/security'
 import session from 'express-session'
 import { z } from 'zod'
 import * as D from './defaults.js'
-import { SessionEngine } from './engine.js'
+import { SessionEngine, type StoredSession } from './engine.js'
 import type { HashKey } from './hash.js'
 import { engineConfig, zHashKey, zKeyring, zSweepBatch, zSweepInterval } from './options.js'
 import { SessionManager } from './session-manager.js'
@@ -31,6 +31,14 @@ export interface SessionStoreOptions {
   sweepInterval?: Duration | false
   /** Per-user indexes visited per sweep. @default 100 */
   sweepBatch?: number
+  /**
+   * Touch threshold: a `touch` (and a `set` that changes nothing) within this long of the session's last
+   * write to Redis is not sent, so a busy session costs one read per request instead of a read and a
+   * script. The trade: the Redis expiry (and `expiresAt`) may lag the browser's rolling `cookie.expires` by
+   * up to this much, so an idle session ends up to `touchAfter` before its cookie says. Like connect-mongo's
+   * `touchAfter`; `0` writes every touch, keeping the cookie and the Redis TTL equal. @default 0
+   */
+  touchAfter?: Duration
 }
 
 const schema = z
@@ -52,6 +60,7 @@ const schema = z
       .default(D.DEFAULT_MAX_DATA_BYTES),
     sweepInterval: zSweepInterval,
     sweepBatch: zSweepBatch,
+    touchAfter: zDuration({ min: 0, max: D.MAX_TIMEOUT_MS }).default(D.DEFAULT_TOUCH_AFTER_MS),
   })
   .strict()
 
@@ -60,9 +69,15 @@ export const REVISION_FIELD = '__rev'
 
 type Callback<T = void> = (err?: unknown, value?: T) => void
 
+/** What `get` loaded, for the merge of `set` and the touch threshold (times by the server's clock). */
 interface Snapshot {
+  handle: string
+  /** JSON of each data field as stored (the cookie without `expires`). */
   fields: Record<string, string>
   userId: string
+  expiresAt: number
+  absoluteExpiresAt: number
+  idleTimeoutMs: number
 }
 
 /**
@@ -108,23 +123,27 @@ export class SessionStore extends session.Store {
   override get(sid: string, cb: Callback<session.SessionData | null>): void {
     this.#run(cb, async () => {
       const handle = this.#engine.hash(checkSid(sid))
-      const s = await this.#engine.read(this.tenant, handle, false)
-      if (!s) return null
-      const fields: Record<string, string> = {}
-      for (const [k, v] of Object.entries(s.data)) fields[k] = JSON.stringify(v)
+      const loaded = await this.#engine.load(this.tenant, handle)
+      if (!loaded) return null
+      const s = loaded.session
       const key = `${sid}\n${s.version}`
       this.#snapshots.delete(key)
-      this.#snapshots.set(key, { fields, userId: s.userId })
+      this.#snapshots.set(key, {
+        handle,
+        fields: loaded.json,
+        userId: s.userId,
+        expiresAt: s.expiresAt,
+        absoluteExpiresAt: s.absoluteExpiresAt,
+        idleTimeoutMs: s.idleTimeoutMs,
+      })
       if (this.#snapshots.size > D.DEFAULT_SNAPSHOTS)
         this.#snapshots.delete(this.#snapshots.keys().next().value!)
-      const sess = s.data as unknown as session.SessionData & Record<string, unknown>
-      const cookie = (sess.cookie ?? {}) as unknown as Record<string, unknown>
-      // cookie.expires = the Redis expiry; a rolling reset (originalMaxAge) never passes the absolute deadline.
-      cookie.expires = new Date(s.expiresAt).toISOString()
+      const sess = withCookie(s)
+      // A rolling reset (originalMaxAge) never passes the absolute deadline.
+      const cookie = sess.cookie as unknown as Record<string, unknown>
       const remaining = s.absoluteExpiresAt - Date.now()
-      if (typeof cookie.originalMaxAge === 'number')
-        cookie.originalMaxAge = Math.min(cookie.originalMaxAge, remaining)
-      sess.cookie = cookie as unknown as session.Cookie
+      if (typeof cookie.originalMaxAge === 'number' && cookie.originalMaxAge > remaining)
+        cookie.originalMaxAge = remaining
       sess[REVISION_FIELD] = s.version
       return sess
     })
@@ -132,17 +151,30 @@ export class SessionStore extends session.Store {
 
   override set(sid: string, sess: session.SessionData, cb?: Callback): void {
     this.#run(cb, async () => {
-      const handle = this.#engine.hash(checkSid(sid))
+      checkSid(sid)
       const { [REVISION_FIELD]: rev, ...plain } = sess as unknown as Record<string, unknown>
+      // cookie.expires is not stored: get() derives it from the Redis expiry, so a rolling cookie does not
+      // turn every request into a write of the cookie field.
+      if (plain.cookie !== null && typeof plain.cookie === 'object') plain.cookie = storedCookie(plain.cookie)
       const fields = this.#engine.encode(plain, 'sess')
       const userId = this.#options.userId?.(sess) ?? ''
       const idleMs = this.#idleMs(sess)
       const snap = rev === undefined ? undefined : this.#snapshots.get(`${sid}\n${rev}`)
+      const handle = snap?.handle ?? this.#engine.hash(sid)
       let w: { status: number; expiresAt: number }
       if (snap) {
         const set: Record<string, string> = {}
-        for (const [k, v] of Object.entries(fields)) if (snap.fields[k] !== v) set[k] = v
-        const del = Object.keys(snap.fields).filter((k) => !(k in fields))
+        let changed = false
+        for (const k in fields) {
+          if (snap.fields[k] !== fields[k]) {
+            set[k] = fields[k]!
+            changed = true
+          }
+        }
+        const del: string[] = []
+        for (const k in snap.fields) if (!(k in fields)) del.push(k)
+        // Nothing changed: a touch, skipped within the threshold (or when it would not move the expiry).
+        if (!changed && del.length === 0 && userId === snap.userId && this.#fresh(snap, idleMs)) return
         w = await this.#engine.write(handle, {
           tenant: this.tenant,
           replace: false,
@@ -175,6 +207,7 @@ export class SessionStore extends session.Store {
           Date.now() + this.#options.absoluteTimeout,
           w.expiresAt,
           !snap,
+          0,
         )
       }
     })
@@ -182,8 +215,11 @@ export class SessionStore extends session.Store {
 
   override touch(sid: string, sess: session.SessionData, cb?: Callback): void {
     this.#run(cb, async () => {
-      await this.#engine.touch(this.tenant, this.#engine.hash(checkSid(sid)))
-      void sess
+      checkSid(sid)
+      const rev = (sess as unknown as Record<string, unknown> | undefined)?.[REVISION_FIELD]
+      const snap = rev === undefined ? undefined : this.#snapshots.get(`${sid}\n${rev}`)
+      if (snap && this.#fresh(snap, snap.idleTimeoutMs)) return
+      await this.#engine.touch(this.tenant, snap?.handle ?? this.#engine.hash(sid))
     })
   }
 
@@ -197,7 +233,7 @@ export class SessionStore extends session.Store {
     this.#run(cb, async () => {
       const handles = await this.#liveHandles()
       const found = await Promise.all(handles.map((h) => this.#engine.read(this.tenant, h, false)))
-      return found.filter((s) => s !== null).map((s) => s.data as unknown as session.SessionData)
+      return found.filter((s) => s !== null).map((s) => withCookie(s) as session.SessionData)
     })
   }
 
@@ -229,6 +265,16 @@ export class SessionStore extends session.Store {
     return (await conn.send<string[]>(['ZRANGE', live, '0', '-1'], { key: live })).map(String)
   }
 
+  /**
+   * Whether a write that changes no data may be skipped: the expiry it would set (now + idle, capped by the
+   * absolute deadline) is within `touchAfter` of the one loaded (with 0: not past it).
+   */
+  #fresh(snap: Snapshot, idleMs: number): boolean {
+    const next = Math.min(Date.now() + idleMs, snap.absoluteExpiresAt)
+    const gain = next - snap.expiresAt
+    return gain <= 0 || gain < this.#options.touchAfter
+  }
+
   #idleMs(sess: session.SessionData): number {
     const expires = sess.cookie?.expires
     if (expires) {
@@ -244,6 +290,25 @@ export class SessionStore extends session.Store {
       (err: unknown) => cb?.(err),
     )
   }
+}
+
+/** The stored cookie: express-session's Cookie (or its JSON) without `expires`. */
+function storedCookie(cookie: object): Record<string, unknown> {
+  const toJSON = (cookie as { toJSON?: () => unknown }).toJSON
+  const { expires: _, ...rest } = (typeof toJSON === 'function' ? toJSON.call(cookie) : cookie) as Record<
+    string,
+    unknown
+  >
+  return rest
+}
+
+/** The session data as express-session sees it: `cookie.expires` = the Redis expiry. */
+function withCookie(s: StoredSession): session.SessionData & Record<string, unknown> {
+  const sess = s.data as unknown as session.SessionData & Record<string, unknown>
+  const cookie = (sess.cookie ?? {}) as unknown as Record<string, unknown>
+  cookie.expires = new Date(s.expiresAt).toISOString()
+  sess.cookie = cookie as unknown as session.Cookie
+  return sess
 }
 
 function checkSid(sid: unknown): string {

@@ -7,12 +7,23 @@ import type { KeyBuilder } from '@cache/client'
  */
 export class SessionKeys {
   readonly #keys: KeyBuilder
+  /** `ns:t:<tenant>` builders: a KeyBuilder validates its namespace, too much to do per request. */
+  readonly #tenants = new Map<string, KeyBuilder>()
   constructor(keys: KeyBuilder) {
     this.#keys = keys
   }
+  #tenant(tenant: string): KeyBuilder {
+    let keys = this.#tenants.get(tenant)
+    if (!keys) {
+      keys = this.#keys.child('t', tenant)
+      // Bounded: a process serving more tenants than this rebuilds the rest per call.
+      if (this.#tenants.size < 10_000) this.#tenants.set(tenant, keys)
+    }
+    return keys
+  }
   /** The session hash. */
   session(tenant: string, handle: string): string {
-    return this.#keys.child('t', tenant).tagged(handle)
+    return this.#tenant(tenant).tagged(handle)
   }
   /** The user's index: zset handle -> absolute deadline ms (an upper bound of the session's life). */
   user(tenant: string, userId: string): string {
@@ -20,15 +31,15 @@ export class SessionKeys {
   }
   /** The tenant's live-session zset (handle -> last known expiry ms) for `stats()`. */
   live(tenant: string): string {
-    return this.#keys.child('t', tenant).tagged('live')
+    return this.#tenant(tenant).tagged('live')
   }
   /** Counters (hash: created, revoked) of a tenant. */
   counters(tenant: string): string {
-    return this.#keys.child('t', tenant).tagged('stats')
+    return this.#tenant(tenant).tagged('stats')
   }
   /** HyperLogLog of the users with a session created on one UTC day (`YYYY-MM-DD`). */
   users(tenant: string, day: string): string {
-    return this.#keys.child('t', tenant).tagged('users', day)
+    return this.#tenant(tenant).tagged('users', day)
   }
   /** Tenants that ever had a session (set): the sweep trims their live sets. */
   tenants(): string {

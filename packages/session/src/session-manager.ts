@@ -408,7 +408,7 @@ export class SessionManager {
       create: { idleMs, absoluteMs },
     })
     if (w.status !== 1) return false
-    await this.#engine.indexAdd(tenant, handle, userId, Date.now() + absoluteMs, w.expiresAt, true)
+    await this.#engine.indexAdd(tenant, handle, userId, Date.now() + absoluteMs, w.expiresAt, true, 0)
     return true
   }
 

@@ -1,19 +1,24 @@
 -- Writes data fields of a session atomically: a compare-and-set on the version, a field merge (only the
 -- given fields change), or a full replace; optionally creates the session when it does not exist.
+-- One HSET and at most one HDEL however many fields change (each redis.call costs more than its command).
 -- KEYS[1] session hash (see session-create.lua)
 -- ARGV[1] tenant, ARGV[2] expected version ('' = any), ARGV[3] replace (0 | 1: drop data fields not set),
 -- ARGV[4] create: idle ms ('' = never create), ARGV[5] create: absolute ms, ARGV[6] user id ('' = keep),
--- ARGV[7] idle ms for this write ('' = keep the stored one), ARGV[8] n (pairs to set), ARGV[9..] n pairs
--- of data field name / JSON value, then names of data fields to delete
--- Reply: {1, version, expiresAt ms}; {0, version} version mismatch; {-1} missing, expired or another tenant's
+-- ARGV[7] idle ms for this write ('' = keep the stored one), ARGV[8] live-set slack cap ms,
+-- ARGV[9] n (pairs to set), ARGV[10..] n pairs of data field name / JSON value, then names of data
+-- fields to delete
+-- Reply: {1, version, expiresAt ms, live-set score to write (0: none)}; {0, version} version mismatch;
+-- {-1} missing, expired or another tenant's
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local m = redis.call('HMGET', KEYS[1], '~t', '~l', '~i', '~a', '~v')
+local m = redis.call('HMGET', KEYS[1], '~t', '~l', '~i', '~a', '~v', '~L')
+local h = {'~l', now}
 if not m[1] then
   if ARGV[4] == '' then return {-1} end
-  m = {ARGV[1], now, tonumber(ARGV[4]), now + tonumber(ARGV[5]), 0}
-  redis.call('HSET', KEYS[1], '~t', ARGV[1], '~u', ARGV[6], '~c', now, '~l', now, '~i', m[3], '~a', m[4],
-    '~m', '{}', '~v', 0)
+  m = {ARGV[1], now, tonumber(ARGV[4]), now + tonumber(ARGV[5]), 0, false}
+  for _, v in ipairs({'~t', ARGV[1], '~u', ARGV[6], '~c', now, '~i', m[3], '~a', m[4], '~m', '{}'}) do
+    h[#h + 1] = v
+  end
 else
   if m[1] ~= ARGV[1] then return {-1} end
   if now >= math.min(tonumber(m[2]) + tonumber(m[3]), tonumber(m[4])) then
@@ -21,26 +26,46 @@ else
     return {-1}
   end
   if ARGV[2] ~= '' and m[5] ~= ARGV[2] then return {0, tonumber(m[5])} end
-end
-local n = tonumber(ARGV[8])
-if ARGV[3] == '1' then
-  local keep = {}
-  for i = 0, n - 1 do keep['f:' .. ARGV[9 + 2 * i]] = true end
-  local names = redis.call('HKEYS', KEYS[1])
-  for _, name in ipairs(names) do
-    if string.sub(name, 1, 2) == 'f:' and not keep[name] then redis.call('HDEL', KEYS[1], name) end
+  if ARGV[6] ~= '' then
+    h[#h + 1] = '~u'
+    h[#h + 1] = ARGV[6]
   end
 end
-for i = 0, n - 1 do redis.call('HSET', KEYS[1], 'f:' .. ARGV[9 + 2 * i], ARGV[10 + 2 * i]) end
-for i = 9 + 2 * n, #ARGV do redis.call('HDEL', KEYS[1], 'f:' .. ARGV[i]) end
+local n = tonumber(ARGV[9])
+local del = {}
+if ARGV[3] == '1' then
+  local keep = {}
+  for i = 0, n - 1 do keep['f:' .. ARGV[10 + 2 * i]] = true end
+  for _, name in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(name, 1, 2) == 'f:' and not keep[name] then del[#del + 1] = name end
+  end
+end
+for i = 10 + 2 * n, #ARGV do del[#del + 1] = 'f:' .. ARGV[i] end
+-- unpack() is bounded by the Lua stack: fields go in chunks.
+for i = 1, #del, 1000 do redis.call('HDEL', KEYS[1], unpack(del, i, math.min(i + 999, #del))) end
+for i = 0, n - 1 do
+  h[#h + 1] = 'f:' .. ARGV[10 + 2 * i]
+  h[#h + 1] = ARGV[11 + 2 * i]
+  if #h >= 2000 then
+    redis.call('HSET', KEYS[1], unpack(h))
+    h = {}
+  end
+end
 local idle = tonumber(m[3])
 if ARGV[7] ~= '' then
   idle = tonumber(ARGV[7])
-  redis.call('HSET', KEYS[1], '~i', idle)
+  h[#h + 1] = '~i'
+  h[#h + 1] = idle
 end
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], '~u', ARGV[6]) end
-local v = redis.call('HINCRBY', KEYS[1], '~v', 1)
-redis.call('HSET', KEYS[1], '~l', now)
 local exp = math.min(now + idle, tonumber(m[4]))
+-- The live-set score runs a slack ahead of the expiry: a ZADD there only once the expiry passes it.
+local live = 0
+if not m[6] or exp > tonumber(m[6]) then
+  live = exp + math.min(tonumber(ARGV[8]), math.floor(idle / 10))
+  h[#h + 1] = '~L'
+  h[#h + 1] = live
+end
+redis.call('HSET', KEYS[1], unpack(h))
+local v = redis.call('HINCRBY', KEYS[1], '~v', 1)
 redis.call('PEXPIREAT', KEYS[1], exp)
-return {1, v, exp}
+return {1, v, exp, live}
