@@ -252,7 +252,12 @@ export async function fillMiss<T>(st: TieredState, c: Computation<T>): Promise<T
     else st.s.sets++
     const found = unwrap(st, raw)
     if (called && st.l3 && env) {
-      await st.l3.set(key, env, { ttl: l2Ttl(st, ttl, call.grace) }).catch(() => {})
+      // With its tags and dependencies, as set() writes L3: an invalidation must reach this copy too.
+      const { lease: _l, keepVersions: _k, ...l3Options } = l2Options
+      await st.l3.set(key, env, { ...l3Options, ttl: l2Ttl(st, ttl, call.grace) }).catch((err) => {
+        st.s.l3Errors++
+        st.events.emit('problem', err)
+      })
     }
     if (called) keepOwnWrite(st, key, part, found, call.grace, flight)
     else if (!flight.dirty) fill(st, key, part, found, call.grace)

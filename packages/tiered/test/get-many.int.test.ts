@@ -329,6 +329,47 @@ describe('getManyOrSet: grace, fail-safe, timeouts, misses, per-key options', ()
     await waitFor('the refreshed value', async () => (await cache.get('e')) === 'v2')
   })
 
+  it('a cold L1 reads L2: what another instance loaded is served without the loader, refreshed eagerly past the threshold', async () => {
+    let t = 6_000_000
+    const namespace = uniquePrefix('gm-cold')
+    const first = make({ namespace, now: () => t })
+    const second = make({ namespace, now: () => t })
+    const loaded = await first.getManyOrSet(['a', 'b'], (keys) => new Map(keys.map((k) => [k, `${k}1`])), {
+      ttl: '10s',
+    })
+    expect([...loaded]).toEqual([
+      ['a', 'a1'],
+      ['b', 'b1'],
+    ])
+    t += 9_000
+    const asked: string[][] = []
+    const got = await second.getManyOrSet(
+      ['a', 'b', 'c'],
+      async (keys) => {
+        asked.push(keys)
+        return new Map(keys.map((k) => [k, `${k}2`]))
+      },
+      { ttl: '10s', eagerRefresh: 0.5 },
+    )
+    // a and b come from L2 (past the eager threshold: refreshed in the background), c is loaded.
+    expect([...got]).toEqual([
+      ['a', 'a1'],
+      ['b', 'b1'],
+      ['c', 'c2'],
+    ])
+    // c is loaded on its own; a and b go to the (background) eager refresh, never to c's batch.
+    expect(asked).toContainEqual(['c'])
+    await waitFor(
+      'the eager refresh of a and b',
+      () => asked.flat().includes('a') && asked.flat().includes('b'),
+    )
+    await waitFor(
+      'the refreshed values in L2',
+      async () => (await first.get('b')) === 'b2' || (await second.get('b')) === 'b2',
+    )
+    expect(second.tierStats().l2.hits).toBeGreaterThanOrEqual(2)
+  })
+
   it('bad arguments are typed errors naming the field', async () => {
     const cache = make()
     const fieldOf = async (p: Promise<unknown>) => {
