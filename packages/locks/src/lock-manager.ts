@@ -109,6 +109,7 @@ export class LockManager extends EventEmitter {
       this.#options.namespace,
       this.#options.fencing,
       this.#options.retryInterval,
+      this.id,
     )
     this.#notifier = notifierFor(conn)
     this.#defaults = parseAcquire({})
@@ -254,7 +255,6 @@ export class LockManager extends EventEmitter {
         k,
         owner,
         o.ttl,
-        this.id,
         o.fair,
         queueEntryTtlMs,
         o.reentrant,

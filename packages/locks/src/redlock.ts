@@ -53,10 +53,17 @@ export class Redlock {
       )
     }
     this.quorum = quorum
-    this.#stores = connections.map(
-      (c) => new MutexStore(c, this.#options.namespace, this.#options.fencing, this.#options.retryInterval),
-    )
     this.#id = `redlock:${process.pid}`
+    this.#stores = connections.map(
+      (c) =>
+        new MutexStore(
+          c,
+          this.#options.namespace,
+          this.#options.fencing,
+          this.#options.retryInterval,
+          this.#id,
+        ),
+    )
   }
 
   /** Acquires `resource` on a quorum of nodes, retrying (jittered) up to `waitTimeout`. @throws LockTimeoutError */
@@ -114,7 +121,7 @@ export class Redlock {
       const results = await Promise.allSettled(
         this.#stores.map((s, i) =>
           withDeadline(
-            s.acquire(keys[i]!, owner, o.ttl, this.#id, false, markerTtl, false, waited, waitTimeoutMs > 0),
+            s.acquire(keys[i]!, owner, o.ttl, false, markerTtl, false, waited, waitTimeoutMs > 0),
             nodeTimeout,
             'redlock acquire',
           ),

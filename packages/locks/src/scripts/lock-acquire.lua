@@ -1,93 +1,124 @@
--- Acquires a mutex lease, with a fencing token, optional FIFO fairness and optional reentrancy.
--- KEYS[1] lock: string "token\nowner\nholder\nacquired ms\nhold count", with the lease as its PX TTL
--- KEYS[2] fencing counter (same hash tag; outlives the lock)
--- KEYS[3] fair queue zset (owner -> enqueue time in µs: arrival order)
--- KEYS[4] fair queue deadlines hash (owner -> ms after which the waiter is presumed gone)
--- KEYS[5] waiters zset (owner -> ms after which the waiter is presumed gone): a release hands off and
--- publishes a wake-up only while it has live entries
--- ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] fencing mode ('clock' | 'counter'), ARGV[4] holder id,
--- ARGV[5] fair (0 | 1), ARGV[6] queue entry / waiters marker ttl ms, ARGV[7] reentrant (0 | 1),
--- ARGV[8] waited (0 | 1): the caller already failed an attempt; only such callers may take a lock that a
--- release handed off to waiters (value '~handoff'), so newcomers cannot barge past them
--- ARGV[9] will wait (0 | 1): register as a waiter when the lock is busy (not for one-shot attempts)
--- Reply: {1, token, holdCount} acquired; {0, pttl ms, holder id} held by another; {2, pttl hint ms, ''} queued
+-- Acquires mutex leases, with fencing tokens, optional FIFO fairness and optional reentrancy, for one or
+-- more requests: the acquisitions one process makes in the same tick arrive in one call (one slot on a
+-- cluster) and are decided in order, each as if it had been sent alone.
+-- Request i (from 0) has KEYS[5i+1 .. 5i+5]:
+--   lock: string "token\nowner\nholder\nacquired ms\nhold count", with the lease as its PX TTL
+--   fencing counter (same hash tag; outlives the lock)
+--   fair queue zset (owner -> enqueue time in µs: arrival order)
+--   fair queue deadlines hash (owner -> ms after which the waiter is presumed gone)
+--   waiters zset (owner -> ms after which the waiter is presumed gone): a release hands off and publishes a
+--   wake-up only while it has live entries
+-- ARGV[1] fencing mode ('clock' | 'counter'), ARGV[2] holder id (the process, for diagnostics);
+--   request i has ARGV[4i+3 .. 4i+6]: owner, ttl ms, queue entry / waiters marker ttl ms, flags: four
+--   '0'/'1' characters
+--   fair, reentrant,
+--   waited: the caller already failed an attempt; only such callers may take a lock that a release handed
+--   off to waiters (value '~handoff'), so newcomers cannot barge past them,
+--   will wait: register as a waiter when the lock is busy (not for one-shot attempts)
+-- Reply: three values per request: {1, token, holdCount} acquired; {0, pttl ms, holder id} held by another;
+--   {2, pttl hint ms, ''} queued; {3, 0, error message} this request failed on the server (the others stand)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local owner = ARGV[1]
-local fair = ARGV[5] == '1'
+local micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local clock = ARGV[1] == 'clock'
+local holder = ARGV[2]
+local ONE = 49 -- '1'
 
-local function waiting()
-  if ARGV[9] ~= '1' then return end
-  local keep = tonumber(ARGV[6]) * 2
-  redis.call('ZADD', KEYS[5], now + tonumber(ARGV[6]), owner)
-  redis.call('PEXPIRE', KEYS[5], keep)
+-- Registers the caller as a waiter (and in the fair queue) when it will wait.
+local function waiting(k, owner, qttl, fair, willWait)
+  if not willWait then return end
+  local keep = qttl * 2
+  redis.call('ZADD', KEYS[k + 5], now + qttl, owner)
+  redis.call('PEXPIRE', KEYS[k + 5], keep)
   if fair then
-    redis.call('ZADD', KEYS[3], 'NX', tonumber(t[1]) * 1000000 + tonumber(t[2]), owner)
-    redis.call('HSET', KEYS[4], owner, now + tonumber(ARGV[6]))
-    redis.call('PEXPIRE', KEYS[3], keep)
-    redis.call('PEXPIRE', KEYS[4], keep)
+    -- Arrival order even for waiters enqueued by one call (same TIME): after the current tail.
+    local score = micros
+    local last = redis.call('ZRANGE', KEYS[k + 3], -1, -1, 'WITHSCORES')[2]
+    if last and tonumber(last) >= score then score = tonumber(last) + 1 end
+    redis.call('ZADD', KEYS[k + 3], 'NX', score, owner)
+    redis.call('HSET', KEYS[k + 4], owner, now + qttl)
+    redis.call('PEXPIRE', KEYS[k + 3], keep)
+    redis.call('PEXPIRE', KEYS[k + 4], keep)
   end
 end
 
 -- Drops queue heads whose waiter stopped refreshing its entry; returns the live head or false.
-local function head()
+local function head(k)
   for _ = 1, 100 do
-    local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+    local first = redis.call('ZRANGE', KEYS[k + 3], 0, 0)[1]
     if not first then return false end
-    local deadline = tonumber(redis.call('HGET', KEYS[4], first) or '0')
+    local deadline = tonumber(redis.call('HGET', KEYS[k + 4], first) or '0')
     if deadline >= now then return first end
-    redis.call('ZREM', KEYS[3], first)
-    redis.call('HDEL', KEYS[4], first)
+    redis.call('ZREM', KEYS[k + 3], first)
+    redis.call('HDEL', KEYS[k + 4], first)
   end
   return false
 end
 
-if fair then
-  local first = head()
-  if first and first ~= owner and redis.call('EXISTS', KEYS[1]) == 0 then
-    waiting()
-    return {2, tonumber(ARGV[6]), ''}
-  end
-end
-
-local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
-local token = prev + 1
-if ARGV[3] == 'clock' then
-  -- max(previous + 1, server time in µs): monotonic even when a restart without persistence lost the counter
-  token = math.max(token, tonumber(t[1]) * 1000000 + tonumber(t[2]))
-end
-local tokenText = string.format('%.0f', token)
-local value = tokenText .. '\n' .. owner .. '\n' .. ARGV[4] .. '\n' .. now .. '\n1'
-local function acquired()
-  redis.call('SET', KEYS[2], tokenText)
-  if ARGV[8] == '1' then redis.call('ZREM', KEYS[5], owner) end
+local function acquired(k, owner, tokenText, waited, fair)
+  redis.call('SET', KEYS[k + 2], tokenText)
+  if waited then redis.call('ZREM', KEYS[k + 5], owner) end
   if fair then
-    redis.call('ZREM', KEYS[3], owner)
-    redis.call('HDEL', KEYS[4], owner)
+    redis.call('ZREM', KEYS[k + 3], owner)
+    redis.call('HDEL', KEYS[k + 4], owner)
   end
-  return {1, token, 1}
 end
-if redis.call('SET', KEYS[1], value, 'NX', 'PX', ARGV[2]) then return acquired() end
 
-local current = redis.call('GET', KEYS[1])
-local pttl = redis.call('PTTL', KEYS[1])
-if current == '~handoff' then
-  if ARGV[8] == '1' and not (fair and head() and head() ~= owner) then
-    redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
-    return acquired()
+-- One request: KEYS from k + 1, ARGV from a.
+local function one(k, a)
+  local owner, ttl, qttl, flags = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
+  local fair = string.byte(flags, 1) == ONE
+  local waited = string.byte(flags, 3) == ONE
+  local willWait = string.byte(flags, 4) == ONE
+  if fair then
+    local first = head(k)
+    if first and first ~= owner and redis.call('EXISTS', KEYS[k + 1]) == 0 then
+      waiting(k, owner, qttl, fair, willWait)
+      return 2, qttl, ''
+    end
   end
-  waiting()
-  return {0, pttl, ''}
-end
-if current then
-  local heldToken, heldOwner, holder, at, count = string.match(current, '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)$')
-  if heldOwner == owner and ARGV[7] == '1' then
-    local n = tonumber(count) + 1
-    redis.call('SET', KEYS[1], heldToken .. '\n' .. owner .. '\n' .. holder .. '\n' .. at .. '\n' .. n, 'PX', ARGV[2])
-    return {1, tonumber(heldToken), n}
+  local token = tonumber(redis.call('GET', KEYS[k + 2]) or '0') + 1
+  -- max(previous + 1, server time in µs): monotonic even when a restart without persistence lost the counter
+  if clock then token = math.max(token, micros) end
+  local tokenText = string.format('%.0f', token)
+  local value = tokenText .. '\n' .. owner .. '\n' .. holder .. '\n' .. now .. '\n1'
+  if redis.call('SET', KEYS[k + 1], value, 'NX', 'PX', ttl) then
+    acquired(k, owner, tokenText, waited, fair)
+    return 1, token, 1
   end
-  waiting()
-  return {0, pttl, holder or ''}
+  local current = redis.call('GET', KEYS[k + 1])
+  local pttl = redis.call('PTTL', KEYS[k + 1])
+  if current == '~handoff' then
+    if waited and not (fair and head(k) and head(k) ~= owner) then
+      redis.call('SET', KEYS[k + 1], value, 'PX', ttl)
+      acquired(k, owner, tokenText, waited, fair)
+      return 1, token, 1
+    end
+    waiting(k, owner, qttl, fair, willWait)
+    return 0, pttl, ''
+  end
+  if current then
+    local heldToken, heldOwner, heldBy, at, count = string.match(current, '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)$')
+    if heldOwner == owner and string.byte(flags, 2) == ONE then
+      local n = tonumber(count) + 1
+      redis.call('SET', KEYS[k + 1], heldToken .. '\n' .. owner .. '\n' .. heldBy .. '\n' .. at .. '\n' .. n, 'PX', ttl)
+      return 1, tonumber(heldToken), n
+    end
+    waiting(k, owner, qttl, fair, willWait)
+    return 0, pttl, heldBy or ''
+  end
+  waiting(k, owner, qttl, fair, willWait)
+  return 0, 0, ''
 end
-waiting()
-return {0, 0, ''}
+
+local out = {}
+for i = 0, #KEYS / 5 - 1 do
+  local ok, status, value, extra = pcall(one, 5 * i, 4 * i + 3)
+  if not ok then
+    status, value, extra = 3, 0, type(status) == 'table' and (status.err or 'error') or tostring(status)
+  end
+  out[3 * i + 1] = status
+  out[3 * i + 2] = value
+  out[3 * i + 3] = extra
+end
+return out
