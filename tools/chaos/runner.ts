@@ -315,13 +315,23 @@ async function check(
     },
     { timeoutMs: o.jobWaitMs, intervalMs: 250 },
   ).catch(() => undefined)
-  const { rows: runRows } = await service.db.query<{ job_id: string; n: number }>(
-    'select job_id, count(*)::int as n from job_runs where job_id = any($1) group by job_id',
+  const { rows: runRows } = await service.db.query<{ job_id: string; n: number; retries: number }>(
+    'select job_id, count(*)::int as n, count(*) filter (where attempt > 1)::int as retries from job_runs where job_id = any($1) group by job_id',
     [acked],
   )
   const jobs = checkJobs(acked, done, new Map(runRows.map((r) => [r.job_id, Number(r.n)])))
+  // Why jobs ran more than once: a retry (attempt > 1: the run failed, e.g. its completion write hit a
+  // demoted master) or a re-run of the same attempt (the stalled-job check took it from a dead worker).
+  const retries = runRows.reduce((s, r) => s + Number(r.retries), 0)
+  if (jobs.duplicateRuns > 0)
+    jobs.check.detail = [
+      jobs.check.detail,
+      `duplicates: ${retries} retries (attempt > 1), ${jobs.duplicateRuns - retries} re-runs of one attempt`,
+    ]
+      .filter(Boolean)
+      .join('; ')
 
-  const sessions = checkSessions(sessionsBefore, sessionsValid)
+  const sessions = checkSessions(sessionsBefore, sessionsValid, records)
 
   const { rows: invoiceRows } = await service.db.query<{
     tenant: string
@@ -359,7 +369,7 @@ async function check(
       lost: jobs.lost,
       duplicateRuns: jobs.duplicateRuns,
     },
-    sessions: { before: sessions.before, lost: sessions.lost },
+    sessions: { before: sessions.before, lost: sessions.lost, false401: sessions.false401 },
     invoices: {
       created: invoices.created,
       overlaps: invoices.overlaps,

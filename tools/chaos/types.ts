@@ -68,7 +68,7 @@ export interface FaultResult {
   reads: { warm: number; answered: number; stale: number }
   errors: { total: number; typed503: number; withRetryAfter: number; untyped: number }
   jobs: { acknowledged: number; done: number; lost: number; duplicateRuns: number }
-  sessions: { before: number; lost: number }
+  sessions: { before: number; lost: number; false401: number }
   invoices: { created: number; overlaps: number; duplicates: number; gaps: number }
   limits: { admitted: number; overAdmissions: number; policy: string }
   checks: Check[]

@@ -6,6 +6,7 @@ import {
   checkInvoices,
   checkJobs,
   checkLatency,
+  checkSessions,
   overAdmissions,
   parsePolicy,
   percentile,
@@ -62,6 +63,12 @@ describe('chaos checkers', () => {
     ])
     expect(checkJobs(['a', 'b'], new Set(['a', 'b']), runs)).toMatchObject({ lost: 0, duplicateRuns: 1 })
     expect(checkJobs(['a', 'b', 'c'], new Set(['a', 'b']), runs).check.ok).toBe(false)
+  })
+
+  it('sessions: a lost session or a 401 outside the login routes fails', () => {
+    expect(checkSessions(4, 4, [rec({ route: 'POST /api/auth/login', status: 401 })]).check.ok).toBe(true)
+    expect(checkSessions(4, 3).check.ok).toBe(false)
+    expect(checkSessions(4, 4, [rec({ status: 401, phase: 'fault' })])).toMatchObject({ false401: 1 })
   })
 
   it('invoices: a fencing token going down is an overlap; gaps are counted per tenant', () => {
