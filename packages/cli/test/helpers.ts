@@ -1,7 +1,10 @@
 import { execFile, execFileSync } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { PassThrough, Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
+import { run } from '../src/index.js'
 
 const pkg = fileURLToPath(new URL('..', import.meta.url))
 const bin = join(pkg, 'dist/esm/bin.js')
@@ -39,10 +42,7 @@ export interface CliRun {
 }
 
 /** Runs `node dist/esm/bin.js …args` with only PATH and `env` in its environment (no REDIS_* leaks in). */
-export function cache(
-  args: string[],
-  options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
-): Promise<CliRun> {
+export function cache(args: string[], options: RunOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       process.execPath,
@@ -62,6 +62,49 @@ export function cache(
     else child.stdin?.end()
   })
 }
+
+/** Options of one run: its environment (nothing else of the test's), its stdin, a time limit. */
+export interface RunOptions {
+  env?: Record<string, string>
+  input?: string
+  timeoutMs?: number
+}
+
+/** Runs the `cache` command one way: the built bin in a child process, or `run(argv, io)` in this process. */
+export type Runner = (args: string[], options?: RunOptions) => Promise<CliRun>
+
+function collect(stream: PassThrough): () => string {
+  const chunks: Buffer[] = []
+  stream.on('data', (c: Buffer) => chunks.push(Buffer.from(c)))
+  return () => Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * Runs the command through `run(argv, io)` from the sources, in this process, with streams of its own and
+ * `env` as its whole environment: the same code path as the bin (which only calls run), so coverage counts.
+ */
+export async function cacheInProcess(args: string[], options: RunOptions = {}): Promise<CliRun> {
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  const out = collect(stdout)
+  const err = collect(stderr)
+  const stdin = Readable.from(options.input === undefined ? [] : [options.input])
+  const code = await run(args, { stdout, stderr, stdin, env: { ...options.env } })
+  stdout.end()
+  stderr.end()
+  await Promise.all([once(stdout, 'end'), once(stderr, 'end')])
+  const text = out()
+  return { code, stdout: text, stderr: err(), json: <T>() => JSON.parse(text) as T }
+}
+
+/**
+ * Both ways of running a command, for `describe.each(RUNNERS)`: the built bin end to end (as `npx cache`
+ * does) and in-process through `run()` (so the coverage of the sources is measured).
+ */
+export const RUNNERS: [string, Runner][] = [
+  ['bin', cache],
+  ['in-process', cacheInProcess],
+]
 
 /** The connection flags of a shared harness topology. */
 export function target(
