@@ -2,7 +2,15 @@ import { isCacheError } from '@cache/client'
 import { codeOfSync } from '@cache/tools'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CODEC_HEADER_BYTES, crc32, crc32Portable, createCodec, decode, hasProtoKey } from './codec.js'
+import {
+  CODEC_HEADER_BYTES,
+  crc32,
+  crc32Portable,
+  createCodec,
+  decode,
+  hasProtoKey,
+  readCodecHeader,
+} from './codec.js'
 
 const formats = ['msgpack', 'json', 'raw'] as const
 // -0 is stored as 0 by both JSON and MessagePack (documented); everything else must round-trip exactly.
@@ -183,5 +191,28 @@ describe('codec errors', () => {
       expect(JSON.stringify(err)).not.toContain(secret)
       expect((err as Error).cause).toBeUndefined()
     }
+  })
+})
+
+describe('readCodecHeader', () => {
+  it('reads format, compression, version and checksum without decoding; undefined for foreign bytes', () => {
+    const packed = createCodec({ format: 'json', compressThreshold: 16 }).encode({ text: 'a'.repeat(500) })
+    expect(readCodecHeader(packed)).toEqual({
+      version: 1,
+      format: 'JSON',
+      compression: 'lz4',
+      checksumOk: true,
+      payloadBytes: packed.length - CODEC_HEADER_BYTES,
+    })
+    const plain = createCodec({ compressThreshold: false }).encode('x')
+    expect(readCodecHeader(new Uint8Array(plain))).toMatchObject({
+      format: 'MessagePack',
+      compression: 'none',
+    })
+    const corrupt = Buffer.from(plain)
+    corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] as number) ^ 0xff
+    expect(readCodecHeader(corrupt)?.checksumOk).toBe(false)
+    expect(readCodecHeader(Buffer.from('plain text'))).toBeUndefined()
+    expect(readCodecHeader(plain.subarray(0, 3))).toBeUndefined()
   })
 })

@@ -188,6 +188,40 @@ export function createCodec(options: CodecOptions = {}): Codec {
   })
 }
 
+/** What the header of an encoded value says (`readCodecHeader`), read without decoding the payload. */
+export interface CodecHeader {
+  /** Version of the layout (the high nibble of the flags byte). */
+  version: number
+  /** The payload's format: bytes, string, JSON, MessagePack (`format N` for an unknown one). */
+  format: string
+  /** LZ4 when the payload is compressed. */
+  compression: 'none' | 'lz4'
+  /** Whether the CRC-32 over flags and payload matches (false: a corrupt value, `decode` would refuse it). */
+  checksumOk: boolean
+  /** Bytes after the header. */
+  payloadBytes: number
+}
+
+/**
+ * Reads the header of bytes written by an @cache codec — format, compression, version, whether the checksum
+ * holds — without decoding (or exposing) the value; undefined when the bytes are not one of ours.
+ * @example
+ * readCodecHeader(defaultCodec.encode({ a: 1 })) // { version: 1, format: 'MessagePack', compression: 'none', … }
+ */
+export function readCodecHeader(bytes: Uint8Array): CodecHeader | undefined {
+  if (bytes.length < CODEC_HEADER_BYTES || bytes[0] !== CODEC_MAGIC) return undefined
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  const flags = buf[1] as number
+  const body = buf.subarray(CODEC_HEADER_BYTES)
+  return {
+    version: flags >> 4,
+    format: FORMAT_NAMES[flags & FORMAT_MASK] as string,
+    compression: flags & LZ4 ? 'lz4' : 'none',
+    checksumOk: check(flags, body) === buf.readUInt32BE(2),
+    payloadBytes: body.length,
+  }
+}
+
 /** Decodes bytes written by any codec. @throws DecodeError (E_DECODE). */
 export function decode(bytes: Uint8Array): unknown {
   if (bytes.length < CODEC_HEADER_BYTES || bytes[0] !== CODEC_MAGIC) {

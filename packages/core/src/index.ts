@@ -16,12 +16,14 @@ export {
   type Codec,
   type CodecContext,
   type CodecFormat,
+  type CodecHeader,
   type CodecOptions,
   crc32,
   crc32Portable,
   createCodec,
   decode,
   defaultCodec,
+  readCodecHeader,
 } from './codec.js'
 export {
   DEFAULT_COMPRESS_THRESHOLD,
@@ -62,6 +64,7 @@ export { RedisCache } from './redis-cache.js'
 export type { RedisCacheOptions } from './redis-cache-options.js'
 export { estimateSize } from './size.js'
 export { checkKey, checkSetOptions, parseTtl, zTtl } from './ttl.js'
+export { type HistoryEntry, parseHistoryEntry } from './versions.js'
 export {
   type WriteBehindCache,
   type WriteBehindOptions,

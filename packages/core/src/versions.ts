@@ -13,15 +13,31 @@ export async function versionsOf<T>(ctx: RedisCacheContext<T>, key: string): Pro
     true,
   )
   return raw.map((entry) => {
-    const a = entry.indexOf(0x7c)
-    const b = entry.indexOf(0x7c, a + 1)
-    if (a < 0 || b < 0) throw ctx.fail(new DecodeError('malformed history entry', { key }))
-    return {
-      version: Number(entry.subarray(0, a).toString()),
-      createdAt: Number(entry.subarray(a + 1, b).toString()),
-      value: ctx.decode(key, entry.subarray(b + 1)) as T,
-    }
+    const e = parseHistoryEntry(entry)
+    if (!e) throw ctx.fail(new DecodeError('malformed history entry', { key }))
+    return { version: e.version, createdAt: e.createdAt, value: ctx.decode(key, e.encoded) as T }
   })
+}
+
+/** One entry of a key's history list (`<ns>:h:{key}`, set-versioned.lua): `<version>|<createdAt ms>|<encoded value>`. */
+export interface HistoryEntry {
+  version: number
+  /** When this version was written (ms since the epoch). */
+  createdAt: number
+  /** The value as its codec wrote it (decode it with the cache's codec). */
+  encoded: Buffer
+}
+
+/** Splits a raw history entry; undefined when it is malformed. */
+export function parseHistoryEntry(entry: Buffer): HistoryEntry | undefined {
+  const a = entry.indexOf(0x7c)
+  const b = entry.indexOf(0x7c, a + 1)
+  if (a < 0 || b < 0) return undefined
+  return {
+    version: Number(entry.subarray(0, a).toString()),
+    createdAt: Number(entry.subarray(a + 1, b).toString()),
+    encoded: entry.subarray(b + 1),
+  }
 }
 
 /** Makes an earlier version current again (keeping the history and the remaining TTL). */
