@@ -117,12 +117,14 @@ export class SessionEngine {
     fields: Record<string, string>,
   ): Promise<{ now: number; expiresAt: number } | null> {
     const key = this.keys.session(tenant, handle)
+    const metaJson = JSON.stringify(meta)
     const args: string[] = [
       tenant,
       userId,
       String(idleMs),
       String(absoluteMs),
-      this.#seal(key, '~m', JSON.stringify(meta)),
+      // No meta, no field: a read then decodes one string less.
+      metaJson === '{}' ? '' : this.#seal(key, '~m', metaJson),
       SLACK,
     ]
     for (const [k, v] of Object.entries(fields)) args.push(k, this.#seal(key, `f:${k}`, v))
@@ -193,7 +195,9 @@ export class SessionEngine {
     const reply = await this.#get([key], [tenant, '1', '1', SLACK])
     if (!reply) return null
     const [expiresAt, lastSeenAt, flat, liveAt] = reply
-    const s = this.#decode(key, handle, hgetallRecord<string>(flat)).session
+    const loaded = this.#decode(key, handle, flat)
+    if (!loaded) return null
+    const s = loaded.session
     s.expiresAt = Number(expiresAt)
     s.lastSeenAt = Number(lastSeenAt)
     if (Number(liveAt) > 0) await this.live(tenant, handle, Number(liveAt))
@@ -207,12 +211,8 @@ export class SessionEngine {
    */
   async load(tenant: string, handle: string): Promise<LoadedSession | null> {
     const key = this.keys.session(tenant, handle)
-    const h = hgetallRecord<string>(await this.conn.send(['HGETALL', key], { key }))
-    if (h['~t'] !== tenant) return null
-    const loaded = this.#decode(key, handle, h)
-    const s = loaded.session
-    s.expiresAt = Math.min(s.lastSeenAt + s.idleTimeoutMs, s.absoluteExpiresAt)
-    return loaded
+    const loaded = this.#decode(key, handle, await this.conn.send(['HGETALL', key], { key }))
+    return loaded && loaded.session.tenant === tenant ? loaded : null
   }
 
   /** Touches a session; its new expiry, or null when it is gone. */
@@ -256,7 +256,8 @@ export class SessionEngine {
   /** Deletes one session and its index entries; false when it was not there. */
   async remove(tenant: string, handle: string, reason: string, userId?: string): Promise<boolean> {
     const key = this.keys.session(tenant, handle)
-    const owner = userId ?? (await this.conn.send<string | null>(['HGET', key, '~u'], { key }))
+    const owner =
+      userId ?? parseHeader(await this.conn.send<string | null>(['HGET', key, '~'], { key }))?.userId
     const deleted = Number(await this.conn.send(['DEL', key], { key }))
     const live = this.keys.live(tenant)
     const ops: Promise<unknown>[] = [this.conn.send(['ZREM', live, handle], { key: live })]
@@ -282,34 +283,67 @@ export class SessionEngine {
     return this.#cipher ? this.#cipher.open(key, field, stored) : stored
   }
 
-  /** A session from its hash fields (HGETALL), with the JSON of each data field. */
-  #decode(key: string, handle: string, h: Record<string, string>): LoadedSession {
+  /** A session from its hash fields (HGETALL's flat reply), with the JSON of each data field; null without a header. */
+  #decode(key: string, handle: string, flat: unknown): LoadedSession | null {
     const data: SessionData = {}
     const json: Record<string, string> = {}
-    for (const name in h) {
-      if (name.charCodeAt(0) !== 102 || name.charCodeAt(1) !== 58) continue // 'f:'
-      const field = name.slice(2)
-      const text = this.#open(key, name, String(h[name]))
-      json[field] = text
-      data[field] = JSON.parse(text)
+    let head: Header | undefined
+    let meta: Record<string, unknown> = {}
+    if (!Array.isArray(flat)) return this.#decode(key, handle, Object.entries(hgetallRecord(flat)).flat())
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const name = String(flat[i])
+      const value = String(flat[i + 1])
+      if (name === '~') head = parseHeader(value)
+      else if (name === '~m') meta = JSON.parse(this.#open(key, '~m', value)) as Record<string, unknown>
+      else if (name.startsWith('f:')) {
+        const field = name.slice(2)
+        const text = this.#open(key, name, value)
+        json[field] = text
+        data[field] = JSON.parse(text)
+      }
     }
+    if (!head) return null
     const session: StoredSession = {
       handle,
-      tenant: h['~t'] ?? '',
-      userId: h['~u'] ?? '',
+      tenant: head.tenant,
+      userId: head.userId,
       data,
-      // '{}' is what session-write.lua stores for a session it creates without meta.
-      meta:
-        h['~m'] && h['~m'] !== '{}'
-          ? (JSON.parse(this.#open(key, '~m', h['~m'])) as Record<string, unknown>)
-          : {},
-      createdAt: Number(h['~c']),
-      lastSeenAt: Number(h['~l']),
-      expiresAt: 0,
-      absoluteExpiresAt: Number(h['~a']),
-      idleTimeoutMs: Number(h['~i']),
-      version: Number(h['~v']),
+      meta,
+      createdAt: head.createdAt,
+      lastSeenAt: head.lastSeenAt,
+      expiresAt: Math.min(head.lastSeenAt + head.idleTimeoutMs, head.absoluteExpiresAt),
+      absoluteExpiresAt: head.absoluteExpiresAt,
+      idleTimeoutMs: head.idleTimeoutMs,
+      version: head.version,
     }
     return { session, json }
+  }
+}
+
+/** The '~' field of a session hash (see session-create.lua). */
+interface Header {
+  version: number
+  lastSeenAt: number
+  idleTimeoutMs: number
+  absoluteExpiresAt: number
+  createdAt: number
+  tenant: string
+  userId: string
+}
+
+/** Parses a session header "version|last|idle|absolute|live|created|tenant|user"; undefined when malformed. */
+function parseHeader(head: string | null | undefined): Header | undefined {
+  if (typeof head !== 'string') return undefined
+  const p = head.split('|')
+  if (p.length < 8) return undefined
+  return {
+    version: Number(p[0]),
+    lastSeenAt: Number(p[1]),
+    idleTimeoutMs: Number(p[2]),
+    absoluteExpiresAt: Number(p[3]),
+    createdAt: Number(p[5]),
+    tenant: p[6]!,
+    // A user id may hold '|': it is the rest.
+    userId: p.length === 8 ? p[7]! : p.slice(7).join('|'),
   }
 }

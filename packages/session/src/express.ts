@@ -97,6 +97,8 @@ export class SessionStore extends session.Store {
   readonly #engine: SessionEngine
   readonly #options: z.output<typeof schema>
   readonly #snapshots = new Map<string, Snapshot>()
+  /** sid -> handle of recent sessions: the keyed hash is a good part of a request's CPU. */
+  readonly #handles = new Map<string, string>()
 
   constructor(conn: Connection, options: SessionStoreOptions = {}) {
     super()
@@ -122,7 +124,7 @@ export class SessionStore extends session.Store {
 
   override get(sid: string, cb: Callback<session.SessionData | null>): void {
     this.#run(cb, async () => {
-      const handle = this.#engine.hash(checkSid(sid))
+      const handle = this.#handle(checkSid(sid))
       const loaded = await this.#engine.load(this.tenant, handle)
       if (!loaded) return null
       const s = loaded.session
@@ -160,7 +162,7 @@ export class SessionStore extends session.Store {
       const userId = this.#options.userId?.(sess) ?? ''
       const idleMs = this.#idleMs(sess)
       const snap = rev === undefined ? undefined : this.#snapshots.get(`${sid}\n${rev}`)
-      const handle = snap?.handle ?? this.#engine.hash(sid)
+      const handle = snap?.handle ?? this.#handle(sid)
       let w: { status: number; expiresAt: number }
       if (snap) {
         const set: Record<string, string> = {}
@@ -219,13 +221,13 @@ export class SessionStore extends session.Store {
       const rev = (sess as unknown as Record<string, unknown> | undefined)?.[REVISION_FIELD]
       const snap = rev === undefined ? undefined : this.#snapshots.get(`${sid}\n${rev}`)
       if (snap && this.#fresh(snap, snap.idleTimeoutMs)) return
-      await this.#engine.touch(this.tenant, snap?.handle ?? this.#engine.hash(sid))
+      await this.#engine.touch(this.tenant, snap?.handle ?? this.#handle(sid))
     })
   }
 
   override destroy(sid: string, cb?: Callback): void {
     this.#run(cb, async () => {
-      await this.#engine.remove(this.tenant, this.#engine.hash(checkSid(sid)), 'destroy')
+      await this.#engine.remove(this.tenant, this.#handle(checkSid(sid)), 'destroy')
     })
   }
 
@@ -251,6 +253,7 @@ export class SessionStore extends session.Store {
   /** Idempotent; the connection stays open (it is the caller's). */
   async close(): Promise<void> {
     this.#snapshots.clear()
+    this.#handles.clear()
     await this.sessions.close()
   }
 
@@ -273,6 +276,16 @@ export class SessionStore extends session.Store {
     const next = Math.min(Date.now() + idleMs, snap.absoluteExpiresAt)
     const gain = next - snap.expiresAt
     return gain <= 0 || gain < this.#options.touchAfter
+  }
+
+  #handle(sid: string): string {
+    let handle = this.#handles.get(sid)
+    if (handle === undefined) {
+      handle = this.#engine.hash(sid)
+      if (this.#handles.size >= D.DEFAULT_SNAPSHOTS) this.#handles.delete(this.#handles.keys().next().value!)
+      this.#handles.set(sid, handle)
+    }
+    return handle
   }
 
   #idleMs(sess: session.SessionData): number {

@@ -1,8 +1,9 @@
 -- Creates a session hash; fails when the key exists (a random 128-bit id never collides by chance).
--- KEYS[1] session hash (fields: ~t tenant, ~u user, ~c created ms, ~l last seen ms, ~i idle ms,
---         ~a absolute deadline ms, ~m meta JSON, ~v version, ~L the score last written for it in the
---         tenant's live set; data fields 'f:<name>' = JSON value)
--- ARGV[1] tenant, ARGV[2] user id, ARGV[3] idle ms, ARGV[4] absolute ms, ARGV[5] meta JSON,
+-- KEYS[1] session hash. Fields: '~' the header "version|last seen ms|idle ms|absolute deadline ms|
+--         live-set score|created ms|tenant|user" (one field, so a read decodes a few strings, not a dozen;
+--         the live-set score is the one last written for it in the tenant's live set), '~m' meta JSON
+--         (absent: none), 'f:<name>' = JSON value of each data field
+-- ARGV[1] tenant, ARGV[2] user id, ARGV[3] idle ms, ARGV[4] absolute ms, ARGV[5] meta JSON ('' = none),
 -- ARGV[6] live-set slack cap ms, ARGV[7..] data field name / JSON value pairs
 -- Reply: {now ms, expiresAt ms, live-set score to write}; -1 when the key exists
 local t = redis.call('TIME')
@@ -13,8 +14,11 @@ local abs = now + tonumber(ARGV[4])
 local exp = math.min(now + idle, abs)
 -- The live set gets a score a little past the expiry, so touches within the slack need no ZADD there.
 local live = exp + math.min(tonumber(ARGV[6]), math.floor(idle / 10))
-local h = {'~t', ARGV[1], '~u', ARGV[2], '~c', now, '~l', now, '~i', idle, '~a', abs, '~m', ARGV[5], '~v', 1,
-  '~L', live}
+local h = {'~', table.concat({1, now, idle, abs, live, now, ARGV[1], ARGV[2]}, '|')}
+if ARGV[5] ~= '' then
+  h[3] = '~m'
+  h[4] = ARGV[5]
+end
 for i = 7, #ARGV, 2 do
   h[#h + 1] = 'f:' .. ARGV[i]
   h[#h + 1] = ARGV[i + 1]

@@ -4,30 +4,32 @@
 -- ARGV[1] tenant, ARGV[2] touch (0 | 1), ARGV[3] return the fields (0 | 1), ARGV[4] live-set slack cap ms
 -- Reply: false when missing, expired or another tenant's; else {expiresAt ms, last seen ms, fields,
 -- live-set score to write (0: the live set already covers the new expiry)}
-local m = redis.call('HMGET', KEYS[1], '~t', '~l', '~i', '~a', '~L')
-if not m[1] or m[1] ~= ARGV[1] then return false end
+local head = redis.call('HGET', KEYS[1], '~')
+if not head then return false end
+local v, last, idle, abs, live, created, tenant, user =
+  string.match(head, '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|([^|]*)|(.*)$')
+if tenant ~= ARGV[1] then return false end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local idle = tonumber(m[3])
-local abs = tonumber(m[4])
-local last = tonumber(m[2])
+idle = tonumber(idle)
+abs = tonumber(abs)
+last = tonumber(last)
 if now >= math.min(last + idle, abs) then
   redis.call('DEL', KEYS[1])
   return false
 end
-local live = 0
+local write = 0
 if ARGV[2] == '1' then
   last = now
   local exp = math.min(now + idle, abs)
   -- The live-set score runs a slack ahead of the expiry: a ZADD there only once the expiry passes it.
-  if not m[5] or exp > tonumber(m[5]) then
-    live = exp + math.min(tonumber(ARGV[4]), math.floor(idle / 10))
-    redis.call('HSET', KEYS[1], '~l', now, '~L', live)
-  else
-    redis.call('HSET', KEYS[1], '~l', now)
+  if exp > tonumber(live) then
+    write = exp + math.min(tonumber(ARGV[4]), math.floor(idle / 10))
+    live = write
   end
+  redis.call('HSET', KEYS[1], '~', table.concat({v, now, idle, abs, live, created, tenant, user}, '|'))
   redis.call('PEXPIREAT', KEYS[1], exp)
 end
 local fields = {}
 if ARGV[3] == '1' then fields = redis.call('HGETALL', KEYS[1]) end
-return {math.min(last + idle, abs), last, fields, live}
+return {math.min(last + idle, abs), last, fields, write}

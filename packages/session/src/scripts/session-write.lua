@@ -11,25 +11,23 @@
 -- {-1} missing, expired or another tenant's
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local m = redis.call('HMGET', KEYS[1], '~t', '~l', '~i', '~a', '~v', '~L')
-local h = {'~l', now}
-if not m[1] then
+local head = redis.call('HGET', KEYS[1], '~')
+local v, last, idle, abs, live, created, tenant, user
+if not head then
   if ARGV[4] == '' then return {-1} end
-  m = {ARGV[1], now, tonumber(ARGV[4]), now + tonumber(ARGV[5]), 0, false}
-  for _, v in ipairs({'~t', ARGV[1], '~u', ARGV[6], '~c', now, '~i', m[3], '~a', m[4], '~m', '{}'}) do
-    h[#h + 1] = v
-  end
+  v, last, idle, abs, live, created, tenant, user =
+    0, now, tonumber(ARGV[4]), now + tonumber(ARGV[5]), 0, now, ARGV[1], ARGV[6]
 else
-  if m[1] ~= ARGV[1] then return {-1} end
-  if now >= math.min(tonumber(m[2]) + tonumber(m[3]), tonumber(m[4])) then
+  v, last, idle, abs, live, created, tenant, user =
+    string.match(head, '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|([^|]*)|(.*)$')
+  if tenant ~= ARGV[1] then return {-1} end
+  abs = tonumber(abs)
+  if now >= math.min(tonumber(last) + tonumber(idle), abs) then
     redis.call('DEL', KEYS[1])
     return {-1}
   end
-  if ARGV[2] ~= '' and m[5] ~= ARGV[2] then return {0, tonumber(m[5])} end
-  if ARGV[6] ~= '' then
-    h[#h + 1] = '~u'
-    h[#h + 1] = ARGV[6]
-  end
+  if ARGV[2] ~= '' and v ~= ARGV[2] then return {0, tonumber(v)} end
+  if ARGV[6] ~= '' then user = ARGV[6] end
 end
 local n = tonumber(ARGV[9])
 local del = {}
@@ -43,6 +41,7 @@ end
 for i = 10 + 2 * n, #ARGV do del[#del + 1] = 'f:' .. ARGV[i] end
 -- unpack() is bounded by the Lua stack: fields go in chunks.
 for i = 1, #del, 1000 do redis.call('HDEL', KEYS[1], unpack(del, i, math.min(i + 999, #del))) end
+local h = {}
 for i = 0, n - 1 do
   h[#h + 1] = 'f:' .. ARGV[10 + 2 * i]
   h[#h + 1] = ARGV[11 + 2 * i]
@@ -51,21 +50,18 @@ for i = 0, n - 1 do
     h = {}
   end
 end
-local idle = tonumber(m[3])
-if ARGV[7] ~= '' then
-  idle = tonumber(ARGV[7])
-  h[#h + 1] = '~i'
-  h[#h + 1] = idle
-end
-local exp = math.min(now + idle, tonumber(m[4]))
+if ARGV[7] ~= '' then idle = ARGV[7] end
+idle = tonumber(idle)
+local exp = math.min(now + idle, abs)
 -- The live-set score runs a slack ahead of the expiry: a ZADD there only once the expiry passes it.
-local live = 0
-if not m[6] or exp > tonumber(m[6]) then
-  live = exp + math.min(tonumber(ARGV[8]), math.floor(idle / 10))
-  h[#h + 1] = '~L'
-  h[#h + 1] = live
+local write = 0
+if exp > tonumber(live) then
+  write = exp + math.min(tonumber(ARGV[8]), math.floor(idle / 10))
+  live = write
 end
+v = tonumber(v) + 1
+h[#h + 1] = '~'
+h[#h + 1] = table.concat({v, now, idle, abs, live, created, tenant, user}, '|')
 redis.call('HSET', KEYS[1], unpack(h))
-local v = redis.call('HINCRBY', KEYS[1], '~v', 1)
 redis.call('PEXPIREAT', KEYS[1], exp)
-return {1, v, exp, live}
+return {1, v, exp, write}
