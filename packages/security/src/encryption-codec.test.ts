@@ -5,6 +5,7 @@ import { createCodec } from '@cache/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { encryptionCodec, isEncryptingCodec } from './encryption-codec.js'
+import { readSealedHeader } from './format.js'
 import { Keyring } from './keyring.js'
 
 const k2025 = randomBytes(32).toString('base64')
@@ -177,5 +178,19 @@ describe('encryptionCodec', () => {
     expect(isEncryptingCodec(codec)).toBe(true)
     expect(isEncryptingCodec(createCodec())).toBe(false)
     expect(isEncryptingCodec(null)).toBe(false)
+  })
+})
+
+describe('readSealedHeader', () => {
+  it('reads the version and key id of a sealed value without a keyring; problems; undefined for other bytes', () => {
+    const ring = new Keyring({ keys: [{ id: 'k2026', key: k2026, status: 'primary' }] })
+    const sealed = encryptionCodec(ring).encode({ secret: 'never printed' })
+    expect(readSealedHeader(sealed)).toEqual({ version: 1, keyId: 'k2026' })
+    expect(readSealedHeader(sealed.subarray(0, 10))).toEqual({ version: 1, problem: 'truncated' })
+    const future = Buffer.from(sealed)
+    future[1] = 9
+    expect(readSealedHeader(future)).toEqual({ version: 9, problem: 'unknown format version 9' })
+    expect(readSealedHeader(createCodec().encode('plain'))).toBeUndefined()
+    expect(readSealedHeader(new Uint8Array([0xce]))).toBeUndefined()
   })
 })

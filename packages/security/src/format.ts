@@ -17,3 +17,26 @@ export function keyIdOf(bytes: Uint8Array): string | undefined {
   const parsed = parseHeader(bytes)
   return typeof parsed === 'string' ? undefined : parsed.keyId
 }
+
+/** What the header of a sealed (encrypted) value says (`readSealedHeader`): never the key or the plaintext. */
+export interface SealedHeader {
+  /** The layout version byte. */
+  version: number
+  /** The keyring key id that sealed it. */
+  keyId?: string
+  /** Why a value that starts like a sealed one cannot be opened (truncated, unknown version). */
+  problem?: string
+}
+
+/**
+ * Reads the header of a value sealed by the encryption codec (layout version and key id) without a keyring;
+ * undefined when the bytes do not start like a sealed value.
+ * @example
+ * readSealedHeader(await redis.get(key)) // { version: 1, keyId: 'k2026' }
+ */
+export function readSealedHeader(bytes: Uint8Array): SealedHeader | undefined {
+  if (bytes.length < 2 || bytes[0] !== CIPHER_MAGIC) return undefined
+  const parsed = parseHeader(bytes)
+  const version = bytes[1] as number
+  return typeof parsed === 'string' ? { version, problem: parsed } : { version, keyId: parsed.keyId }
+}

@@ -31,6 +31,7 @@ export {
   type SecurityErrorCode,
   UnencryptedError,
 } from './errors.js'
+export { readSealedHeader, type SealedHeader } from './format.js'
 export {
   KeyUsageCounter,
   type KeyUsageCounterOptions,
