@@ -20,6 +20,8 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
+-- The common clock token as text, made once per call (string.format is among the dearest steps here).
+local microsText = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]
 local clock = ARGV[1] == 'clock'
 local holder = ARGV[2]
 local ONE = 49 -- '1'
@@ -80,7 +82,7 @@ local function one(k, a)
   local token = tonumber(redis.call('GET', KEYS[k + 2]) or '0') + 1
   -- max(previous + 1, server time in µs): monotonic even when a restart without persistence lost the counter
   if clock then token = math.max(token, micros) end
-  local tokenText = string.format('%.0f', token)
+  local tokenText = token == micros and microsText or string.format('%.0f', token)
   local value = tokenText .. '\n' .. owner .. '\n' .. holder .. '\n' .. now .. '\n1'
   if redis.call('SET', KEYS[k + 1], value, 'NX', 'PX', ttl) then
     acquired(k, owner, tokenText, waited, fair)

@@ -13,10 +13,13 @@ local function one(k, a)
   local current = redis.call('GET', KEYS[k + 1])
   local prefix = ARGV[a + 1] .. '\n' .. ARGV[a] .. '\n'
   if not current or string.sub(current, 1, #prefix) ~= prefix then return 0 end
-  local rest, count = string.match(current, '^(.*\n)([^\n]*)$')
-  if tonumber(count) > 1 then
-    redis.call('SET', KEYS[k + 1], rest .. (tonumber(count) - 1), 'KEEPTTL')
-    return 2
+  -- Hold count 1 (ends in "\n1", the common case) needs no parsing.
+  if not (string.byte(current, -1) == 49 and string.byte(current, -2) == 10) then
+    local rest, count = string.match(current, '^(.*\n)([^\n]*)$')
+    if tonumber(count) > 1 then
+      redis.call('SET', KEYS[k + 1], rest .. (tonumber(count) - 1), 'KEEPTTL')
+      return 2
+    end
   end
   if redis.call('EXISTS', KEYS[k + 5]) == 0 then
     redis.call('DEL', KEYS[k + 1])
