@@ -271,6 +271,13 @@ export class SessionManager {
     return revoked.filter(Boolean).length
   }
 
+  /** Every tenant that ever had a session created (the set the index sweep visits), sorted. */
+  async tenants(): Promise<string[]> {
+    const key = this.#engine.keys.tenants()
+    const members = await this.#engine.conn.send<string[]>(['SMEMBERS', key], { key })
+    return members.map(String).sort()
+  }
+
   /** Active sessions, active users (HyperLogLog), creations and revocations of a tenant. */
   async stats(tenant: string): Promise<SessionStats> {
     checkTenant(tenant)

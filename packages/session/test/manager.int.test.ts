@@ -103,6 +103,7 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('SessionManager on
     expect(after.revocations - before.revocations).toBe(1)
     expect(after.activeSessions).toBe(1)
     expect(after.activeUsers).toBe(2)
+    expect(await sessions.tenants()).toContain('t-stats')
   })
 
   it('touch extends idle up to, never past, the absolute deadline; expired is never revived', async () => {
