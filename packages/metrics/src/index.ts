@@ -52,6 +52,7 @@ export {
   type GaugeOptions,
   type HistogramOptions,
   Metrics,
+  type UniquesOptions,
 } from './metrics.js'
 export { type MetricKind, validateNames } from './names.js'
 export type { MetricsOptions, Resolution, ResolvedMetricsOptions } from './options.js'

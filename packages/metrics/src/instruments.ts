@@ -165,14 +165,18 @@ export class Uniques {
     private readonly recorder: Recorder,
   ) {}
 
-  /** Adds a value (a user id, an IP…): stored only inside the HyperLogLog, never as a label. */
-  add(value: string | number): void {
-    const slot = this.recorder.slot(this.definition, '[]')
+  /**
+   * Adds a value (a user id, an IP…), counted per label set (e.g. `{ tenant }`): the value is stored only
+   * inside the HyperLogLog, never as a label.
+   */
+  add(value: string | number, labels?: Labels): void {
+    const series = seriesOf(this.definition, labels)
+    const slot = this.recorder.slot(this.definition, series)
     if (!slot) return
-    let set = slot.get('[]') as Set<string> | undefined
+    let set = slot.get(series) as Set<string> | undefined
     if (!set) {
       set = new Set()
-      slot.set('[]', set)
+      slot.set(series, set)
     }
     set.add(String(value))
   }

@@ -50,6 +50,9 @@ export interface GaugeOptions extends CounterOptions {
   collect?: () => number | GaugeSample[] | Promise<number | GaugeSample[]>
 }
 
+/** Options of `metrics.uniques()`: labels split the distinct counts (per tenant, per route), never hold the values. */
+export type UniquesOptions = CounterOptions
+
 /** Options of `metrics.histogram()`. */
 export interface HistogramOptions extends CounterOptions {
   /** `'log'`: log-spaced buckets, every quantile within 1% (relative); or fixed upper bounds. @default 'log' */
@@ -145,8 +148,11 @@ export class Metrics implements Recorder {
     return this.#define('histogram', name, options, (def) => new Histogram(def, this)) as Histogram
   }
 
-  /** Defines (or returns the existing) uniques metric (HyperLogLog per bucket). */
-  uniques(name: string, options: { help?: string } = {}): Uniques {
+  /**
+   * Defines (or returns the existing) uniques metric: distinct values (HyperLogLog per bucket and label set).
+   * @example const active = metrics.uniques('active_users', { labels: ['tenant'] }); active.add(userId, { tenant })
+   */
+  uniques(name: string, options: UniquesOptions = {}): Uniques {
     return this.#define('uniques', name, options, (def) => new Uniques(def, this)) as Uniques
   }
 
@@ -400,10 +406,7 @@ export class Metrics implements Recorder {
       for (const res of this.options.resolutions) {
         const at = Math.floor(start / res.widthMs) * res.widthMs
         const ttl = res.retentionMs + res.widthMs
-        const key =
-          def.kind === 'uniques'
-            ? uniquesKey(this.keys, def.name, res.widthMs, at)
-            : bucketKey(this.keys, def.name, res.widthMs, at)
+        const key = bucketKey(this.keys, def.name, res.widthMs, at)
         for (const [series, agg] of bucket) {
           switch (def.kind) {
             case 'counter':
@@ -419,8 +422,10 @@ export class Metrics implements Recorder {
               add(key, ttl, 'i', `${series}|count`, h.count)
               break
             }
-            default:
-              for (const v of agg as Set<string>) add(key, ttl, 'u', '', v)
+            default: {
+              const hll = uniquesKey(this.keys, def.name, res.widthMs, at, series)
+              for (const v of agg as Set<string>) add(hll, ttl, 'u', '', v)
+            }
           }
         }
       }
@@ -435,6 +440,9 @@ export class Metrics implements Recorder {
           for (const [i, c] of h.counts) add(total, 0, 'i', `${series}|${i}`, c)
           add(total, 0, num(h.sum), `${series}|sum`, h.sum)
           add(total, 0, 'i', `${series}|count`, h.count)
+        } else if (series !== '[]') {
+          // The label sets of a labelled uniques metric, so that a query finds their HyperLogLogs.
+          add(total, 0, 's', series, '1')
         }
       }
     }

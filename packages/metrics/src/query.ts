@@ -103,6 +103,16 @@ function quantileOf(fn: string): number | undefined {
   return Number(`0.${m[1]}`)
 }
 
+/** Whether a series field (JSON label values) has the filter's values at the filter's label positions. */
+function matchesLabels(series: string, filter: ReadonlyArray<readonly [number, string]>): boolean {
+  if (filter.length === 0) return true
+  let values: string[] = []
+  try {
+    values = JSON.parse(series) as string[]
+  } catch {}
+  return filter.every(([i, v]) => values[i] === v)
+}
+
 /** Runs one query: picks a resolution, reads the buckets of [from, to) and aggregates them per step. */
 export async function runQuery(
   conn: Connection,
@@ -149,12 +159,34 @@ export async function runQuery(
   const perWindow = stepMs / width
   const points: QueryPoint[] = []
 
+  const filter = query.labels
+    ? Object.entries(query.labels).map(([k, v]) => [meta.labels.indexOf(k), String(v)] as const)
+    : []
+  for (const [i] of filter)
+    if (i < 0) throw new InvalidArgumentError(PKG, 'labels', `not a label of ${query.name}`)
+
   if (meta.kind === 'uniques') {
+    // A labelled metric: the HyperLogLogs of the matching label sets (listed in the totals hash), merged.
+    let series = ['[]']
+    if (meta.labels.length > 0) {
+      const total = totalKey(keys, query.name)
+      const fields = (await conn.send<string[]>(['HKEYS', total], { key: total, readonly: true })).map(String)
+      series = fields.filter((f) => f.startsWith('[') && matchesLabels(f, filter))
+      if (series.length === 0) {
+        return {
+          name: query.name,
+          fn,
+          step: stepMs,
+          resolution: width,
+          points: windows.map((t) => ({ t, value: 0 })),
+        }
+      }
+    }
     const counts = await inChunks(
       windows.map((t) => () => {
-        const ks = Array.from({ length: perWindow }, (_, i) =>
-          uniquesKey(keys, query.name, width, t + i * width),
-        )
+        const ks: string[] = []
+        for (let i = 0; i < perWindow; i++)
+          for (const s of series) ks.push(uniquesKey(keys, query.name, width, t + i * width, s))
         return conn.send<number>(['PFCOUNT', ...ks], { key: ks[0], readonly: true })
       }),
     )
@@ -170,21 +202,12 @@ export async function runQuery(
       return conn.send(['HGETALL', key], { key, readonly: true }).then((r) => hgetallRecord<string>(r))
     }),
   )
-  const filter = query.labels
-    ? Object.entries(query.labels).map(([k, v]) => [meta.labels.indexOf(k), String(v)] as const)
-    : []
-  for (const [i] of filter)
-    if (i < 0) throw new InvalidArgumentError(PKG, 'labels', `not a label of ${query.name}`)
   const seriesCache = new Map<string, boolean>()
   const matches = (series: string): boolean => {
     if (filter.length === 0) return true
     let ok = seriesCache.get(series)
     if (ok === undefined) {
-      let values: string[] = []
-      try {
-        values = JSON.parse(series) as string[]
-      } catch {}
-      ok = filter.every(([i, v]) => values[i] === v)
+      ok = matchesLabels(series, filter)
       seriesCache.set(series, ok)
     }
     return ok

@@ -101,6 +101,51 @@ describe.each(['standalone', 'cluster'] as const)('Metrics on %s (injected clock
     expect(Math.abs(whole.points[0]!.value! - 500)).toBeLessThanOrEqual(10)
   })
 
+  it('uniques per label set (active users per tenant): counted per tenant, merged across tenants and processes', async () => {
+    const ua = a.uniques('tenant_active_users', { labels: ['tenant'] })
+    const ub = b.uniques('tenant_active_users', { labels: ['tenant'] })
+    now = T0
+    // Tenant t1: users 0-99 in a, 50-149 in b (150 distinct); t2: 40 users in b, 10 of them ids also used in t1.
+    for (let i = 0; i < 100; i++) ua.add(`u${i}`, { tenant: 't1' })
+    for (let i = 50; i < 150; i++) ub.add(`u${i}`, { tenant: 't1' })
+    for (let i = 140; i < 180; i++) ub.add(`u${i}`, { tenant: 't2' })
+    await Promise.all([a.flush(), b.flush()])
+    const q = (labels?: Record<string, string>, name = 'tenant_active_users') =>
+      a
+        .query({ name, labels, from: T0, to: T0 + 10_000, step: '10s', fn: 'count' })
+        .then((r) => r.points[0]!.value!)
+    expect(Math.abs((await q({ tenant: 't1' })) - 150)).toBeLessThanOrEqual(4)
+    expect(Math.abs((await q({ tenant: 't2' })) - 40)).toBeLessThanOrEqual(2)
+    // Without a filter: the union over tenants (u140-u149 counted once).
+    expect(Math.abs((await q()) - 180)).toBeLessThanOrEqual(5)
+    expect(await q({ tenant: 'nobody' })).toBe(0)
+    // A process that never defined it reads the label sets from Redis.
+    const c = make('c-uniques')
+    expect(
+      Math.abs(
+        (
+          await c.query({
+            name: 'tenant_active_users',
+            labels: { tenant: 't2' },
+            from: T0,
+            to: T0 + 10_000,
+            step: '10s',
+            fn: 'count',
+          })
+        ).points[0]!.value! - 40,
+      ),
+    ).toBeLessThanOrEqual(2)
+    await c.close()
+    expect(await codeOf(q({ plan: 'pro' }))).toBe('E_INVALID_ARGUMENT')
+    expect(await codeOf(Promise.resolve().then(() => ua.add('u1', { plan: 'pro' })))).toBe(
+      'E_INVALID_ARGUMENT',
+    )
+    // The user ids are in no key and no field name: only inside the HyperLogLogs.
+    const total = a.keys.tagged('tenant_active_users', 'total')
+    const fields = (await conn.send<string[]>(['HKEYS', total], { key: total })).map(String)
+    expect(fields.filter((f) => !f.startsWith('#')).sort()).toEqual(['["t1"]', '["t2"]'])
+  })
+
   it('histograms with fixed buckets: quantiles, mean, count', async () => {
     now = T0
     const h = a.histogram('job_duration_seconds', { buckets: [0.1, 1, 10] })
