@@ -1,8 +1,8 @@
 import { type Connection, connect } from '@cache/client'
 import { RedisCache } from '@cache/core'
-import { codeOf, uniquePrefix, waitFor } from '@cache/tools'
+import { codeOf, startStandalone, uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { TieredCache } from '../src/index.js'
+import { ShardedCache, TieredCache } from '../src/index.js'
 
 const { standalone } = inject('redis')
 let conn: Connection
@@ -85,9 +85,34 @@ describe('TieredCache bad batch arguments', () => {
       expect(await codeOf(cache.mset({ key: 'a', value: 'A' } as never))).toBe('E_INVALID_OPTION')
       expect(await codeOf(cache.mset([{ key: 'a', value: undefined as never }]))).toBe('E_ENCODE')
       expect(await cache.mget(['a'])).toEqual([undefined])
+      expect(await codeOf(cache.warm({ key: 'a', load: () => 'A' } as never))).toBe('E_INVALID_OPTION')
     } finally {
       await cache.close()
     }
+  })
+
+  it('ShardedCache: mget/mset refuse non-arrays, and reject with E_CLOSED after close', async () => {
+    const shard = (name: string) => ({
+      name,
+      cache: new TieredCache<unknown>(conn, { namespace: uniquePrefix(`sh-${name}`), coherence: 'none' }),
+    })
+    const shards = [shard('a'), shard('b')]
+    const sharded = new ShardedCache({ shards })
+    try {
+      await sharded.mset([
+        { key: 'x', value: 1 },
+        { key: 'y', value: 2 },
+      ])
+      expect(await sharded.mget(['x', 'y', 'z'])).toEqual([1, 2, undefined])
+      expect(await codeOf(sharded.mget('x' as never))).toBe('E_INVALID_OPTION')
+      expect(await codeOf(sharded.mset({ key: 'x', value: 1 } as never))).toBe('E_INVALID_OPTION')
+    } finally {
+      await sharded.clear()
+      await sharded.close()
+    }
+    expect(await codeOf(sharded.mget(['x']))).toBe('E_CLOSED')
+    expect(await codeOf(sharded.mset([{ key: 'x', value: 1 }]))).toBe('E_CLOSED')
+    for (const s of shards) await s.cache.close()
   })
 })
 
@@ -116,6 +141,53 @@ describe('getOrSet from a cold L1 with eagerRefresh', () => {
     } finally {
       await first.clear()
       await Promise.all([first.close(), second.close()])
+    }
+  })
+})
+
+describe('coherence messages beyond single keys', () => {
+  it('bus: deletePattern in one process evicts the matching keys of the other, and only those', async () => {
+    const namespace = uniquePrefix('busp')
+    const a = new TieredCache<string>(conn, { namespace, coherence: 'bus' })
+    const b = new TieredCache<string>(conn, { namespace, coherence: 'bus' })
+    try {
+      await Promise.all([a.ready, b.ready])
+      for (const k of ['p:1', 'p:2', 'keep']) await a.set(k, k)
+      for (const k of ['p:1', 'p:2', 'keep']) expect(await b.get(k)).toBe(k)
+      const seen: unknown[] = []
+      b.on('invalidate', (e: { parts: unknown }) => seen.push(e.parts))
+      expect(await a.deletePattern('p:*')).toBe(2)
+      await waitFor('b dropped the pattern', () => !b.cachedLocally('p:1') && !b.cachedLocally('p:2'))
+      expect(b.cachedLocally('keep')).toBe(true)
+      expect(await b.get('p:1')).toBeUndefined()
+      // The escaped parts of exactly the matching keys.
+      expect(seen.map((parts) => [...(parts as string[])].sort())).toEqual([['p%3A1', 'p%3A2']])
+      // A clear elsewhere flushes all of b's L1 (reported as 'all').
+      await a.clear()
+      await waitFor('b flushed', () => !b.cachedLocally('keep'))
+      expect(seen.at(-1)).toBe('all')
+    } finally {
+      await a.clear()
+      await Promise.all([a.close(), b.close()])
+    }
+  })
+
+  it('tracking: a FLUSHALL on the server (a null invalidation) empties every L1', async () => {
+    const server = await startStandalone()
+    const own = await connect({ url: server.url, namespace: 'flushall' })
+    const cache = new TieredCache<string>(own, { namespace: 'c', coherence: 'tracking' })
+    try {
+      await cache.ready
+      await cache.set('a', 'A')
+      expect(await cache.get('a')).toBe('A')
+      await waitFor('a in L1', async () => (await cache.get('a')) === 'A' && cache.cachedLocally('a'))
+      await own.send(['FLUSHALL'])
+      await waitFor('L1 emptied by the flush', () => !cache.cachedLocally('a'))
+      expect(await cache.get('a')).toBeUndefined()
+    } finally {
+      await cache.close()
+      await own.close()
+      await server.stop()
     }
   })
 })
