@@ -58,6 +58,7 @@ export {
   stableStringify,
 } from './helpers.js'
 export { CacheKeys } from './keys.js'
+export { KeyvCacheStore } from './keyv.js'
 export { availableMemory } from './memory.js'
 export { MemoryCache, type MemoryCacheOptions } from './memory-cache.js'
 export { RedisCache } from './redis-cache.js'
