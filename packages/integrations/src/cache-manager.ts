@@ -5,8 +5,7 @@
  * @example CacheModule.register({ isGlobal: true, stores: [cacheManagerStore(new TieredCache(conn, { namespace: 'nest' }))] })
  */
 import { type Duration, InvalidArgumentError, InvalidOptionError, parseDuration } from '@cache/client'
-import type { Cache } from '@cache/core'
-import { KeyvCacheStore } from '@cache/core/keyv'
+import { type Cache, KeyvCacheStore } from '@cache/core'
 import { Keyv } from 'keyv'
 import { MAX_ENTRY_MS, MIN_ENTRY_MS, PKG } from './defaults.js'
 
