@@ -1,15 +1,28 @@
 import { type EncryptionCodec, encryptionCodec, type Keyring } from '@cache/security'
 
+/** Opened fields remembered, and the largest stored value remembered (longer ones are opened every time). */
+const OPENED_MAX = 10_000
+const OPENED_MAX_CHARS = 4096
+
 /**
  * Encryption at rest of the session fields (each data field and the meta), through @cache/security's
  * AES-256-GCM codec. A field's AAD is the full Redis key of its session plus the field name, so a value
  * copied to another session, or to another field of the same one, fails with E_DECRYPT instead of being read.
  * Values are stored base64 (hash fields reach the scripts as strings).
+ *
+ * A session is read on every request and most of its fields do not change between requests: the JSON of
+ * recently opened or sealed values is remembered by (session key, field, ciphertext), so an unchanged field
+ * is authenticated and decrypted once, not per request. The same ciphertext under the same key and field is
+ * the same plaintext, so this answers what decryption would, as long as the key that sealed it is not
+ * disabled (checked on every hit).
  */
 export class FieldCipher {
   readonly #codec: EncryptionCodec
+  readonly #keyring: Keyring
+  readonly #opened = new Map<string, { json: string; keyId: string }>()
 
   constructor(keyring: Keyring) {
+    this.#keyring = keyring
     this.#codec = encryptionCodec(keyring, {
       inner: {
         format: 'raw',
@@ -22,11 +35,30 @@ export class FieldCipher {
 
   /** The ciphertext (base64) of one field's JSON. */
   seal(key: string, field: string, json: string): string {
-    return this.#codec.encode(json, { key: `${key}\n${field}` }).toString('base64')
+    const stored = this.#codec.encode(json, { key: `${key}\n${field}` }).toString('base64')
+    this.#remember(key, field, stored, json, this.#keyring.primaryId)
+    return stored
   }
 
   /** The JSON of one field (E_DECRYPT, E_KEY_NOT_FOUND or E_KEY_DISABLED when it cannot be opened). */
   open(key: string, field: string, stored: string): string {
-    return this.#codec.decode(Buffer.from(stored, 'base64'), { key: `${key}\n${field}` }) as string
+    const id = `${key}\n${field}\n${stored}`
+    const hit = this.#opened.get(id)
+    if (hit) {
+      const status = this.#keyring.status(hit.keyId)
+      if (status === 'primary' || status === 'enabled') return hit.json
+      this.#opened.delete(id)
+    }
+    const bytes = Buffer.from(stored, 'base64')
+    const json = this.#codec.decode(bytes, { key: `${key}\n${field}` }) as string
+    const keyId = this.#codec.keyIdOf(bytes)
+    if (keyId !== undefined) this.#remember(key, field, stored, json, keyId)
+    return json
+  }
+
+  #remember(key: string, field: string, stored: string, json: string, keyId: string): void {
+    if (stored.length > OPENED_MAX_CHARS) return
+    if (this.#opened.size >= OPENED_MAX) this.#opened.delete(this.#opened.keys().next().value!)
+    this.#opened.set(`${key}\n${field}\n${stored}`, { json, keyId })
   }
 }
