@@ -191,3 +191,44 @@ describe('coherence messages beyond single keys', () => {
     }
   })
 })
+
+describe('reads while Redis is down (own server, killed)', () => {
+  it('get, mget and getManyOrSet serve L1 entries within grace (fail-safe), and fail where L1 has nothing', async () => {
+    const server = await startStandalone()
+    const own = await connect({
+      url: server.url,
+      namespace: 'down',
+      commandTimeout: '300ms',
+      reconnect: { initialDelay: '20ms', maxDelay: '200ms' },
+      breaker: { failureThreshold: 2, resetTimeout: '200ms' },
+    })
+    own.on('error', () => {})
+    let t = 9_000_000
+    const options = { coherence: 'none', grace: '1h', now: () => t } as const
+    const cache = new TieredCache<string>(own, { namespace: 'c', ...options })
+    const strict = new TieredCache<string>(own, { namespace: 'c', ...options, failSafe: false })
+    try {
+      await cache.set('old', 'O', { ttl: '1s' })
+      await strict.set('old', 'O', { ttl: '1s' })
+      t += 5_000 // past the TTL, within grace: L1 must ask L2 first
+      await server.master.kill()
+      expect(await cache.get('old')).toBe('O')
+      expect(await cache.mget(['old', 'never'])).toEqual(['O', undefined])
+      expect(await codeOf(cache.mget(['never']))).toMatch(/^E_(UNAVAILABLE|TIMEOUT|CIRCUIT_OPEN)$/)
+      const got = await cache.getManyOrSet(['old'], () => {
+        throw new Error('the loader fails too')
+      })
+      expect(got.get('old')).toBe('O')
+      // Without fail-safe the outage is an error, stale L1 or not.
+      expect(await codeOf(strict.get('old'))).toMatch(/^E_(UNAVAILABLE|TIMEOUT|CIRCUIT_OPEN)$/)
+      expect(await codeOf(strict.getManyOrSet(['old'], (keys) => ({ [keys[0]!]: 'N' })))).toMatch(
+        /^E_(UNAVAILABLE|TIMEOUT|CIRCUIT_OPEN)$/,
+      )
+    } finally {
+      await server.master.restart()
+      await Promise.all([cache.close(), strict.close()])
+      await own.close()
+      await server.stop()
+    }
+  })
+})
