@@ -1,8 +1,9 @@
 /**
  * @cache/integrations over real HTTP on loopback, same server, same run:
  * - a response-cache hit through Express (cacheResponses) and through Hono (honoCache) against the same
- *   route uncached doing 5 ms of work (apicache, the Express peer, is not installed: the uncached route is
- *   the baseline a user weighs);
+ *   route uncached doing 5 ms of work, and through Express against apicache, the Express peer (its default
+ *   in-process memory store): cacheResponses on a TieredCache (L1 in process, Redis behind it) is the like
+ *   for like, on a RedisCache (a round trip per hit) for information;
  * - express-rate-limit with our RateLimitStore against express-rate-limit with rate-limit-redis (ioredis),
  *   both measured per HTTP request through the whole middleware.
  */
@@ -15,6 +16,8 @@ import { cacheResponses } from '@cache/integrations/express'
 import { RateLimitStore } from '@cache/integrations/express-rate-limit'
 import { honoCache } from '@cache/integrations/hono'
 import { RateLimiter } from '@cache/ratelimit'
+import { TieredCache } from '@cache/tiered'
+import apicache from 'apicache'
 import express from 'express'
 import { rateLimit } from 'express-rate-limit'
 import { Hono } from 'hono'
@@ -51,6 +54,8 @@ const get = async (url: string) => {
 export default defineSuite('integrations', async (ctx) => {
   const conn = await connect({ url: ctx.standaloneUrl, namespace: 'bench-integrations' })
   const cache = new RedisCache(conn, { namespace: 'pages' })
+  const tiered = new TieredCache(conn, { namespace: 'pages-tiered' })
+  await tiered.ready
   const io = new IORedis(ctx.standaloneUrl)
   const opts = { concurrency: 32, durationMs: 6000, rounds: 3, scale: ctx.scale }
   const measurements: Measurement[] = []
@@ -61,6 +66,18 @@ export default defineSuite('integrations', async (ctx) => {
   const body = JSON.stringify({ items: Array.from({ length: 20 }, (_, i) => ({ id: i, name: `item ${i}` })) })
   const ex = express()
   ex.get('/cached', cacheResponses({ cache, ttl: '10m' }), async (_req, res) => {
+    await work()
+    res.type('json').send(body)
+  })
+  // Handler runs per route: a hit path must not run its handler again after the warm-up request.
+  const runs = { tiered: 0, apicache: 0 }
+  ex.get('/tiered', cacheResponses({ cache: tiered, ttl: '10m' }), async (_req, res) => {
+    runs.tiered++
+    await work()
+    res.type('json').send(body)
+  })
+  ex.get('/apicache', apicache.newInstance({}).middleware('10 minutes'), async (_req, res) => {
+    runs.apicache++
     await work()
     res.type('json').send(body)
   })
@@ -81,7 +98,7 @@ export default defineSuite('integrations', async (ctx) => {
   const honoServer = serveFetch((req) => hono.fetch(req))
   servers.push(exServer, honoServer)
   const [exBase, honoBase] = await Promise.all([listen(exServer), listen(honoServer)])
-  await get(`${exBase}/cached`)
+  for (const path of ['/cached', '/tiered', '/apicache']) await get(`${exBase}${path}`)
   await get(`${honoBase}/cached`)
   const [exHit, exPlain, honoHit, honoPlain] = await measureInterleaved(
     [
@@ -95,6 +112,28 @@ export default defineSuite('integrations', async (ctx) => {
   measurements.push(exHit!, exPlain!, honoHit!, honoPlain!)
   ratios.push(ratio('Express hit vs uncached 5 ms route, c=32', exHit!.opsPerSec, exPlain!.opsPerSec, 1))
   ratios.push(ratio('Hono hit vs uncached 5 ms route, c=32', honoHit!.opsPerSec, honoPlain!.opsPerSec, 1))
+
+  // ---- against apicache (memory store): the like for like is an L1 hit -----------------------------
+  const [tieredHit, apiHit, redisHit] = await measureInterleaved(
+    [
+      { name: 'Express: cacheResponses hit, TieredCache', op: () => get(`${exBase}/tiered`) },
+      { name: 'Express: apicache hit (memory store)', op: () => get(`${exBase}/apicache`) },
+      { name: 'Express: cacheResponses hit, RedisCache', op: () => get(`${exBase}/cached`) },
+    ],
+    opts,
+  )
+  measurements.push(tieredHit!, apiHit!, redisHit!)
+  if (runs.tiered !== 1 || runs.apicache !== 1)
+    throw new Error(`hits ran their handler again: ${JSON.stringify(runs)} (expected 1 each)`)
+  ratios.push(
+    ratio('Express hit vs apicache hit, c=32 (TieredCache, L1)', tieredHit!.opsPerSec, apiHit!.opsPerSec, 1),
+    ratio(
+      'Express hit vs apicache hit, c=32 (RedisCache, a round trip; information)',
+      redisHit!.opsPerSec,
+      apiHit!.opsPerSec,
+      0,
+    ),
+  )
 
   // ---- express-rate-limit: our store vs rate-limit-redis -----------------------------------------
   const limit = 100_000_000
@@ -150,12 +189,13 @@ export default defineSuite('integrations', async (ctx) => {
   }
   await limiter.close()
   await cache.close()
+  await tiered.close()
   io.disconnect()
   await conn.close()
   return {
     suite: 'integrations',
     description:
-      'HTTP response-cache hits (Express, Hono) and express-rate-limit stores, over real HTTP on loopback',
+      'HTTP response-cache hits (Express, Hono) vs the uncached route and vs apicache, and express-rate-limit stores, over real HTTP on loopback',
     settings: { concurrency: 32, handlerWorkMs: 5 },
     measurements,
     ratios,
