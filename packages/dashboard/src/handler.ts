@@ -169,7 +169,8 @@ export function dashboard(options: DashboardOptions): DashboardHandler {
     if (req.baseUrl !== undefined && req.originalUrl !== undefined) {
       // Express: req.url is already relative to the mount point.
       mount = req.baseUrl
-      rel = raw
+      // `/dashboard` itself arrives as url '/': send the browser to `/dashboard/` like elsewhere.
+      rel = req.originalUrl.split('?')[0] === mount ? '' : raw
     } else {
       mount = o.basePath ?? ''
       if (raw !== mount && !raw.startsWith(`${mount}/`) && !raw.startsWith(`${mount}?`)) {

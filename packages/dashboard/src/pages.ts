@@ -1,17 +1,9 @@
-import {
-  decisionsOf,
-  formatBytes,
-  listQueues,
-  sampleStats,
-  type TenantSessions,
-  tenantSessions,
-  topDenied,
-  withQueue,
-} from '@cache/cli'
+import { decisionsOf, formatBytes, listQueues, sampleStats, topDenied, withQueue } from '@cache/cli'
 import { hgetallRecord } from '@cache/client'
 import { findDeadlocks, LockManager } from '@cache/locks'
 import type { BigKeysReport, Metrics } from '@cache/metrics'
 import { RateLimitKeys, RuleStore } from '@cache/ratelimit'
+import { SessionManager, type SessionStats } from '@cache/session'
 import { type Chart, chart, type LineSpec, ratio, total } from './charts.js'
 import type { ResolvedDashboardOptions } from './options.js'
 
@@ -488,11 +480,25 @@ async function queues(
   }
 }
 
+/** Every tenant's SessionStats, through @cache/session (a reader: no sweep, no keyring needed). */
+async function tenantStats(o: ResolvedDashboardOptions): Promise<Array<SessionStats & { tenant: string }>> {
+  const manager = new SessionManager(o.conn, { namespace: o.namespaces.sessions, sweepInterval: false })
+  try {
+    const tenants = await manager.tenants()
+    const out = await Promise.all(
+      tenants.map(async (tenant) => ({ tenant, ...(await manager.stats(tenant)) })),
+    )
+    return out.sort((a, b) => b.activeSessions - a.activeSessions || a.tenant.localeCompare(b.tenant))
+  } finally {
+    await manager.close()
+  }
+}
+
 async function sessions(
   o: ResolvedDashboardOptions,
   rangeMs: number,
 ): Promise<Omit<PageData, 'page' | 'at' | 'rangeMs'>> {
-  const list: TenantSessions[] = await tenantSessions(o.conn, o.namespaces.sessions)
+  const list = await tenantStats(o)
   const events = ['created', 'revoked', 'destroyed', 'regenerated', 'token-reuse']
   const charts = await Promise.all([
     chart(
@@ -508,15 +514,15 @@ async function sessions(
   return {
     figures: [
       { label: 'tenants', value: String(list.length) },
-      { label: 'active sessions', value: String(list.reduce((a, t) => a + t.active, 0)) },
-      { label: 'users today', value: String(list.reduce((a, t) => a + t.usersToday, 0)) },
+      { label: 'active sessions', value: String(list.reduce((a, t) => a + t.activeSessions, 0)) },
+      { label: 'active users', value: String(list.reduce((a, t) => a + t.activeUsers, 0)) },
     ],
     tables: [
       {
         id: 'session-tenants',
         title: 'Sessions per tenant',
-        columns: ['TENANT', 'ACTIVE', 'USERS TODAY', 'CREATED', 'REVOKED'],
-        rows: list.map((t) => [t.tenant, t.active, t.usersToday, t.created, t.revoked]),
+        columns: ['TENANT', 'ACTIVE SESSIONS', 'ACTIVE USERS', 'CREATED', 'REVOKED'],
+        rows: list.map((t) => [t.tenant, t.activeSessions, t.activeUsers, t.creations, t.revocations]),
       },
     ],
     charts,
