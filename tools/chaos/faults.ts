@@ -110,13 +110,13 @@ export const FAULTS: Fault[] = [
   {
     name: 'failover',
     description:
-      'A coordinated failover: SENTINEL FAILOVER, or CLUSTER FAILOVER on the replica of the master of slot 0',
+      'A coordinated failover: SENTINEL FAILOVER, or CLUSTER FAILOVER on the replica of the busiest master',
     topologies: ['sentinel', 'cluster'],
     redis: true,
     async inject(ctx) {
       const t = ctx.topology
       if (t.kind === 'sentinel') await t.topology.failover(60_000)
-      else if (t.kind === 'cluster') await t.topology.failover(undefined, 60_000)
+      else if (t.kind === 'cluster') await t.topology.failover(await target(ctx), 60_000)
     },
     async heal(ctx) {
       await waitTopologyHealthy(ctx.topology)

@@ -139,6 +139,7 @@ export async function runChaos(options: ChaosOptions): Promise<FaultResult[]> {
     let service: RunningService | undefined
     let worker: WorkerProcess | undefined
     try {
+      const serviceFrom = Date.now()
       const startService = await loadService()
       service = await startService({
         redis: {
@@ -155,12 +156,15 @@ export async function runChaos(options: ChaosOptions): Promise<FaultResult[]> {
         limits: { userRequests: 100_000, tenantRequests: 1_000_000 },
         log: (line: string) => o.log(`[service] ${line}`),
       })
+      o.log(`[chaos] ${kind}: service started in ${Date.now() - serviceFrom} ms`)
       const logDir = mkdtempSync(join(tmpdir(), 'cache-chaos-'))
       worker = new WorkerProcess(
         { ...connectEnv(topology), DATABASE_URL: service.databaseUrl },
         join(logDir, `worker-${kind}.log`),
       )
+      const workerFrom = Date.now()
       if (!o.inProcessWorkers) await worker.start()
+      o.log(`[chaos] ${kind}: worker started in ${Date.now() - workerFrom} ms`)
       o.log(`[chaos] ${kind}: service at ${service.url}, worker log ${worker.logFile}`)
       for (const fault of faults) {
         o.log(`[chaos] ${kind}: ${fault.name}`)

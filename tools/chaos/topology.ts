@@ -66,11 +66,16 @@ export function connectEnv(t: ChaosTopology): Record<string, string> {
   return { REDIS_CLUSTER_NODES: info.nodes.map((n) => `${n.host}:${n.port}`).join(',') }
 }
 
-/** The current master(s), for faults that target "the master". */
+/**
+ * The master a fault targets: the only one, or on a Cluster the master holding the most keys (the
+ * service's sessions share one hash tag, so one shard carries them: the fault should hit it).
+ */
 export async function primary(t: ChaosTopology): Promise<RedisNode> {
   if (t.kind === 'standalone') return t.topology.master
   if (t.kind === 'sentinel') return t.topology.master()
-  return t.topology.masterForSlot(0)
+  const masters = await t.topology.masters()
+  const sizes = await Promise.all(masters.map(async (m) => Number(await m.command(['DBSIZE']))))
+  return masters[sizes.indexOf(Math.max(...sizes))]!
 }
 
 /** Waits until the deployment is healthy again (every running node in its role, replicas linked). */
