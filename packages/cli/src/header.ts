@@ -1,4 +1,5 @@
-import { CODEC_HEADER_BYTES, CODEC_MAGIC, crc32 } from '@cache/core'
+import { readCodecHeader } from '@cache/core'
+import { readSealedHeader } from '@cache/security'
 
 /** What the header of a stored value says (no payload is decoded or printed). */
 export interface ValueHeader {
@@ -20,38 +21,19 @@ export interface ValueHeader {
   problem?: string
 }
 
-const FORMATS = ['bytes', 'string', 'JSON', 'MessagePack']
-const LZ4 = 0x08
-// @cache/security's sealed layout (packages/security/src/format.ts): magic, version, key id length, key id,
-// 12-byte nonce, ciphertext, 16-byte GCM tag. Only the header is read here; decrypting needs the keyring.
-const CIPHER_MAGIC = 0xce
-const NONCE_BYTES = 12
-const TAG_BYTES = 16
-
-/** Reads the header of a value written by an @cache codec, the encryption codec, or neither. */
+/**
+ * Reads the header of a value written by an @cache codec (@cache/core's readCodecHeader), the encryption
+ * codec (@cache/security's readSealedHeader), or neither. Decrypting would need the keyring: never done here.
+ */
 export function readHeader(bytes: Uint8Array): ValueHeader {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
-  if (buf[0] === CODEC_MAGIC && buf.length >= CODEC_HEADER_BYTES) {
-    const flags = buf[1]!
-    const body = buf.subarray(CODEC_HEADER_BYTES)
-    const h: ValueHeader = {
-      kind: 'codec',
-      bytes: buf.length,
-      version: flags >> 4,
-      format: FORMATS[flags & 0x07] ?? `format ${flags & 0x07}`,
-      compression: flags & LZ4 ? 'lz4' : 'none',
-      checksumOk: crc32(body, crc32(Uint8Array.of(flags))) === buf.readUInt32BE(2),
-    }
-    if (!h.checksumOk) h.problem = 'checksum mismatch (corrupt value)'
+  const codec = readCodecHeader(bytes)
+  if (codec) {
+    const { version, format, compression, checksumOk } = codec
+    const h: ValueHeader = { kind: 'codec', bytes: bytes.length, version, format, compression, checksumOk }
+    if (!checksumOk) h.problem = 'checksum mismatch (corrupt value)'
     return h
   }
-  if (buf[0] === CIPHER_MAGIC && buf.length >= 3) {
-    const idLen = buf[2]!
-    const end = 3 + idLen + NONCE_BYTES
-    const h: ValueHeader = { kind: 'encrypted', bytes: buf.length, version: buf[1]! }
-    if (idLen === 0 || buf.length < end + TAG_BYTES) h.problem = 'truncated'
-    else h.keyId = buf.subarray(3, 3 + idLen).toString('utf8')
-    return h
-  }
-  return { kind: 'foreign', bytes: buf.length }
+  const sealed = readSealedHeader(bytes)
+  if (sealed) return { kind: 'encrypted', bytes: bytes.length, ...sealed }
+  return { kind: 'foreign', bytes: bytes.length }
 }

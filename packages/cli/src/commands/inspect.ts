@@ -1,5 +1,5 @@
-import { type Connection, escapeGlob } from '@cache/client'
-import { CacheKeys, decode } from '@cache/core'
+import { type Connection, escapeGlob, KeyBuilder } from '@cache/client'
+import { CacheKeys, decode, parseHistoryEntry } from '@cache/core'
 import type { Command } from '../command.js'
 import { stringFlag } from '../command.js'
 import { UsageError } from '../errors.js'
@@ -32,7 +32,8 @@ export interface InspectResult {
   value?: unknown
 }
 
-const VALUE_KEY = /^(.*:)v:\{(.+)\}$/
+/** A RedisCache value key: `<cache namespace>:v:{<escaped key>}`. */
+const VALUE_KEY = /^(.+):v:\{.+\}$/
 
 function decodePart(part: string): string {
   if (part.startsWith('#')) return part
@@ -43,22 +44,28 @@ function decodePart(part: string): string {
   }
 }
 
-/** "<version>|<createdAt ms>|<bytes>" history entries (core's set-versioned.lua), without the values. */
-function versionsOf(entries: Buffer[]): { version: number; createdAt: string }[] {
-  return entries.map((e) => {
-    const head = e.subarray(0, 48).toString('latin1')
-    const [v, at] = head.split('|')
-    return { version: Number(v), createdAt: new Date(Number(at)).toISOString() }
-  })
+/** The CacheKeys of the RedisCache a value key belongs to (core's layout), or undefined when it is not one. */
+function cacheKeysOf(key: string): { keys: CacheKeys; part: string } | undefined {
+  const ns = VALUE_KEY.exec(key)?.[1]
+  if (!ns) return undefined
+  let keys: CacheKeys
+  try {
+    keys = new CacheKeys(new KeyBuilder(ns))
+  } catch {
+    return undefined // not a namespace @cache could have written
+  }
+  const part = keys.partOf(key)
+  return part === undefined ? undefined : { keys, part }
 }
 
-async function tagsOf(conn: Connection, prefix: string, valueKey: string): Promise<string[]> {
+async function tagsOf(conn: Connection, keys: CacheKeys, valueKey: string): Promise<string[]> {
   const tags: string[] = []
-  const match = `${escapeGlob(`${prefix}t:{`)}*}`
-  for await (const b of scanEveryMaster(conn, { match, count: 1000, rate: 0 })) {
+  // keys.tag('') is `<ns>:t:{}`: every tag index starts with it without the closing brace.
+  const start = keys.tag('').slice(0, -1)
+  for await (const b of scanEveryMaster(conn, { match: `${escapeGlob(start)}*}`, count: 1000, rate: 0 })) {
     const member = await Promise.all(b.keys.map((t) => b.node.send<number>(['SISMEMBER', t, valueKey])))
     b.keys.forEach((t, i) => {
-      if (Number(member[i]) === 1) tags.push(decodePart(t.slice(prefix.length + 3, -1)))
+      if (Number(member[i]) === 1) tags.push(decodePart(t.slice(start.length, -1)))
     })
   }
   return tags.sort()
@@ -88,20 +95,22 @@ export async function inspectKey(conn: Connection, key: string, withValue: boole
       if (withValue && r.header.kind === 'codec' && r.header.checksumOk) r.value = decode(bytes)
     }
   }
-  const m = VALUE_KEY.exec(key)
-  if (m) {
-    const prefix = m[1]!
-    const part = m[2]!
+  const entry = cacheKeysOf(key)
+  if (entry) {
+    const { keys, part } = entry
     const [history, dependants, tags] = await Promise.all([
-      conn.send<Buffer[]>(['LRANGE', `${prefix}h:{${part}}`, '0', '-1'], { key, buffers: true }),
-      conn.send<number>(['SCARD', `${prefix}d:{${part}}`], { key }),
-      tagsOf(conn, prefix, key),
+      conn.send<Buffer[]>(['LRANGE', keys.history(part), '0', '-1'], { key, buffers: true }),
+      conn.send<number>(['SCARD', keys.dependants(part)], { key }),
+      tagsOf(conn, keys, key),
     ])
     r.cache = {
-      prefix,
+      prefix: keys.prefix,
       key: decodePart(part),
       tags,
-      versions: versionsOf(history ?? []),
+      versions: (history ?? []).flatMap((raw) => {
+        const v = parseHistoryEntry(raw)
+        return v ? [{ version: v.version, createdAt: new Date(v.createdAt).toISOString() }] : []
+      }),
       dependants: Number(dependants),
     }
   }
