@@ -46,7 +46,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['packages/*/test/**/*.int.test.ts', 'tools/test/**/*.int.test.ts'],
+          include: [
+            'packages/*/test/**/*.int.test.ts',
+            'tools/test/**/*.int.test.ts',
+            'examples/*/test/**/*.int.test.ts',
+          ],
           globalSetup: ['tools/src/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
