@@ -35,8 +35,14 @@ function seedQueue(conn: Connection) {
 }
 
 /** Seeds caches, limits, locks, a queue with dead letters and sessions under the connection's namespace. */
-export async function seed(conn: Connection, options: { deadLetters?: number } = {}): Promise<Seeded> {
-  const metrics = new Metrics(conn, { flushInterval: '1s' })
+export async function seed(
+  conn: Connection,
+  options: { deadLetters?: number; clock?: () => number } = {},
+): Promise<Seeded> {
+  const metrics = new Metrics(conn, {
+    flushInterval: '1s',
+    ...(options.clock ? { clock: options.clock } : {}),
+  })
   const stop = instrument(metrics)
   const cache = new RedisCache(conn, { namespace: 'catalog' })
   const users = new RedisCache(conn, { namespace: 'users' })
