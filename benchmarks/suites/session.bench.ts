@@ -51,6 +51,18 @@ async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0
 }
 
+/**
+ * CPU time of this process per request (user + system, µs) over `n` requests at concurrency 64: on a shared
+ * machine a steadier figure than throughput, which also depends on what else runs. Redis's own CPU is not in
+ * it (see docs/sessions.md#performance for both).
+ */
+async function cpuPerRequest(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  const before = process.cpuUsage()
+  await inParallel(n, 64, fn)
+  const used = process.cpuUsage(before)
+  return Math.round(((used.user + used.system) / n) * 10) / 10
+}
+
 async function inParallel(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
   let next = 0
   await Promise.all(
@@ -117,7 +129,12 @@ export default defineSuite('session', async (ctx) => {
         op: (w: number, i: number) => request(oursLazy, sid(w, i), change),
       })
     }
-    const [a, b, c, d] = await measureInterleaved(contenders, opts)
+    const measured = await measureInterleaved(contenders, opts)
+    for (const [k, contender] of contenders.entries()) {
+      const n = Math.max(1000, Math.round(5000 * ctx.scale))
+      measured[k]!.extra = { cpuUsPerRequest: await cpuPerRequest(n, (i) => contender.op(i % 64, i)) }
+    }
+    const [a, b, c, d] = measured
     measurements.push(a!, b!, c!)
     ratios.push(ratio(`request (${label}) c=64 vs connect-redis`, a!.opsPerSec, b!.opsPerSec, 1.0))
     ratios.push(ratio(`request (${label}) encrypted c=64 vs connect-redis`, c!.opsPerSec, b!.opsPerSec, 0.85))
@@ -196,6 +213,8 @@ export default defineSuite('session', async (ctx) => {
     description:
       'express-session store calls per request at concurrency 64 on one local redis-server: @cache/session SessionStore (plain and encrypted with AES-256-GCM) vs connect-redis 9 on node-redis, a request that changes its session (get + set) and one that does not (get + touch, rolling; also with touchAfter 1m); then revoking one user’s 10 sessions among 100,000 (20,000 with --quick): revokeUser (per-user index) vs connect-redis all() (SCAN + MGET) + destroy. Targets: >= 1.0x throughput plain, >= 0.85x encrypted, >= 100x on revocation.',
     settings: { concurrency, rounds: 3, sessions: sids.length, revokeAmong: total },
+    // extra.cpuUsPerRequest of each request measurement: this process's CPU per request (steadier than
+    // throughput on a shared machine).
     measurements,
     ratios,
   }
