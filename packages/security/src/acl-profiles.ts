@@ -19,6 +19,7 @@ export const ACL_PACKAGES = [
   'queue',
   'metrics',
   'security',
+  'integrations',
 ] as const
 
 /** A package `generateAcl` can grant. */
@@ -334,6 +335,8 @@ export const ACL_PROFILES: Readonly<Record<AclPackage, AclProfile>> = {
       'PEXPIRE {k} 1000',
       'PFADD {k} e',
       'PFCOUNT {k}',
+      // Labelled uniques list their label sets in the totals hash.
+      'HKEYS {k}',
       // The big-keys report (TYPE, PTTL and MEMORY USAGE of sampled keys, inside the granted patterns).
       'TYPE {k}',
       'PTTL {k}',
@@ -369,6 +372,26 @@ export const ACL_PROFILES: Readonly<Record<AclPackage, AclProfile>> = {
     ],
     keys: ['namespace'],
     channels: false,
+  },
+  integrations: {
+    // The shared CircuitBreaker (its hash, its scripts' server clock, state changes on its channel); the
+    // response and SQL caches are RedisCaches (core). RateLimitStore, withRateLimit and withSession need
+    // ratelimit and session granted too.
+    probes: [
+      'HGET {k} f',
+      'HMGET {k} f',
+      'HSET {k} f v',
+      'HDEL {k} f',
+      'HINCRBY {k} f 1',
+      'HKEYS {k}',
+      'DEL {k}',
+      'PEXPIRE {k} 1000',
+      'TIME',
+      'PUBLISH {c} m',
+    ],
+    requires: ['core'],
+    keys: ['namespace'],
+    channels: true,
   },
 }
 
