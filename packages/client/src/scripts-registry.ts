@@ -6,8 +6,12 @@ import type { Arg } from './types.js'
 
 /** Options of `conn.defineScript()`. */
 export interface ScriptOptions {
-  /** How many KEYS the script takes; calls with another count are rejected. */
-  keys: number
+  /**
+   * How many KEYS the script takes; calls with another count are rejected. `{ multipleOf: n }`: any non-zero
+   * multiple of n, for a script that takes a batch of requests of n keys each (one name, one sha, whatever the
+   * batch size, so instrumentation sees one command).
+   */
+  keys: number | { multipleOf: number }
   /** Bulk strings come back as Buffers. @default false */
   buffers?: boolean
   /** Allow keys in different cluster slots (standalone-only scripts). @default false */
@@ -37,6 +41,14 @@ function sameHashTag(keys: ReadonlyArray<string>): boolean {
   if (tag === undefined) return false
   for (let i = 1; i < keys.length; i++) if (hashTagOf(keys[i]!) !== tag) return false
   return true
+}
+
+function keyCountOk(want: ScriptOptions['keys'], got: number): boolean {
+  return typeof want === 'number' ? got === want : got > 0 && got % want.multipleOf === 0
+}
+
+function describeKeys(want: ScriptOptions['keys']): string {
+  return typeof want === 'number' ? String(want) : `a non-zero multiple of ${want.multipleOf}`
 }
 
 /** How a script reaches the server: one command on the guarded path. */
@@ -76,10 +88,10 @@ export class ScriptRegistry {
     const command = `EVALSHA ${name}`
     const send = this.#send
     const fn = async (keys: ReadonlyArray<string>, args: ReadonlyArray<Arg | number> = []): Promise<T> => {
-      if (keys.length !== options.keys) {
+      if (!keyCountOk(options.keys, keys.length)) {
         throw new CacheError(
           'E_INVALID_ARGUMENT',
-          `${TAG} script "${name}" takes ${options.keys} keys, got ${keys.length}`,
+          `${TAG} script "${name}" takes ${describeKeys(options.keys)} keys, got ${keys.length}`,
         )
       }
       if (!options.crossSlot && keys.length > 1 && !sameHashTag(keys)) {

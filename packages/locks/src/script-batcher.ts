@@ -14,7 +14,7 @@ interface Pending<R> {
 
 /** How a batch script is called and its reply split. */
 export interface BatchScript<R> {
-  /** Script name; a call with n > 1 requests is `<name>*<n>`. */
+  /** Script name (registered once, whatever the batch size). */
   name: string
   lua: string
   /** KEYS per request. */
@@ -32,17 +32,21 @@ export interface BatchScript<R> {
  * timeout) rejects its whole batch, as it would each of the commands sent separately.
  */
 export class ScriptBatcher<R> {
-  readonly #conn: Connection
   readonly #s: BatchScript<R>
   readonly #cluster: boolean
-  readonly #fns: Array<ScriptFn<unknown[]> | undefined> = []
+  readonly #fn: ScriptFn<unknown[]>
   #queues = new Map<number, Pending<R>[]>()
   #scheduled = false
 
   constructor(conn: Connection, script: BatchScript<R>) {
-    this.#conn = conn
     this.#s = script
     this.#cluster = conn.topology === 'cluster'
+    // One definition for every batch size: one name in the instrumentation, one sha on the server.
+    this.#fn = conn.defineScript<unknown[]>(script.name, script.lua, {
+      keys: { multipleOf: script.keysPerRequest },
+      // One server holds every key (standalone, Sentinel); a cluster batch is one slot.
+      crossSlot: !this.#cluster,
+    })
   }
 
   /** Queues one request (`keys` share one slot) for the end of this tick. */
@@ -72,20 +76,6 @@ export class ScriptBatcher<R> {
     }
   }
 
-  #fn(n: number): ScriptFn<unknown[]> {
-    let fn = this.#fns[n]
-    if (!fn) {
-      const s = this.#s
-      fn = this.#conn.defineScript<unknown[]>(n === 1 ? s.name : `${s.name}*${n}`, s.lua, {
-        keys: n * s.keysPerRequest,
-        // One server holds every key (standalone, Sentinel); a cluster batch is one slot.
-        crossSlot: !this.#cluster,
-      })
-      this.#fns[n] = fn
-    }
-    return fn
-  }
-
   async #send(batch: Pending<R>[]): Promise<void> {
     const s = this.#s
     let reply: unknown[]
@@ -96,7 +86,7 @@ export class ScriptBatcher<R> {
         for (const k of p.keys) keys.push(k)
         for (const a of p.args) args.push(a)
       }
-      reply = await this.#fn(batch.length)(keys, args)
+      reply = await this.#fn(keys, args)
     } catch (err) {
       for (const p of batch) p.reject(err)
       return
