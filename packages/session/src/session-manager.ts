@@ -46,7 +46,10 @@ export interface SessionInfo {
 
 /** Counters of one tenant, from `stats()`. */
 export interface SessionStats {
-  /** Sessions not expired (from the tenant's live set, swept on read). */
+  /**
+   * Sessions not expired (from the tenant's live set, swept on read). The set keeps an upper bound of each
+   * expiry (up to idle / 10, at most a minute, ahead), so a session that just idled out may count that long.
+   */
   activeSessions: number
   /** Distinct users with a session created today or yesterday (UTC; HyperLogLog, ±0.81%). */
   activeUsers: number

@@ -104,6 +104,27 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('encryption and ke
     expect(await codeOf(unknown.get(s.id, { tenant: 't1' }))).toBe('E_KEY_NOT_FOUND')
   })
 
+  it('a field already opened in this process is refused once its key is disabled (the opened-field cache)', async () => {
+    const ring = new Keyring({ keys: [{ id: 'a', key: key(), status: 'primary' }] })
+    const store = new SessionStore(conn, {
+      namespace: 'dis',
+      tenant: 'web',
+      encryption: ring,
+      hashKey: 'a-pinned-hash-key-of-16+',
+      sweepInterval: false,
+    })
+    const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), path: '/' }
+    await call((cb) => store.set('dis-sid', { cookie, secret: 's' } as never, cb))
+    // Read twice: the second read is served from what the first one opened.
+    await call((cb) => store.get('dis-sid', cb as never))
+    expect(await call<Record<string, unknown>>((cb) => store.get('dis-sid', cb as never))).toMatchObject({
+      secret: 's',
+    })
+    ring.add({ id: 'b', key: key() }).promote('b').disable('a')
+    expect(await codeOf(call((cb) => store.get('dis-sid', cb as never)))).toBe('E_KEY_DISABLED')
+    await store.close()
+  })
+
   it('the express-session store encrypts too, and merges fields as without', async () => {
     const store = new SessionStore(conn, { tenant: 'web', encryption: keyring })
     const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), path: '/' }
