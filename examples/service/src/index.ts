@@ -9,9 +9,10 @@
  */
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { isUnavailable } from '@cache/client'
+import { dashboard } from '@cache/dashboard'
 import { prometheusText } from '@cache/metrics/prometheus'
 import { rateLimit } from '@cache/ratelimit/express'
 import express, { type NextFunction, type Request, type Response } from 'express'
@@ -44,30 +45,6 @@ export interface RunningService {
   family: Family
   /** Closes HTTP, workers, connections and the database. Idempotent. */
   close(): Promise<void>
-}
-
-type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void
-
-/**
- * The dashboard mount point. @cache/dashboard (packages/dashboard, another helper's work) exports
- * `dashboard({ conn, metrics, auth: { token }, readOnly })`, a node:http handler; until it exists this
- * answers 503 naming what is missing. The import is by a variable so the service builds without it.
- */
-async function dashboardHandler(f: Family, token: string): Promise<NodeHandler> {
-  const specifier = '@cache/dashboard'
-  try {
-    const mod = (await import(specifier)) as { dashboard?: (o: unknown) => NodeHandler }
-    if (typeof mod.dashboard === 'function') {
-      return mod.dashboard({ conn: f.conn, metrics: f.metrics, auth: { token }, readOnly: false })
-    }
-  } catch {}
-  return (_req, res) => {
-    res.statusCode = 503
-    res.setHeader('content-type', 'application/json')
-    res.end(
-      JSON.stringify({ error: { code: 'E_UNAVAILABLE', message: '@cache/dashboard is not available yet' } }),
-    )
-  }
 }
 
 /** Starts the service. */
@@ -120,9 +97,20 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     res.type('text/plain; version=0.0.4').send(await prometheusText(f.metrics))
   })
 
-  // Mount point of @cache/dashboard (token-protected by the handler itself).
-  const dash = await dashboardHandler(f, dashboardToken)
-  app.use('/dashboard', (req, res, next) => dash(req, res, next))
+  // @cache/dashboard: token-protected by the handler itself; its actions may invalidate contact tags and
+  // revoke a user's sessions (users are `<tenant>:<id>` in the one `crm` session tenant).
+  app.use(
+    '/dashboard',
+    dashboard({
+      conn: f.conn,
+      metrics: f.metrics,
+      auth: { token: dashboardToken },
+      readOnly: false,
+      caches: { contacts: f.cache },
+      sessions: f.store.sessions,
+      namespaces: { queues: 'jobs' },
+    }),
+  )
 
   const sessions = session({
     name: 'sid',
