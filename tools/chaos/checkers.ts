@@ -24,6 +24,7 @@ export function checkLatency(
   const hung = records.filter((r) => r.status === -1).length
   const over = records.filter((r) => latencyOf(r) > boundMs)
   const worst = over.sort((a, b) => latencyOf(b) - latencyOf(a))[0]
+  const slowest = [...records].sort((a, b) => latencyOf(b) - latencyOf(a))[0]
   return {
     p50: percentile(values, 50),
     p99: percentile(values, 99),
@@ -32,7 +33,7 @@ export function checkLatency(
     check: {
       name: 'no hang (max latency within the timeouts)',
       ok: over.length === 0 && hung === 0,
-      value: `max ${max} ms, bound ${boundMs} ms`,
+      value: `max ${max} ms${slowest ? ` (${slowest.route})` : ''}, bound ${boundMs} ms`,
       detail: worst
         ? `${over.length} over the bound, worst ${worst.route} ${latencyOf(worst)} ms`
         : undefined,

@@ -20,6 +20,7 @@ import {
   overAdmissions,
   type PolicyRule,
   parsePolicy,
+  percentile,
   recoveryTime,
 } from './checkers.js'
 import { type Fault, type FaultContext, faultsFor } from './faults.js'
@@ -74,12 +75,14 @@ export interface ChaosOptions {
    */
   inProcessWorkers?: boolean
   log?: (line: string) => void
+  /** Called with the running service before the faults (to try a change of the service without editing it). */
+  onService?: (service: unknown) => void
   /** Called with each fault's result as soon as it is known. */
   onResult?: (r: FaultResult) => void
 }
 
-type Resolved = Required<Omit<ChaosOptions, 'faults' | 'onResult' | 'latencyBoundMs'>> &
-  Pick<ChaosOptions, 'faults' | 'onResult'> & { latencyBoundMs: number }
+type Resolved = Required<Omit<ChaosOptions, 'faults' | 'onResult' | 'onService' | 'latencyBoundMs'>> &
+  Pick<ChaosOptions, 'faults' | 'onResult' | 'onService'> & { latencyBoundMs: number }
 
 /**
  * The service's longest wait on Redis that is not a command round trip: the invoice mutex's `waitTimeout`
@@ -116,6 +119,7 @@ function resolve(options: ChaosOptions): Resolved {
     inProcessWorkers: options.inProcessWorkers ?? false,
     log: options.log ?? (() => {}),
     onResult: options.onResult,
+    onService: options.onService,
   }
 }
 
@@ -156,6 +160,7 @@ export async function runChaos(options: ChaosOptions): Promise<FaultResult[]> {
         limits: { userRequests: 100_000, tenantRequests: 1_000_000 },
         log: (line: string) => o.log(`[service] ${line}`),
       })
+      o.onService?.(service)
       o.log(`[chaos] ${kind}: service started in ${Date.now() - serviceFrom} ms`)
       const logDir = mkdtempSync(join(tmpdir(), 'cache-chaos-'))
       worker = new WorkerProcess(
@@ -319,8 +324,15 @@ async function check(
     },
     { timeoutMs: o.jobWaitMs, intervalMs: 250 },
   ).catch(() => undefined)
-  const { rows: runRows } = await service.db.query<{ job_id: string; n: number; retries: number }>(
-    'select job_id, count(*)::int as n, count(*) filter (where attempt > 1)::int as retries from job_runs where job_id = any($1) group by job_id',
+  const { rows: runRows } = await service.db.query<{
+    job_id: string
+    n: number
+    retries: number
+    spread: number
+  }>(
+    `select job_id, count(*)::int as n, count(*) filter (where attempt > 1)::int as retries,
+       (extract(epoch from max(at) - min(at)) * 1000)::int as spread
+     from job_runs where job_id = any($1) group by job_id`,
     [acked],
   )
   const jobs = checkJobs(acked, done, new Map(runRows.map((r) => [r.job_id, Number(r.n)])))
@@ -330,7 +342,10 @@ async function check(
   if (jobs.duplicateRuns > 0)
     jobs.check.detail = [
       jobs.check.detail,
-      `duplicates: ${retries} retries (attempt > 1), ${jobs.duplicateRuns - retries} re-runs of one attempt`,
+      `duplicates: ${retries} retries (attempt > 1), ${jobs.duplicateRuns - retries} re-runs of one attempt, first to last run p50 ${percentile(
+        runRows.filter((r) => Number(r.n) > 1).map((r) => Number(r.spread)),
+        50,
+      )} ms`,
     ]
       .filter(Boolean)
       .join('; ')

@@ -1,15 +1,13 @@
 /** The service's job worker as a child process (examples/service/src/worker.ts), so it can be SIGKILLed. */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs'
+import { createWriteStream, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { trackPid, untrackPid } from '../src/harness/process-registry.js'
 import { waitFor } from '../src/harness/wait.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const SERVICE_WORKER = join(root, 'examples/service/src/worker.ts')
-/** The service's worker; the chaos suite's stand-in (same job handlers) until the service has one. */
-const WORKER = existsSync(SERVICE_WORKER) ? SERVICE_WORKER : join(root, 'tools/chaos/worker-fixture.ts')
+const WORKER = join(root, 'examples/service/src/worker.ts')
 
 /** A restartable worker process; its output goes to `logFile`. */
 export class WorkerProcess {
