@@ -1,6 +1,6 @@
 import diagnostics from 'node:diagnostics_channel'
 import { InvalidArgumentError } from '@cache/client'
-import type { Labels } from './instruments.js'
+import { type Labels, seriesOf } from './instruments.js'
 import type { Metrics } from './metrics.js'
 
 const PKG = '@cache/metrics'
@@ -41,6 +41,38 @@ export interface ChannelBinding {
   map(message: Message): Labels
   /** Histograms: the observed value (seconds); counters: the increment (1 without it; ≤ 0 adds nothing). */
   value?(message: Message): number
+  /**
+   * Counters on a hot path (a message per cache read): the message fields that determine `map`'s result,
+   * so the series is built once per distinct combination instead of once per message.
+   */
+  memoFields?: readonly [string, string, string]
+}
+
+/** Most memoised series per binding: beyond, messages take the plain path (labels are bounded anyway). */
+const MEMO_MAX = 4_096
+
+/** The fields of a `{ namespace, tier, outcome }` read message. */
+const READ_FIELDS = ['namespace', 'tier', 'outcome'] as const
+
+type Memo = Map<unknown, Map<unknown, Map<unknown, string>>>
+
+/** The memoised series of a message (three nested lookups of the field values: no string is built). */
+function memoised(memo: Memo, fields: readonly [string, string, string], m: Message): string | undefined {
+  return memo.get(m[fields[0]])?.get(m[fields[1]])?.get(m[fields[2]])
+}
+
+function memoise(memo: Memo, fields: readonly [string, string, string], m: Message, series: string): void {
+  let a = memo.get(m[fields[0]])
+  if (!a) {
+    a = new Map()
+    memo.set(m[fields[0]], a)
+  }
+  let b = a.get(m[fields[1]])
+  if (!b) {
+    b = new Map()
+    a.set(m[fields[1]], b)
+  }
+  b.set(m[fields[2]], series)
 }
 
 /** A label value from a message field: short, bounded-looking strings only; anything else is 'other'. */
@@ -91,6 +123,7 @@ export const CHANNEL_BINDINGS: readonly ChannelBinding[] = [
       tier: bounded(m.tier, 'redis'),
       outcome: bounded(m.outcome),
     }),
+    memoFields: READ_FIELDS,
   },
   {
     channel: 'cache:core:invalidate',
@@ -116,6 +149,7 @@ export const CHANNEL_BINDINGS: readonly ChannelBinding[] = [
               tier: bounded(m.tier, 'l1'),
               outcome: bounded(m.outcome),
             }),
+            memoFields: READ_FIELDS,
           }
         : {
             channel: `cache:tiered:${event}`,
@@ -269,8 +303,20 @@ export function instrument(metrics: Metrics, options: InstrumentOptions = {}): (
     if (binding.kind === 'counter') {
       const counter = metrics.counter(binding.metric, { help: binding.help, labels: binding.labels })
       const by = binding.value
+      const fields = binding.memoFields
+      const memo: Memo = new Map()
+      let memoCount = 0
       onMessage = (message) => {
         if (!message || typeof message !== 'object') return
+        if (fields) {
+          const m = message as Message
+          let series = memoised(memo, fields, m)
+          if (series === undefined) {
+            series = seriesOf(counter.definition, binding.map(m))
+            if (memoCount++ < MEMO_MAX) memoise(memo, fields, m, series)
+          }
+          return counter.incSeries(series, 1)
+        }
         if (!by) return counter.inc(binding.map(message as Message))
         const n = by(message as Message)
         if (n > 0 && Number.isFinite(n)) counter.inc(n, binding.map(message as Message))

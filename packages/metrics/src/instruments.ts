@@ -90,7 +90,11 @@ export class Counter {
     if (!(amount >= 0) || !Number.isFinite(amount)) {
       throw new InvalidArgumentError(PKG, 'by', `must be a finite number ≥ 0, got ${amount}`)
     }
-    const series = seriesOf(this.definition, labels)
+    this.incSeries(seriesOf(this.definition, labels), amount)
+  }
+
+  /** Adds `amount` (checked by the caller) to a series field built by `seriesOf`. @internal */
+  incSeries(series: string, amount: number): void {
     const slot = this.recorder.slot(this.definition, series)
     if (!slot) return
     // A mutable cell: adding to it allocates nothing (a Map of plain numbers would box each new value).

@@ -115,11 +115,14 @@ export class Metrics implements Recorder {
   #flushing: Promise<FlushResult> | undefined
   #closed: Promise<void> | undefined
   #final = false
+  /** The real clock: the current bucket ends by a timer instead of a clock read per record. */
+  readonly #coarse: boolean
   #dropped: Counter | undefined
 
   constructor(conn: Connection, options: MetricsOptions = {}) {
     this.options = resolveOptions(options, `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`)
     this.#conn = conn
+    this.#coarse = this.options.clock === Date.now
     this.keys = conn.keys.child(this.options.namespace)
     this.#script = conn.defineScript<number>('metrics-flush', flushLua, { keys: 2 })
     // Keys vary per batch: the script function checks the count, so it is wrapped per call below.
@@ -269,20 +272,34 @@ export class Metrics implements Recorder {
   slot(def: MetricDefinition, series: string): Map<string, unknown> | undefined {
     const state = this.#metrics.get(def.name)
     if (!state || this.#final) return undefined
-    const now = this.options.clock()
     let bucket = state.bucket
-    // The hot path: the same finest bucket as the previous call (reset by every seal).
-    if (!bucket || now < state.bucketStart || now >= state.bucketStart + state.bucketWidth) {
-      const width = this.options.resolutions[0]!.widthMs
-      const start = Math.floor(now / width) * width
-      bucket = state.current.get(start)
-      if (!bucket) {
-        bucket = new Map()
-        state.current.set(start, bucket)
+    // The hot path: the same finest bucket as the previous call (reset by every seal). With the real
+    // clock, a timer ends the bucket at its boundary, so a record reads no clock at all (a clock read is
+    // most of an inc's cost, several hundred ns on some virtual machines); a late timer only moves a few
+    // records of the boundary into the bucket before. An injected clock is read on every record.
+    if (!bucket || !this.#coarse) {
+      const now = this.options.clock()
+      if (!bucket || now < state.bucketStart || now >= state.bucketStart + state.bucketWidth) {
+        const width = this.options.resolutions[0]!.widthMs
+        const start = Math.floor(now / width) * width
+        bucket = state.current.get(start)
+        if (!bucket) {
+          bucket = new Map()
+          state.current.set(start, bucket)
+        }
+        state.bucket = bucket
+        state.bucketStart = start
+        state.bucketWidth = width
+        if (this.#coarse) {
+          const current = bucket
+          setTimeout(
+            () => {
+              if (state.bucket === current) state.bucket = undefined
+            },
+            start + width - now,
+          ).unref()
+        }
       }
-      state.bucket = bucket
-      state.bucketStart = start
-      state.bucketWidth = width
     }
     if (!bucket.has(series) && !state.series.has(series)) {
       if (state.series.size >= this.options.maxSeries) {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Connection } from '@cache/client'
-import { codeOf, codeOfSync } from '@cache/tools'
+import { codeOf, codeOfSync, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AlertNotification, type AlertRule, Metrics } from '../src/index.js'
 import { sharedConnection } from './helpers.js'
@@ -237,5 +237,34 @@ describe('edge cases of queries and alert delivery (standalone, injected clock)'
       expect(errors).toHaveLength(1)
       expect(errors[0]!.message).not.toMatch(/^webhook answered/)
     })
+  })
+})
+
+describe('the real clock (no clock read per record)', () => {
+  it('records on each side of a bucket boundary land in their own buckets', async () => {
+    const conn = await sharedConnection('standalone')
+    const m = new Metrics(conn, { id: 'real-clock', resolutions: { '1s': '1h' }, flushInterval: '1h' })
+    try {
+      const c = m.counter('edge_real_clock_total')
+      // Start just after a boundary, so the first records are well inside their bucket.
+      await waitFor('just past a second', () => Date.now() % 1000 < 200, { intervalMs: 5 })
+      const first = Math.floor(Date.now() / 1000) * 1000
+      c.inc(2)
+      await waitFor('the next second', () => Date.now() >= first + 1_100, { intervalMs: 20 })
+      c.inc(3)
+      await m.flush()
+      const r = await m.query({
+        name: 'edge_real_clock_total',
+        from: first,
+        to: first + 3_000,
+        step: '1s',
+        fn: 'increase',
+      })
+      expect(r.points[0]).toEqual({ t: first, value: 2 })
+      expect(r.points.slice(1).reduce((a, p) => a + (p.value ?? 0), 0)).toBe(3)
+    } finally {
+      await m.close()
+      await conn.close()
+    }
   })
 })
