@@ -100,7 +100,8 @@ describe('codec', () => {
     const c = createCodec({ compressThreshold: 64 })
     fc.assert(
       fc.property(
-        jsonValue,
+        // Values MessagePack refuses to encode (an own "__proto__" key: E_ENCODE, tested above) have no bytes.
+        jsonValue.filter((v) => !hasProtoKey(v, 0)),
         fc.nat(),
         fc.integer({ min: 1, max: 255 }),
         fc.boolean(),
