@@ -121,7 +121,6 @@ export function authRoutes(f: Family, router: Router): void {
     // The same answer for unknown users: no account enumeration.
     if (!user) return void res.status(202).json({ sent: true })
     const code = await f.codes.issue(otpSubject(user))
-    f.log(`login code for ${user.email}: ${code}`)
     res.status(202).json({ sent: true, ...(f.options.devCodes ? { devCode: code } : {}) })
   })
 

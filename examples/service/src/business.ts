@@ -133,6 +133,7 @@ export function businessRoutes(f: Family, router: Router): void {
       name: job.name,
       state,
       attempts: job.attemptsMade,
+      deadLettered: state === 'failed' && job.attemptsMade >= (job.opts.attempts ?? 1),
       runs: rows[0]?.runs ?? 0,
       done: (rows[0]?.done ?? 0) > 0,
       ...(job.failedReason ? { failedReason: job.failedReason } : {}),

@@ -112,6 +112,12 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     }),
   )
 
+  // A touch is best-effort (the next request extends the session again). express-session passes a failed
+  // touch to next(err) after the response has started, and Express then destroys the socket: while Redis
+  // is unreachable the client got a connection reset instead of the answer. Found by the chaos suite
+  // (tools/chaos, docs/reliability.md "Findings").
+  const touch = f.store.touch.bind(f.store)
+  f.store.touch = (sid, sess, cb) => touch(sid, sess, (err) => cb?.(err && isUnavailable(err) ? null : err))
   const sessions = session({
     name: 'sid',
     store: f.store,

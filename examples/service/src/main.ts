@@ -63,10 +63,12 @@ async function main(): Promise<void> {
   console.log(`
 CRM service ready in ${Math.round(performance.now() - t0)} ms (${s.family.db.kind}, Redis ${s.family.conn.topology})
   API        ${s.url}/api   (try: curl ${s.url}/healthz)
-  Dashboard  ${s.dashboardUrl}?token=${s.dashboardToken}
+  Dashboard  ${s.dashboardUrl}/   (sign in with the token below, or send Authorization: Bearer <token>)
   Token      ${s.dashboardToken}
   Metrics    ${s.url}/metrics
   WebSocket  ${s.url.replace('http', 'ws')}/ws
+  Database   ${s.databaseUrl.replace(/\/\/[^@/]*@/, '//…@')} (${s.family.db.kind})
+  Worker     REDIS_URL=… DATABASE_URL=… npm run worker -w @cache/example-service (jobs also run in this process)
   Users      alice@t1.test, bob@t1.test, carol@t2.test (password "password", code from POST /api/auth/code)
   Load       ${config.load ? `${config.users} simulated users` : 'off (--no-load)'}
 Ctrl-C stops everything.`)

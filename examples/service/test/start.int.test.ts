@@ -66,7 +66,8 @@ describe('npm start', () => {
       const redisPort = Number(/redis-server at redis:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1])
       const api = /API\s+(http:\/\/\S+)\/api/.exec(out)?.[1] as string
       expect(redisPort).toBeGreaterThan(0)
-      expect(out).toMatch(/Dashboard\s+http:\/\/127\.0\.0\.1:\d+\/dashboard\?token=\S{16,}/)
+      expect(out).toMatch(/Dashboard\s+http:\/\/127\.0\.0\.1:\d+\/dashboard\//)
+      expect(out).toMatch(/Token\s+\S{16,}/)
       expect(redisRunning(redisPort)).toBe(true)
       const health = await (await fetch(`${api}/healthz`)).json()
       expect(health).toMatchObject({ ok: true, redis: 'up' })
