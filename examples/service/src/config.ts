@@ -114,10 +114,10 @@ export interface StartConfig {
   paymentsFailureRate: number
 }
 
-const envNumber = (name: string) =>
+const envNumber = (_name: string) =>
   z
     .string()
-    .regex(/^\d+(\.\d+)?$/, `${name} must be a number`)
+    .regex(/^\d+(\.\d+)?$/, 'must be a number')
     .transform(Number)
 
 const startSchema = z
