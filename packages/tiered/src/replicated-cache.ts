@@ -87,6 +87,7 @@ export class ReplicatedCache<T = unknown> extends EventEmitter implements Cache<
   readonly #local: Cache<T>
   readonly #lanes: Array<Lane<T>>
   readonly #maxQueue: number
+  #closing: Promise<void> | undefined
 
   constructor(options: ReplicatedCacheOptions<T>) {
     super()
@@ -243,8 +244,17 @@ export class ReplicatedCache<T = unknown> extends EventEmitter implements Cache<
   }
 
   /** Waits for queued replication, then closes the local cache and every region. Idempotent. */
-  async close(): Promise<void> {
-    await this.flush()
-    await Promise.all([this.#local.close(), ...this.#lanes.map((l) => l.cache.close())])
+  /** Flushes pending replication, then closes the local cache and every region. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.flush()
+      await Promise.all([this.#local.close(), ...this.#lanes.map((l) => l.cache.close())])
+    })()
+    return this.#closing
+  }
+
+  /** `await using cache = …` closes the cache. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 }

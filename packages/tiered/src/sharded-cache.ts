@@ -267,4 +267,9 @@ export class ShardedCache<T = unknown> implements Cache<T> {
     this.#closed = true
     await Promise.all([...this.#shards.values()].map((c) => c.close()))
   }
+
+  /** `await using cache = …` closes the cache (and its shards). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
 }

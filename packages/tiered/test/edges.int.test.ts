@@ -2,7 +2,7 @@ import { type Connection, connect } from '@cache/client'
 import { RedisCache } from '@cache/core'
 import { codeOf, startStandalone, uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { ShardedCache, TieredCache } from '../src/index.js'
+import { ReplicatedCache, ShardedCache, TieredCache } from '../src/index.js'
 
 const { standalone } = inject('redis')
 let conn: Connection
@@ -69,7 +69,9 @@ describe('TieredCache with an L3: invalidations and read-through reach every tie
       expect(await cache.invalidateTags(['t'])).toBe(1)
       expect(await cache.invalidate('b')).toBe(1)
       expect(await cache.deletePattern('q:*')).toBe(1)
-      expect(await cache.mget(['a', 'b', 'q:1'])).toEqual([undefined, undefined, undefined])
+      await cache.set('d', 'D')
+      expect(await cache.delete('d')).toBe(true)
+      expect(await cache.mget(['a', 'b', 'q:1', 'd'])).toEqual([undefined, undefined, undefined, undefined])
     } finally {
       await cache.clear()
       await cache.close()
@@ -111,8 +113,25 @@ describe('TieredCache bad batch arguments', () => {
       await sharded.close()
     }
     expect(await codeOf(sharded.mget(['x']))).toBe('E_CLOSED')
+    await sharded.close()
+    // Without cross-shard dependencies, invalidations are one call per shard, counts summed.
+    {
+      await using plain = new ShardedCache({
+        shards: [shard('a'), shard('b')],
+        crossShardDependencies: false,
+      })
+      await plain.mset([
+        { key: 't1', value: 1, tags: ['tt'] },
+        { key: 't2', value: 2, tags: ['tt'] },
+        { key: 't3', value: 3, tags: ['tt'] },
+      ])
+      expect(await plain.invalidateTags(['tt'])).toBe(3)
+      await plain.set('solo', 1)
+      expect(await plain.invalidate('solo')).toBe(1)
+    }
     expect(await codeOf(sharded.mset([{ key: 'x', value: 1 }]))).toBe('E_CLOSED')
-    for (const s of shards) await s.cache.close()
+    // close() closed the shards too.
+    expect(await codeOf(shards[0]!.cache.get('x'))).toBe('E_CLOSED')
   })
 })
 
@@ -142,6 +161,22 @@ describe('getOrSet from a cold L1 with eagerRefresh', () => {
       await first.clear()
       await Promise.all([first.close(), second.close()])
     }
+  })
+})
+
+describe('ReplicatedCache lifetime', () => {
+  it('close() is idempotent and await using closes the local cache and the regions', async () => {
+    const local = new TieredCache<unknown>(conn, { namespace: uniquePrefix('rl'), coherence: 'none' })
+    const region = new RedisCache<unknown>(conn, { namespace: uniquePrefix('rr') })
+    {
+      await using replicated = new ReplicatedCache({ local, regions: [{ name: 'eu', cache: region }] })
+      await replicated.set('k', 1)
+      await replicated.flush()
+      expect(await region.has('k')).toBe(true)
+      await Promise.all([replicated.close(), replicated.close()])
+    }
+    expect(await codeOf(local.get('k'))).toBe('E_CLOSED')
+    expect(await codeOf(region.get('k'))).toBe('E_CLOSED')
   })
 })
 
@@ -224,6 +259,15 @@ describe('reads while Redis is down (own server, killed)', () => {
       expect(await codeOf(strict.getManyOrSet(['old'], (keys) => ({ [keys[0]!]: 'N' })))).toMatch(
         /^E_(UNAVAILABLE|TIMEOUT|CIRCUIT_OPEN)$/,
       )
+      // Operations that need Redis reject with the outage code, whatever L1 holds.
+      const down = /^E_(UNAVAILABLE|TIMEOUT|CIRCUIT_OPEN)$/
+      expect(await codeOf(cache.has('never'))).toMatch(down)
+      expect(await codeOf(cache.getWithTtl('never'))).toMatch(down)
+      expect(await codeOf(cache.expire('old', '1m'))).toMatch(down)
+      expect(await codeOf(cache.invalidateTags(['t']))).toMatch(down)
+      expect(await codeOf(cache.invalidate('old'))).toMatch(down)
+      expect(await codeOf(cache.deletePattern('o*'))).toMatch(down)
+      expect(await codeOf(cache.clear())).toMatch(down)
     } finally {
       await server.master.restart()
       await Promise.all([cache.close(), strict.close()])
