@@ -120,6 +120,8 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('encryption and ke
     expect(await call<Record<string, unknown>>((cb) => store.get('dis-sid', cb as never))).toMatchObject({
       secret: 's',
     })
+    // Another instance has nothing cached: it decrypts (and authenticates) for real.
+    expect((await store.sessions.get('dis-sid', { tenant: 'web' }))?.data).toMatchObject({ secret: 's' })
     ring.add({ id: 'b', key: key() }).promote('b').disable('a')
     expect(await codeOf(call((cb) => store.get('dis-sid', cb as never)))).toBe('E_KEY_DISABLED')
     await store.close()

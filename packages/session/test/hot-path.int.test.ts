@@ -185,6 +185,21 @@ describe.each(['standalone', 'cluster'] as const)('the store hot path on %s', (k
     await manager.close()
   })
 
+  it('a hash without a valid header (0.1.0 layout, or malformed) reads as no session', async () => {
+    const store = storeWith({ tenant: 'old' })
+    const manager = new SessionManager(conn, { sweepInterval: false })
+    const oldKey = keys.session('old', store.sessions.handleOf('old-layout'))
+    await conn.send(['HSET', oldKey, '~t', 'old', '~u', 'u', '~v', '1', 'f:a', '1'], { key: oldKey })
+    const badKey = keys.session('old', store.sessions.handleOf('bad-header'))
+    await conn.send(['HSET', badKey, '~', '1|2|3', 'f:a', '1'], { key: badKey })
+    for (const sid of ['old-layout', 'bad-header']) {
+      expect(await load(store, sid)).toBeNull()
+      expect(await manager.get(sid, { tenant: 'old' })).toBeNull()
+    }
+    await Promise.all([oldKey, badKey].map((k) => conn.send(['DEL', k], { key: k })))
+    await manager.close()
+  })
+
   it('bad touchAfter: E_INVALID_OPTION', () => {
     expect(() => new SessionStore(conn, { touchAfter: -1 })).toThrow(
       expect.objectContaining({ code: 'E_INVALID_OPTION' }),
