@@ -93,10 +93,11 @@ export const SERVICE_LONGEST_WAIT_MS = 5_000
 /**
  * The latency bound: the longest configured wait, plus a few Redis round trips in sequence, each bounded
  * by the command timeout until the client's breaker opens (3 failures) and fails the rest at once, plus
- * one connect timeout, plus 2 s of slack for a loaded machine.
+ * one connect timeout, plus 4 s of slack for a loaded machine (event-loop delay). With the defaults,
+ * 12 s: below the service's 15 s HTTP request timeout, so a request the timeouts do not end fails it.
  */
 export function latencyBound(commandTimeoutMs: number, connectTimeoutMs: number): number {
-  return SERVICE_LONGEST_WAIT_MS + 4 * commandTimeoutMs + connectTimeoutMs + 2000
+  return SERVICE_LONGEST_WAIT_MS + 4 * commandTimeoutMs + connectTimeoutMs + 4000
 }
 
 function resolve(options: ChaosOptions): Resolved {
