@@ -243,36 +243,51 @@ export class LockManager extends EventEmitter {
     if (this.#closed) throw new ClosedError(`[${PKG}] the LockManager is closed`)
   }
 
+  /** One acquisition attempt on the server. */
+  async #attempt(
+    k: MutexKeys,
+    owner: string,
+    o: ResolvedAcquire,
+    waited: boolean,
+    willWait: boolean,
+  ): Promise<Attempt<number>> {
+    const startedAt = performance.now()
+    const queueEntryTtlMs = this.#options.retryInterval * 4
+    const [status, value, extra] = await this.#store.acquire(
+      k,
+      owner,
+      o.ttl,
+      o.fair,
+      queueEntryTtlMs,
+      o.reentrant,
+      waited,
+      willWait,
+    )
+    if (status === 1) return { ok: true, value, startedAt }
+    return { ok: false, retryInMs: status === 0 ? value : 0, holder: String(extra) }
+  }
+
   async #acquire(resource: string, o: ResolvedAcquire, waitTimeoutMs: number): Promise<Lock> {
     const store = this.#store
     const k = store.keysOf(resource)
     const owner = o.owner ?? newOwner()
-    const queueEntryTtlMs = this.#options.retryInterval * 4
-    let waited = false
-    const attempt = async (): Promise<Attempt<number>> => {
-      const startedAt = performance.now()
-      const [status, value, extra] = await store.acquire(
-        k,
-        owner,
-        o.ttl,
-        o.fair,
-        queueEntryTtlMs,
-        o.reentrant,
-        waited,
-        waitTimeoutMs > 0,
-      )
-      waited = true
-      if (status === 1) return { ok: true, value, startedAt }
-      return { ok: false, retryInMs: status === 0 ? value : 0, holder: String(extra) }
-    }
-    // The uncontended case skips the wait machinery altogether.
+    const willWait = waitTimeoutMs > 0
+    // The uncontended case skips the wait machinery altogether (and allocates none of it).
     const t0 = performance.now()
     let first: Attempt<number> | undefined
-    if (!o.signal?.aborted) first = await attempt()
+    if (!o.signal?.aborted) first = await this.#attempt(k, owner, o, false, willWait)
     let acquired: { value: number; startedAt: number }
     try {
-      acquired =
-        first?.ok === true ? first : await this.#wait(resource, o, waitTimeoutMs, k, owner, attempt, first)
+      if (first?.ok === true) acquired = first
+      else {
+        let waited = first !== undefined
+        const attempt = async () => {
+          const result = await this.#attempt(k, owner, o, waited, willWait)
+          waited = true
+          return result
+        }
+        acquired = await this.#wait(resource, o, waitTimeoutMs, k, owner, attempt, first)
+      }
     } catch (err) {
       if (waitChannel.hasSubscribers) {
         const outcome = isCacheError(err, 'E_LOCK_TIMEOUT')
@@ -287,7 +302,8 @@ export class LockManager extends EventEmitter {
     const { value: token, startedAt } = acquired
     if (waitChannel.hasSubscribers)
       waitChannel.publish({ resource, outcome: 'acquired', waitedMs: startedAt - t0 })
-    const lock = new Lock({
+    const heldTooLongMs = this.#options.heldTooLong
+    const lock: Lock = new Lock({
       resource,
       token,
       ttlMs: o.ttl,
@@ -300,17 +316,19 @@ export class LockManager extends EventEmitter {
           return (await store.release(k, owner, token)) !== 0
         },
       },
-      heldTooLongMs: this.#options.heldTooLong,
-      onHeldTooLong: (l, heldMs) => {
-        const event = { resource: l.resource, token: l.token, heldMs }
-        if (heldTooLongChannel.hasSubscribers) heldTooLongChannel.publish(event)
-        this.emit('held-too-long', event)
-      },
+      heldTooLongMs,
+      onHeldTooLong: heldTooLongMs === undefined ? undefined : this.#onHeldTooLong,
     })
     if (this.#live.size >= 256) for (const l of this.#live) if (!l.held) this.#live.delete(l)
     this.#live.add(lock)
     if (o.waitReplicas > 0) await this.#waitReplicas(lock, k.lock, o)
     return lock
+  }
+
+  readonly #onHeldTooLong = (l: Lock, heldMs: number): void => {
+    const event = { resource: l.resource, token: l.token, heldMs }
+    if (heldTooLongChannel.hasSubscribers) heldTooLongChannel.publish(event)
+    this.emit('held-too-long', event)
   }
 
   #wait(
