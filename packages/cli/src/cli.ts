@@ -88,7 +88,8 @@ function scrubbed(io: CliIo, secrets: string[]): CliIo {
 }
 
 function report(out: Output, err: unknown, exit: number): number {
-  const code = isCacheError(err) ? (err as CacheError).code : 'E_INTERNAL'
+  // A node:util parseArgs error (unknown flag, missing value) is a usage error like our own UsageError.
+  const code = isCacheError(err) ? (err as CacheError).code : exit === EXIT.USAGE ? 'E_USAGE' : 'E_INTERNAL'
   const message = err instanceof Error ? err.message : String(err)
   if (out.json) out.result({ ok: false, error: { code, message } }, () => '')
   else out.note(`cache: ${message}${code !== 'E_INTERNAL' ? ` (${code})` : ''}`)

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { type Connection, connect, encodeKeyPart } from '@cache/client'
+import { type Connection, encodeKeyPart } from '@cache/client'
 import { RedisCache } from '@cache/core'
 import { encryptionCodec, Keyring } from '@cache/security'
 import { uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { InspectResult, InvalidateResult, KeysResult } from '../src/index.js'
-import { ensureBuilt, RUNNERS, target } from './helpers.js'
+import { connectTo, ensureBuilt, RUNNERS, target } from './helpers.js'
 
 const redis = inject('redis')
 beforeAll(() => ensureBuilt(), 900_000)
@@ -22,11 +22,7 @@ describe.each(RUNNERS)('%s', (_mode, cache) => {
     })
 
     beforeAll(async () => {
-      conn = await connect(
-        kind === 'standalone'
-          ? { url: redis.standalone.url, namespace }
-          : { cluster: { nodes: redis.cluster.nodes }, namespace },
-      )
+      conn = await connectTo(redis, kind, namespace)
       app = new RedisCache(conn, { namespace: 'app' })
       // 120 users spread over every cluster slot range, tagged by team; some with history and a long value.
       for (let i = 0; i < 120; i++)

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
+import { type Connection, connect } from '@cache/client'
 import { run } from '../src/index.js'
 
 const pkg = fileURLToPath(new URL('..', import.meta.url))
@@ -114,4 +115,17 @@ export function target(
   return kind === 'standalone'
     ? ['--url', redis.standalone.url]
     : ['--cluster', redis.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')]
+}
+
+/** A connection to a shared harness topology, under `namespace` (what the tests write through). */
+export function connectTo(
+  redis: { standalone: { url: string }; cluster: { nodes: { host: string; port: number }[] } },
+  kind: 'standalone' | 'cluster',
+  namespace: string,
+): Promise<Connection> {
+  return connect(
+    kind === 'standalone'
+      ? { url: redis.standalone.url, namespace }
+      : { cluster: { nodes: redis.cluster.nodes }, namespace },
+  )
 }

@@ -1,22 +1,14 @@
-import { type Connection, connect } from '@cache/client'
+import type { Connection } from '@cache/client'
 import { defineQueue } from '@cache/queue'
 import { SessionManager } from '@cache/session'
-import { uniquePrefix } from '@cache/tools'
+import { uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { z } from 'zod'
 import type { QueueState, TenantSessions } from '../src/index.js'
-import { ensureBuilt, RUNNERS, target } from './helpers.js'
+import { connectTo, ensureBuilt, RUNNERS, target } from './helpers.js'
 
 const redis = inject('redis')
 beforeAll(() => ensureBuilt(), 900_000)
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 interface DeadLetterRow {
   id: string
@@ -36,11 +28,7 @@ describe.each(RUNNERS)('%s', (_mode, cache) => {
     let conn: Connection
 
     beforeAll(async () => {
-      conn = await connect(
-        kind === 'standalone'
-          ? { url: redis.standalone.url, namespace }
-          : { cluster: { nodes: redis.cluster.nodes }, namespace },
-      )
+      conn = await connectTo(redis, kind, namespace)
       // Queue "mail": 2 jobs complete, 2 fail their only attempt into the dead-letter queue; "idle" is empty.
       const mail = defineQueue(conn, 'mail', {
         jobs: { send: z.object({ to: z.string(), card: z.string() }) },
@@ -55,10 +43,14 @@ describe.each(RUNNERS)('%s', (_mode, cache) => {
         },
       })
       for (const to of ['a', 'bad', 'b', 'bad']) await mail.add('send', { to, card: PAYLOAD_SECRET })
-      await until('2 completed, 2 dead', async () => {
-        const c = await mail.queue.getJobCounts('completed')
-        return c.completed === 2 && (await mail.deadLetters.count()) === 2
-      })
+      await waitFor(
+        '2 completed, 2 dead',
+        async () => {
+          const c = await mail.queue.getJobCounts('completed')
+          return c.completed === 2 && (await mail.deadLetters.count()) === 2
+        },
+        { timeoutMs: 30_000 },
+      )
       await w.close()
       await mail.close()
       await idle.close()

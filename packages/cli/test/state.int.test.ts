@@ -1,4 +1,4 @@
-import { type Connection, connect } from '@cache/client'
+import type { Connection } from '@cache/client'
 import { RedisCache } from '@cache/core'
 import { LockManager } from '@cache/locks'
 import { instrument, Metrics } from '@cache/metrics'
@@ -6,7 +6,7 @@ import { RateLimiter } from '@cache/ratelimit'
 import { uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { BenchResult, BigKeysResult, LimitsResult, LocksResult, StatsResult } from '../src/index.js'
-import { ensureBuilt, RUNNERS, target } from './helpers.js'
+import { connectTo, ensureBuilt, RUNNERS, target } from './helpers.js'
 
 const redis = inject('redis')
 beforeAll(() => ensureBuilt(), 900_000)
@@ -19,11 +19,7 @@ describe.each(RUNNERS)('%s', (_mode, cache) => {
     let conn: Connection
 
     beforeAll(async () => {
-      conn = await connect(
-        kind === 'standalone'
-          ? { url: redis.standalone.url, namespace }
-          : { cluster: { nodes: redis.cluster.nodes }, namespace },
-      )
+      conn = await connectTo(redis, kind, namespace)
     })
     afterAll(() => conn.close())
 

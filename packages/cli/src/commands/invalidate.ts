@@ -1,7 +1,7 @@
 import type { Connection } from '@cache/client'
 import { CacheKeys, globToRedis, RedisCache } from '@cache/core'
 import type { Command } from '../command.js'
-import { stringFlag } from '../command.js'
+import { intFlag, stringFlag } from '../command.js'
 import { UsageError } from '../errors.js'
 import { EXIT } from '../exit-codes.js'
 import { confirm } from '../prompt.js'
@@ -47,12 +47,12 @@ async function tagged(conn: Connection, keys: CacheKeys, tags: string[]): Promis
   return [...found]
 }
 
-async function matching(conn: Connection, keys: CacheKeys, glob: string): Promise<string[]> {
+async function matching(conn: Connection, keys: CacheKeys, glob: string, rate: number): Promise<string[]> {
   const out: string[] = []
   for await (const b of scanEveryMaster(conn, {
     match: keys.valuePattern(globToRedis(glob)),
     count: 1000,
-    rate: 0,
+    rate,
   }))
     out.push(...b.keys)
   return out
@@ -62,16 +62,18 @@ export const invalidateCommand: Command = {
   name: 'invalidate',
   summary: 'invalidate cache entries by tag or key pattern (dry run, confirmation prompt)',
   usage:
-    "invalidate (--tag T [--tag T2…] | --pattern 'users:*') [--cache NS] [--dry-run] [--yes]\n\n" +
+    "invalidate (--tag T [--tag T2…] | --pattern 'users:*' [--rate N]) [--cache NS] [--dry-run] [--yes]\n\n" +
     '  --cache     the RedisCache namespace (default cache, as RedisCache)\n' +
     '  --tag       invalidate every entry with this tag (and their dependants), as cache.invalidateTags()\n' +
     '  --pattern   delete every entry whose cache key matches this glob, as cache.deletePattern()\n' +
+    '  --rate      keys examined per second by the SCAN that counts the matches (default: unthrottled)\n' +
     '  --dry-run   only count and list what would go\n' +
     '  --yes       do not ask (scripts); without it the command asks on stderr and reads stdin',
   flags: {
     cache: { type: 'string' },
     tag: { type: 'string', multiple: true },
     pattern: { type: 'string' },
+    rate: { type: 'string' },
     'dry-run': { type: 'boolean' },
     yes: { type: 'boolean', short: 'y' },
   },
@@ -83,7 +85,8 @@ export const invalidateCommand: Command = {
     if (tags.length > 0 && pattern)
       throw new UsageError('--pattern', 'cannot be combined with --tag (run twice)')
     const keys = new CacheKeys(conn.keys.child(ns))
-    const found = pattern ? await matching(conn, keys, pattern) : await tagged(conn, keys, tags)
+    const rate = intFlag(values, 'rate', 0)
+    const found = pattern ? await matching(conn, keys, pattern, rate) : await tagged(conn, keys, tags)
     const result: InvalidateResult = {
       cache: ns,
       ...(pattern ? { pattern } : { tags }),

@@ -30,10 +30,10 @@ async function load(): Promise<QueueModule> {
 }
 
 /** Queue names with a BullMQ meta key under the namespace (`<ns>:queue[:{name}]:<name>:meta`). */
-async function queueNames(conn: Connection, namespace: string): Promise<string[]> {
+async function queueNames(conn: Connection, namespace: string, rate: number): Promise<string[]> {
   const names = new Set<string>()
   const match = `${escapeGlob(conn.keys.child(namespace).prefix)}*:meta`
-  for await (const b of scanEveryMaster(conn, { match, count: 1000, rate: 0 })) {
+  for await (const b of scanEveryMaster(conn, { match, count: 1000, rate })) {
     for (const k of b.keys) {
       const name = k.slice(0, -':meta'.length).split(':').pop()!
       if (!name.endsWith(DLQ_SUFFIX)) names.add(name)
@@ -60,8 +60,8 @@ export async function withQueue<T>(
 }
 
 /** Every queue of the namespace (found by SCAN on every master) with its counts per state. */
-export async function list(conn: Connection, namespace: string): Promise<QueueState[]> {
-  const names = await queueNames(conn, namespace)
+export async function list(conn: Connection, namespace: string, rate = 0): Promise<QueueState[]> {
+  const names = await queueNames(conn, namespace, rate)
   const out: QueueState[] = []
   for (const name of names)
     out.push(await withQueue(conn, namespace, name, async (q) => ({ name, ...(await q.stats()).counts })))
@@ -72,15 +72,17 @@ export const queuesCommand: Command = {
   name: 'queues',
   summary: '@cache/queue: jobs per state of every queue; dlq list / replay',
   usage:
-    'queues [--queues-namespace queue]\n' +
+    'queues [--queues-namespace queue] [--rate N]\n' +
     'queues dlq list <queue> [--limit 20]\n' +
     'queues dlq replay <queue> (--id ID… | --all) [--yes]\n\n' +
     "  --queues-namespace  the queues' namespace (defineQueue(conn, name, { namespace })), default queue\n" +
+    '  --rate              keys examined per second by the SCAN that finds the queues (default: unthrottled)\n' +
     "  list prints each dead letter's id, job name, error code and reason, never its data\n" +
     '  replay puts dead letters back on their queue (deduplicated: a second replay enqueues nothing); asks first',
   flags: {
     'queues-namespace': { type: 'string' },
     limit: { type: 'string' },
+    rate: { type: 'string' },
     id: { type: 'string', multiple: true },
     all: { type: 'boolean' },
     yes: { type: 'boolean', short: 'y' },
@@ -89,7 +91,7 @@ export const queuesCommand: Command = {
     const namespace = stringFlag(values, 'queues-namespace', 'queue')!
     const [sub, action, name] = positionals
     if (sub === undefined) {
-      const queues = await list(conn, namespace)
+      const queues = await list(conn, namespace, intFlag(values, 'rate', 0))
       out.result({ namespace, queues }, () =>
         queues.length === 0
           ? `no queues in ${namespace}`
