@@ -1,10 +1,14 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { type Connection, commandChannel } from '@cache/client'
 import { waitFor } from '@cache/tools'
+import express from 'express'
+import session from 'express-session'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SessionStore } from '../src/express.js'
 import { SessionManager } from '../src/index.js'
 import { SessionKeys } from '../src/keys.js'
-import { sharedConnection } from './helpers.js'
+import { browser, sharedConnection } from './helpers.js'
 
 type Sess = Record<string, unknown> & { cookie: Record<string, unknown> }
 
@@ -198,6 +202,44 @@ describe.each(['standalone', 'cluster'] as const)('the store hot path on %s', (k
     }
     await Promise.all([oldKey, badKey].map((k) => conn.send(['DEL', k], { key: k })))
     await manager.close()
+  })
+
+  it('over real HTTP (express-session, rolling): with touchAfter, reads leave the expiry, changes move it', async () => {
+    const store = storeWith({ tenant: 'http', touchAfter: '1h' })
+    const app = express()
+    app.use(
+      session({
+        store,
+        secret: 'hot-path-secret-hot-path',
+        resave: false,
+        saveUninitialized: false,
+        rolling: true,
+        cookie: { maxAge: 600_000 },
+      }),
+    )
+    app.get('/inc', (req, res) => {
+      const s = req.session as unknown as { n?: number }
+      s.n = (s.n ?? 0) + 1
+      res.json({ n: s.n })
+    })
+    app.get('/read', (req, res) => res.json({ n: (req.session as unknown as { n?: number }).n ?? null }))
+    const server: Server = app.listen(0)
+    await new Promise((r) => server.once('listening', r))
+    try {
+      const b = browser(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+      expect((await b.go('/inc')).body).toEqual({ n: 1 })
+      const sid = decodeURIComponent(b.cookie.split('=')[1]!).slice(2).split('.')[0]!
+      const first = await expiryOf(store, sid)
+      expect(first).toBeGreaterThan(Date.now())
+      for (let i = 0; i < 3; i++) expect((await b.go('/read')).body).toEqual({ n: 1 })
+      expect(await expiryOf(store, sid)).toBe(first)
+      const seen = Date.now()
+      await waitFor('the clock to move', () => Date.now() > seen + 5, { timeoutMs: 5000 })
+      expect((await b.go('/inc')).body).toEqual({ n: 2 })
+      expect(await expiryOf(store, sid)).toBeGreaterThan(first)
+    } finally {
+      server.close()
+    }
   })
 
   it('bad touchAfter: E_INVALID_OPTION', () => {
