@@ -6,6 +6,7 @@ export const DEFAULT_NAMESPACES = {
   limits: 'rl',
   queues: 'queue',
   sessions: 'sess',
+  leaders: 'leader',
 } as const
 /** The actor written to the audit log for the dashboard's actions. */
 export const DEFAULT_ACTOR = 'dashboard'

@@ -9,6 +9,7 @@ export {
 } from './errors.js'
 export { type DashboardHandler, type DashboardRequest, dashboard, SECURITY_HEADERS } from './handler.js'
 export type {
+  DashboardAlerts,
   DashboardAuditLog,
   DashboardCache,
   DashboardOptions,

@@ -19,6 +19,13 @@ export interface DashboardCache {
   invalidateTags(tags: readonly string[]): Promise<number>
 }
 
+/** The part of `@cache/metrics`' Alerts (`metrics.alerts(rules)`) the overview reads. */
+export interface DashboardAlerts {
+  states(): Promise<
+    Record<string, { state: 'inactive' | 'pending' | 'firing'; since: number; value: number | null }>
+  >
+}
+
 /** The part of `@cache/session`'s SessionManager the "revoke a user's sessions" action calls. */
 export interface DashboardSessions {
   revokeUser(tenant: string, userId: string): Promise<number>
@@ -50,8 +57,12 @@ export interface DashboardOptions {
   caches?: Record<string, DashboardCache>
   /** The session manager the "revoke a user's sessions" action uses. */
   sessions?: DashboardSessions
-  /** Namespaces of the packages' state (the same defaults as the cli). */
-  namespaces?: { locks?: string; limits?: string; queues?: string; sessions?: string }
+  /** The alert rules whose state the overview shows (`metrics.alerts(rules)`). */
+  alerts?: DashboardAlerts
+  /** Names of `LeaderElection`s whose leader and term the locks page shows. @default [] */
+  elections?: string[]
+  /** Namespaces of the packages' state (the same defaults as the cli and the packages). */
+  namespaces?: { locks?: string; limits?: string; queues?: string; sessions?: string; leaders?: string }
   /** How often the live stream pushes fresh figures. @default 5000 */
   liveInterval?: Duration
 }
@@ -67,7 +78,15 @@ export interface ResolvedDashboardOptions {
   readonly basePath: string | undefined
   readonly caches: Readonly<Record<string, DashboardCache>>
   readonly sessions: DashboardSessions | undefined
-  readonly namespaces: Readonly<{ locks: string; limits: string; queues: string; sessions: string }>
+  readonly alerts: DashboardAlerts | undefined
+  readonly elections: readonly string[]
+  readonly namespaces: Readonly<{
+    locks: string
+    limits: string
+    queues: string
+    sessions: string
+    leaders: string
+  }>
   readonly liveIntervalMs: number
 }
 
@@ -103,12 +122,15 @@ const schema = z.strictObject({
     .optional(),
   caches: z.record(z.string().min(1).max(64), hasMethods('invalidateTags')).default({}),
   sessions: hasMethods('revokeUser').optional(),
+  alerts: hasMethods('states').optional(),
+  elections: z.array(z.string().min(1).max(256)).max(100).default([]),
   namespaces: z
     .strictObject({
       locks: ns(DEFAULT_NAMESPACES.locks),
       limits: ns(DEFAULT_NAMESPACES.limits),
       queues: ns(DEFAULT_NAMESPACES.queues),
       sessions: ns(DEFAULT_NAMESPACES.sessions),
+      leaders: ns(DEFAULT_NAMESPACES.leaders),
     })
     .default(DEFAULT_NAMESPACES),
   liveInterval: zDuration({ min: 250 }).default(DEFAULT_LIVE_INTERVAL_MS),
@@ -127,6 +149,8 @@ export function resolveOptions(options: DashboardOptions): ResolvedDashboardOpti
     basePath: o.basePath,
     caches: Object.freeze({ ...(o.caches as Record<string, DashboardCache>) }),
     sessions: o.sessions as DashboardSessions | undefined,
+    alerts: o.alerts as DashboardAlerts | undefined,
+    elections: Object.freeze([...o.elections]),
     namespaces: Object.freeze({ ...o.namespaces }),
     liveIntervalMs: o.liveInterval,
   })

@@ -5,7 +5,7 @@ import type { BigKeysReport, Metrics } from '@cache/metrics'
 import { RateLimitKeys, RuleStore } from '@cache/ratelimit'
 import { SessionManager, type SessionStats } from '@cache/session'
 import { type Chart, chart, type LineSpec, ratio, total } from './charts.js'
-import type { ResolvedDashboardOptions } from './options.js'
+import type { DashboardAlerts, ResolvedDashboardOptions } from './options.js'
 
 /** The pages, in the order of the navigation. */
 export const PAGES = ['overview', 'caches', 'limits', 'locks', 'queues', 'sessions', 'server'] as const
@@ -110,7 +110,15 @@ async function overview(
   const reads = stats.caches.reduce((a, c) => a + c.hits + c.misses + c.stale, 0)
   const hits = stats.caches.reduce((a, c) => a + c.hits, 0)
   const errorCount = Object.values(stats.commands.errors).reduce((a, b) => a + b, 0)
-  const recommendations = await metrics.recommendations().catch(() => [])
+  const [recommendations, alertStates] = await Promise.all([
+    metrics.recommendations().catch(() => []),
+    o.alerts ? o.alerts.states() : Promise.resolve<Awaited<ReturnType<DashboardAlerts['states']>>>({}),
+  ])
+  const rank = { firing: 0, pending: 1, inactive: 2 }
+  const alerts = Object.entries(alertStates).sort(
+    (a, b) => rank[a[1].state] - rank[b[1].state] || a[0].localeCompare(b[0]),
+  )
+  const firing = alerts.filter(([, a]) => a.state === 'firing').length
   return {
     figures: [
       { label: 'server ops/s', value: String(stats.server.opsPerSecond) },
@@ -119,11 +127,35 @@ async function overview(
       { label: 'p50 / p99', value: `${num(stats.commands.p50Ms, 2)} / ${num(stats.commands.p99Ms, 2)} ms` },
       { label: 'errors (1m)', value: String(errorCount), level: errorCount > 0 ? 'critical' : 'ok' },
       { label: 'clients', value: String(stats.server.clients) },
+      ...(o.alerts
+        ? [
+            {
+              label: 'alerts firing',
+              value: String(firing),
+              level: firing > 0 ? ('critical' as const) : ('ok' as const),
+            },
+          ]
+        : []),
     ],
     tables: [
+      ...(o.alerts
+        ? [
+            {
+              id: 'alerts',
+              title: 'Alerts',
+              columns: ['RULE', 'STATE', 'SINCE', 'VALUE'],
+              rows: alerts.map(([name, a]) => [
+                name,
+                a.state,
+                a.since ? new Date(a.since).toISOString() : '-',
+                a.value === null ? '-' : Number(a.value.toPrecision(4)),
+              ]),
+            },
+          ]
+        : []),
       {
-        id: 'alerts',
-        title: 'Alerts and recommendations',
+        id: 'recommendations',
+        title: 'Recommendations (warnings)',
         columns: ['SEVERITY', 'ID', 'NODE', 'MESSAGE'],
         rows: recommendations
           .filter((r) => r.severity !== 'info')
@@ -316,8 +348,15 @@ async function locks(
   rangeMs: number,
 ): Promise<Omit<PageData, 'page' | 'at' | 'rangeMs'>> {
   const manager = new LockManager(o.conn, { namespace: o.namespaces.locks })
+  // A LeaderElection's lease is a mutex named after the election in the leaders' namespace.
+  const leaders =
+    o.elections.length > 0 ? new LockManager(o.conn, { namespace: o.namespaces.leaders }) : undefined
   try {
-    const [held, waiting] = await Promise.all([manager.heldLongerThan(0), manager.waitFor()])
+    const [held, waiting, elected] = await Promise.all([
+      manager.heldLongerThan(0),
+      manager.waitFor(),
+      Promise.all(o.elections.map(async (name) => ({ name, info: await leaders!.inspect(name) }))),
+    ])
     held.sort((a, b) => b.heldMs - a.heldMs)
     const deadlocks = findDeadlocks(waiting)
     const charts = await Promise.all([
@@ -384,6 +423,17 @@ async function locks(
           ]),
         },
         {
+          id: 'locks-leaders',
+          title: 'Leaders',
+          columns: ['ELECTION', 'LEADER', 'TERM', 'LEASE LEFT'],
+          rows: elected.map(({ name, info }) => [
+            name,
+            info?.holder ?? 'none',
+            info?.token ?? '-',
+            info ? `${(info.ttlMs / 1000).toFixed(1)} s` : '-',
+          ]),
+        },
+        {
           id: 'locks-deadlocks',
           title: 'Deadlocks',
           columns: ['CYCLE'],
@@ -394,7 +444,7 @@ async function locks(
       context: {},
     }
   } finally {
-    await manager.close()
+    await Promise.all([manager.close(), leaders?.close()])
   }
 }
 

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type Connection, connect } from '@cache/client'
+import { LeaderElection } from '@cache/locks'
 import { uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { dashboard, PAGES, type PageData } from '../src/index.js'
@@ -182,6 +183,51 @@ describe('dashboard over node:http on standalone', () => {
       ['dashboard.revoke-user', 'ok'],
     ])
     expect(audited[3]).toMatchObject({ actor: 'dashboard', subject: 'u1' })
+  })
+
+  it("shows the alert rules' states and the leaders of the named elections", async () => {
+    const election = new LeaderElection(conn, 'scheduler', { ttl: '10s' })
+    const elected = new Promise((r) => election.once('elected', r))
+    await election.start()
+    await elected
+    const alerts = seeded.metrics.alerts(
+      [
+        {
+          name: 'command-rate',
+          expr: { fn: 'rate', name: 'cache_redis_command_duration_seconds' },
+          above: 1e9,
+        },
+      ],
+      { notify: { channel: false }, interval: '1h' },
+    )
+    const handler = dashboard({
+      conn,
+      metrics: seeded.metrics,
+      auth: {},
+      alerts,
+      elections: ['scheduler', 'nobody'],
+    })
+    const s = createServer(handler)
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+    try {
+      const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`
+      const get = async (p: string) => (await (await fetch(`${url}/api/pages/${p}`)).json()) as PageData
+      const overview = await get('overview')
+      const states = await alerts.states()
+      expect(overview.tables.find((t) => t.id === 'alerts')!.rows.map((r) => r.slice(0, 2))).toEqual([
+        ['command-rate', states['command-rate']!.state],
+      ])
+      expect(overview.figures.find((f) => f.label === 'alerts firing')?.value).toBe('0')
+      const leaders = (await get('locks')).tables.find((t) => t.id === 'locks-leaders')!.rows
+      expect(leaders.map((r) => r.slice(0, 3))).toEqual([
+        ['scheduler', election.id, election.term],
+        ['nobody', 'none', '-'],
+      ])
+    } finally {
+      await new Promise((r) => s.close(r))
+      await alerts.close()
+      await election.close()
+    }
   })
 
   it('readOnly refuses the actions and the page shows none', async () => {
