@@ -122,6 +122,23 @@ describe.skipIf(browserSkipReason())('dashboard in headless Chromium', () => {
     expect(Number(await page.locator('[data-chart="ops"]').getAttribute('data-points'))).toBeGreaterThan(0)
   })
 
+  it('the range picker reconnects the stream with the new range and redraws the charts', async () => {
+    await page.goto(base)
+    await page.waitForFunction(LIVE, null, { timeout: 60_000 })
+    const ranges: string[] = []
+    page.on('request', (r) => {
+      if (r.url().includes('/api/live/')) ranges.push(new URL(r.url()).searchParams.get('range') ?? '')
+    })
+    const before = await liveSeq()
+    await page.selectOption('#range', '1h')
+    await expect.poll(liveSeq, { timeout: 60_000 }).toBeGreaterThan(before)
+    expect(ranges).toContain('1h')
+    expect(Number(await page.locator('[data-chart="ops"]').getAttribute('data-points'))).toBeGreaterThan(0)
+    // Kept for the next page of this tab.
+    await page.goto(`${base}caches`)
+    expect(await page.locator('#range').inputValue()).toBe('1h')
+  })
+
   it('replays one dead letter from the queues page; Redis has one dead letter fewer', async () => {
     const before = await seeded.queue.deadLetters.count()
     expect(before).toBeGreaterThan(0)
