@@ -137,7 +137,7 @@ export function authRoutes(f: Family, router: Router): void {
     }
     const sessionUser: SessionUser = { id: user.id, tenant: user.tenant, email: user.email, name: user.name }
     const refreshToken = await startSession(f, req, sessionUser)
-    f.activeUsers(user.tenant).add(user.id)
+    f.activeUsers.add(user.id, { tenant: user.tenant })
     res.json({ user: { id: user.id, tenant: user.tenant, name: user.name }, refreshToken })
   })
 

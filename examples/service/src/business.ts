@@ -152,11 +152,11 @@ export function businessRoutes(f: Family, router: Router): void {
 
   router.get('/activity', requireUser, async (req, res) => {
     const { tenant } = userOf(req)
-    const uniques = f.activeUsers(tenant)
     await f.metrics.flush()
     const now = Date.now()
     const result = await f.metrics.query({
-      name: uniques.definition.name,
+      name: f.activeUsers.definition.name,
+      labels: { tenant },
       from: now - 60_000,
       to: now + 1,
       step: '1m',

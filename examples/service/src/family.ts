@@ -55,8 +55,8 @@ export interface Family {
   readonly worker: QueueWorker | undefined
   readonly realtime: Realtime
   readonly metrics: Metrics
-  /** Active users of a tenant (HyperLogLog per time bucket). */
-  activeUsers(tenant: string): Uniques
+  /** Distinct active users per tenant (a HyperLogLog per time bucket and tenant): `add(userId, { tenant })`. */
+  readonly activeUsers: Uniques
   readonly sessionSecret: string
   close(): Promise<void>
 }
@@ -86,17 +86,10 @@ export async function createFamily(options: ResolvedServiceOptions, db: Db): Pro
     closers.push(() => metrics.close())
     const stopInstrument = instrument(metrics, { packages: 'all' })
     closers.push(async () => stopInstrument())
-    const uniques = new Map<string, Uniques>()
-    const activeUsers = (tenant: string) => {
-      let u = uniques.get(tenant)
-      if (!u) {
-        u = metrics.uniques(`crm_active_users_${tenant.replace(/[^a-zA-Z0-9_]/g, '_')}`, {
-          help: `Active users of tenant ${tenant}`,
-        })
-        uniques.set(tenant, u)
-      }
-      return u
-    }
+    const activeUsers = metrics.uniques('crm_active_users', {
+      help: 'Distinct users seen, per tenant',
+      labels: ['tenant'],
+    })
 
     const cache = new TieredCache<unknown>(conn, {
       namespace: 'contacts',

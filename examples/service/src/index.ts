@@ -73,9 +73,10 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
   app.use((req, res, next) => {
     const start = performance.now()
     res.on('finish', () => {
-      const route =
-        (req.route?.path ? `${req.baseUrl}${req.route.path}` : req.path.split('/').slice(0, 3).join('/')) ||
-        '/'
+      // bounded labels: the route pattern (req.baseUrl is reset once an error left the router)
+      const mount = req.originalUrl.startsWith('/api/') ? '/api' : ''
+      const other = req.originalUrl.startsWith('/dashboard') ? '/dashboard' : 'other'
+      const route = req.route?.path ? `${mount}${req.route.path}` : other
       requests.inc({ route, status: String(res.statusCode) })
       latency.observe((performance.now() - start) / 1000, { route })
     })
@@ -88,7 +89,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       ok: true,
       redis: ping.up ? 'up' : 'down',
       redisLatencyMs: Math.round(ping.latencyMs * 100) / 100,
-      breaker: f.breaker.state,
+      paymentsBreaker: f.breaker.state,
       db: f.db.kind,
     })
   })
@@ -149,7 +150,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     res.locals.routed = true
     const user = req.session?.user
     if (user && !req.user) identities.remember(req, user)
-    if (user) f.activeUsers(user.tenant).add(user.id)
+    if (user) f.activeUsers.add(user.id, { tenant: user.tenant })
     next()
   })
   const tenantOf = (req: Request) => req.user?.tenant ?? req.session?.user?.tenant

@@ -195,6 +195,9 @@ describe('example service', () => {
     }
     const a = await open(alice)
     const c = await open(carol)
+    // active users per tenant (metrics uniques): t2 has one user, carol
+    expect((await carol.call('GET', '/api/activity')).body).toMatchObject({ tenant: 't2', activeUsers: 1 })
+    expect((await alice.call('GET', '/api/activity')).body.activeUsers).toBeGreaterThanOrEqual(1)
     expect((await alice.call('PATCH', '/api/contacts/t1-c5', { name: 'Renamed' })).status).toBe(200)
     expect((await carol.call('PATCH', '/api/contacts/t2-c5', { name: 'Renamed too' })).status).toBe(200)
     await waitFor('alice hears t1', () =>
