@@ -178,6 +178,78 @@ describe('ReplicatedCache lifetime', () => {
     expect(await codeOf(local.get('k'))).toBe('E_CLOSED')
     expect(await codeOf(region.get('k'))).toBe('E_CLOSED')
   })
+
+  it('a region named twice is E_INVALID_OPTION; a full queue drops the oldest op (dropped), a failing region reports replication-error', async () => {
+    const local = new TieredCache<unknown>(conn, { namespace: uniquePrefix('rl2'), coherence: 'none' })
+    const good = new RedisCache<unknown>(conn, { namespace: uniquePrefix('rg') })
+    const gone = new RedisCache<unknown>(conn, { namespace: uniquePrefix('rx') })
+    await gone.close() // every replicated op now fails with E_CLOSED
+    expect(
+      await codeOf(
+        Promise.resolve().then(
+          () =>
+            new ReplicatedCache({
+              local,
+              regions: [
+                { name: 'eu', cache: good },
+                { name: 'eu', cache: gone },
+              ],
+            }),
+        ),
+      ),
+    ).toBe('E_INVALID_OPTION')
+    const replicated = new ReplicatedCache({
+      local,
+      regions: [
+        { name: 'eu', cache: good },
+        { name: 'gone', cache: gone },
+      ],
+      maxQueue: 1,
+    })
+    const dropped: string[] = []
+    const errors: string[] = []
+    replicated.on('dropped', (e: { region: string }) => dropped.push(e.region))
+    replicated.on('replication-error', (e: { region: string; error: unknown }) =>
+      errors.push(`${e.region}:${(e.error as { code?: string }).code}`),
+    )
+    // The three local writes are pipelined on one connection: their replies all arrive before the reply to
+    // eu's copy of 'a', so 'b' and 'c' queue behind it in eu's lane and 'b', the oldest, is dropped.
+    await Promise.all([replicated.set('a', 1), replicated.set('b', 2), replicated.set('c', 3)])
+    await replicated.flush()
+    expect(dropped).toContain('eu')
+    expect(await good.mget(['a', 'b', 'c'])).toEqual([1, undefined, 3])
+    expect(errors.length).toBeGreaterThanOrEqual(1)
+    expect(new Set(errors)).toEqual(new Set(['gone:E_CLOSED']))
+    expect(await local.get('b')).toBe(2)
+    await replicated.close()
+    await good.close()
+  })
+})
+
+describe('warmEvery with a function of loaders', () => {
+  it('calls the function on every run and stores what its loaders return; a failing function is a problem, not a crash', async () => {
+    const cache = new TieredCache<string>(conn, { namespace: uniquePrefix('warm'), coherence: 'none' })
+    let calls = 0
+    const problems: unknown[] = []
+    cache.on('problem', (err: unknown) => problems.push(err))
+    const job = cache.warmEvery(async () => {
+      calls++
+      if (calls === 2) throw new Error('no list this time')
+      return [{ key: `w${calls}`, load: () => `v${calls}` }]
+    }, '20ms')
+    try {
+      await waitFor('three runs', () => calls >= 3)
+      await waitFor(
+        'w1 and w3 stored',
+        async () => (await cache.get('w1')) === 'v1' && (await cache.get('w3')) === 'v3',
+      )
+      expect(problems.map((p) => (p as Error).message)).toContain('no list this time')
+    } finally {
+      job.stop()
+      await cache.clear()
+      await cache.close()
+    }
+  })
 })
 
 describe('coherence messages beyond single keys', () => {
@@ -261,6 +333,11 @@ describe('reads while Redis is down (own server, killed)', () => {
       )
       // Operations that need Redis reject with the outage code, whatever L1 holds.
       const down = /^E_(UNAVAILABLE|TIMEOUT|CIRCUIT_OPEN)$/
+      // getOrSet: a value within grace is served; without one the factory runs here; without fail-safe, an error.
+      expect(await cache.getOrSet('old', () => 'fresh')).toBe('O')
+      expect(await cache.getOrSet('computed', () => 'C', { ttl: '1m' })).toBe('C')
+      expect(await cache.get('computed')).toBe('C')
+      expect(await codeOf(strict.getOrSet('other', () => 'X'))).toMatch(down)
       expect(await codeOf(cache.has('never'))).toMatch(down)
       expect(await codeOf(cache.getWithTtl('never'))).toMatch(down)
       expect(await codeOf(cache.expire('old', '1m'))).toMatch(down)
