@@ -291,13 +291,24 @@ async function runScenario(
     requests: records.length,
     faultRequests: records.filter((r) => r.phase === 'fault').length,
     statuses: countBy(records, (r) => String(r.status)),
-    ...(await check(o, service, records, faultWindow, fault, before.length, sessionsValid, recoveryMs)),
+    ...(await check(
+      o,
+      service,
+      probe,
+      records,
+      faultWindow,
+      fault,
+      before.length,
+      sessionsValid,
+      recoveryMs,
+    )),
   }
 }
 
 async function check(
   o: Resolved,
   service: RunningService,
+  probe: SimUser,
   records: RequestRecord[],
   faultWindow: { from: number; to: number },
   fault: Fault,
@@ -337,6 +348,17 @@ async function check(
     [acked],
   )
   const jobs = checkJobs(acked, done, new Map(runRows.map((r) => [r.job_id, Number(r.n)])))
+  // What became of a lost job: its state in Redis (404: the queue no longer has it at all).
+  const lostStates = await Promise.all(
+    acked
+      .filter((id) => !done.has(id))
+      .slice(0, 5)
+      .map(async (id) => {
+        const a = await probe.call('GET /api/jobs/:id', 'GET', `/api/jobs/${encodeURIComponent(id)}`)
+        return `${id}: ${a.status === 200 ? `${a.body?.state}, ${a.body?.runs} runs` : `HTTP ${a.status}`}`
+      }),
+  )
+  if (lostStates.length) jobs.check.detail = `lost: ${lostStates.join(', ')}`
   // Why jobs ran more than once: a retry (attempt > 1: the run failed, e.g. its completion write hit a
   // demoted master) or a re-run of the same attempt (the stalled-job check took it from a dead worker).
   const retries = runRows.reduce((s, r) => s + Number(r.retries), 0)
