@@ -114,11 +114,10 @@ export interface StartConfig {
   paymentsFailureRate: number
 }
 
-const envNumber = (_name: string) =>
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?$/, 'must be a number')
-    .transform(Number)
+const envNumber = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, 'must be a number')
+  .transform(Number)
 
 const startSchema = z
   .object({
@@ -175,7 +174,7 @@ export function parseStartConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   ]
   for (const [key, value, kind] of fromEnv) {
     if (value === undefined || value === '') continue
-    const parsed = kind === 'number' ? envNumber(key).safeParse(value) : z.string().safeParse(value)
+    const parsed = kind === 'number' ? envNumber.safeParse(value) : z.string().safeParse(value)
     if (!parsed.success) fail(parsed.error, key)
     raw[key] = parsed.data
   }
@@ -198,7 +197,7 @@ export function parseStartConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     const value = inline ?? argv[++i]
     if (value === undefined) throw new InvalidOptionError(PKG, String(name), 'needs a value')
     if (flag.kind === 'number') {
-      const parsed = envNumber(String(name)).safeParse(value)
+      const parsed = envNumber.safeParse(value)
       if (!parsed.success) fail(parsed.error, flag.key)
       raw[flag.key] = parsed.data
     } else raw[flag.key] = value

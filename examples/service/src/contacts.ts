@@ -43,9 +43,23 @@ function toContact(r: ContactRow): Contact {
   }
 }
 
-function outcome(f: Family, loaded: boolean): CacheOutcome {
-  if (loaded) return 'miss'
-  return f.status.up ? 'hit' : 'stale'
+/** getOrSet that also tells how the read was answered: loaded ('miss'), cached ('hit'), or cached while Redis is down ('stale'). */
+async function readThrough<T>(
+  f: Family,
+  key: string,
+  load: () => Promise<T>,
+  options: { tags: string[]; dependsOn?: string[] },
+): Promise<{ value: T; cache: CacheOutcome }> {
+  let loaded = false
+  const value = (await f.cache.getOrSet(
+    key,
+    () => {
+      loaded = true
+      return load()
+    },
+    { ttl: '5m', ...options },
+  )) as T
+  return { value, cache: loaded ? 'miss' : f.status.up ? 'hit' : 'stale' }
 }
 
 function userOf(req: Request) {
@@ -58,20 +72,19 @@ export async function readContact(
   tenant: string,
   id: string,
 ): Promise<{ contact: Contact | null; cache: CacheOutcome }> {
-  let loaded = false
-  const contact = (await f.cache.getOrSet(
+  const read = await readThrough(
+    f,
     contactKey(tenant, id),
     async () => {
-      loaded = true
       const { rows } = await f.db.query<ContactRow>(
         `select ${COLUMNS} from contacts where tenant = $1 and id = $2`,
         [tenant, id],
       )
       return rows[0] ? toContact(rows[0]) : null
     },
-    { ttl: '5m', tags: [tenantTag(tenant)] },
-  )) as Contact | null
-  return { contact, cache: outcome(f, loaded) }
+    { tags: [tenantTag(tenant)] },
+  )
+  return { contact: read.value, cache: read.cache }
 }
 
 /** Reads a list of contacts (`all` = every contact of the tenant). */
@@ -90,24 +103,19 @@ export async function readList(
     tags: [tenantTag(tenant)],
     run: async () => (await f.db.query<{ id: string }>(sql, params)).rows.map((r) => r.id),
   })
-  let loaded = false
-  const contacts = (await f.cache.getOrSet(
+  const read = await readThrough(
+    f,
     listKey(tenant, list),
     async () => {
-      loaded = true
       const { rows } = await f.db.query<ContactRow>(
         `select ${COLUMNS} from contacts where tenant = $1 and id = any($2) order by id`,
         [tenant, ids],
       )
       return rows.map(toContact)
     },
-    {
-      ttl: '5m',
-      tags: [tenantTag(tenant), `list:${tenant}`],
-      dependsOn: ids.map((id) => contactKey(tenant, id)),
-    },
-  )) as Contact[]
-  return { contacts, cache: outcome(f, loaded) }
+    { tags: [tenantTag(tenant), `list:${tenant}`], dependsOn: ids.map((id) => contactKey(tenant, id)) },
+  )
+  return { contacts: read.value, cache: read.cache }
 }
 
 const patchSchema = z

@@ -10,7 +10,7 @@ import { CircuitBreaker } from '@cache/integrations'
 import { LockManager } from '@cache/locks'
 import { instrument, Metrics, type Uniques } from '@cache/metrics'
 import type { QueueWorker } from '@cache/queue'
-import { CombinedLimiter, RateLimiter } from '@cache/ratelimit'
+import { type Algorithm, CombinedLimiter, RateLimiter } from '@cache/ratelimit'
 import { OneTimeCodes, RefreshTokens } from '@cache/session'
 import { SessionStore } from '@cache/session/express'
 import { TieredCache } from '@cache/tiered'
@@ -122,36 +122,13 @@ export async function createFamily(options: ResolvedServiceOptions, db: Db): Pro
     const refresh = new RefreshTokens(conn, { ttl: '30d', idleTimeout: '7d', hashKey: `rt:${secret}` })
 
     const o = options.limits
-    const user = new RateLimiter(conn, {
-      algorithm: 'gcra',
-      limit: o.userRequests,
-      window: '1m',
-      name: 'user',
-    })
-    const tenant = new RateLimiter(conn, {
-      algorithm: 'sliding-window',
-      limit: o.tenantRequests,
-      window: '1m',
-      name: 'tenant',
-    })
-    const llmRequests = new RateLimiter(conn, {
-      algorithm: 'sliding-window',
-      limit: o.llmRequests,
-      window: '1m',
-      name: 'llm-requests',
-    })
-    const tokensPerMinute = new RateLimiter(conn, {
-      algorithm: 'token-bucket',
-      limit: o.llmTokens,
-      window: '1m',
-      name: 'llm-tpm',
-    })
-    const tokensPerDay = new RateLimiter(conn, {
-      algorithm: 'fixed-window',
-      limit: o.llmTokens * 100,
-      window: '1d',
-      name: 'llm-tpd',
-    })
+    const rule = (name: string, algorithm: Algorithm, limit: number, window: string) =>
+      new RateLimiter(conn, { algorithm, limit, window, name })
+    const user = rule('user', 'gcra', o.userRequests, '1m')
+    const tenant = rule('tenant', 'sliding-window', o.tenantRequests, '1m')
+    const llmRequests = rule('llm-requests', 'sliding-window', o.llmRequests, '1m')
+    const tokensPerMinute = rule('llm-tpm', 'token-bucket', o.llmTokens, '1m')
+    const tokensPerDay = rule('llm-tpd', 'fixed-window', o.llmTokens * 100, '1d')
     const llmTokens = new CombinedLimiter([tokensPerMinute, tokensPerDay])
     for (const l of [user, tenant, llmRequests, tokensPerMinute, tokensPerDay, llmTokens])
       closers.push(() => l.close())
