@@ -3,7 +3,7 @@
  * in this process (workers off), its job worker as a child process, N simulated users. For each fault:
  * warm up, inject, hold, heal, wait for all-green, keep the traffic going a little, then check.
  */
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -143,6 +143,9 @@ export async function runChaos(options: ChaosOptions): Promise<FaultResult[]> {
     const topology = await startTopology(kind)
     let service: RunningService | undefined
     let worker: WorkerProcess | undefined
+    // The worker's output, kept (and named in the log) only when a check of this deployment failed.
+    const logDir = mkdtempSync(join(tmpdir(), 'cache-chaos-'))
+    const firstResult = results.length
     try {
       const serviceFrom = Date.now()
       const startService = await loadService()
@@ -163,7 +166,6 @@ export async function runChaos(options: ChaosOptions): Promise<FaultResult[]> {
       })
       o.onService?.(service)
       o.log(`[chaos] ${kind}: service started in ${Date.now() - serviceFrom} ms`)
-      const logDir = mkdtempSync(join(tmpdir(), 'cache-chaos-'))
       worker = new WorkerProcess(
         { ...connectEnv(topology), DATABASE_URL: service.databaseUrl },
         join(logDir, `worker-${kind}.log`),
@@ -171,7 +173,7 @@ export async function runChaos(options: ChaosOptions): Promise<FaultResult[]> {
       const workerFrom = Date.now()
       if (!o.inProcessWorkers) await worker.start()
       o.log(`[chaos] ${kind}: worker started in ${Date.now() - workerFrom} ms`)
-      o.log(`[chaos] ${kind}: service at ${service.url}, worker log ${worker.logFile}`)
+      o.log(`[chaos] ${kind}: service at ${service.url}`)
       for (const fault of faults) {
         o.log(`[chaos] ${kind}: ${fault.name}`)
         const result = await runScenario(o, topology, service, worker, fault)
@@ -185,6 +187,9 @@ export async function runChaos(options: ChaosOptions): Promise<FaultResult[]> {
       await worker?.stop()
       await service?.close()
       await topology.topology.stop()
+      const failed = results.slice(firstResult).some((r) => r.checks.some((c) => !c.ok))
+      if (failed) o.log(`[chaos] ${kind}: worker output kept in ${logDir}`)
+      else rmSync(logDir, { recursive: true, force: true })
     }
   }
   return results
