@@ -113,6 +113,7 @@ describe('TieredCache bad batch arguments', () => {
       await sharded.close()
     }
     expect(await codeOf(sharded.mget(['x']))).toBe('E_CLOSED')
+    expect(await codeOf(sharded.get('x'))).toBe('E_CLOSED')
     await sharded.close()
     // Without cross-shard dependencies, invalidations are one call per shard, counts summed.
     {
@@ -125,6 +126,8 @@ describe('TieredCache bad batch arguments', () => {
         { key: 't2', value: 2, tags: ['tt'] },
         { key: 't3', value: 3, tags: ['tt'] },
       ])
+      // Stats of caches that were never read: a hit ratio of 0, not NaN.
+      expect(plain.stats().hitRatio).toBe(0)
       expect(await plain.invalidateTags(['tt'])).toBe(3)
       await plain.set('solo', 1)
       expect(await plain.invalidate('solo')).toBe(1)
@@ -345,6 +348,12 @@ describe('reads while Redis is down (own server, killed)', () => {
       expect(await codeOf(cache.invalidate('old'))).toMatch(down)
       expect(await codeOf(cache.deletePattern('o*'))).toMatch(down)
       expect(await codeOf(cache.clear())).toMatch(down)
+      expect(await codeOf(strict.mget(['old']))).toMatch(down)
+      // A delete while down: fail-safe drops L1 now and queues the L2 delete; without it, an error.
+      expect(await strict.delete('old').catch((err: { code: string }) => err.code)).toMatch(down)
+      expect(await cache.delete('old')).toBe(true)
+      expect(cache.cachedLocally('old')).toBe(false)
+      expect(cache.tierStats().offlineWritesQueued).toBeGreaterThanOrEqual(1)
     } finally {
       await server.master.restart()
       await Promise.all([cache.close(), strict.close()])
