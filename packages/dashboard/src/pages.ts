@@ -1,7 +1,7 @@
 import { decisionsOf, formatBytes, listQueues, sampleStats, topDenied, withQueue } from '@cache/cli'
 import { hgetallRecord } from '@cache/client'
 import { findDeadlocks, LockManager } from '@cache/locks'
-import type { BigKeysReport, Metrics } from '@cache/metrics'
+import type { BigKeysReport, Metrics, Recommendation } from '@cache/metrics'
 import { RateLimitKeys, RuleStore } from '@cache/ratelimit'
 import { SessionManager, type SessionStats } from '@cache/session'
 import { type Chart, chart, type LineSpec, ratio, total } from './charts.js'
@@ -111,7 +111,7 @@ async function overview(
   const hits = stats.caches.reduce((a, c) => a + c.hits, 0)
   const errorCount = Object.values(stats.commands.errors).reduce((a, b) => a + b, 0)
   const [recommendations, alertStates] = await Promise.all([
-    metrics.recommendations().catch(() => []),
+    recommendationsCached(o),
     o.alerts ? o.alerts.states() : Promise.resolve<Awaited<ReturnType<DashboardAlerts['states']>>>({}),
   ])
   const rank = { firing: 0, pending: 1, inactive: 2 }
@@ -590,17 +590,30 @@ interface ServerSample {
 
 // Server samples taken when the server page is read (INFO is not a stored metric), per connection.
 const samples = new WeakMap<object, ServerSample[]>()
-const bigKeys = new WeakMap<object, { at: number; report: Promise<BigKeysReport | undefined> }>()
+// Results that SCAN and sample keys, kept a minute per connection (a live page must not scan every tick).
+const slow = new WeakMap<object, Map<string, { at: number; value: Promise<unknown> }>>()
 const SAMPLES = 720
-const BIG_KEYS_TTL_MS = 60_000
+const SLOW_TTL_MS = 60_000
 
-/** The big-keys report of the connection, recomputed at most once a minute (it SCANs and samples). */
+/** `read()` of the connection, run again at most once a minute (it SCANs and samples). */
+function everyMinute<T>(o: ResolvedDashboardOptions, name: string, read: () => Promise<T>): Promise<T> {
+  const map = slow.get(o.conn) ?? new Map<string, { at: number; value: Promise<unknown> }>()
+  slow.set(o.conn, map)
+  const hit = map.get(name)
+  if (hit && Date.now() - hit.at < SLOW_TTL_MS) return hit.value as Promise<T>
+  const value = read()
+  map.set(name, { at: Date.now(), value })
+  return value
+}
+
+/** The big-keys report (2 000 sampled keys of the connection's namespace), at most once a minute. */
 function bigKeysCached(o: ResolvedDashboardOptions): Promise<BigKeysReport | undefined> {
-  const hit = bigKeys.get(o.conn)
-  if (hit && Date.now() - hit.at < BIG_KEYS_TTL_MS) return hit.report
-  const report = o.metrics.bigKeys({ sample: 2000, top: 20 }).catch(() => undefined)
-  bigKeys.set(o.conn, { at: Date.now(), report })
-  return report
+  return everyMinute(o, 'bigKeys', () => o.metrics.bigKeys({ sample: 2000, top: 20 }).catch(() => undefined))
+}
+
+/** metrics.recommendations() (INFO of every node and a 2 000-key sample of the server), at most once a minute. */
+function recommendationsCached(o: ResolvedDashboardOptions): Promise<Recommendation[]> {
+  return everyMinute(o, 'recommendations', () => o.metrics.recommendations().catch(() => []))
 }
 
 async function server(
@@ -608,10 +621,7 @@ async function server(
   rangeMs: number,
 ): Promise<Omit<PageData, 'page' | 'at' | 'rangeMs'>> {
   const insight = await o.metrics.server()
-  const [usage, recommendations] = await Promise.all([
-    bigKeysCached(o),
-    o.metrics.recommendations().catch(() => []),
-  ])
+  const [usage, recommendations] = await Promise.all([bigKeysCached(o), recommendationsCached(o)])
   const masters = insight.nodes.filter((n) => n.role === 'master')
   const sum = (f: (n: (typeof masters)[number]) => number | undefined) =>
     masters.reduce((a, n) => a + (f(n) ?? 0), 0)
