@@ -159,9 +159,9 @@ export async function runChaos(options: ChaosOptions): Promise<FaultResult[]> {
         workers: o.inProcessWorkers,
         devCodes: true,
         otpResendInterval: 0,
-        // The API limits are raised so that the traffic is mostly answered; the LLM limits keep their
-        // defaults, so the limiter is exercised (and over-admissions can be counted) on that route.
-        limits: { userRequests: 100_000, tenantRequests: 1_000_000 },
+        // The API-wide limits are raised so that the traffic is mostly answered; the LLM limits are
+        // lowered so that a scenario of seconds reaches them (denials, and over-admissions if any).
+        limits: { userRequests: 100_000, tenantRequests: 1_000_000, llmRequests: 3, llmTokens: 500 },
         log: (line: string) => o.log(`[service] ${line}`),
       })
       o.onService?.(service)
