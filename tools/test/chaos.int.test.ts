@@ -25,7 +25,10 @@ describe('chaos (standalone, shortened)', () => {
       expect(r.jobs.acknowledged, r.fault).toBeGreaterThan(0)
       expect(r.sessions.before, r.fault).toBeGreaterThan(0)
     }
-    // Cached reads were exercised during the Redis faults (L1 / grace answered them).
+    // Cached reads were exercised during the Redis faults (L1 / grace answered them), and the LLM limiters
+    // denied some requests (the over-admission check had something to count).
     expect(results.filter((r) => r.fault !== 'worker-sigkill').every((r) => r.reads.warm > 0)).toBe(true)
+    expect(results.reduce((n, r) => n + (r.statuses['429'] ?? 0), 0)).toBeGreaterThan(0)
+    expect(results.reduce((n, r) => n + r.limits.admitted, 0)).toBeGreaterThan(0)
   }, 240_000)
 })
