@@ -21,6 +21,23 @@ const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url))
 const stallFixture = fileURLToPath(new URL('./fixtures/stall-worker.ts', import.meta.url))
 const TOTAL = 10_000
 
+/** Everything each worker process printed so far (a line may arrive with `ready`, before a test listens). */
+const output = new WeakMap<ChildProcess, string>()
+
+/** Resolves once `child` has printed `text`. */
+function printed(child: ChildProcess, text: string): Promise<true> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!output.get(child)?.includes(text)) return false
+      child.stdout?.off('data', onData)
+      resolve(true)
+      return true
+    }
+    const onData = () => setImmediate(check)
+    if (!check()) child.stdout?.on('data', onData)
+  })
+}
+
 function startWorker(
   connectOptions: Record<string, unknown>,
   seen: string,
@@ -43,6 +60,7 @@ function startWorker(
       err += c
     })
     child.stdout?.on('data', (c) => {
+      output.set(child, (output.get(child) ?? '') + String(c))
       if (String(c).includes('ready')) resolve(child)
     })
     child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${err}`)))
@@ -121,6 +139,73 @@ async function crashRun(
   await q.close()
 }
 
+/**
+ * One job whose worker process is SIGKILLed mid-run again and again: after maxStalledCount (1) + 1 stalls
+ * BullMQ fails it without a handler, and the next worker moves it to the DLQ with every stall on record.
+ */
+async function stallsIntoDeadLetters(
+  conn: Connection,
+  options: Record<string, unknown>,
+  children: ChildProcess[],
+): Promise<void> {
+  const q = defineQueue(conn, 'stall', {
+    namespace: 'jobs',
+    jobs: { hang: z.object({ n: z.number() }) },
+    checks: false,
+  })
+  const id = await q.add('hang', { n: 7 })
+  let kills = 0
+  let done = false
+  let timedOut: unknown
+  const dead = until('dead letter', async () => (await q.deadLetters.count()) > 0, 90_000).then(
+    () => {
+      done = true
+      return false
+    },
+    (err) => {
+      timedOut = err
+      done = true
+      return false
+    },
+  )
+  // Each round a fresh worker process takes the job back (stalled check) and starts it; it is killed
+  // mid-run. With maxStalledCount 1 the second stall marks the job failed: the next worker moves it.
+  while (!done && kills < 5) {
+    const child = await startWorker(options, '', stallFixture)
+    children.push(child)
+    if (await Promise.race([printed(child, `running ${id}`), dead])) {
+      await kill(child)
+      kills++
+    }
+  }
+  await dead
+  if (timedOut) {
+    const j = await q.queue.getJob(id)
+    throw new Error(
+      `${timedOut}: ${kills} kills, job ${await j?.getState()}, stalled ${j?.stalledCounter}, started ${j?.attemptsStarted}, ${j?.deferredFailure ?? '-'}, ${j?.failedReason ?? '-'}, dlq ${await q.deadLetters.count()}`,
+    )
+  }
+  expect(kills).toBe(2)
+  const [letter] = await q.deadLetters.list()
+  expect(letter).toMatchObject({ sourceId: id, name: 'hang', data: { n: 7 }, code: 'E_JOB_STALLED' })
+  expect(letter!.reason).toMatch(/stalled 2 times, more than maxStalledCount 1/)
+  expect(letter!.attempts.map((a) => a.code)).toEqual(['E_JOB_STALLED', 'E_JOB_STALLED', 'E_JOB_STALLED'])
+  expect(letter!.attempts.map((a) => a.errorName)).toEqual([
+    'JobStalledError',
+    'JobStalledError',
+    'JobStalledError',
+  ])
+  const source = await q.queue.getJob(id)
+  expect(await source?.getState()).toBe('failed')
+  expect(source?.failedReason).toBe('job stalled more than allowable limit')
+  const { replayed } = await q.deadLetters.replay({ ids: [letter!.id] })
+  expect(replayed).toBe(1)
+  expect(await q.deadLetters.count()).toBe(0)
+  await Promise.all(children.splice(0).map(kill))
+  await q.queue.obliterate({ force: true })
+  await q.close()
+}
+
 /** Runs a batch, applies `fault`, adds a second batch (retrying while Redis is away): the same worker processes it. */
 async function resumesAfter(conn: Connection, name: string, fault: () => Promise<unknown>): Promise<void> {
   const q = defineQueue(conn, name, {
@@ -177,55 +262,11 @@ describe.each(['standalone', 'cluster'] as const)(
       expect(await exited).toBe(0)
     })
 
-    it('a job whose worker is SIGKILLed more than maxStalledCount times lands in the DLQ with its stall history', async () => {
-      const q = defineQueue(conn, 'stall', {
-        namespace: 'jobs',
-        jobs: { hang: z.object({ n: z.number() }) },
-        checks: false,
-      })
-      const id = await q.add('hang', { n: 7 })
-      let kills = 0
-      let done = false
-      const dead = until('dead letter', async () => (await q.deadLetters.count()) > 0, 90_000).then(() => {
-        done = true
-        return false
-      })
-      // Each round a fresh worker process takes the job back (stalled check) and starts it; it is killed
-      // mid-run. With maxStalledCount 1 the second stall marks the job failed: the next worker moves it.
-      while (!done && kills < 5) {
-        const child = await startWorker(options, '', stallFixture)
-        children.push(child)
-        const running = new Promise<boolean>((resolve) => {
-          child.stdout?.on('data', (c) => {
-            if (String(c).includes(`running ${id}`)) resolve(true)
-          })
-        })
-        if (await Promise.race([running, dead])) {
-          await kill(child)
-          kills++
-        }
-      }
-      await dead
-      expect(kills).toBe(2)
-      const [letter] = await q.deadLetters.list()
-      expect(letter).toMatchObject({ sourceId: id, name: 'hang', data: { n: 7 }, code: 'E_JOB_STALLED' })
-      expect(letter!.reason).toMatch(/stalled 2 times, more than maxStalledCount 1/)
-      expect(letter!.attempts.map((a) => a.code)).toEqual(['E_JOB_STALLED', 'E_JOB_STALLED', 'E_JOB_STALLED'])
-      expect(letter!.attempts.map((a) => a.errorName)).toEqual([
-        'JobStalledError',
-        'JobStalledError',
-        'JobStalledError',
-      ])
-      const source = await q.queue.getJob(id)
-      expect(await source?.getState()).toBe('failed')
-      expect(source?.failedReason).toBe('job stalled more than allowable limit')
-      const { replayed } = await q.deadLetters.replay({ ids: [letter!.id] })
-      expect(replayed).toBe(1)
-      expect(await q.deadLetters.count()).toBe(0)
-      await Promise.all(children.splice(0).map(kill))
-      await q.queue.obliterate({ force: true })
-      await q.close()
-    }, 120_000)
+    it(
+      'a job whose worker is SIGKILLed more than maxStalledCount times lands in the DLQ with its stall history',
+      () => stallsIntoDeadLetters(conn, options, children),
+      120_000,
+    )
 
     it(`completes ${TOTAL} jobs: each exactly once or counted as a duplicate, none lost`, () =>
       crashRun(conn, options, children, kind))
@@ -299,6 +340,20 @@ describe('Sentinel failover (own topology)', () => {
 
   it('a worker resumes after a failover, without a restart of the process', () =>
     resumesAfter(conn, 'failover', () => topo.failover()))
+
+  it('a job whose worker is SIGKILLed more than maxStalledCount times lands in the DLQ', async () => {
+    const info = topo.info() as { name: string; sentinels: Array<{ host: string; port: number }> }
+    const children: ChildProcess[] = []
+    const options = {
+      sentinel: { name: info.name, sentinels: info.sentinels },
+      namespace: conn.keys.namespace,
+    }
+    try {
+      await stallsIntoDeadLetters(conn, options, children)
+    } finally {
+      await Promise.all(children.map(kill))
+    }
+  }, 120_000)
 
   it(`4 worker processes, one SIGKILLed repeatedly, a failover mid-run: ${TOTAL} jobs, none lost`, async () => {
     const info = topo.info() as { name: string; sentinels: Array<{ host: string; port: number }> }
