@@ -259,11 +259,6 @@ export class BusCoherence implements Coherence {
     this.#channel = `${BUS_CHANNEL}:${namespace}`
   }
 
-  /** This process's bus id (messages it sent are skipped on receipt). */
-  get id(): string {
-    return this.#bus.id
-  }
-
   async start(): Promise<void> {
     const sub = await this.conn.subscriber()
     this.#subscriber = sub

@@ -71,11 +71,36 @@ describe('TieredCache with an L3: invalidations and read-through reach every tie
       expect(await cache.deletePattern('q:*')).toBe(1)
       await cache.set('d', 'D')
       expect(await cache.delete('d')).toBe(true)
+      // A getOrSet miss whose L3 copy fails is still served, and the failure counted and reported.
+      const problems: unknown[] = []
+      cache.on('problem', (err: unknown) => problems.push(err))
+      const before = cache.tierStats().l3!.errors
+      expect(await cache.getOrSet('computed', () => 'C')).toBe('C')
+      expect(cache.tierStats().l3!.errors).toBeGreaterThan(before)
+      expect(problems.some((p) => (p as { code?: string }).code === 'E_CLOSED')).toBe(true)
       expect(await cache.mget(['a', 'b', 'q:1', 'd'])).toEqual([undefined, undefined, undefined, undefined])
     } finally {
       await cache.clear()
       await cache.close()
     }
+  })
+})
+
+describe('TieredCache lifetime and factory failures', () => {
+  it('await using closes the cache; a factory that fails under a hard timeout rejects with its own error', async () => {
+    const namespace = uniquePrefix('life')
+    let escaped: TieredCache<string> | undefined
+    {
+      await using cache = new TieredCache<string>(conn, { namespace, coherence: 'none' })
+      escaped = cache
+      const boom = new Error('factory failed')
+      await expect(
+        cache.getOrSet('k', () => Promise.reject(boom), { timeouts: { hard: '5s' } }),
+      ).rejects.toBe(boom)
+      expect(await cache.getOrSet('k', () => 'ok', { timeouts: { hard: '5s' } })).toBe('ok')
+      await cache.clear()
+    }
+    expect(await codeOf(escaped.get('k'))).toBe('E_CLOSED')
   })
 })
 
