@@ -48,6 +48,7 @@ export {
 export { encodeKeyPart, escapeGlob, hashSlot, KeyBuilder, type KeyPart, MAX_KEY_PART_LENGTH } from './keys.js'
 export { Lease, type LeaseNotice, type LeaseOptions } from './lease.js'
 export { hgetallRecord } from './reply.js'
+export { type BatchScript, ScriptBatcher } from './script-batcher.js'
 export { DEFAULT_LATENCY_SAMPLES, LatencyRing, type LatencySummary } from './stats.js'
 export { type MessageListener, Subscriber } from './subscriber.js'
 export type { AnyRedis, Arg, RedisCluster, RedisSentinel, RedisStandalone, Topology } from './types.js'

@@ -1,5 +1,7 @@
-import { CacheError, type Connection, hashSlot, type ScriptFn } from '@cache/client'
-import { PKG } from './options.js'
+import type { Connection } from './connection.js'
+import { CacheError } from './errors.js'
+import { hashSlot } from './keys.js'
+import type { ScriptFn } from './scripts-registry.js'
 
 /** Requests per script call at most, so one call never holds the server for long. */
 const MAX_BATCH = 64
@@ -14,6 +16,8 @@ interface Pending<R> {
 
 /** How a batch script is called and its reply split. */
 export interface BatchScript<R> {
+  /** The calling package, for error messages (`@cache/locks`). */
+  pkg: string
   /** Script name (registered once, whatever the batch size). */
   name: string
   lua: string
@@ -26,7 +30,8 @@ export interface BatchScript<R> {
 }
 
 /**
- * Same-tick script calls of one connection in one EVALSHA: the requests made in one tick go in one call per
+ * Same-tick script calls of one connection in one EVALSHA (the script takes n requests of `keysPerRequest`
+ * keys each and answers each in its slot of a flat reply; see @cache/locks' lock-acquire.lua): the requests made in one tick go in one call per
  * node (per slot on a cluster, so batches stay cluster-safe), decided in order by the script, each as if sent
  * alone. A request the server fails alone (a key of the wrong type) rejects alone; a failed call (connection,
  * timeout) rejects its whole batch, as it would each of the commands sent separately.
@@ -49,7 +54,10 @@ export class ScriptBatcher<R> {
     })
   }
 
-  /** Queues one request (`keys` share one slot) for the end of this tick. */
+  /**
+   * Queues one request (`keys` share one slot) for the end of this tick.
+   * @example const reply = await batcher.call([k.lock, k.fence], [owner, ttlMs])
+   */
   call(keys: readonly string[], args: ReadonlyArray<string | number>): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const group = this.#cluster ? hashSlot(keys[0]!) : 0
@@ -96,7 +104,7 @@ export class ScriptBatcher<R> {
       const one = s.pick(reply, i)
       if (typeof one === 'string') {
         p.reject(
-          new CacheError('E_COMMAND', `[${PKG}] ${s.name} failed on the server: ${one}`, {
+          new CacheError('E_COMMAND', `[${s.pkg}] ${s.name} failed on the server: ${one}`, {
             details: { script: s.name },
           }),
         )

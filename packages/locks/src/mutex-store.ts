@@ -1,7 +1,6 @@
-import type { Connection, KeyBuilder, ScriptFn } from '@cache/client'
+import { type Connection, type KeyBuilder, ScriptBatcher, type ScriptFn } from '@cache/client'
 import { type MutexKeys, mutexKeys } from './keys.js'
-import type { FencingMode } from './options.js'
-import { ScriptBatcher } from './script-batcher.js'
+import { type FencingMode, PKG } from './options.js'
 import { lockAcquire, lockExtend, lockInspect, lockRelease } from './scripts/index.js'
 import type { Notifier } from './wait.js'
 
@@ -59,6 +58,7 @@ export class MutexStore {
     // Same-tick acquisitions (and releases) of this connection go in one script call: at concurrency the
     // fixed cost of a script call (server and client) is paid once per tick instead of once per lock.
     this.#acquire = new ScriptBatcher<AcquireReply>(conn, {
+      pkg: PKG,
       name: 'locks:lock-acquire',
       lua: lockAcquire,
       keysPerRequest: 5,
@@ -70,6 +70,7 @@ export class MutexStore {
       },
     })
     this.#release = new ScriptBatcher<number>(conn, {
+      pkg: PKG,
       name: 'locks:lock-release',
       lua: lockRelease,
       keysPerRequest: 5,
