@@ -155,6 +155,36 @@ describe.skipIf(browserSkipReason())('dashboard in headless Chromium', () => {
     expect((await seeded.queue.deadLetters.list({ limit: 100 })).map((d) => d.id)).not.toContain(id)
   })
 
+  it('a readOnly dashboard shows the dead letters without any action', async () => {
+    const ro = createServer(
+      dashboard({
+        conn,
+        metrics: seeded.metrics,
+        auth: {},
+        readOnly: true,
+        caches: { catalog: seeded.cache },
+      }),
+    )
+    await new Promise<void>((r) => ro.listen(0, '127.0.0.1', r))
+    const other = await browser.newPage()
+    try {
+      const url = `http://127.0.0.1:${(ro.address() as AddressInfo).port}/`
+      for (const name of ['queues', 'caches']) {
+        await other.goto(`${url}${name}`)
+        await other.waitForSelector('[data-table]', { timeout: 60_000 })
+        expect(await other.locator('#actions form, button.replay-one').count(), name).toBe(0)
+        if (name === 'queues')
+          expect(
+            await other.locator('[data-table="queue-dlq"] tbody tr td:not(.empty)').count(),
+          ).toBeGreaterThan(0)
+      }
+    } finally {
+      await other.close()
+      ro.closeAllConnections()
+      await new Promise((r) => ro.close(r))
+    }
+  })
+
   it('invalidates a tag from the caches page', async () => {
     await seeded.cache.set('product:100', { id: 100 }, { ttl: '1h', tags: ['shelf:9'] })
     await page.goto(`${base}caches`)
