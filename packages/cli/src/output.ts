@@ -66,7 +66,8 @@ export class Output {
 
   /** `text` in a style on a colour terminal, unchanged elsewhere. */
   style(style: Style, text: string): string {
-    return this.#colour ? styleText(style, text) : text
+    // The decision is ours (io.stdout, NO_COLOR, TERM): styleText would otherwise check process.stdout.
+    return this.#colour ? styleText(style, text, { validateStream: false }) : text
   }
 
   /** Green "ok" or red `problem`. */

@@ -72,3 +72,27 @@ describe.each(RUNNERS)('%s', (mode, cache) => {
     everyCommand(cache, [...target(redis, kind), '--namespace', uniquePrefix('cli')])
   })
 })
+
+describe('on a terminal (in-process: stdout and stderr are TTYs)', () => {
+  const flags = [...target(redis, 'standalone'), '--namespace', uniquePrefix('cli')]
+
+  it('colours the status, draws a progress bar with an ETA, and stats --watch redraws the screen', async () => {
+    const health = await cacheInProcess(['health', ...flags], { tty: true })
+    expect(health.code, health.stderr).toBe(0)
+    expect(health.stdout).toContain('\x1b[') // a styled "ok"
+    const plain = await cacheInProcess(['health', ...flags], { tty: true, env: { NO_COLOR: '1' } })
+    expect(plain.stdout).not.toContain('\x1b[')
+    const keys = await cacheInProcess(['keys', '--batch', '10', ...flags], { tty: true })
+    expect(keys.code, keys.stderr).toBe(0)
+    expect(keys.stderr).toContain('\r\x1b[2K') // the progress line, replaced and cleared
+    expect(keys.stderr).toContain('ETA')
+    const watch = await cacheInProcess(
+      ['stats', '--watch', '--interval', '200ms', '--iterations', '2', ...flags],
+      {
+        tty: true,
+      },
+    )
+    expect(watch.code, watch.stderr).toBe(0)
+    expect(watch.stdout.split('\x1b[H\x1b[2J').length - 1).toBe(2)
+  })
+})

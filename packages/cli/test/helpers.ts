@@ -69,6 +69,8 @@ export interface RunOptions {
   env?: Record<string, string>
   input?: string
   timeoutMs?: number
+  /** In-process only: stdout and stderr say they are a terminal (colours, progress, redraws). */
+  tty?: boolean
 }
 
 /** Runs the `cache` command one way: the built bin in a child process, or `run(argv, io)` in this process. */
@@ -89,6 +91,8 @@ export async function cacheInProcess(args: string[], options: RunOptions = {}): 
   const stderr = new PassThrough()
   const out = collect(stdout)
   const err = collect(stderr)
+  if (options.tty)
+    Object.assign(stdout, { isTTY: true, columns: 120 }) && Object.assign(stderr, { isTTY: true })
   const stdin = Readable.from(options.input === undefined ? [] : [options.input])
   const code = await run(args, { stdout, stderr, stdin, env: { ...options.env } })
   stdout.end()
