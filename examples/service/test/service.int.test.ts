@@ -283,4 +283,29 @@ describe('example service', () => {
       timeoutMs: 30_000,
     })
   })
+
+  it('never hangs while Redis is paused (SIGSTOP) past every timeout: healthz down, 503s with Retry-After, then recovers', async () => {
+    const reader = await loggedIn('t2', 'carol@t2.test')
+    expect((await reader.call('GET', '/api/contacts/t2-c8')).status).toBe(200)
+    redis.master.pause()
+    try {
+      // every call below is bounded by the client's 10 s abort: a hang fails the test
+      const health = await waitFor('healthz down while paused', async () => {
+        const r = await reader.call('GET', '/healthz')
+        return r.body.redis === 'down' && r
+      })
+      expect(health.status).toBe(200)
+      const me = await reader.call('GET', '/api/me')
+      expect(me.status).toBe(503)
+      expect(Number(me.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      const cached = await reader.call('GET', '/api/contacts/t2-c8')
+      expect(cached.status).toBe(200)
+      expect(cached.body.contact.id).toBe('t2-c8')
+    } finally {
+      redis.master.resume()
+    }
+    await waitFor('me answers again', async () => (await reader.call('GET', '/api/me')).status === 200, {
+      timeoutMs: 30_000,
+    })
+  })
 })
