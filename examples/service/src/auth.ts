@@ -173,6 +173,7 @@ export function authRoutes(f: Family, router: Router): void {
   router.post('/auth/logout-everywhere', requireUser, async (req, res) => {
     const user = req.user as SessionUser
     const revoked = await f.store.revokeUser(`${user.tenant}:${user.id}`)
+    f.identities.forget(user)
     const key = familiesKey(f, user)
     const families = await f.conn.redis.sMembers(key)
     await Promise.all(families.map((id) => f.refresh.revoke(id)))

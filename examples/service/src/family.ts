@@ -17,6 +17,7 @@ import { TieredCache } from '@cache/tiered'
 import type { ResolvedServiceOptions } from './config.js'
 import type { Db } from './db.js'
 import { type JobQueue, jobQueue, startWorkers } from './jobs.js'
+import { OutageIdentities } from './outage.js'
 import { PaymentsProvider } from './payments.js'
 import { Realtime } from './realtime.js'
 import { RedisStatus } from './redis-status.js'
@@ -58,6 +59,8 @@ export interface Family {
   /** Distinct active users per tenant (a HyperLogLog per time bucket and tenant): `add(userId, { tenant })`. */
   readonly activeUsers: Uniques
   readonly sessionSecret: string
+  /** Users seen per signed cookie, for read-only routes while Redis is down (outage.ts). */
+  readonly identities: OutageIdentities
   close(): Promise<void>
 }
 
@@ -180,6 +183,7 @@ export async function createFamily(options: ResolvedServiceOptions, db: Db): Pro
       metrics,
       activeUsers,
       sessionSecret: secret,
+      identities: new OutageIdentities(),
       close,
     }
   } catch (err) {

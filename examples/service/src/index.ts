@@ -24,7 +24,6 @@ import { contactRoutes } from './contacts.js'
 import { openDb } from './db.js'
 import { createFamily, type Family } from './family.js'
 import { errorHandler, sendError } from './http.js'
-import { OutageIdentities } from './outage.js'
 
 export type { LimitOptions, ServiceOptions } from './config.js'
 export { parseStartConfig, resolveOptions } from './config.js'
@@ -128,7 +127,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     rolling: true,
     cookie: { httpOnly: true, sameSite: 'lax', maxAge: 30 * 60_000 },
   })
-  const identities = new OutageIdentities()
+  const identities = f.identities
   const api = express.Router()
   api.use(express.json({ limit: '64kb' }))
   api.use(sessions)
