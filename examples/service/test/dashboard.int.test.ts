@@ -70,7 +70,8 @@ describe.skipIf(browserSkipReason())('the service dashboard in headless Chromium
       .toBe(true)
     await page.goto(`${svc.dashboardUrl}/caches`)
     await page.waitForSelector('body[data-page="caches"]', { timeout: 60_000 })
-    expect(await page.content()).toContain('contacts')
+    // the caches table is filled from the page's data request: wait for it
+    await expect.poll(() => page.content(), { timeout: 60_000, interval: 500 }).toContain('contacts')
     expect(errors).toEqual([])
   }, 180_000)
 })
