@@ -25,6 +25,8 @@ let stopping = false
 const stop = async () => {
   if (stopping) return
   stopping = true
+  // closing waits on Redis and the database: when they are gone, exit anyway
+  setTimeout(() => process.exit(1), 10_000).unref()
   await worker.close({ timeout: '5s' }).catch(() => {})
   await queue.close().catch(() => {})
   await db.close().catch(() => {})
