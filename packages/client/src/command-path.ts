@@ -1,6 +1,6 @@
 import diagnostics from 'node:diagnostics_channel'
 import type { CircuitBreaker } from './breaker.js'
-import { toCacheError } from './error-mapping.js'
+import { isNoScript, toCacheError } from './error-mapping.js'
 import { CacheError, isUnavailable, UnavailableError } from './errors.js'
 import { TAG } from './pkg.js'
 import type { Topology } from './types.js'
@@ -277,7 +277,8 @@ export class CommandPath {
     if (this.#o.topology === 'cluster' && isUnavailable(error)) this.#o.onClusterUnavailable()
     // A command's own error (the server answered) counts as a success for the breaker.
     this.#done(error)
-    this.#publish(command, durationMs, error.code)
+    // A NOSCRIPT reply is not published as a failed command: the registry sends EVAL next, published itself.
+    if (!isNoScript(error)) this.#publish(command, durationMs, error.code)
     return error
   }
 

@@ -11,6 +11,16 @@ export function connectFailure(err: unknown, what: string): CacheError {
   return toCacheError(err, what)
 }
 
+/**
+ * An EVALSHA the server does not know the script of (after a restart, failover or SCRIPT FLUSH): the script
+ * registry's cue to send EVAL, not a failure of the caller's command.
+ */
+export function isNoScript(err: unknown): boolean {
+  if (!isCacheError(err, 'E_COMMAND')) return false
+  const cause = err.cause
+  return cause instanceof Error && cause.message.startsWith('NOSCRIPT')
+}
+
 /** Maps anything a command can throw to a CacheError with a stable code. */
 export function toCacheError(err: unknown, command: string): CacheError {
   if (isCacheError(err)) return err

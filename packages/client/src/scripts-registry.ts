@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { CacheError, isCacheError } from './errors.js'
+import { isNoScript } from './error-mapping.js'
+import { CacheError } from './errors.js'
 import { hashSlot } from './keys.js'
 import { TAG } from './pkg.js'
 import type { Arg } from './types.js'
@@ -111,10 +112,7 @@ export class ScriptRegistry {
       try {
         return await send<T>(head, sendOptions)
       } catch (err) {
-        if (
-          isCacheError(err, 'E_COMMAND') &&
-          /NOSCRIPT/.test(String((err.cause as Error | undefined)?.message))
-        ) {
+        if (isNoScript(err)) {
           head[0] = 'EVAL'
           head[1] = lua
           return send<T>(head, sendOptions)

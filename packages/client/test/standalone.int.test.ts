@@ -137,6 +137,26 @@ describe('connect() on a standalone server', () => {
     expect(events[1]).toMatchObject({ command: 'GET', ok: false, errorCode: 'E_COMMAND' })
   })
 
+  it('does not publish the NOSCRIPT reply of a script the server has not seen as a failed command', async () => {
+    const script = conn.defineScript(`diag-noscript-${Date.now()}`, `return redis.call('INCR', KEYS[1])`, {
+      keys: 1,
+    })
+    const events: CommandEvent[] = []
+    const listener = (e: unknown) => events.push(e as CommandEvent)
+    diagnostics.subscribe('cache:client:command', listener)
+    try {
+      await conn.redis.scriptFlush()
+      expect(await script([conn.keys.key('noscript')])).toBe(1)
+      expect(await script([conn.keys.key('noscript')])).toBe(2)
+    } finally {
+      diagnostics.unsubscribe('cache:client:command', listener)
+    }
+    const scripted = events.filter((e) => e.command.startsWith('EVALSHA diag-noscript'))
+    expect(scripted.length).toBeGreaterThanOrEqual(2)
+    expect(scripted.every((e) => e.ok)).toBe(true)
+    expect(events.filter((e) => !e.ok)).toEqual([])
+  })
+
   it('delivers pub/sub on a dedicated connection shared by callers', async () => {
     const sub = await conn.subscriber()
     expect(await conn.subscriber()).toBe(sub)
