@@ -268,6 +268,43 @@ describe.each(['standalone', 'cluster'] as const)(
       120_000,
     )
 
+    it('in-process: a job whose lock is lost twice is failed by BullMQ and moved to the DLQ by the worker', async () => {
+      const q = defineQueue(conn, 'lost-lock', {
+        namespace: 'jobs',
+        jobs: { hang: z.object({ n: z.number() }) },
+        checks: false,
+      })
+      const started: string[] = []
+      const releases: Array<() => void> = []
+      const w = q.process(
+        {
+          hang: async (job) => {
+            started.push(job.id)
+            await new Promise<void>((resolve) => releases.push(resolve))
+          },
+        },
+        { concurrency: 4, lockDuration: 1_000, stalledInterval: 200, maxStalledCount: 1 },
+      )
+      await w.waitUntilReady()
+      const id = await q.add('hang', { n: 1 })
+      // Deleting the lock is what a dead worker does to it (it stops renewing): the stalled check takes it back.
+      for (const round of [1, 2]) {
+        await until(`attempt ${round} started`, () => started.length === round, 30_000)
+        const lock = `${q.queue.toKey(id)}:lock`
+        await conn.send(['DEL', lock], { key: lock })
+      }
+      await until('dead letter', async () => (await q.deadLetters.count()) === 1, 30_000)
+      const [letter] = await q.deadLetters.list()
+      expect(letter).toMatchObject({ sourceId: id, code: 'E_JOB_STALLED' })
+      expect(letter!.attempts.map((a) => a.code)).toEqual(['E_JOB_STALLED', 'E_JOB_STALLED', 'E_JOB_STALLED'])
+      expect(started).toEqual([id, id])
+      expect((await q.stats()).totals).toMatchObject({ stalled: 2, deadLettered: 1 })
+      for (const release of releases) release()
+      await w.close({ timeout: '1s' })
+      await q.queue.obliterate({ force: true })
+      await q.close()
+    }, 60_000)
+
     it(`completes ${TOTAL} jobs: each exactly once or counted as a duplicate, none lost`, () =>
       crashRun(conn, options, children, kind))
   },
