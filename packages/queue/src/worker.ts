@@ -375,7 +375,10 @@ export class QueueWorker {
         await withDeadline(this.worker.close(), ms, 'worker.close')
       } catch {
         this.worker.cancelAllJobs('closing')
-        await this.worker.close(true)
+        // BullMQ's close(true) after close() returns that first, unforced close, which waits for handlers
+        // that may never settle (one that ignores its signal): end the worker's connections instead, so a
+        // close is bounded by `timeout` twice at most; those jobs are retried by a stalled check.
+        await withDeadline(this.worker.disconnect(), ms, 'worker.disconnect').catch(() => undefined)
       }
       await Promise.all(this.#background)
       this.#d.onClose(this)

@@ -258,6 +258,40 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('defineQueue on %s
     await q.close()
   })
 
+  it('close({ timeout }) returns even when a handler ignores its aborted signal and never settles', async () => {
+    const q = defineQueue(conn, 'deaf', {
+      namespace: 'jobs',
+      jobs: { deaf: z.object({}) },
+      defaults: { attempts: 1 },
+      logger: quiet,
+    })
+    let started!: () => void
+    const running = new Promise<void>((r) => {
+      started = r
+    })
+    let aborted = false
+    const w = q.process({
+      deaf: (_job, { signal }) => {
+        signal.addEventListener('abort', () => {
+          aborted = true
+        })
+        started()
+        return new Promise(() => {}) // never settles, whatever the signal says
+      },
+    })
+    await q.add('deaf', {})
+    await running
+    const closed = w.close({ timeout: 300 }).then(() => 'closed')
+    const outcome = await Promise.race([
+      closed,
+      new Promise((r) => setTimeout(() => r('hung'), 15_000).unref()),
+    ])
+    expect(outcome).toBe('closed')
+    expect(aborted).toBe(true)
+    expect(await w.close()).toBeUndefined() // idempotent: the same settled close
+    await q.close()
+  })
+
   it('connection errors are left to ioredis/BullMQ to retry (never thrown); log lines; asyncDispose closes', async () => {
     const q = defineQueue(conn, 'errors', { namespace: 'jobs', jobs: { x: z.object({}) }, logger: quiet })
     const logged = new Promise<void>((resolve) => {
