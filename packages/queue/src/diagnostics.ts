@@ -1,8 +1,16 @@
 import diagnostics from 'node:diagnostics_channel'
 
-/** `cache:queue:completed`: `{ queue, name, id, runMs, waitMs }` per completed job. */
+/**
+ * `cache:queue:completed`: `{ queue, name, id, attempt, runMs, waitMs }` per completed job. `runMs` is the
+ * handler's run time; `waitMs` the time from the job's enqueue (plus its `delay`) to this attempt's start
+ * (on a retry it includes the earlier attempts and their backoff).
+ */
 export const completedChannel = diagnostics.channel('cache:queue:completed')
-/** `cache:queue:failed`: `{ queue, name, id, attempt, code, error }` per failed attempt. */
+/**
+ * `cache:queue:failed`: `{ queue, name, id, attempt, code, error, runMs?, waitMs? }` per failed attempt;
+ * `runMs` and `waitMs` (as on `completed`) when the handler ran (not for a schema-invalid job or a job
+ * that stalled too often).
+ */
 export const failedChannel = diagnostics.channel('cache:queue:failed')
 /** `cache:queue:retried`: `{ queue, name, id, attempt, delayMs }` when a failed attempt will be retried. */
 export const retriedChannel = diagnostics.channel('cache:queue:retried')

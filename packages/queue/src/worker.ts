@@ -255,21 +255,35 @@ export class QueueWorker {
       }
       release = g.release
     }
-    if (attempt === 1) d.meters.wait.record(Math.max(0, startedAt - job.timestamp - (job.opts.delay ?? 0)))
+    // From the job's enqueue (plus its delay) to this attempt's start: on a retry it includes the earlier
+    // attempts and their backoff; the queue's wait percentiles take first attempts only.
+    const waitMs = Math.max(0, startedAt - job.timestamp - (job.opts.delay ?? 0))
+    if (attempt === 1) d.meters.wait.record(waitMs)
     const t0 = performance.now()
     try {
       const result = await this.#run(job, handler, parsed.data, attempt, attempts, bullSignal)
       const runMs = performance.now() - t0
       d.meters.run.record(runMs)
       d.meters.completed.record()
-      completedChannel.publish({ queue: d.name, name, id: job.id, runMs })
+      if (completedChannel.hasSubscribers)
+        completedChannel.publish({ queue: d.name, name, id: job.id, attempt, runMs, waitMs })
       return result
     } catch (err) {
-      d.meters.run.record(performance.now() - t0)
+      const runMs = performance.now() - t0
+      d.meters.run.record(runMs)
       d.meters.failed.record()
       const rec = attemptRecord(attempt, startedAt, err)
       await recordAttempt(job, rec).catch(() => {})
-      failedChannel.publish({ queue: d.name, name, id: job.id, attempt, code: rec.code, error: rec.error })
+      failedChannel.publish({
+        queue: d.name,
+        name,
+        id: job.id,
+        attempt,
+        code: rec.code,
+        error: rec.error,
+        runMs,
+        waitMs,
+      })
       const unrecoverable = err instanceof UnrecoverableError || d.options.nonRetryable(err)
       if (attempt < attempts && !unrecoverable) throw err
       const history = await readAttempts(d.source, job.id as string).catch(() => [rec])

@@ -374,6 +374,56 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('defineQueue on %s
     await w.close()
     await q.close()
   })
+
+  it('diagnostics: completed and failed messages carry runMs and waitMs (enqueue to attempt start)', async () => {
+    const q = defineQueue(conn, 'timed', {
+      namespace: 'jobs',
+      jobs: { t: z.object({ fail: z.boolean() }) },
+      defaults: { attempts: 2, backoff: { type: 'fixed', delay: 50, jitter: 0 } },
+      logger: quiet,
+    })
+    type Msg = { queue: string; id: string; attempt: number; runMs: number; waitMs: number; code?: string }
+    const completed: Msg[] = []
+    const failed: Msg[] = []
+    const onCompleted = (m: unknown) => void ((m as Msg).queue === 'timed' && completed.push(m as Msg))
+    const onFailed = (m: unknown) => void ((m as Msg).queue === 'timed' && failed.push(m as Msg))
+    diagnostics.subscribe('cache:queue:completed', onCompleted)
+    diagnostics.subscribe('cache:queue:failed', onFailed)
+    const beforeAdd = Date.now()
+    const ok = await q.add('t', { fail: false })
+    const bad = await q.add('t', { fail: true })
+    const added = Date.now()
+    await new Promise((r) => setTimeout(r, 150)) // the jobs wait at least this long: no worker yet
+    const started = Date.now()
+    const w = q.process({
+      t: async (job) => {
+        await new Promise((r) => setTimeout(r, 20))
+        if (job.data.fail) throw new Error('refused')
+      },
+    })
+    await until('both settled', async () => completed.length === 1 && failed.length === 2)
+    const received = Date.now()
+    diagnostics.unsubscribe('cache:queue:completed', onCompleted)
+    diagnostics.unsubscribe('cache:queue:failed', onFailed)
+    const [c] = completed
+    expect(c).toMatchObject({ id: ok, attempt: 1 })
+    expect(c?.waitMs).toBeGreaterThanOrEqual(started - added)
+    expect(c?.waitMs).toBeLessThanOrEqual(received - beforeAdd)
+    expect(c?.runMs).toBeGreaterThanOrEqual(19)
+    expect(failed.map((f) => [f.id, f.attempt])).toEqual([
+      [bad, 1],
+      [bad, 2],
+    ])
+    for (const f of failed) {
+      expect(f.runMs).toBeGreaterThanOrEqual(19)
+      expect(f.waitMs).toBeGreaterThanOrEqual(started - added)
+      expect(f.waitMs).toBeLessThanOrEqual(received - beforeAdd)
+    }
+    // the second attempt's wait includes the first attempt and its 50 ms backoff
+    expect(failed[1]!.waitMs).toBeGreaterThanOrEqual(failed[0]!.waitMs + 50)
+    await w.close()
+    await q.close()
+  })
 })
 
 describe('options and start-up checks', () => {
