@@ -1,6 +1,7 @@
 import {
   CacheError,
   type Connection,
+  hashSlot,
   type RedisCluster,
   type RedisSentinel,
   type Subscriber,
@@ -29,8 +30,16 @@ export interface Coherence {
   start(): Promise<void>
   /** After a local write: tell the other processes (the bus does; tracking and none need not). */
   publish(change: Change): Promise<void>
+  /**
+   * The connection whose writes of `valueKey` this process is not told about (tracking's NOLOOP tracker
+   * of the key's master), or undefined (no such connection now, or another mode).
+   */
+  writer?(valueKey: string): Tracker | undefined
   close(): Promise<void>
 }
+
+/** A raw tracker connection (the writer of `Coherence.writer`). @internal */
+export type Tracker = ReturnType<typeof createClient>
 
 /** What changed: escaped key parts, every key matching a glob, or everything. @internal */
 export type Change = readonly string[] | { readonly pattern: string } | 'all'
@@ -47,14 +56,19 @@ export class NoCoherence implements Coherence {
 }
 
 interface Pair {
+  /** `host:port` of the master. */
+  address: string
   sub: ReturnType<typeof createClient>
-  tracker: ReturnType<typeof createClient>
+  tracker: Tracker
 }
 
 /**
  * Server-assisted client-side caching: per master, a subscriber on `__redis__:invalidate` and a tracker
- * connection running `CLIENT TRACKING ON REDIRECT <subscriber> BCAST PREFIX <value prefix>`, so every
- * write to a value key by any client reaches this process. The pair has no automatic reconnect: when any
+ * connection running `CLIENT TRACKING ON REDIRECT <subscriber> BCAST PREFIX <value prefix> NOLOOP`, so every
+ * write to a value key by any client reaches this process — except the writes this process makes on the
+ * tracker itself (`writer()`), which it keeps in L1. NOLOOP is race-free where counting echoes was not: per
+ * key and event-loop cycle the server remembers the LAST client that wrote it, and skips the message only
+ * for that client, so our write followed by another client's in the same cycle still evicts ours. The pair has no automatic reconnect: when any
  * connection of it drops, L1 is distrusted at once (the server forgot our tracking state, invalidations
  * were missed) and the pairs are rebuilt with backoff; L1 is trusted again only once every master
  * tracks us again. @internal
@@ -138,7 +152,11 @@ export class TrackingCoherence implements Coherence {
 
   async #pair(address: { host: string; port: number }, building: Pair[]): Promise<Pair> {
     const options = this.#clientOptions(address)
-    const pair: Pair = { sub: createClient(options), tracker: createClient(options) }
+    const pair: Pair = {
+      address: `${address.host}:${address.port}`,
+      sub: createClient(options),
+      tracker: createClient(options),
+    }
     const lost = (err?: unknown) => {
       if (this.#pairs.includes(pair)) this.#lost(err)
       else if (building.includes(pair)) destroy(pair)
@@ -161,6 +179,7 @@ export class TrackingCoherence implements Coherence {
         'BCAST',
         'PREFIX',
         this.prefix,
+        'NOLOOP',
       ])
     } catch (err) {
       destroy(pair)
@@ -204,6 +223,17 @@ export class TrackingCoherence implements Coherence {
   }
 
   async publish(): Promise<void> {}
+
+  writer(valueKey: string): Tracker | undefined {
+    const pairs = this.#pairs
+    if (pairs.length === 0) return undefined
+    if (this.conn.topology !== 'cluster') return pairs[0]?.tracker
+    // The pair of the master that serves the key's slot now (a moved slot answers MOVED: the caller falls back).
+    const master = (this.conn.unguarded as RedisCluster).slots[hashSlot(valueKey)]?.master
+    if (!master) return undefined
+    const address = `${master.host}:${master.port}`
+    return pairs.find((p) => p.address === address)?.tracker
+  }
 
   async close(): Promise<void> {
     this.#closed = true

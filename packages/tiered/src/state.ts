@@ -1,6 +1,6 @@
 import diagnostics from 'node:diagnostics_channel'
 import type { EventEmitter } from 'node:events'
-import { type Connection, type Duration, LatencyRing, parseOptions } from '@cache/client'
+import { type Connection, type Duration, LatencyRing, parseOptions, type ScriptFn } from '@cache/client'
 import { type Cache, parseTtl, RedisCache, type SetOptions } from '@cache/core'
 import {
   BusCoherence,
@@ -14,6 +14,7 @@ import { closedError } from './errors.js'
 import { TieredKeys } from './keys.js'
 import { L1Store } from './l1.js'
 import { callSchema, type ResolvedTieredOptions, type TieredGetOrSetOptions } from './options.js'
+import * as lua from './scripts/index.js'
 
 /** The value stored in L2/L3: [value, logical expiry (ms since epoch), ttl (ms)]. */
 export type Envelope = [unknown, number, number]
@@ -101,6 +102,14 @@ export function counted(st: TieredState, tier: Tier, outcome: TieredGetEvent['ou
   }
 }
 
+/** The Lua scripts of a TieredCache (on its connection). */
+export interface TieredScripts {
+  /** get-or-lease.lua: the value, or the getOrSet lease. */
+  getOrLease: ScriptFn<[Buffer | null, number]>
+  /** index-release.lua: index sets, then the lease release (with its notification). */
+  indexRelease: ScriptFn<number>
+}
+
 /**
  * Everything a TieredCache holds, shared by the files of its concerns (reads, writes, read-through,
  * invalidation, warming, stats). The TieredCache class is a thin facade over it. @internal
@@ -113,6 +122,7 @@ export interface TieredState {
   readonly l2: RedisCache<unknown>
   readonly l3: Cache<unknown> | undefined
   readonly keys: TieredKeys
+  readonly scripts: TieredScripts
   co: Coherence
   readonly now: () => number
   readonly l1Ttl: number
@@ -163,6 +173,10 @@ export function createState(
     l2,
     l3: o.l3,
     keys,
+    scripts: {
+      getOrLease: conn.defineScript('tiered:get-or-lease', lua.getOrLease, { keys: 2, buffers: true }),
+      indexRelease: conn.defineScript('tiered:index-release', lua.indexRelease, { keys: { multipleOf: 1 } }),
+    },
     co,
     now: o.now ?? Date.now,
     l1Ttl: o.l1.ttl,

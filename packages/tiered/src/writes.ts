@@ -13,6 +13,7 @@ import { track, untrack } from './bookkeeping.js'
 import type { Change } from './coherence.js'
 import { PKG } from './defaults.js'
 import { fill, l2Ttl, unwrap } from './envelope.js'
+import { writeOwn } from './own-write.js'
 import {
   channels,
   check,
@@ -42,11 +43,11 @@ export interface Write {
 }
 
 /**
- * After our own write was acknowledged: with the bus, keep its value in L1 unless an invalidation for
- * the key arrived meanwhile. With tracking, drop it: BCAST echoes our own writes, and the server sends
- * one deduplicated message per key per event-loop cycle, so an echo cannot be told apart from a newer
- * write by another client made in the same cycle (a counting scheme we tried served stale values under
- * a write/write race). The next read refills L1 from L2.
+ * After our own write was acknowledged: keep its value in L1 unless an invalidation for the key arrived
+ * meanwhile. Under tracking only a write made on the NOLOOP tracker (`kept`) is kept: a write through the L2
+ * RedisCache is echoed back by BCAST, and one deduplicated message per key per event-loop cycle cannot be
+ * told apart from a newer write by another client in the same cycle (a counting scheme we tried served
+ * stale values under a write/write race), so it is dropped and the next read refills L1 from L2.
  */
 export function keepOwnWrite(
   st: TieredState,
@@ -55,8 +56,9 @@ export function keepOwnWrite(
   found: Found,
   grace: number,
   flight: Flight,
+  kept = false,
 ): void {
-  if (flight.dirty || st.co.mode === 'tracking') st.l1.delete(key)
+  if (flight.dirty || (st.co.mode === 'tracking' && !kept)) st.l1.delete(key)
   else fill(st, key, part, found, grace)
 }
 
@@ -73,8 +75,13 @@ export async function write(st: TieredState, w: Write): Promise<boolean> {
   const flight = track(st, part)
   try {
     let stored = true
+    let kept = false
     try {
-      if (nx) stored = await st.l2.setIfAbsent(key, env, l2Options)
+      const own = await writeOwn(st, { key, env, ttl: l2Options.ttl as number, options, nx })
+      if (own !== undefined) {
+        stored = own
+        kept = true
+      } else if (nx) stored = await st.l2.setIfAbsent(key, env, l2Options)
       else await st.l2.set(key, env, l2Options)
     } catch (err) {
       if (nx || !st.options.failSafe || !isUnavailable(err)) throw fail(st, err)
@@ -92,7 +99,7 @@ export async function write(st: TieredState, w: Write): Promise<boolean> {
         st.events.emit('problem', err)
       })
     }
-    keepOwnWrite(st, key, part, { value, exp: env[1], ttl }, grace, flight)
+    keepOwnWrite(st, key, part, { value, exp: env[1], ttl }, grace, flight, kept)
     await publish(st, [part])
     return true
   } finally {

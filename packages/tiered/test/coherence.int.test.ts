@@ -175,14 +175,12 @@ describe('L1 coherence across processes', () => {
 
   it('under tracking, concurrent writes from two clients (and reads) never leave L1 stale', async () => {
     const { local } = await setup(single, 'tracking', { url: standalone.url })
-    // Own writes are not kept in L1 under tracking (their echo cannot be told from a racing write):
-    // the next read refills it.
+    // Own writes go over the NOLOOP tracker: kept in L1, and no echo evicts them.
     await local.set('own', 1)
-    expect(local.cachedLocally('own')).toBe(false)
-    await waitFor('own in L1', async () => (await local.get('own')) === 1 && local.cachedLocally('own'), {
-      timeoutMs: 5000,
-      intervalMs: 5,
-    })
+    expect(local.cachedLocally('own')).toBe(true)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(local.cachedLocally('own')).toBe(true)
+    expect(await local.get('own')).toBe(1)
 
     const otherConn = await connect({ url: standalone.url, namespace: root })
     const writer = new TieredCache(otherConn, { namespace: local.namespace, coherence: 'none' })
@@ -202,4 +200,57 @@ describe('L1 coherence across processes', () => {
       await otherConn.close()
     }
   })
+
+  for (const topology of ['standalone', 'cluster'] as const) {
+    it(`tracking, ${topology}: A keeps its own write; B writing the key right after evicts it from A's L1`, async () => {
+      const conn = topology === 'cluster' ? sharded : single
+      const namespace = uniquePrefix('own')
+      const otherConn = await connect(
+        topology === 'cluster'
+          ? {
+              cluster: { nodes: cluster.nodes.map((n) => ({ host: n.host, port: n.port })) },
+              namespace: root,
+            }
+          : { url: standalone.url, namespace: root },
+      )
+      const a = new TieredCache<unknown>(conn, { namespace })
+      const b = new TieredCache<unknown>(otherConn, { namespace })
+      try {
+        await Promise.all([a.ready, b.ready])
+        const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+        for (const k of keys) {
+          await a.set(k, `a-${k}`, { tags: ['t'] })
+          expect(a.cachedLocally(k)).toBe(true)
+          // B right after A (no pause): A's L1 must end up evicted, and then serve B's value.
+          await b.set(k, `b-${k}`)
+        }
+        for (const k of keys) {
+          await waitFor(`${k} evicted from A`, () => !a.cachedLocally(k), { timeoutMs: 5000, intervalMs: 5 })
+          expect(await a.get(k)).toBe(`b-${k}`)
+        }
+        // Both issued at once, many times: whoever wrote last in Redis, A's L1 never keeps the other value.
+        for (let i = 0; i < 30; i++) {
+          await Promise.all([a.set('race', `a-${i}`), b.set('race', `b-${i}`)])
+          await waitFor(
+            'A agrees with Redis',
+            async () => {
+              const truth = await b.getWithTtl('race')
+              return (await a.get('race')) === truth?.value
+            },
+            { timeoutMs: 3000, intervalMs: 2 },
+          )
+        }
+        // A tag invalidation still evicts A's own (kept) writes: the tag index was written with them.
+        await a.set('tagged', 1, { tags: ['t'] })
+        expect(a.cachedLocally('tagged')).toBe(true)
+        await b.invalidateTags(['t'])
+        await waitFor('tagged evicted from A', () => !a.cachedLocally('tagged'), { timeoutMs: 5000 })
+        expect(await a.get('tagged')).toBeUndefined()
+      } finally {
+        await a.clear()
+        await Promise.all([a.close(), b.close()])
+        await otherConn.close()
+      }
+    })
+  }
 })
