@@ -140,10 +140,20 @@ export class Batcher {
       const now = Number(reply[0])
       let o = 1
       for (const p of batch) {
-        const n = p.rules.length * 5
-        const one: RawReply = [Number(reply[o]), now]
-        for (let j = 1; j <= n; j++) one.push(Number(reply[o + j]))
-        o += n + 1
+        // per rule: flags (allowed 1, blocked 2, 4 * retryAfterMs), remaining, resetAfterMs
+        const one: RawReply = [1, now]
+        for (let j = 0; j < p.rules.length; j++, o += 3) {
+          const flags = Number(reply[o])
+          const allowed = flags % 2
+          if (allowed === 0) one[0] = 0
+          one.push(
+            allowed,
+            Number(reply[o + 1]),
+            Number(reply[o + 2]),
+            Math.floor(flags / 4),
+            Math.floor(flags / 2) % 2,
+          )
+        }
         p.resolve(one)
       }
     } catch (err) {

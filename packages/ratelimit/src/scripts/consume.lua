@@ -15,9 +15,12 @@
 --          then R indices (1-based) into the parameter sets;
 --          or, when every request of the batch has the same mode, cost and rules: 'u', mode, cost, R, the R
 --          indices, and the number of requests (the requests then differ only by their KEYS)
--- Reply: {now, then per request: allowed (1/0), then per rule: allowed (1/0), remaining, resetAfterMs,
---        retryAfterMs, blocked (1/0)}. A rule with a penalty that denied a request blocks the key for that
---        long (field b of the state hash = blocked-until time, in the same clock).
+-- Reply: {now, then per request, per rule: flags = allowed (1) + blocked (2) + 4 * retryAfterMs, remaining,
+--        resetAfterMs} (a request is allowed when every rule of it is: three integers per decision keep
+--        the reply, and its parsing in the client, small). A rule with a penalty that denied a request
+--        blocks the key for that long (field b of the state hash = blocked-until time, in the same clock).
+-- A uniform batch of one-rule requests without stats (one RateLimiter: the common case) runs a loop of
+-- its own that keeps no per-request tables.
 local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
@@ -46,6 +49,44 @@ if uniform then
   umode, ucost, un = ARGV[arg + 1], tonumber(ARGV[arg + 2]), tonumber(ARGV[arg + 3])
   for i = 1, un do up[i] = params[tonumber(ARGV[arg + 3 + i])] end
   count = tonumber(ARGV[arg + 4 + un])
+end
+if uniform and un == 1 and statsTtl == 0 then
+  local p = up[1]
+  local algo, L, W, B, penalty = p[2], p[3], p[4], p[5], p[6]
+  local run, fields, haslog = algo.run, algo.fields, algo.log
+  local nf = #fields
+  local direct = umode == 'c'
+  for _ = 1, count do
+    local key = KEYS[k]
+    local log
+    if haslog then
+      log = KEYS[k + 1]
+      k = k + 2
+    else
+      k = k + 1
+    end
+    local st = redis.call('HMGET', key, unpack(fields))
+    local untilMs = tonumber(st[nf])
+    local a, rem, rs, rt
+    local bl = false
+    if untilMs and untilMs > now then
+      a, rem, rs, rt, bl = false, 0, untilMs - now, untilMs - now, true
+    else
+      a, rem, rs, rt = run(st, key, log, L, W, B, ucost, now, direct)
+      if not a and direct and penalty > 0 then
+        redis.call('HSET', key, 'b', now + penalty)
+        if redis.call('PTTL', key) < penalty then redis.call('PEXPIRE', key, penalty) end
+        rs = math.max(rs, penalty)
+        rt = math.max(rt, penalty)
+        bl = true
+      end
+    end
+    reply[out + 1] = (a and 1 or 0) + (bl and 2 or 0) + 4 * rt
+    reply[out + 2] = rem
+    reply[out + 3] = rs
+    out = out + 3
+  end
+  return reply
 end
 local done = 0
 while (uniform and done < count) or (not uniform and arg <= nargs) do
@@ -104,15 +145,11 @@ while (uniform and done < count) or (not uniform and arg <= nargs) do
     end
     k = k + 1
   end
-  out = out + 1
-  reply[out] = ok and 1 or 0
   for i = 1, n do
-    reply[out + 1] = A[i] and 1 or 0
+    reply[out + 1] = (A[i] and 1 or 0) + (BL[i] and 2 or 0) + 4 * RT[i]
     reply[out + 2] = REM[i]
     reply[out + 3] = RS[i]
-    reply[out + 4] = RT[i]
-    reply[out + 5] = BL[i] and 1 or 0
-    out = out + 5
+    out = out + 3
   end
 end
 return reply

@@ -3,8 +3,17 @@
 -- State (from the driver): hash {w = window start, n = units used, b = blocked until}, read as
 -- st = HMGET(fields); no log key.
 -- run() returns allowed, remaining, resetAfterMs, retryAfterMs, commit (a function); with `direct`, an
--- allowed request is committed at once and commit is nil; mirrors model.ts fixedWindow.
--- A denied request writes nothing.
+-- allowed request is committed at once and commit is nil (no closure is made: the hot path); mirrors
+-- model.ts fixedWindow. A denied request writes nothing.
+local function fixedWindowWrite(key, same, w, n2, cost, reset)
+  if same then
+    -- the key already expires at the end of this window
+    redis.call('HINCRBY', key, 'n', cost)
+  else
+    redis.call('HSET', key, 'w', w, 'n', n2)
+    redis.call('PEXPIRE', key, reset)
+  end
+end
 ALGOS['fixed-window'] = {fields = {'w', 'n', 'b'}, run = function(st, key, _log, limit, W, _burst, cost, now, direct)
   local w = now - (now % W)
   local n = 0
@@ -15,18 +24,9 @@ ALGOS['fixed-window'] = {fields = {'w', 'n', 'b'}, run = function(st, key, _log,
     return false, math.max(0, limit - n), reset, reset
   end
   local n2 = n + cost
-  local function commit()
-    if same then
-      -- the key already expires at the end of this window
-      redis.call('HINCRBY', key, 'n', cost)
-    else
-      redis.call('HSET', key, 'w', w, 'n', n2)
-      redis.call('PEXPIRE', key, reset)
-    end
-  end
   if direct then
-    commit()
+    fixedWindowWrite(key, same, w, n2, cost, reset)
     return true, math.max(0, limit - n2), reset, 0
   end
-  return true, math.max(0, limit - n2), reset, 0, commit
+  return true, math.max(0, limit - n2), reset, 0, function() fixedWindowWrite(key, same, w, n2, cost, reset) end
 end}

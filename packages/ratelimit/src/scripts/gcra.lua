@@ -6,6 +6,10 @@
 -- run() returns allowed, remaining, resetAfterMs, retryAfterMs, commit (a function); with `direct`, an
 -- allowed request is committed at once and commit is nil; mirrors model.ts gcra.
 -- A denied request writes nothing.
+local function gcraWrite(key, tat, f, ttl)
+  redis.call('HSET', key, 'tat', tat, 'f', f)
+  redis.call('PEXPIRE', key, ttl)
+end
 ALGOS['gcra'] = {fields = {'tat', 'f', 'b'}, run = function(st, key, _log, L, W, B, cost, now, direct)
   local tol = B * W
   local base = 0
@@ -19,13 +23,10 @@ ALGOS['gcra'] = {fields = {'tat', 'f', 'b'}, run = function(st, key, _log, L, W,
     return false, math.max(0, math.floor((tol - base) / W)), math.ceil(base / L), math.ceil((nxt - tol) / L)
   end
   local reset = math.ceil(nxt / L)
-  local function commit()
-    redis.call('HSET', key, 'tat', now + math.floor(nxt / L), 'f', nxt % L)
-    redis.call('PEXPIRE', key, math.max(1, reset))
-  end
+  local tat2, f2, ttl = now + math.floor(nxt / L), nxt % L, math.max(1, reset)
   if direct then
-    commit()
+    gcraWrite(key, tat2, f2, ttl)
     return true, math.floor((tol - nxt) / W), reset, 0
   end
-  return true, math.floor((tol - nxt) / W), reset, 0, commit
+  return true, math.floor((tol - nxt) / W), reset, 0, function() gcraWrite(key, tat2, f2, ttl) end
 end}

@@ -7,6 +7,10 @@
 -- run() returns allowed, remaining, resetAfterMs, retryAfterMs, commit (a function); with `direct`, an
 -- allowed request is committed at once and commit is nil; mirrors model.ts slidingWindow.
 -- A denied request writes nothing.
+local function slidingWindowWrite(key, cw, cur2, prev, ttl)
+  redis.call('HSET', key, 'w', cw, 'c', cur2, 'p', prev)
+  redis.call('PEXPIRE', key, ttl)
+end
 ALGOS['sliding-window'] = {fields = {'w', 'c', 'p', 'b'}, run = function(st, key, _log, limit, W, _burst, cost, now, direct)
   local cw = now - (now % W)
   local sw = tonumber(st[1])
@@ -35,13 +39,10 @@ ALGOS['sliding-window'] = {fields = {'w', 'c', 'p', 'b'}, run = function(st, key
   local est2 = (prev * (W - e)) / W + cur2
   local reset = 0
   if cur2 > 0 then reset = 2 * W - e elseif prev > 0 then reset = W - e end
-  local function commit()
-    redis.call('HSET', key, 'w', cw, 'c', cur2, 'p', prev)
-    redis.call('PEXPIRE', key, 2 * W - e)
-  end
+  local ttl = 2 * W - e
   if direct then
-    commit()
+    slidingWindowWrite(key, cw, cur2, prev, ttl)
     return true, math.max(0, math.floor(limit - est2)), reset, 0
   end
-  return true, math.max(0, math.floor(limit - est2)), reset, 0, commit
+  return true, math.max(0, math.floor(limit - est2)), reset, 0, function() slidingWindowWrite(key, cw, cur2, prev, ttl) end
 end}

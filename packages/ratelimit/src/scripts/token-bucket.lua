@@ -6,6 +6,10 @@
 -- run() returns allowed, remaining, resetAfterMs, retryAfterMs, commit (a function); with `direct`, an
 -- allowed request is committed at once and commit is nil; mirrors model.ts tokenBucket.
 -- A denied request writes nothing.
+local function tokenBucketWrite(key, u2, now, ttl)
+  redis.call('HSET', key, 'u', u2, 'ts', now)
+  redis.call('PEXPIRE', key, ttl)
+end
 ALGOS['token-bucket'] = {fields = {'u', 'ts', 'b'}, run = function(st, key, _log, L, W, B, cost, now, direct)
   local cap = B * W
   local u = cap
@@ -17,13 +21,10 @@ ALGOS['token-bucket'] = {fields = {'u', 'ts', 'b'}, run = function(st, key, _log
   end
   local u2 = u - need
   local reset = math.ceil((cap - u2) / L)
-  local function commit()
-    redis.call('HSET', key, 'u', u2, 'ts', now)
-    redis.call('PEXPIRE', key, math.max(1, reset))
-  end
+  local ttl = math.max(1, reset)
   if direct then
-    commit()
+    tokenBucketWrite(key, u2, now, ttl)
     return true, math.floor(u2 / W), reset, 0
   end
-  return true, math.floor(u2 / W), reset, 0, commit
+  return true, math.floor(u2 / W), reset, 0, function() tokenBucketWrite(key, u2, now, ttl) end
 end}
