@@ -1,10 +1,27 @@
 import diagnostics from 'node:diagnostics_channel'
-import { type Connection, hgetallRecord, InvalidArgumentError, type ScriptFn } from '@cache/client'
+import {
+  type Connection,
+  hgetallRecord,
+  InvalidArgumentError,
+  isCacheError,
+  type ScriptFn,
+} from '@cache/client'
 import { LIVE_SLACK_MAX_MS, PKG } from './defaults.js'
 import type { FieldCipher } from './field-cipher.js'
 import type { IdHasher } from './hash.js'
 import { SessionKeys } from './keys.js'
-import { sessionCreate, sessionGet, sessionWrite } from './scripts/index.js'
+import {
+  type Chunk,
+  COMPACT_CHUNKS,
+  chunkJson,
+  type Decoded,
+  decode,
+  expiryAt,
+  type Header,
+  headerLine,
+  legacyHeader,
+} from './layout.js'
+import { sessionCas, sessionMigrate } from './scripts/index.js'
 
 /** diagnostics_channel `cache:session:created`: `{ tenant, handle }`. */
 export const createdChannel = diagnostics.channel('cache:session:created')
@@ -29,26 +46,32 @@ export interface StoredSession {
   version: number
 }
 
-type GetReply = null | [number, number, string[], number]
-type WriteReply = [number, number?, number?, number?]
-const SLACK = String(LIVE_SLACK_MAX_MS)
-
-/** A session as loaded, with the JSON of each data field as stored (what a merge compares against). */
+/** A session as loaded: the session, the JSON of each data field (what a merge compares against), the value. */
 export interface LoadedSession {
   session: StoredSession
   json: Record<string, string>
+  /** The stored value as read (a compare-and-set compares against it). */
+  raw: string
+  decoded: Decoded
+  /** The live-set score known to cover the session (0: none known). */
+  liveAt: number
 }
 
-/** Parameters of one write (see session-write.lua). */
-export interface WriteRequest {
-  tenant: string
-  expectedVersion?: number
-  replace: boolean
-  create?: { idleMs: number; absoluteMs: number }
-  userId?: string
-  idleMs?: number
+/** A change to a loaded session: fields set (name -> JSON), deleted, the user id and idle timeout from now on. */
+export interface Change {
   set: Record<string, string>
   del: string[]
+  /** Drop every field not in `set`. */
+  replace?: boolean
+  userId?: string
+  idleMs?: number
+}
+
+/** The outcome of a write: 1 done, 0 the value changed since it was loaded (compare-and-set), -1 gone. */
+export interface WriteResult {
+  status: 1 | 0 | -1
+  version: number
+  expiresAt: number
 }
 
 /** How an engine stores: its namespace, the id hash, the optional cipher and the size cap. */
@@ -59,16 +82,35 @@ export interface EngineConfig {
   maxDataBytes: number
 }
 
-/** The Redis side shared by SessionManager and SessionStore: keys, scripts, the id hash, encryption. */
+/** What this process last did to a session's expiry (another process' touches are not known here). */
+interface Known {
+  expiresAt: number
+  seenAt: number
+  liveAt: number
+}
+const KNOWN_MAX = 10_000
+
+/** The live-set score of a session expiring at `exp`: a slack ahead, so most touches need no ZADD there. */
+const liveScore = (exp: number, idleMs: number) => exp + Math.min(LIVE_SLACK_MAX_MS, Math.floor(idleMs / 10))
+
+const isWrongType = (err: unknown) =>
+  isCacheError(err, 'E_COMMAND') && String((err as Error).message).includes('WRONGTYPE')
+
+/**
+ * The Redis side shared by SessionManager and SessionStore: keys, the stored layout (layout.ts), the id hash,
+ * encryption. A read is one GET, a change one APPEND (plus its PEXPIREAT), a touch one PEXPIREAT: plain
+ * commands, no script, on the hot path. Deadlines are computed on this process' clock and handed to Redis as
+ * absolute times (PXAT, PEXPIREAT), so Redis enforces them; see docs/sessions.md for the clock-skew bound.
+ */
 export class SessionEngine {
   readonly conn: Connection
   readonly keys: SessionKeys
   readonly hash: IdHasher
   readonly maxDataBytes: number
   readonly #cipher: FieldCipher | undefined
-  readonly #create: ScriptFn<number | [number, number, number]>
-  readonly #get: ScriptFn<GetReply>
-  readonly #write: ScriptFn<WriteReply>
+  readonly #cas: ScriptFn<number>
+  readonly #migrate: ScriptFn<number>
+  readonly #known = new Map<string, Known>()
 
   constructor(conn: Connection, config: EngineConfig) {
     this.conn = conn
@@ -76,9 +118,8 @@ export class SessionEngine {
     this.hash = config.hash
     this.maxDataBytes = config.maxDataBytes
     this.#cipher = config.cipher
-    this.#create = conn.defineScript('session:create', sessionCreate, { keys: 1 })
-    this.#get = conn.defineScript('session:get', sessionGet, { keys: 1 })
-    this.#write = conn.defineScript('session:write', sessionWrite, { keys: 1 })
+    this.#cas = conn.defineScript('session:cas', sessionCas, { keys: 1 })
+    this.#migrate = conn.defineScript('session:migrate', sessionMigrate, { keys: 1 })
   }
 
   /** JSON of each top-level field; E_INVALID_ARGUMENT when not an object, not JSON or too large. */
@@ -106,7 +147,10 @@ export class SessionEngine {
     return out
   }
 
-  /** Creates a session under `handle`; false when it exists. */
+  /**
+   * Creates a session under `handle` (SET NX PXAT, its index entries in the same round trip); null when the
+   * key exists.
+   */
   async create(
     tenant: string,
     handle: string,
@@ -117,23 +161,30 @@ export class SessionEngine {
     fields: Record<string, string>,
   ): Promise<{ now: number; expiresAt: number } | null> {
     const key = this.keys.session(tenant, handle)
-    const metaJson = JSON.stringify(meta)
-    const args: string[] = [
+    const now = Date.now()
+    const abs = now + absoluteMs
+    const exp = expiryAt(now, idleMs, abs)
+    const live = liveScore(exp, idleMs)
+    const header: Header = {
+      gen: 0,
+      createdAt: now,
+      absoluteExpiresAt: abs,
+      idleTimeoutMs: idleMs,
       tenant,
       userId,
-      String(idleMs),
-      String(absoluteMs),
-      // No meta, no field: a read then decodes one string less.
-      metaJson === '{}' ? '' : this.#seal(key, '~m', metaJson),
-      SLACK,
-    ]
-    for (const [k, v] of Object.entries(fields)) args.push(k, this.#seal(key, `f:${k}`, v))
-    const reply = await this.#create([key], args)
-    if (typeof reply === 'number') return null
-    const [now, expiresAt, liveAt] = reply
-    await this.indexAdd(tenant, handle, userId, now + absoluteMs, expiresAt, true, Number(liveAt))
+    }
+    const metaJson = JSON.stringify(meta)
+    const body = chunkJson({ w: now, r: 1, ...(metaJson === '{}' ? {} : { m: metaJson }), l: live }, fields)
+    const line = headerLine(header)
+    const value = `${line}\n${this.#seal(key, header, body)}`
+    const [made] = await Promise.all([
+      this.conn.send<string | null>(['SET', key, value, 'NX', 'PXAT', String(exp)], { key }),
+      this.indexAdd(tenant, handle, userId, abs, exp, true, live),
+    ])
+    if (made === null) return null
+    this.#remember(handle, exp, now, live)
     createdChannel.publish({ tenant, handle })
-    return { now, expiresAt }
+    return { now, expiresAt: exp }
   }
 
   /** Adds a session to the user's index, the stats and (`liveAt` > 0) the tenant's live set. */
@@ -180,85 +231,190 @@ export class SessionEngine {
 
   /**
    * Records a session in the tenant's live set with `score`, an upper bound of its expiry (GT: a slower
-   * writer never lowers it). The scripts keep the score a slack ahead of the expiry (`~L`), so this runs
-   * about once per slack per active session, not per request.
+   * writer never lowers it). The score runs a slack ahead of the expiry, so this runs about once per slack
+   * per active session, not per request.
    */
   live(tenant: string, handle: string, score: number): Promise<unknown> {
     const live = this.keys.live(tenant)
     return this.conn.send(['ZADD', live, 'GT', String(score), handle], { key: live })
   }
 
-  /** Reads (and optionally touches) a session by handle. */
+  /** Reads (and optionally touches) a session by handle, with its exact expiry. */
   async read(tenant: string, handle: string, touch: boolean): Promise<StoredSession | null> {
-    if (!touch) return (await this.load(tenant, handle))?.session ?? null
-    const key = this.keys.session(tenant, handle)
-    const reply = await this.#get([key], [tenant, '1', '1', SLACK])
-    if (!reply) return null
-    const [expiresAt, lastSeenAt, flat, liveAt] = reply
-    const loaded = this.#decode(key, handle, flat)
-    if (!loaded) return null
+    const loaded = await this.load(tenant, handle, true)
+    if (!loaded || !touch) return loaded?.session ?? null
     const s = loaded.session
-    s.expiresAt = Number(expiresAt)
-    s.lastSeenAt = Number(lastSeenAt)
-    if (Number(liveAt) > 0) await this.live(tenant, handle, Number(liveAt))
+    const exp = await this.expire(tenant, handle, loaded, s.idleTimeoutMs)
+    if (exp === null) return null
+    s.expiresAt = exp
+    s.lastSeenAt = Math.max(s.lastSeenAt, Date.now())
     return s
   }
 
   /**
-   * Reads a session without touching it: one HGETALL, no script. The key's PEXPIREAT is min(last seen +
-   * idle, absolute deadline), set by every script that moves either, so Redis itself never returns a session
-   * past its expiry.
+   * Reads a session: one GET (with `exact`, also its PEXPIRETIME in the same round trip). Without `exact`,
+   * `expiresAt` is the one of the last write, or of this process' last touch when later: a touch is a bare
+   * PEXPIREAT that leaves the value alone, so another process' touch since is not seen (the session lives
+   * until the Redis expiry all the same). A 0.1.x session (a hash) is rewritten in this layout on first read.
    */
-  async load(tenant: string, handle: string): Promise<LoadedSession | null> {
+  async load(tenant: string, handle: string, exact = false): Promise<LoadedSession | null> {
     const key = this.keys.session(tenant, handle)
-    const loaded = this.#decode(key, handle, await this.conn.send(['HGETALL', key], { key }))
-    return loaded && loaded.session.tenant === tenant ? loaded : null
-  }
-
-  /** Touches a session; its new expiry, or null when it is gone. */
-  async touch(tenant: string, handle: string): Promise<number | null> {
-    const reply = await this.#get([this.keys.session(tenant, handle)], [tenant, '1', '0', SLACK])
-    if (!reply) return null
-    if (Number(reply[3]) > 0) await this.live(tenant, handle, Number(reply[3]))
-    return Number(reply[0])
-  }
-
-  /** One atomic write (see WriteRequest); `{ status: 1 }` done, 0 version conflict, -1 gone. */
-  async write(
-    handle: string,
-    w: WriteRequest,
-  ): Promise<{ status: number; version: number; expiresAt: number; liveAt: number }> {
-    const args: string[] = [
-      w.tenant,
-      w.expectedVersion === undefined ? '' : String(w.expectedVersion),
-      w.replace ? '1' : '0',
-      w.create ? String(w.create.idleMs) : '',
-      w.create ? String(w.create.absoluteMs) : '',
-      w.userId ?? '',
-      w.idleMs === undefined ? '' : String(w.idleMs),
-      SLACK,
-    ]
-    const key = this.keys.session(w.tenant, handle)
-    const pairs = Object.entries(w.set)
-    args.push(String(pairs.length))
-    for (const [k, v] of pairs) args.push(k, this.#seal(key, `f:${k}`, v))
-    args.push(...w.del)
-    const [status, version = 0, expiresAt = 0, liveAt = 0] = await this.#write([key], args)
-    if (status === 1 && Number(liveAt) > 0) await this.live(w.tenant, handle, Number(liveAt))
-    return {
-      status: Number(status),
-      version: Number(version),
-      expiresAt: Number(expiresAt),
-      liveAt: Number(liveAt),
+    let raw: string | null
+    let at = 0
+    try {
+      if (exact) {
+        const [v, t] = await Promise.all([
+          this.conn.send<string | null>(['GET', key], { key }),
+          this.conn.send<number>(['PEXPIRETIME', key], { key }),
+        ])
+        raw = v
+        at = Number(t)
+      } else raw = await this.conn.send<string | null>(['GET', key], { key })
+    } catch (err) {
+      if (isWrongType(err)) return this.#upgrade(tenant, handle, key, exact)
+      throw err
     }
+    if (raw === null || raw === undefined) return null
+    raw = String(raw)
+    const d = decode(raw, (line, header) => this.#open(key, header, line))
+    if (!d || d.header.tenant !== tenant) return null
+    const now = Date.now()
+    const abs = d.header.absoluteExpiresAt
+    if (now >= abs || (exact && at <= 0)) return null
+    let expiresAt = expiryAt(d.lastWriteAt, d.idleTimeoutMs, abs)
+    let lastSeenAt = d.lastWriteAt
+    const known = this.#known.get(handle)
+    if (exact) {
+      if (at < abs) lastSeenAt = Math.max(lastSeenAt, at - d.idleTimeoutMs)
+      expiresAt = at
+    } else if (known && known.expiresAt > expiresAt) {
+      expiresAt = known.expiresAt
+      lastSeenAt = Math.max(lastSeenAt, known.seenAt)
+    }
+    const session: StoredSession = {
+      handle,
+      tenant,
+      userId: d.userId,
+      data: d.data,
+      meta: d.meta,
+      createdAt: d.header.createdAt,
+      lastSeenAt,
+      expiresAt,
+      absoluteExpiresAt: abs,
+      idleTimeoutMs: d.idleTimeoutMs,
+      version: d.header.gen + d.chunks,
+    }
+    return { session, json: d.json, raw, decoded: d, liveAt: Math.max(d.liveAt, known?.liveAt ?? 0) }
+  }
+
+  /** Touches a session (GET, then PEXPIREAT); its new expiry, or null when it is gone. */
+  async touch(tenant: string, handle: string): Promise<number | null> {
+    const loaded = await this.load(tenant, handle)
+    return loaded ? this.expire(tenant, handle, loaded, loaded.session.idleTimeoutMs) : null
+  }
+
+  /**
+   * Moves the expiry of a loaded session to now + `idleMs` (never past its absolute deadline): one PEXPIREAT,
+   * which never creates a key, so a session deleted meanwhile stays deleted. The new expiry, or null when gone.
+   */
+  async expire(
+    tenant: string,
+    handle: string,
+    loaded: LoadedSession,
+    idleMs: number,
+  ): Promise<number | null> {
+    const now = Date.now()
+    const exp = expiryAt(now, idleMs, loaded.session.absoluteExpiresAt)
+    if (exp <= now) return null
+    const key = this.keys.session(tenant, handle)
+    const live = exp > loaded.liveAt ? liveScore(exp, idleMs) : 0
+    const [ok] = await Promise.all([
+      this.conn.send<number>(['PEXPIREAT', key, String(exp)], { key }),
+      live ? this.live(tenant, handle, live) : undefined,
+    ])
+    if (Number(ok) !== 1) return null
+    this.#remember(handle, exp, now, live || loaded.liveAt)
+    return exp
+  }
+
+  /**
+   * Writes a change to a loaded session. Without `cas`: one APPEND of a chunk with what changed (and the
+   * PEXPIREAT, in the same round trip), which never overwrites a parallel write; an APPEND that found no key
+   * (the session was deleted meanwhile) is undone and reported as gone, so a revoked session is never
+   * resurrected. With `cas`, or when the value has many chunks (a compaction), a compare-and-set
+   * (session-cas.lua) that writes only if the value is still the one loaded.
+   */
+  async write(
+    tenant: string,
+    handle: string,
+    base: LoadedSession,
+    change: Change,
+    cas = false,
+  ): Promise<WriteResult> {
+    const d = base.decoded
+    const key = this.keys.session(tenant, handle)
+    const now = Date.now()
+    const abs = d.header.absoluteExpiresAt
+    const idle = change.idleMs ?? d.idleTimeoutMs
+    const exp = expiryAt(now, idle, abs)
+    const gone: WriteResult = { status: -1, version: 0, expiresAt: 0 }
+    if (exp <= now) return gone
+    const live = exp > base.liveAt ? liveScore(exp, idle) : 0
+    const userId = change.userId ?? d.userId
+    const version = base.session.version
+    if (cas || d.chunks >= COMPACT_CHUNKS) {
+      const fields: Record<string, string> = change.replace ? {} : { ...base.json }
+      for (const k of change.del) delete fields[k]
+      Object.assign(fields, change.set)
+      const header: Header = { ...d.header, gen: version, userId, idleTimeoutMs: idle }
+      const liveAt = Math.max(live, base.liveAt)
+      const body = chunkJson(
+        { w: now, r: 1, ...(d.metaJson === '{}' ? {} : { m: d.metaJson }), ...(liveAt ? { l: liveAt } : {}) },
+        fields,
+      )
+      const value = `${headerLine(header)}\n${this.#seal(key, header, body)}`
+      const [status] = await Promise.all([
+        this.#cas(
+          [key],
+          [String(Buffer.byteLength(base.raw)), `${d.headerLine}\n`, 's', value, String(exp)],
+        ).then(Number),
+        live ? this.live(tenant, handle, live) : undefined,
+      ])
+      if (status === 1) {
+        this.#remember(handle, exp, now, liveAt)
+        return { status: 1, version: version + 1, expiresAt: exp }
+      }
+      if (status === -1 || cas) return status === -1 ? gone : { status: 0, version, expiresAt: 0 }
+      // A compaction that lost a race: the change goes in as a chunk after all.
+    }
+    const c: Omit<Chunk, 's'> = { w: now }
+    if (idle !== d.idleTimeoutMs) c.i = idle
+    if (change.replace) c.r = 1
+    if (change.del.length) c.d = change.del
+    if (userId !== d.userId) c.u = userId
+    if (live) c.l = live
+    const line = `\n${this.#seal(key, d.header, chunkJson(c, change.set))}`
+    const [length] = await Promise.all([
+      this.conn.send<number>(['APPEND', key, line], { key }),
+      this.conn.send(['PEXPIREAT', key, String(exp)], { key }),
+      live ? this.live(tenant, handle, live) : undefined,
+    ])
+    if (Number(length) === Buffer.byteLength(line)) {
+      // The key was gone (revoked or expired): what the APPEND made has no header, reads as no session, and
+      // goes now (its PEXPIREAT bounds it should this process die first).
+      await this.conn.send(['DEL', key], { key })
+      return gone
+    }
+    this.#remember(handle, exp, now, Math.max(live, base.liveAt))
+    return { status: 1, version: version + 1, expiresAt: exp }
   }
 
   /** Deletes one session and its index entries; false when it was not there. */
   async remove(tenant: string, handle: string, reason: string, userId?: string): Promise<boolean> {
     const key = this.keys.session(tenant, handle)
-    const owner =
-      userId ?? parseHeader(await this.conn.send<string | null>(['HGET', key, '~'], { key }))?.userId
+    const owner = userId ?? (await this.load(tenant, handle).catch(() => null))?.session.userId
     const deleted = Number(await this.conn.send(['DEL', key], { key }))
+    this.#known.delete(handle)
     const live = this.keys.live(tenant)
     const ops: Promise<unknown>[] = [this.conn.send(['ZREM', live, handle], { key: live })]
     if (owner) {
@@ -274,76 +430,64 @@ export class SessionEngine {
     return deleted === 1
   }
 
-  /** The stored form of one field's JSON: itself, or its ciphertext with encryption. */
-  #seal(key: string, field: string, json: string): string {
-    return this.#cipher ? this.#cipher.seal(key, field, json) : json
+  /** A 0.1.x session (a hash): rewritten as a string with its expiry kept (session-migrate.lua), then read. */
+  async #upgrade(tenant: string, handle: string, key: string, exact: boolean): Promise<LoadedSession | null> {
+    const h = hgetallRecord(await this.conn.send(['HGETALL', key], { key }))
+    const old = legacyHeader(h)
+    if (!old || old.tenant !== tenant) return null
+    const fields: Record<string, string> = {}
+    for (const name in h)
+      if (name.startsWith('f:')) fields[name.slice(2)] = this.#openLegacy(key, name, h[name]!)
+    const metaJson = h['~m'] ? this.#openLegacy(key, '~m', h['~m']) : '{}'
+    const header: Header = {
+      gen: 0,
+      createdAt: old.createdAt,
+      absoluteExpiresAt: old.absoluteExpiresAt,
+      idleTimeoutMs: old.idleTimeoutMs,
+      tenant,
+      userId: old.userId,
+    }
+    const body = chunkJson(
+      { w: old.lastSeenAt, r: 1, ...(metaJson === '{}' ? {} : { m: metaJson }), l: old.liveAt },
+      fields,
+    )
+    const value = `${headerLine(header)}\n${this.#seal(key, header, body)}`
+    await this.#migrate([key], [value, String(old.absoluteExpiresAt)])
+    // Now a string (or gone): read as usual; a key still a hash here is not a session of this tenant.
+    try {
+      return await this.load(tenant, handle, exact)
+    } catch (err) {
+      if (isWrongType(err)) return null
+      throw err
+    }
   }
 
-  #open(key: string, field: string, stored: string): string {
+  #remember(handle: string, expiresAt: number, seenAt: number, liveAt: number): void {
+    if (this.#known.size >= KNOWN_MAX && !this.#known.has(handle))
+      this.#known.delete(this.#known.keys().next().value!)
+    this.#known.set(handle, { expiresAt, seenAt, liveAt })
+  }
+
+  /** The stored form of one chunk's JSON: itself, or its ciphertext (one cipher call per chunk). */
+  #seal(key: string, header: Header, json: string): string {
+    return this.#cipher ? this.#cipher.seal(key, aad(header), json) : json
+  }
+
+  #open(key: string, header: Header, line: string): string {
+    if (!this.#cipher) return line
+    return this.#cipher.open(key, aad(header), line)
+  }
+
+  /** A field of a 0.1.x hash: its JSON, or the ciphertext of it under AAD "key\nfield". */
+  #openLegacy(key: string, field: string, stored: string): string {
     return this.#cipher ? this.#cipher.open(key, field, stored) : stored
   }
-
-  /** A session from its hash fields (HGETALL's flat reply), with the JSON of each data field; null without a header. */
-  #decode(key: string, handle: string, flat: unknown): LoadedSession | null {
-    const data: SessionData = {}
-    const json: Record<string, string> = {}
-    let head: Header | undefined
-    let meta: Record<string, unknown> = {}
-    if (!Array.isArray(flat)) return this.#decode(key, handle, Object.entries(hgetallRecord(flat)).flat())
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const name = String(flat[i])
-      const value = String(flat[i + 1])
-      if (name === '~') head = parseHeader(value)
-      else if (name === '~m') meta = JSON.parse(this.#open(key, '~m', value)) as Record<string, unknown>
-      else if (name.startsWith('f:')) {
-        const field = name.slice(2)
-        const text = this.#open(key, name, value)
-        json[field] = text
-        data[field] = JSON.parse(text)
-      }
-    }
-    if (!head) return null
-    const session: StoredSession = {
-      handle,
-      tenant: head.tenant,
-      userId: head.userId,
-      data,
-      meta,
-      createdAt: head.createdAt,
-      lastSeenAt: head.lastSeenAt,
-      expiresAt: Math.min(head.lastSeenAt + head.idleTimeoutMs, head.absoluteExpiresAt),
-      absoluteExpiresAt: head.absoluteExpiresAt,
-      idleTimeoutMs: head.idleTimeoutMs,
-      version: head.version,
-    }
-    return { session, json }
-  }
 }
 
-/** The '~' field of a session hash (see session-create.lua). */
-interface Header {
-  version: number
-  lastSeenAt: number
-  idleTimeoutMs: number
-  absoluteExpiresAt: number
-  createdAt: number
-  tenant: string
-  userId: string
-}
-
-/** Parses a session header "version|last|idle|absolute|live|created|tenant|user"; undefined when malformed. */
-function parseHeader(head: string | null | undefined): Header | undefined {
-  if (typeof head !== 'string') return undefined
-  const p = head.split('|')
-  if (p.length < 8) return undefined
-  return {
-    version: Number(p[0]),
-    lastSeenAt: Number(p[1]),
-    idleTimeoutMs: Number(p[2]),
-    absoluteExpiresAt: Number(p[3]),
-    createdAt: Number(p[5]),
-    tenant: p[6]!,
-    // A user id may hold '|': it is the rest.
-    userId: p.length === 8 ? p[7]! : p.slice(7).join('|'),
-  }
+/**
+ * What a chunk's AAD adds to its session key: the parts of the header that never change (a compaction
+ * rewrites the header, and a chunk appended in parallel with it must still open).
+ */
+function aad(h: Header): string {
+  return `s2|${h.createdAt}|${h.absoluteExpiresAt}`
 }

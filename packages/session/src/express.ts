@@ -4,8 +4,9 @@ import type { Keyring } from '@cache/security'
 import session from 'express-session'
 import { z } from 'zod'
 import * as D from './defaults.js'
-import { SessionEngine, type StoredSession } from './engine.js'
+import { type LoadedSession, SessionEngine, type StoredSession } from './engine.js'
 import type { HashKey } from './hash.js'
+import { expiryAt } from './layout.js'
 import { engineConfig, zHashKey, zKeyring, zSweepBatch, zSweepInterval } from './options.js'
 import { SessionManager } from './session-manager.js'
 
@@ -69,15 +70,15 @@ export const REVISION_FIELD = '__rev'
 
 type Callback<T = void> = (err?: unknown, value?: T) => void
 
-/** What `get` loaded, for the merge of `set` and the touch threshold (times by the server's clock). */
+/** What `get` loaded, for the merge of `set` and the touch threshold. */
 interface Snapshot {
   handle: string
+  loaded: LoadedSession
   /** JSON of each data field as stored (the cookie without `expires`). */
   fields: Record<string, string>
   userId: string
   expiresAt: number
   absoluteExpiresAt: number
-  idleTimeoutMs: number
 }
 
 /**
@@ -99,6 +100,8 @@ export class SessionStore extends session.Store {
   readonly #snapshots = new Map<string, Snapshot>()
   /** sid -> handle of recent sessions: the keyed hash is a good part of a request's CPU. */
   readonly #handles = new Map<string, string>()
+  /** Revision of the next load: each load has a snapshot of its own. */
+  #rev = 0
 
   constructor(conn: Connection, options: SessionStoreOptions = {}) {
     super()
@@ -128,15 +131,14 @@ export class SessionStore extends session.Store {
       const loaded = await this.#engine.load(this.tenant, handle)
       if (!loaded) return null
       const s = loaded.session
-      const key = `${sid}\n${s.version}`
-      this.#snapshots.delete(key)
-      this.#snapshots.set(key, {
+      const rev = ++this.#rev
+      this.#snapshots.set(`${sid}\n${rev}`, {
         handle,
+        loaded,
         fields: loaded.json,
         userId: s.userId,
         expiresAt: s.expiresAt,
         absoluteExpiresAt: s.absoluteExpiresAt,
-        idleTimeoutMs: s.idleTimeoutMs,
       })
       if (this.#snapshots.size > D.DEFAULT_SNAPSHOTS)
         this.#snapshots.delete(this.#snapshots.keys().next().value!)
@@ -146,7 +148,7 @@ export class SessionStore extends session.Store {
       const remaining = s.absoluteExpiresAt - Date.now()
       if (typeof cookie.originalMaxAge === 'number' && cookie.originalMaxAge > remaining)
         cookie.originalMaxAge = remaining
-      sess[REVISION_FIELD] = s.version
+      sess[REVISION_FIELD] = rev
       return sess
     })
   }
@@ -155,63 +157,62 @@ export class SessionStore extends session.Store {
     this.#run(cb, async () => {
       checkSid(sid)
       const { [REVISION_FIELD]: rev, ...plain } = sess as unknown as Record<string, unknown>
-      // cookie.expires is not stored: get() derives it from the Redis expiry, so a rolling cookie does not
-      // turn every request into a write of the cookie field.
+      // cookie.expires is not stored: get() derives it from the expiry, so a rolling cookie does not turn
+      // every request into a write of the cookie field.
       if (plain.cookie !== null && typeof plain.cookie === 'object') plain.cookie = storedCookie(plain.cookie)
       const fields = this.#engine.encode(plain, 'sess')
       const userId = this.#options.userId?.(sess) ?? ''
       const idleMs = this.#idleMs(sess)
       const snap = rev === undefined ? undefined : this.#snapshots.get(`${sid}\n${rev}`)
       const handle = snap?.handle ?? this.#handle(sid)
-      let w: { status: number; expiresAt: number }
-      if (snap) {
-        const set: Record<string, string> = {}
-        let changed = false
-        for (const k in fields) {
-          if (snap.fields[k] !== fields[k]) {
-            set[k] = fields[k]!
-            changed = true
-          }
+      const tenant = this.tenant
+      if (!snap) {
+        // Never loaded (a new session): created, with its index entries in the same round trip.
+        if (rev === undefined) {
+          const made = await this.#engine.create(
+            tenant,
+            handle,
+            userId,
+            idleMs,
+            this.#options.absoluteTimeout,
+            {},
+            fields,
+          )
+          if (made) return
         }
-        const del: string[] = []
-        for (const k in snap.fields) if (!(k in fields)) del.push(k)
+        // Loaded but its snapshot evicted (or saved twice before a load): a full replace of what is there; a
+        // session that expired or was revoked meanwhile is not revived.
+        const loaded = await this.#engine.load(tenant, handle)
+        if (!loaded) return
+        await Promise.all([
+          this.#engine.write(tenant, handle, loaded, { set: fields, del: [], replace: true, userId, idleMs }),
+          userId !== '' && userId !== loaded.session.userId
+            ? this.#index(handle, userId, loaded.session.absoluteExpiresAt, idleMs)
+            : undefined,
+        ])
+        return
+      }
+      const set: Record<string, string> = {}
+      let changed = false
+      for (const k in fields) {
+        if (snap.fields[k] !== fields[k]) {
+          set[k] = fields[k]!
+          changed = true
+        }
+      }
+      const del: string[] = []
+      for (const k in snap.fields) if (!(k in fields)) del.push(k)
+      const rebound = userId !== snap.userId
+      if (!changed && del.length === 0 && !rebound) {
         // Nothing changed: a touch, skipped within the threshold (or when it would not move the expiry).
-        if (!changed && del.length === 0 && userId === snap.userId && this.#fresh(snap, idleMs)) return
-        w = await this.#engine.write(handle, {
-          tenant: this.tenant,
-          replace: false,
-          set,
-          del,
-          idleMs,
-          userId,
-        })
-        // A loaded session that expired or was revoked meanwhile is not revived.
-        if (w.status !== 1) return
-      } else {
-        // Not loaded by this process (a new session, or its snapshot was evicted): a full replace; only a
-        // session never loaded (no revision) may be created, so nothing expired comes back.
-        w = await this.#engine.write(handle, {
-          tenant: this.tenant,
-          replace: true,
-          set: fields,
-          del: [],
-          idleMs,
-          userId,
-          ...(rev === undefined ? { create: { idleMs, absoluteMs: this.#options.absoluteTimeout } } : {}),
-        })
-        if (w.status !== 1) return
+        if (!this.#fresh(snap, idleMs)) await this.#engine.expire(tenant, handle, snap.loaded, idleMs)
+        return
       }
-      if (userId !== '' && snap?.userId !== userId) {
-        await this.#engine.indexAdd(
-          this.tenant,
-          handle,
-          userId,
-          Date.now() + this.#options.absoluteTimeout,
-          w.expiresAt,
-          !snap,
-          0,
-        )
-      }
+      // The user index only when the binding changes (a login), in the same round trip as the write.
+      await Promise.all([
+        this.#engine.write(tenant, handle, snap.loaded, { set, del, userId, idleMs }),
+        rebound && userId !== '' ? this.#index(handle, userId, snap.absoluteExpiresAt, idleMs) : undefined,
+      ])
     })
   }
 
@@ -220,8 +221,13 @@ export class SessionStore extends session.Store {
       checkSid(sid)
       const rev = (sess as unknown as Record<string, unknown> | undefined)?.[REVISION_FIELD]
       const snap = rev === undefined ? undefined : this.#snapshots.get(`${sid}\n${rev}`)
-      if (snap && this.#fresh(snap, snap.idleTimeoutMs)) return
-      await this.#engine.touch(this.tenant, snap?.handle ?? this.#handle(sid))
+      if (!snap) {
+        await this.#engine.touch(this.tenant, this.#handle(sid))
+        return
+      }
+      const idleMs = this.#idleMs(sess)
+      if (this.#fresh(snap, idleMs)) return
+      await this.#engine.expire(this.tenant, snap.handle, snap.loaded, idleMs)
     })
   }
 
@@ -266,6 +272,11 @@ export class SessionStore extends session.Store {
     const conn = this.#engine.conn
     await conn.send(['ZREMRANGEBYSCORE', live, '-inf', String(Date.now())], { key: live })
     return (await conn.send<string[]>(['ZRANGE', live, '0', '-1'], { key: live })).map(String)
+  }
+
+  #index(handle: string, userId: string, absAt: number, idleMs: number): Promise<void> {
+    const exp = expiryAt(Date.now(), idleMs, absAt)
+    return this.#engine.indexAdd(this.tenant, handle, userId, absAt, exp, false, 0)
   }
 
   /**

@@ -181,18 +181,16 @@ export class SessionManager {
     if (typeof fn !== 'function') throw new InvalidArgumentError(PKG, 'fn', 'must be a function')
     const handle = this.#engine.hash(checkId(id))
     for (let attempt = 1; attempt <= this.#options.maxRetries; attempt++) {
-      const current = await this.#engine.read(tenant, handle, false)
-      if (!current) return null
+      const loaded = await this.#engine.load(tenant, handle, true)
+      if (!loaded) return null
+      const current = loaded.session
       const next = await fn(structuredClone(current.data) as T)
       const fields = this.#engine.encode(next)
-      const del = Object.keys(current.data).filter((k) => !(k in fields))
-      const w = await this.#engine.write(handle, {
-        tenant,
-        expectedVersion: current.version,
-        replace: false,
-        set: fields,
-        del,
-      })
+      const set: Record<string, string> = {}
+      for (const k in fields) if (loaded.json[k] !== fields[k]) set[k] = fields[k]!
+      const del = Object.keys(loaded.json).filter((k) => !(k in fields))
+      // A compare-and-set: written only if nothing was written since the load.
+      const w = await this.#engine.write(tenant, handle, loaded, { set, del }, true)
       if (w.status === -1) return null
       if (w.status === 1) {
         return withId<T>(id, {
@@ -408,17 +406,29 @@ export class SessionManager {
     idleMs: number,
     absoluteMs: number,
   ): Promise<boolean> {
-    const w = await this.#engine.write(handle, {
-      tenant,
-      replace: true,
+    const made = await this.#engine.create(tenant, handle, userId, idleMs, absoluteMs, {}, fields)
+    if (made) return true
+    // Already there (imported twice): replaced by the line.
+    const loaded = await this.#engine.load(tenant, handle)
+    if (!loaded) return false
+    const w = await this.#engine.write(tenant, handle, loaded, {
       set: fields,
       del: [],
-      idleMs,
+      replace: true,
       userId,
-      create: { idleMs, absoluteMs },
+      idleMs,
     })
     if (w.status !== 1) return false
-    await this.#engine.indexAdd(tenant, handle, userId, Date.now() + absoluteMs, w.expiresAt, true, 0)
+    if (userId !== '' && userId !== loaded.session.userId)
+      await this.#engine.indexAdd(
+        tenant,
+        handle,
+        userId,
+        loaded.session.absoluteExpiresAt,
+        w.expiresAt,
+        false,
+        0,
+      )
     return true
   }
 

@@ -16,12 +16,11 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('encryption and ke
   let keyring: Keyring
   let sessions: SessionManager
 
-  const raw = async (tenant: string, handle: string) => {
-    const k = `${conn.keys.prefix}sess:t:${tenant}:{${handle}}`
-    const flat = (await conn.send<string[]>(['HGETALL', k], { key: k })).map(String)
-    const h: Record<string, string> = {}
-    for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!
-    return { key: k, h }
+  /** The stored value: a clear header line, then one line per chunk (each sealed on its own). */
+  const raw = async (tenant: string, handle: string, namespace = 'sess') => {
+    const k = `${conn.keys.prefix}${namespace}:t:${tenant}:{${handle}}`
+    const lines = String(await conn.send<string>(['GET', k], { key: k })).split('\n')
+    return { key: k, lines }
   }
 
   beforeAll(async () => {
@@ -41,16 +40,14 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('encryption and ke
       data: { email: 'alice@example.com', cart: [1, 2] },
       meta: { ip: '10.9.8.7' },
     })
-    const { h } = await raw('t1', s.handle)
-    expect(
-      Object.keys(h)
-        .filter((k) => k.startsWith('f:'))
-        .sort(),
-    ).toEqual(['f:cart', 'f:email'])
-    const dump = Object.values(h).join('\n')
+    const { lines } = await raw('t1', s.handle)
+    // One sealed chunk for the whole session (one cipher call per value, not per field).
+    expect(lines).toHaveLength(2)
+    const dump = lines.join('\n')
     expect(dump).not.toContain('alice@example.com')
     expect(dump).not.toContain('10.9.8.7')
-    expect(Buffer.from(h['f:email']!, 'base64')[0]).toBe(0xce)
+    expect(dump).not.toContain('cart')
+    expect(Buffer.from(lines[1]!, 'base64')[0]).toBe(0xce)
     expect(await sessions.get(s.id, { tenant: 't1' })).toMatchObject({
       data: { email: 'alice@example.com', cart: [1, 2] },
       meta: { ip: '10.9.8.7' },
@@ -72,14 +69,20 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('encryption and ke
     expect(withHash.handleOf(s.id)).toBe(pinned.digest(s.id).toString('base64url'))
   })
 
-  it('a value copied to another session or another field is refused with E_DECRYPT, never read', async () => {
+  it('a chunk copied to another session, or under a changed header, is refused with E_DECRYPT, never read', async () => {
     const a = await sessions.create({ tenant: 't1', userId: 'u-c', data: { role: 'admin', x: 'y' } })
     const b = await sessions.create({ tenant: 't1', userId: 'u-c', data: { role: 'guest', x: 'z' } })
     const ra = await raw('t1', a.handle)
     const rb = await raw('t1', b.handle)
-    await conn.send(['HSET', rb.key, 'f:role', ra.h['f:role']!], { key: rb.key })
+    // a's chunk appended to b (it would set role: admin there).
+    await conn.send(['APPEND', rb.key, `\n${ra.lines[1]}`], { key: rb.key })
     expect(await codeOf(sessions.get(b.id, { tenant: 't1' }))).toBe('E_DECRYPT')
-    await conn.send(['HSET', ra.key, 'f:x', ra.h['f:role']!], { key: ra.key })
+    // a's absolute deadline moved in its clear header: its chunks no longer open.
+    const header = JSON.parse(ra.lines[0]!) as unknown[]
+    header[3] = Number(header[3]) + 86_400_000
+    await conn.send(['SET', ra.key, [JSON.stringify(header), ...ra.lines.slice(1)].join('\n'), 'KEEPTTL'], {
+      key: ra.key,
+    })
     expect(await codeOf(sessions.get(a.id, { tenant: 't1' }))).toBe('E_DECRYPT')
   })
 
@@ -91,11 +94,12 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('encryption and ke
     ring.add({ id: 'new', key: key() }).promote('new')
     expect(await m1.get(s.id, { tenant: 't1' })).toMatchObject({ data: { n: 1 } })
     await m1.update(s.id, (d) => ({ ...d, m: 2 }), { tenant: 't1' })
-    const k = `${conn.keys.prefix}rot:t:t1:{${s.handle}}`
-    const [n, m] = (await conn.send<string[]>(['HMGET', k, 'f:n', 'f:m'], { key: k })).map(String)
+    // update() rewrote the value (a compare-and-set): every chunk is sealed under the new primary.
+    const { lines } = await raw('t1', s.handle, 'rot')
     const codec = encryptionCodec(ring)
-    expect(codec.keyIdOf(Buffer.from(n!, 'base64'))).toBe('new')
-    expect(codec.keyIdOf(Buffer.from(m!, 'base64'))).toBe('new')
+    expect(lines.length).toBeGreaterThan(1)
+    for (const line of lines.slice(1)) expect(codec.keyIdOf(Buffer.from(line, 'base64'))).toBe('new')
+    expect(await m1.get(s.id, { tenant: 't1' })).toMatchObject({ data: { n: 1, m: 2 } })
     const unknown = new SessionManager(conn, {
       namespace: 'rot',
       encryption: new Keyring({ keys: [{ id: 'other', key: key(), status: 'primary' }] }),
@@ -104,7 +108,7 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('encryption and ke
     expect(await codeOf(unknown.get(s.id, { tenant: 't1' }))).toBe('E_KEY_NOT_FOUND')
   })
 
-  it('a field already opened in this process is refused once its key is disabled (the opened-field cache)', async () => {
+  it('a chunk already opened in this process is refused once its key is disabled (the opened-chunk cache)', async () => {
     const ring = new Keyring({ keys: [{ id: 'a', key: key(), status: 'primary' }] })
     const store = new SessionStore(conn, {
       namespace: 'dis',
@@ -132,8 +136,8 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('encryption and ke
     const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), path: '/' }
     await call((cb) => store.set('enc-sid', { cookie, secret: 'hunter2', a: 0 } as never, cb))
     const handle = store.sessions.handleOf('enc-sid')
-    const { h } = await raw('web', handle)
-    expect(Object.values(h).join('\n')).not.toContain('hunter2')
+    const { lines } = await raw('web', handle)
+    expect(lines.join('\n')).not.toContain('hunter2')
     const x = await call<Record<string, unknown>>((cb) => store.get('enc-sid', cb as never))
     const y = await call<Record<string, unknown>>((cb) => store.get('enc-sid', cb as never))
     await call((cb) => store.set('enc-sid', { ...x, a: 1 } as never, cb))

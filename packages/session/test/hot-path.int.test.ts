@@ -71,11 +71,11 @@ describe.each(['standalone', 'cluster'] as const)('the store hot path on %s', (k
     await conn.close()
   })
 
-  it('a request is one read and one script; the live set is written only when the expiry passes its score', async () => {
+  it('a request is plain commands (GET, then APPEND + PEXPIREAT or a PEXPIREAT); the live set is written only when the expiry passes its score', async () => {
     const store = storeWith({ tenant: 'hot1', userId: (s) => (s as { uid?: string }).uid })
     await save(store, 'h1', { cookie: cookie(), uid: 'ann', n: 0 })
     const first = await load(store, 'h1')
-    // Scripts loaded (a first EVALSHA may meet NOSCRIPT on a fresh server), and the clock past the last write.
+    // The clock past the last write.
     await touch(store, 'h1', rolled(first))
     const seen = await lastSeenOf(store, 'h1')
     await waitFor('the clock to move', () => Date.now() > seen + 5, { timeoutMs: 5000 })
@@ -88,7 +88,8 @@ describe.each(['standalone', 'cluster'] as const)('the store hot path on %s', (k
       await waitFor('the clock to move', () => Date.now() > saved + 2, { timeoutMs: 5000 })
       await touch(store, 'h1', rolled(again))
     })
-    expect(sent).toEqual(['HGETALL', 'EVALSHA session:write', 'HGETALL', 'EVALSHA session:get'])
+    // No script, and the value is never rewritten: a change is appended, a touch only moves the expiry.
+    expect(sent).toEqual(['GET', 'APPEND', 'PEXPIREAT', 'GET', 'PEXPIREAT'])
     expect((await load(store, 'h1')).n).toBe(1)
     expect(first.n).toBe(0)
     // The live-set score is an upper bound of the expiry, at most the slack (idle / 10, here 1m) past it.
@@ -139,9 +140,13 @@ describe.each(['standalone', 'cluster'] as const)('the store hot path on %s', (k
     expect(new Date(reloaded.cookie.expires as string).getTime()).toBe(after)
     // cookie.expires is derived, not stored: the stored cookie field never changes on a rolling request.
     const key = keys.session('hot3', store.sessions.handleOf('e1'))
-    expect(JSON.parse(String(await conn.send(['HGET', key, 'f:cookie'], { key })))).not.toHaveProperty(
-      'expires',
-    )
+    const chunks = String(await conn.send(['GET', key], { key }))
+      .split('\n')
+      .slice(1)
+      .map((line) => JSON.parse(line) as { s?: { cookie?: object } })
+    expect(chunks).toHaveLength(1)
+    expect(chunks[0]!.s!.cookie).toMatchObject({ originalMaxAge: 600_000 })
+    expect(chunks[0]!.s!.cookie).not.toHaveProperty('expires')
   })
 
   it('no lost update: parallel requests on one session, each changing its own field, all survive', async () => {
@@ -189,18 +194,72 @@ describe.each(['standalone', 'cluster'] as const)('the store hot path on %s', (k
     await manager.close()
   })
 
-  it('a hash without a valid header (0.1.0 layout, or malformed) reads as no session', async () => {
+  it('sessions stored by 0.1.x (a hash, either header form) are read and rewritten as a string, expiry kept; a malformed one reads as no session', async () => {
     const store = storeWith({ tenant: 'old' })
     const manager = new SessionManager(conn, { sweepInterval: false })
-    const oldKey = keys.session('old', store.sessions.handleOf('old-layout'))
-    await conn.send(['HSET', oldKey, '~t', 'old', '~u', 'u', '~v', '1', 'f:a', '1'], { key: oldKey })
-    const badKey = keys.session('old', store.sessions.handleOf('bad-header'))
-    await conn.send(['HSET', badKey, '~', '1|2|3', 'f:a', '1'], { key: badKey })
-    for (const sid of ['old-layout', 'bad-header']) {
-      expect(await load(store, sid)).toBeNull()
-      expect(await manager.get(sid, { tenant: 'old' })).toBeNull()
+    const now = Date.now()
+    const exp = now + 600_000
+    const cookieJson = JSON.stringify({ originalMaxAge: 600_000, path: '/' })
+    const nine = keys.session('old', store.sessions.handleOf('nine-fields'))
+    await conn.send(
+      [
+        'HSET',
+        nine,
+        '~t',
+        'old',
+        '~u',
+        'ann',
+        '~c',
+        String(now - 5000),
+        '~l',
+        String(now - 1000),
+        '~i',
+        '600000',
+        '~a',
+        String(now + 3_600_000),
+        '~m',
+        '{"ip":"10.1.1.1"}',
+        '~v',
+        '3',
+        '~L',
+        String(exp + 60_000),
+        'f:cookie',
+        cookieJson,
+        'f:n',
+        '7',
+      ],
+      { key: nine },
+    )
+    const packed = keys.session('old', store.sessions.handleOf('packed'))
+    const head = [4, now - 1000, 600_000, now + 3_600_000, exp + 60_000, now - 5000, 'old', 'a|b'].join('|')
+    await conn.send(['HSET', packed, '~', head, 'f:cookie', cookieJson, 'f:n', '8'], { key: packed })
+    await Promise.all([nine, packed].map((k) => conn.send(['PEXPIREAT', k, String(exp)], { key: k })))
+    const bad = keys.session('old', store.sessions.handleOf('bad-header'))
+    await conn.send(['HSET', bad, '~', '1|2|3', 'f:a', '1'], { key: bad })
+
+    expect(await load(store, 'nine-fields')).toMatchObject({ n: 7, cookie: { originalMaxAge: 600_000 } })
+    expect(await manager.get('packed', { tenant: 'old' })).toMatchObject({
+      userId: 'a|b',
+      data: { n: 8 },
+      createdAt: now - 5000,
+      absoluteExpiresAt: now + 3_600_000,
+    })
+    expect(await manager.get('nine-fields', { tenant: 'old' })).toMatchObject({
+      userId: 'ann',
+      meta: { ip: '10.1.1.1' },
+      expiresAt: exp,
+    })
+    for (const k of [nine, packed]) {
+      expect(await conn.send(['TYPE', k], { key: k })).toBe('string')
+      expect(Number(await conn.send(['PEXPIRETIME', k], { key: k }))).toBe(exp)
     }
-    await Promise.all([oldKey, badKey].map((k) => conn.send(['DEL', k], { key: k })))
+    // Another tenant's store never sees (nor rewrites) it; writes after the upgrade merge as usual.
+    const sess = await load(store, 'nine-fields')
+    await save(store, 'nine-fields', { ...rolled(sess), n: 9 })
+    expect((await load(store, 'nine-fields')).n).toBe(9)
+    expect(await load(store, 'bad-header')).toBeNull()
+    expect(await manager.get('bad-header', { tenant: 'old' })).toBeNull()
+    await Promise.all([nine, packed, bad].map((k) => conn.send(['DEL', k], { key: k })))
     await manager.close()
   })
 
