@@ -14,6 +14,7 @@ export interface RedisCacheScripts {
   getWithTtl: ScriptFn<[Buffer | null, number]>
   setVersioned: ScriptFn<number>
   statsAdd: ScriptFn<number>
+  mset: ScriptFn<number>
 }
 
 /**
@@ -46,6 +47,8 @@ export class RedisCacheContext<T> {
       getWithTtl: conn.defineScript('core:get-with-ttl', lua.getWithTtl, { keys: 1, buffers: true }),
       setVersioned: conn.defineScript('core:set-versioned', lua.setVersioned, { keys: 2 }),
       statsAdd: conn.defineScript('core:stats-add', lua.statsAdd, { keys: 1 }),
+      // Values and their indexes in one call: one slot on a cluster, any keys on one server.
+      mset: conn.defineScript('core:mset', lua.mset, { keys: { multipleOf: 1 }, crossSlot: !this.cluster }),
     }
   }
 

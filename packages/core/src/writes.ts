@@ -1,4 +1,4 @@
-import { type Arg, InvalidOptionError } from '@cache/client'
+import { type Arg, hashSlot, InvalidOptionError } from '@cache/client'
 import type { MsetEntry, SetOptions } from './cache.js'
 import { PKG } from './defaults.js'
 import { parseKeep } from './memory-cache.js'
@@ -56,7 +56,23 @@ export async function write<T>(
   }
 }
 
-/** Writes many entries; every entry is validated and encoded first, so a bad one stores nothing. */
+/** One validated, encoded entry of an mset. */
+interface Planned {
+  rk: string
+  bytes: Buffer
+  ttl: number
+  /** Index sets (tags, dependants) that list this entry. */
+  indexes: string[] | undefined
+}
+
+/** Most entries in one mset script call (bounds the time one call holds the server). */
+const MSET_CHUNK = 256
+
+/**
+ * Writes many entries; every entry is validated and encoded first, so a bad one stores nothing. The values
+ * and their indexes go in one mset.lua call (per cluster slot, at most MSET_CHUNK entries each) instead of a
+ * command per entry and index: a 100-entry mset is one round trip on a single server.
+ */
 export async function writeMany<T>(
   ctx: RedisCacheContext<T>,
   entries: ReadonlyArray<MsetEntry<T>>,
@@ -64,9 +80,96 @@ export async function writeMany<T>(
 ): Promise<void> {
   if (!Array.isArray(entries))
     throw new InvalidOptionError(PKG, 'entries', 'must be an array of { key, value }')
-  for (const e of entries) {
+  const keys = ctx.keys
+  const planned: Planned[] = new Array(entries.length)
+  let versioned = false
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as MsetEntry<T>
     checkKey(e?.key)
-    ctx.encode(e.key, e.value)
+    const { key, value, ...own } = e
+    const o: SetOptions = options === undefined ? own : { ...options, ...own }
+    const ttl = ttlOf(ctx, o)
+    const tags = o.tags ? checkList(o.tags, 'tags') : undefined
+    const deps = o.dependsOn ? checkList(o.dependsOn, 'dependsOn') : undefined
+    if (o.keepVersions !== undefined && parseKeep(o.keepVersions) > 0) versioned = true
+    const bytes = ctx.encode(key, value)
+    let indexes: string[] | undefined
+    if (tags || deps) {
+      indexes = []
+      if (tags) for (const t of new Set(tags)) indexes.push(keys.tag(t))
+      if (deps) for (const d of new Set(deps)) indexes.push(keys.dependants(keys.part(d)))
+    }
+    planned[i] = { rk: keys.value(key), bytes, ttl, indexes }
   }
-  await inSlices(entries, ({ key, value, ...own }) => write(ctx, key, value, { ...options, ...own }, false))
+  // Versioned entries need their history script each: the per-entry path (already validated above).
+  if (versioned) {
+    await inSlices(entries, ({ key, value, ...own }) => write(ctx, key, value, { ...options, ...own }, false))
+    return
+  }
+  try {
+    if (!ctx.cluster) {
+      for (let i = 0; i < planned.length; i += MSET_CHUNK)
+        await storeChunk(ctx, planned.slice(i, i + MSET_CHUNK), true)
+      return
+    }
+    // A cluster: one call per slot of value keys, then the indexes (other slots), values first as ever.
+    const bySlot = new Map<number, Planned[]>()
+    for (const p of planned) {
+      const slot = hashSlot(p.rk)
+      const group = bySlot.get(slot)
+      if (group) group.push(p)
+      else bySlot.set(slot, [p])
+    }
+    const chunks: Planned[][] = []
+    for (const group of bySlot.values())
+      for (let i = 0; i < group.length; i += MSET_CHUNK) chunks.push(group.slice(i, i + MSET_CHUNK))
+    await inSlices(chunks, (chunk) => storeChunk(ctx, chunk, false))
+    const indexes = indexPlan(planned)
+    await inSlices([...indexes], ([ix, { ttl, members }]) =>
+      ctx.scripts.indexAdd([ix], [String(ttl), ...members.map((m) => (planned[m] as Planned).rk)]),
+    )
+  } catch (err) {
+    throw ctx.fail(err)
+  }
+}
+
+/** Index set -> the longest TTL of its members and their positions in `planned`. */
+function indexPlan(planned: readonly Planned[]): Map<string, { ttl: number; members: number[] }> {
+  const plan = new Map<string, { ttl: number; members: number[] }>()
+  for (let i = 0; i < planned.length; i++) {
+    const p = planned[i] as Planned
+    if (!p.indexes) continue
+    for (const ix of p.indexes) {
+      const entry = plan.get(ix)
+      if (!entry) plan.set(ix, { ttl: p.ttl, members: [i] })
+      else {
+        entry.members.push(i)
+        if (p.ttl > entry.ttl) entry.ttl = p.ttl
+      }
+    }
+  }
+  return plan
+}
+
+/** One mset.lua call: the chunk's values, and (when `withIndexes`) their index sets. */
+async function storeChunk<T>(
+  ctx: RedisCacheContext<T>,
+  chunk: readonly Planned[],
+  withIndexes: boolean,
+): Promise<void> {
+  const keys: string[] = []
+  const args: Arg[] = [String(chunk.length)]
+  for (const p of chunk) {
+    keys.push(p.rk)
+    args.push(p.bytes, String(p.ttl))
+  }
+  if (withIndexes) {
+    for (const [ix, { ttl, members }] of indexPlan(chunk)) {
+      keys.push(ix)
+      args.push(String(ttl), String(members.length))
+      for (const m of members) args.push(String(m + 1))
+    }
+  }
+  await ctx.scripts.mset(keys, args)
+  ctx.stats.sets += chunk.length
 }
