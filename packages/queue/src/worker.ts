@@ -15,6 +15,7 @@ import {
   Worker,
 } from 'bullmq'
 import type { z } from 'zod'
+import { Attempt, type JobContext } from './attempt.js'
 import type { DeadLetters } from './dead-letters.js'
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './defaults.js'
 import {
@@ -39,6 +40,8 @@ import {
 import type { RateMeter } from './rate-meter.js'
 import type { TenantGate } from './tenants.js'
 
+export type { JobContext } from './attempt.js'
+
 /** A job as a handler sees it. */
 export interface QueueJob<N extends string = string, D = unknown> {
   readonly id: string
@@ -55,16 +58,6 @@ export interface QueueJob<N extends string = string, D = unknown> {
   readonly timestamp: number
   /** The BullMQ job underneath. */
   readonly raw: Job
-}
-
-/** What a handler gets besides the job. */
-export interface JobContext {
-  /** Aborts when the attempt times out (reason: a JobTimeoutError) or the worker is force-closed. */
-  signal: AbortSignal
-  /** Reports progress (a number or an object), stored on the job. */
-  progress(value: number | object): Promise<void>
-  /** Appends a line to the job's log. */
-  log(line: string): Promise<void>
 }
 
 /** The handler of one job name. */
@@ -118,6 +111,8 @@ export class QueueWorker {
   readonly #background = new Set<Promise<void>>()
   /** Stall records being written, by job id: a dead-letter move of the same job waits for its record. */
   readonly #stallRecords = new Map<string, Promise<void>>()
+  /** The attempts running now, aborted by a forced close. */
+  readonly #running = new Set<Attempt>()
   #closing: Promise<void> | undefined
 
   /** @internal */
@@ -126,7 +121,9 @@ export class QueueWorker {
     this.#handlers = handlers
     const p = deps.process
     const { maxMs } = deps.options.backoff
-    this.worker = new Worker(deps.name, (job, token, signal) => this.#process(job, token, signal), {
+    // Two parameters: BullMQ makes an AbortController per job for a processor that takes a third (the
+    // signal); ours is made only for a handler that reads `ctx.signal` (see Attempt).
+    this.worker = new Worker(deps.name, (job, token) => this.#process(job, token), {
       connection: deps.connection,
       prefix: deps.prefix,
       concurrency: p.concurrency,
@@ -211,7 +208,7 @@ export class QueueWorker {
     await this.worker.waitUntilReady()
   }
 
-  async #process(job: Job, token: string | undefined, bullSignal: AbortSignal | undefined): Promise<unknown> {
+  async #process(job: Job, token: string | undefined): Promise<unknown> {
     const d = this.#d
     // A stall this worker's check just found is on record before the job runs again.
     if (this.#stallRecords.size > 0) await this.#stallRecords.get(job.id as string)?.catch(() => {})
@@ -259,9 +256,24 @@ export class QueueWorker {
     // attempts and their backoff; the queue's wait percentiles take first attempts only.
     const waitMs = Math.max(0, startedAt - job.timestamp - (job.opts.delay ?? 0))
     if (attempt === 1) d.meters.wait.record(waitMs)
+    const ctx = new Attempt(job)
+    this.#running.add(ctx)
+    const view: QueueJob = {
+      id: job.id as string,
+      name,
+      data: parsed.data,
+      attempt,
+      attempts,
+      tenant,
+      timestamp: job.timestamp,
+      raw: job,
+    }
+    const timeoutMs = (job.opts as CacheJobOptions).timeoutMs ?? d.options.timeoutMs
     const t0 = performance.now()
     try {
-      const result = await this.#run(job, handler, parsed.data, attempt, attempts, bullSignal)
+      const result = await (timeoutMs === undefined
+        ? handler(view, ctx)
+        : this.#runTimed(job, handler, view, ctx, timeoutMs))
       const runMs = performance.now() - t0
       d.meters.run.record(runMs)
       d.meters.completed.record()
@@ -294,59 +306,28 @@ export class QueueWorker {
       }
       throw err
     } finally {
-      await release?.().catch(() => {})
+      this.#running.delete(ctx)
+      if (release) await release().catch(() => {})
     }
   }
 
   /** Runs the handler under the attempt's timeout; a handler that outlives it is reported a zombie. */
-  async #run(
+  async #runTimed(
     job: Job,
     handler: JobHandler<string, unknown>,
-    data: unknown,
-    attempt: number,
-    attempts: number,
-    bullSignal: AbortSignal | undefined,
+    view: QueueJob,
+    ctx: Attempt,
+    timeoutMs: number,
   ): Promise<unknown> {
     const d = this.#d
-    const timeoutMs = (job.opts as CacheJobOptions).timeoutMs ?? d.options.timeoutMs
-    // BullMQ's per-job signal (aborted by a forced close) is passed on as is; a timeout needs a controller
-    // of its own that also follows BullMQ's (cheaper than AbortSignal.any on every job).
-    let ac: AbortController | undefined
-    let signal: AbortSignal
-    if (bullSignal && timeoutMs === undefined) signal = bullSignal
-    else {
-      const own = new AbortController()
-      ac = own
-      signal = own.signal
-      if (bullSignal?.aborted) own.abort(bullSignal.reason)
-      else bullSignal?.addEventListener('abort', () => own.abort(bullSignal.reason), { once: true })
-    }
-    const view: QueueJob = {
-      id: job.id as string,
-      name: job.name,
-      data,
-      attempt,
-      attempts,
-      tenant: (job.opts as CacheJobOptions).tenant,
-      timestamp: job.timestamp,
-      raw: job,
-    }
-    const ctx: JobContext = {
-      signal,
-      progress: (value) => job.updateProgress(value),
-      log: async (line) => {
-        await job.log(line)
-      },
-    }
     const running = Promise.resolve().then(() => handler(view, ctx))
-    if (timeoutMs === undefined) return running
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const err = new JobTimeoutError(job.name, job.id, timeoutMs)
         d.meters.timeouts++
         timeoutChannel.publish({ queue: d.name, name: job.name, id: job.id, timeoutMs })
-        ac?.abort(err)
+        ctx.abort(err)
         reject(err)
         this.#watchZombie(job, running, timeoutMs)
       }, timeoutMs)
@@ -388,7 +369,7 @@ export class QueueWorker {
       try {
         await withDeadline(this.worker.close(), ms, 'worker.close')
       } catch {
-        this.worker.cancelAllJobs('closing')
+        for (const a of this.#running) a.abort('closing')
         // BullMQ's close(true) after close() returns that first, unforced close, which waits for handlers
         // that may never settle (one that ignores its signal): end the worker's connections instead, so a
         // close is bounded by `timeout` twice at most; those jobs are retried by a stalled check.
