@@ -1,6 +1,7 @@
 import { isCacheError } from '@cache/client'
 import { codeOfSync } from '@cache/tools'
 import fc from 'fast-check'
+import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import {
   CODEC_HEADER_BYTES,
@@ -67,6 +68,44 @@ describe('codec', () => {
       const value = w.format === 'raw' ? 'x'.repeat(100) : { a: 'x'.repeat(100), n: [1, 2, 3] }
       for (const r of readers) expect(r.decode(w.encode(value))).toEqual(value)
     }
+  })
+
+  it('decodes MessagePack written without string bundles (values stored before bundleStrings)', () => {
+    const before = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'auto' } as never)
+    fc.assert(
+      fc.property(jsonValue, (value) => {
+        fc.pre(!hasProtoKey(value, 0))
+        const body = before.pack(value)
+        const flags = 0x10 | 3
+        const bytes = Buffer.alloc(CODEC_HEADER_BYTES + body.length)
+        bytes[0] = 0xca
+        bytes[1] = flags
+        bytes.writeUInt32BE(crc32(body, crc32(Uint8Array.of(flags))), 2)
+        bytes.set(body, CODEC_HEADER_BYTES)
+        expect(decode(bytes)).toEqual(value)
+      }),
+    )
+  })
+
+  it('bundles strings (msgpackr extension 0x62) and round-trips non-Latin text through them', () => {
+    const c = createCodec({ compressThreshold: false })
+    const value = { name: 'Zoë Ångström 漢字 🎉', list: ['Ada Lovelace', 'Grace Hopper', 'é'.repeat(5000)] }
+    const bytes = c.encode(value)
+    // fixext 4 of type 0x62: where the first bundled string stood, a pointer to the bundle.
+    expect(bytes.includes(Buffer.from([0xd6, 0x62]))).toBe(true)
+    expect(c.decode(bytes)).toEqual(value)
+  })
+
+  it('skips the CRC only for bytes an outer layer authenticated (ctx.authenticated)', () => {
+    const c = createCodec()
+    const bytes = Buffer.from(c.encode({ a: 'hello world', n: 1 }))
+    bytes.writeUInt32BE((bytes.readUInt32BE(2) ^ 1) >>> 0, 2)
+    expect(codeOfSync(() => c.decode(bytes))).toBe('E_DECODE')
+    expect(codeOfSync(() => c.decode(bytes, { authenticated: false }))).toBe('E_DECODE')
+    expect(c.decode(bytes, { authenticated: true })).toEqual({ a: 'hello world', n: 1 })
+    expect(decode(bytes, { authenticated: true })).toEqual({ a: 'hello world', n: 1 })
+    // The header is still checked: authenticated bytes that are not ours are E_DECODE.
+    expect(codeOfSync(() => decode(Buffer.from('{"a":1}'), { authenticated: true }))).toBe('E_DECODE')
   })
 
   it('keeps msgpack types: Date, Set, bigint, Buffer (a Map comes back as a plain object)', () => {
