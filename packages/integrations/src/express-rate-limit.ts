@@ -4,7 +4,7 @@
  * Import from `@cache/integrations/express-rate-limit`.
  * @example app.use(rateLimit({ windowMs: 60_000, limit: 100, store: new RateLimitStore(limiter) }))
  */
-import { InvalidArgumentError, InvalidOptionError, UnsupportedError } from '@cache/client'
+import { InvalidArgumentError, InvalidOptionError } from '@cache/client'
 import type { Limiter, RateLimitResult } from '@cache/ratelimit'
 import type { ClientRateLimitInfo, IncrementResponse, Options, Store } from 'express-rate-limit'
 import { PKG } from './defaults.js'
@@ -14,6 +14,11 @@ export interface RateLimitStoreOptions {
   /** Prefix of every key the store hands the limiter. @default 'erl:' */
   prefix?: string
 }
+
+/** How long a denial waits for express-rate-limit's decrement of its 429 (sent at once, so decremented at once). */
+const DENIAL_MARK_MS = 10_000
+/** Keys whose denials are remembered at most (the oldest key is forgotten first). */
+const DENIAL_MARKS_MAX_KEYS = 10_000
 
 /** The single-rule limit of a RateLimiter (a CombinedLimiter has several and is not checked). */
 function ruleLimit(limiter: Limiter): number | undefined {
@@ -39,6 +44,9 @@ export class RateLimitStore implements Store {
   readonly localKeys = false
   readonly prefix: string
   readonly #limiter: Limiter
+  /** Keys with denied hits waiting for their decrement: times (ms) of the denials. */
+  readonly #denied = new Map<string, number[]>()
+  #markDenials = false
 
   constructor(limiter: Limiter, options: RateLimitStoreOptions = {}) {
     if (!limiter || typeof limiter.consume !== 'function' || typeof limiter.peek !== 'function')
@@ -62,18 +70,36 @@ export class RateLimitStore implements Store {
         'limit',
         `must equal the limiter's limit (${limit}), got ${options.limit}: the limiter decides, express-rate-limit compares`,
       )
-    for (const field of ['skipSuccessfulRequests', 'skipFailedRequests'] as const)
-      if (options[field])
-        throw new InvalidOptionError(
-          PKG,
-          field,
-          'is not supported: a request counted by @cache/ratelimit cannot be refunded (use `skip` to not count it at all)',
-        )
+    // A denial counts nothing in the limiter, but express-rate-limit decrements its 429 as a failed request.
+    this.#markDenials = options.skipFailedRequests === true
   }
 
   /** Counts a hit (one `consume`). */
   async increment(key: string): Promise<IncrementResponse> {
-    return info(await this.#limiter.consume(this.prefix + key), Date.now()) as IncrementResponse
+    const result = await this.#limiter.consume(this.prefix + key)
+    const now = Date.now()
+    if (!result.allowed && this.#markDenials) this.#markDenial(key, now)
+    return info(result, now) as IncrementResponse
+  }
+
+  #markDenial(key: string, now: number): void {
+    const times = this.#denied.get(key)
+    if (times) times.push(now)
+    else this.#denied.set(key, [now])
+    if (this.#denied.size > DENIAL_MARKS_MAX_KEYS) {
+      const oldest = this.#denied.keys().next().value
+      if (oldest !== undefined) this.#denied.delete(oldest)
+    }
+  }
+
+  /** Takes one recent denial mark of `key`: that decrement is for a hit the limiter never counted. */
+  #takeDenial(key: string, now: number): boolean {
+    const times = this.#denied.get(key)
+    if (!times) return false
+    while (times.length && now - times[0]! > DENIAL_MARK_MS) times.shift()
+    const took = times.shift() !== undefined
+    if (!times.length) this.#denied.delete(key)
+    return took
   }
 
   /** The hits of a key, without counting one (`peek`). */
@@ -84,16 +110,19 @@ export class RateLimitStore implements Store {
   }
 
   /**
-   * Refunds are not supported by the limiter algorithms: express-rate-limit only calls this with
-   * `skipSuccessfulRequests` / `skipFailedRequests`, which `init` refuses.
-   * @throws E_UNSUPPORTED
+   * Gives the hit back (the limiter's `refund`): express-rate-limit calls it for `skipSuccessfulRequests` /
+   * `skipFailedRequests`. With `skipFailedRequests` it also decrements its own 429s, hits the limiter
+   * denied and so never counted: the store remembers this process's recent denials per key and gives
+   * nothing back for those. A hit counted in a window that is over has nothing to give back.
    */
-  async decrement(_key: string): Promise<void> {
-    throw new UnsupportedError(`[${PKG}] RateLimitStore cannot refund a request (see init)`)
+  async decrement(key: string): Promise<void> {
+    if (this.#takeDenial(key, Date.now())) return
+    await this.#limiter.refund(this.prefix + key)
   }
 
   /** Forgets a key (`reset`). */
   async resetKey(key: string): Promise<void> {
+    this.#denied.delete(key)
     await this.#limiter.reset(this.prefix + key)
   }
 }

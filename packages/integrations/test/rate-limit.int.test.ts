@@ -10,7 +10,7 @@ import { RateLimitStore } from '../src/express-rate-limit.js'
 import { withRateLimit } from '../src/web.js'
 import { listen, serveFetch, shut } from './helpers.js'
 
-const { standalone, cluster } = inject('redis')
+const { standalone, sentinel, cluster } = inject('redis')
 
 let conn: Connection
 let other: Connection
@@ -117,7 +117,7 @@ describe('express-rate-limit with RateLimitStore over real HTTP', () => {
     }
   })
 
-  it('refuses a limit that disagrees with the limiter, and refunds (skip*Requests) it cannot make', async () => {
+  it('refuses a limit that disagrees with the limiter', async () => {
     const limiter = new RateLimiter(conn, {
       algorithm: 'fixed-window',
       limit: 5,
@@ -135,13 +135,99 @@ describe('express-rate-limit with RateLimitStore over real HTTP', () => {
     }
     expect(init({})).toBe('ok')
     expect(init({ limit: 10 })).toBe('E_INVALID_OPTION:limit')
-    expect(init({ skipSuccessfulRequests: true })).toBe('E_INVALID_OPTION:skipSuccessfulRequests')
-    expect(init({ skipFailedRequests: true })).toBe('E_INVALID_OPTION:skipFailedRequests')
-    expect(await codeOf(store.decrement('x'))).toBe('E_UNSUPPORTED')
+    expect(init({ skipSuccessfulRequests: true, skipFailedRequests: true })).toBe('ok')
     expect(await codeOf(Promise.resolve().then(() => new RateLimitStore({} as never)))).toBe(
       'E_INVALID_ARGUMENT',
     )
     await limiter.close()
+  })
+})
+
+describe.each([
+  ['standalone', () => connect({ url: standalone.url, namespace: uniquePrefix('int-erl-skip') })],
+  [
+    'sentinel',
+    () =>
+      connect({
+        sentinel: { name: sentinel.name, sentinels: sentinel.sentinels },
+        namespace: uniquePrefix('int-erl-skip'),
+      }),
+  ],
+  ['cluster', () => connect({ cluster: { nodes: cluster.nodes }, namespace: uniquePrefix('int-erl-skip') })],
+] as const)('express-rate-limit refunds through decrement (%s)', (_name, open) => {
+  it.each(['fixed-window', 'sliding-log', 'gcra'] as const)(
+    'skipFailedRequests over real HTTP with %s: failed requests do not count, successful ones do',
+    async (algorithm) => {
+      const c = await open()
+      const limiter = new RateLimiter(c, { algorithm, limit: 3, window: '1m', name: `skip-${algorithm}` })
+      const a = express()
+      a.use(
+        rateLimit({
+          windowMs: 60_000,
+          limit: 3,
+          standardHeaders: 'draft-7',
+          legacyHeaders: false,
+          store: new RateLimitStore(limiter),
+          skipFailedRequests: true,
+        }),
+      )
+      a.get('/fail', (_req, res) => {
+        res.status(500).send('no')
+      })
+      a.get('/ok', (_req, res) => {
+        res.send('ok')
+      })
+      const server = http.createServer(a)
+      const base = await listen(server)
+      try {
+        // express-rate-limit decrements on 'finish', after the response is sent: wait for the refund to land
+        const settled = async (want: number) => {
+          for (let i = 0; i < 200 && (await limiter.peek('erl:127.0.0.1')).remaining !== want; i++)
+            await new Promise((r) => setTimeout(r, 10))
+          return (await limiter.peek('erl:127.0.0.1')).remaining
+        }
+        for (let i = 0; i < 5; i++) {
+          expect((await fetch(`${base}/fail`)).status).toBe(500)
+          expect(await settled(3)).toBe(3)
+        }
+        const statuses = []
+        for (let i = 0; i < 4; i++) statuses.push((await fetch(`${base}/ok`)).status)
+        expect(statuses).toEqual([200, 200, 200, 429])
+        // a failed request after the limit is reached is still turned away: only counted hits are refunded
+        expect((await fetch(`${base}/fail`)).status).toBe(429)
+      } finally {
+        await shut(server)
+        await limiter.close()
+        await c.close()
+      }
+    },
+  )
+
+  it('skipSuccessfulRequests: only failures count', async () => {
+    const c = await open()
+    const limiter = new RateLimiter(c, { algorithm: 'token-bucket', limit: 2, window: '1m', name: 'skip-ok' })
+    const store = new RateLimitStore(limiter)
+    const a = express()
+    a.use(rateLimit({ windowMs: 60_000, limit: 2, store, skipSuccessfulRequests: true }))
+    a.get('/:code', (req, res) => {
+      res.status(Number(req.params.code)).send('x')
+    })
+    const server = http.createServer(a)
+    const base = await listen(server)
+    try {
+      for (let i = 0; i < 4; i++) {
+        expect((await fetch(`${base}/200`)).status).toBe(200)
+        for (let j = 0; j < 200 && (await limiter.peek('erl:127.0.0.1')).remaining !== 2; j++)
+          await new Promise((r) => setTimeout(r, 10))
+      }
+      const statuses = []
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(`${base}/400`)).status)
+      expect(statuses).toEqual([400, 400, 429])
+    } finally {
+      await shut(server)
+      await limiter.close()
+      await c.close()
+    }
   })
 })
 

@@ -25,6 +25,14 @@ const ALGO_SOURCES: Record<string, string> = {
   gcra: scripts.gcra,
 }
 
+/** The Lua modules of the given algorithms (`+`-joined, sorted), each defining `ALGOS[name]`. @internal */
+export function algorithmModules(algos: string): string {
+  return `local ALGOS = {}\n${algos
+    .split('+')
+    .map((a) => ALGO_SOURCES[a])
+    .join('\n')}\n`
+}
+
 /**
  * Sends decisions to Redis in batches: the requests of one tick go in one consume.lua call per node (per
  * slot on a cluster), built from the algorithms they use, with a compact encoding when they are alike.
@@ -47,10 +55,7 @@ export class Batcher {
     const id = `${algos}/${keyCount}`
     let fn = this.#scripts.get(id)
     if (!fn) {
-      const source = `local ALGOS = {}\n${algos
-        .split('+')
-        .map((a) => ALGO_SOURCES[a])
-        .join('\n')}\n${scripts.consume}`
+      const source = `${algorithmModules(algos)}${scripts.consume}`
       // Batches group requests per node: per slot on a cluster (so cluster-safe), any keys on one server.
       fn = this.#conn.defineScript<RawReply>(`ratelimit:${id}`, source, {
         keys: keyCount,

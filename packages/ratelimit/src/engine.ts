@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { type CacheError, type Connection, isUnavailable } from '@cache/client'
 import { Analytics } from './analytics.js'
-import { Batcher } from './batcher.js'
+import { algorithmModules, Batcher } from './batcher.js'
 import { type Bound, RuleBinder, type RuleSlot } from './binding.js'
 import { BlockCache } from './block-cache.js'
 import { decisionChannel, outageChannel } from './diagnostics.js'
@@ -157,6 +157,39 @@ export class Engine extends EventEmitter {
     this.#local.clear()
     if (outageChannel.hasSubscribers) outageChannel.publish({ state: 'up', policy: this.settings.outage })
     this.emit('recovered')
+  }
+
+  /**
+   * Gives back `cost` units `key` consumed under every rule (see model.ts `refund`); returns how many rules
+   * gave units back. The key's cached denial in this process is forgotten (it may pass again).
+   */
+  async refund(keyArg: unknown, costArg: unknown = 1): Promise<number> {
+    const key = checkKey(keyArg)
+    const cost = checkCost(costArg)
+    const rules = this.#binder.bind(key)
+    this.#blocked.delete(key)
+    const keys: string[] = []
+    const args: Array<string | number> = [this.settings.clock === 'client' ? this.settings.now() : '', cost]
+    const algos = new Set<string>()
+    for (const r of rules) {
+      const { algorithm, limit, windowMs, burst } = r.params
+      keys.push(r.keys.state)
+      if (algorithm === 'sliding-log') keys.push(r.keys.log)
+      args.push(algorithm, limit, windowMs, burst)
+      algos.add(algorithm)
+    }
+    const id = [...algos].sort().join('+')
+    try {
+      const fn = this.conn.defineScript<number>(
+        `ratelimit:refund/${id}/${keys.length}`,
+        `${algorithmModules(id)}${scripts.refund}`,
+        { keys: keys.length },
+      )
+      return Number(await fn(keys, args))
+    } catch (err) {
+      if (!isUnavailable(err) || this.settings.outage !== 'local') throw err
+      return this.#local.refund(rules, cost, this.settings.now())
+    }
   }
 
   /** Deletes every rule's state and block for `key` (in Redis, the block cache and the local store). */

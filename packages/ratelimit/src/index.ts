@@ -19,8 +19,10 @@ export {
   type CheckResult,
   capacityOf,
   check,
+  type RefundResult,
   type RuleParams,
   type RuleState,
+  refund,
 } from './model.js'
 export type { OutagePolicy, RateLimiterOptions, ResolvedRule, RuleOptions, RuleVariant } from './options.js'
 export type { DecisionSource, RateLimitResult, RateLimitStats, RuleResult } from './result.js'

@@ -29,6 +29,12 @@ export interface Limiter {
   consume(key: string, options?: ConsumeOptions): Promise<RateLimitResult>
   /** Says whether a request would be allowed, without counting it. */
   peek(key: string, options?: ConsumeOptions): Promise<RateLimitResult>
+  /**
+   * Gives back `cost` units a request of `key` consumed (it should not have counted: a failed upstream
+   * call, express-rate-limit's `skipFailedRequests`), under every rule; resolves to how many rules gave
+   * units back (0: nothing to give back, e.g. the window it was counted in is over). Blocks stay.
+   */
+  refund(key: string, options?: ConsumeOptions): Promise<number>
   /** Forgets `key`'s usage and blocks. */
   reset(key: string): Promise<void>
   /** Denies `key` for `duration`; returns the blocked-until time (ms, in the limiter's clock). */
@@ -71,6 +77,10 @@ abstract class EngineLimiter implements Limiter {
     if (r.allowed) return r
     if (r.source === 'fail-closed') throw new RateLimitUnavailableError(undefined)
     throw new RateLimitedError(key, r.retryAfterMs)
+  }
+
+  refund(key: string, options: ConsumeOptions = {}): Promise<number> {
+    return this.engine.refund(key, options.cost ?? 1)
   }
 
   reset(key: string): Promise<void> {

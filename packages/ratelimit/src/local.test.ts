@@ -49,4 +49,16 @@ describe('LocalStore', () => {
       s.run('c', [{ ...rule('q2', 1), keys: { state: 'q2:s', log: 'q2:l', block: 'b3' } }], 1, 1)[0],
     ).toBe(0)
   })
+
+  it('refunds like refund.lua: a unit given back passes again, nothing for an unknown or expired key', () => {
+    const s = new LocalStore(10)
+    const r = rule('f', 2)
+    s.run('c', [r], 2, 0)
+    expect(s.run('c', [r], 1, 1)[0]).toBe(0)
+    expect(s.refund([r], 1, 2)).toBe(1)
+    expect(s.run('c', [r], 1, 3)[0]).toBe(1)
+    expect(s.refund([rule('unknown', 2)], 1, 3)).toBe(0)
+    // the window is over: the state expired, nothing to give back
+    expect(s.refund([r], 1, 1500)).toBe(0)
+  })
 })

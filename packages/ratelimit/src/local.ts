@@ -1,5 +1,5 @@
 import type { RuleKeys } from './keys.js'
-import { check, type RuleParams, type RuleState } from './model.js'
+import { check, type RuleParams, type RuleState, refund } from './model.js'
 
 /** One rule as the engine runs it for one key: numbers, penalty and the key's Redis keys. @internal */
 export interface BoundRule {
@@ -79,6 +79,20 @@ export class LocalStore {
     const reply: RawReply = [ok ? 1 : 0, now]
     for (const x of results) reply.push(x.allowed ? 1 : 0, x.remaining, x.reset, x.retry, x.blocked ? 1 : 0)
     return reply
+  }
+
+  /** Gives back `cost` units under every rule, like refund.lua; returns how many rules gave units back. */
+  refund(rules: ReadonlyArray<BoundRule>, cost: number, now: number): number {
+    let given = 0
+    for (const rule of rules) {
+      const entry = this.#states.get(rule.keys.state)
+      if (!entry || entry.expiresAt <= now) continue
+      const r = refund(rule.params, entry.state, cost, now)
+      if (!r.next) continue
+      this.#set(rule.keys.state, r.next, Math.max(entry.expiresAt, now + r.ttlMs))
+      given++
+    }
+    return given
   }
 
   /** Blocks the given block keys until `now + ms` (a longer block is kept). */

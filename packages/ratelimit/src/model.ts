@@ -263,3 +263,81 @@ function gcra(
     ttlMs: Math.max(1, reset),
   }
 }
+
+/** What a refund stores: the state with units given back, or undefined when there was nothing to give back. */
+export interface RefundResult {
+  next: RuleState | undefined
+  /** How long the state must live at least (the key's lifetime is only ever extended). */
+  ttlMs: number
+}
+
+/**
+ * Gives back `cost` units consumed earlier (a request that should not have counted), never beyond full
+ * capacity: fixed-window and sliding-window take them off the window they were counted in (the current
+ * one first, then the previous for sliding-window; a window already over is not touched), token-bucket
+ * puts tokens back, GCRA moves the theoretical arrival time back, sliding-log removes the newest entry of
+ * exactly that cost inside the window. Pure; blocks are not lifted.
+ */
+export function refund(
+  rule: RuleParams,
+  state: RuleState | undefined,
+  cost: number,
+  now: number,
+): RefundResult {
+  const none: RefundResult = { next: undefined, ttlMs: 0 }
+  if (!state || state.kind !== rule.algorithm) return none
+  const { limit: L, windowMs: W, burst: B } = rule
+  switch (state.kind) {
+    case 'fixed-window': {
+      const w = now - (now % W)
+      if (state.w !== w || state.n <= 0) return none
+      return { next: { kind: 'fixed-window', w, n: Math.max(0, state.n - cost) }, ttlMs: w + W - now }
+    }
+    case 'sliding-window': {
+      const cw = now - (now % W)
+      let cur = 0
+      let prev = 0
+      if (state.w === cw) {
+        cur = state.c
+        prev = state.p
+      } else if (state.w === cw - W) prev = state.c
+      if (cur <= 0 && prev <= 0) return none
+      const take = Math.min(cur, cost)
+      return {
+        next: { kind: 'sliding-window', w: cw, c: cur - take, p: Math.max(0, prev - (cost - take)) },
+        ttlMs: 2 * W - (now - cw),
+      }
+    }
+    case 'sliding-log': {
+      const entries = state.entries.filter(([t]) => t > now - W)
+      let at = -1
+      for (let i = entries.length - 1; i >= 0; i--) {
+        if (entries[i]![1] === cost) {
+          at = i
+          break
+        }
+      }
+      if (at < 0) return none
+      entries.splice(at, 1)
+      let sum = 0
+      for (const [, c] of entries) sum += c
+      return { next: { kind: 'sliding-log', entries, sum }, ttlMs: W }
+    }
+    case 'token-bucket': {
+      const cap = B * W
+      const u = Math.min(cap, state.u + Math.max(0, now - state.ts) * L)
+      if (u >= cap) return none
+      const u2 = Math.min(cap, u + cost * W)
+      return { next: { kind: 'token-bucket', u: u2, ts: now }, ttlMs: Math.max(1, Math.ceil((cap - u2) / L)) }
+    }
+    default: {
+      const base = state.tat > now || (state.tat === now && state.f > 0) ? (state.tat - now) * L + state.f : 0
+      if (base <= 0) return none
+      const nb = Math.max(0, base - cost * W)
+      return {
+        next: { kind: 'gcra', tat: now + Math.floor(nb / L), f: nb % L },
+        ttlMs: Math.max(1, Math.ceil(nb / L)),
+      }
+    }
+  }
+}

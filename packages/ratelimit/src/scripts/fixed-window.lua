@@ -30,3 +30,12 @@ ALGOS['fixed-window'] = {fields = {'w', 'n', 'b'}, run = function(st, key, _log,
   end
   return true, math.max(0, limit - n2), reset, 0, function() fixedWindowWrite(key, same, w, n2, cost, reset) end
 end}
+-- refund() gives back `cost` units counted in the current window (a window already over is not touched);
+-- returns whether anything was given back; mirrors model.ts refund. The key's lifetime is kept.
+ALGOS['fixed-window'].refund = function(st, key, _log, _limit, W, _burst, cost, now)
+  local w = now - (now % W)
+  local n = tonumber(st[2]) or 0
+  if tonumber(st[1]) ~= w or n <= 0 then return false end
+  redis.call('HSET', key, 'n', math.max(0, n - cost))
+  return true
+end

@@ -30,3 +30,18 @@ ALGOS['gcra'] = {fields = {'tat', 'f', 'b'}, run = function(st, key, _log, L, W,
   end
   return true, math.floor((tol - nxt) / W), reset, 0, function() gcraWrite(key, tat2, f2, ttl) end
 end}
+-- refund() moves the theoretical arrival time back by `cost` units (never before now); returns whether
+-- anything was given back; mirrors model.ts refund. The key's lifetime is only extended.
+ALGOS['gcra'].refund = function(st, key, _log, L, W, _burst, cost, now)
+  local tat = tonumber(st[1])
+  if not tat then return false end
+  local f = tonumber(st[2]) or 0
+  local base = 0
+  if tat > now or (tat == now and f > 0) then base = (tat - now) * L + f end
+  if base <= 0 then return false end
+  local nb = math.max(0, base - cost * W)
+  redis.call('HSET', key, 'tat', now + math.floor(nb / L), 'f', nb % L)
+  local ttl = math.max(1, math.ceil(nb / L))
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+  return true
+end

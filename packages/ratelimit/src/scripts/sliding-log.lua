@@ -55,3 +55,16 @@ ALGOS['sliding-log'] = {fields = {'s', 'b'}, log = true, run = function(st, key,
   end
   return true, math.max(0, limit - sum2), reset, 0, commit
 end}
+-- refund() removes the newest entry of exactly `cost` units inside the window (none: nothing is given
+-- back); returns whether anything was given back; mirrors model.ts refund. Lifetimes are kept.
+ALGOS['sliding-log'].refund = function(st, key, log, _limit, W, _burst, cost, now)
+  local live = redis.call('ZREVRANGEBYSCORE', log, '+inf', '(' .. (now - W))
+  for _, m in ipairs(live) do
+    if tonumber(string.match(m, ':(%d+)$')) == cost then
+      redis.call('ZREM', log, m)
+      redis.call('HSET', key, 's', math.max(0, (tonumber(st[1]) or 0) - cost))
+      return true
+    end
+  end
+  return false
+end

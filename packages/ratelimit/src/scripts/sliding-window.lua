@@ -46,3 +46,22 @@ ALGOS['sliding-window'] = {fields = {'w', 'c', 'p', 'b'}, run = function(st, key
   end
   return true, math.max(0, math.floor(limit - est2)), reset, 0, function() slidingWindowWrite(key, cw, cur2, prev, ttl) end
 end}
+-- refund() gives back `cost` units, from the current window first, then the previous one; returns whether
+-- anything was given back; mirrors model.ts refund. The key's lifetime is only extended.
+ALGOS['sliding-window'].refund = function(st, key, _log, _limit, W, _burst, cost, now)
+  local cw = now - (now % W)
+  local sw = tonumber(st[1])
+  local cur, prev = 0, 0
+  if sw == cw then
+    cur = tonumber(st[2]) or 0
+    prev = tonumber(st[3]) or 0
+  elseif sw == cw - W then
+    prev = tonumber(st[2]) or 0
+  end
+  if cur <= 0 and prev <= 0 then return false end
+  local take = math.min(cur, cost)
+  redis.call('HSET', key, 'w', cw, 'c', cur - take, 'p', math.max(0, prev - (cost - take)))
+  local ttl = 2 * W - (now - cw)
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+  return true
+end

@@ -28,3 +28,17 @@ ALGOS['token-bucket'] = {fields = {'u', 'ts', 'b'}, run = function(st, key, _log
   end
   return true, math.floor(u2 / W), reset, 0, function() tokenBucketWrite(key, u2, now, ttl) end
 end}
+-- refund() puts `cost` tokens back (never beyond the bucket's capacity); returns whether anything was given
+-- back; mirrors model.ts refund. The key's lifetime is only extended.
+ALGOS['token-bucket'].refund = function(st, key, _log, L, W, B, cost, now)
+  local su = tonumber(st[1])
+  if not su then return false end
+  local cap = B * W
+  local u = math.min(cap, su + math.max(0, now - tonumber(st[2])) * L)
+  if u >= cap then return false end
+  local u2 = math.min(cap, u + cost * W)
+  redis.call('HSET', key, 'u', u2, 'ts', now)
+  local ttl = math.max(1, math.ceil((cap - u2) / L))
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+  return true
+end
