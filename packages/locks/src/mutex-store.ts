@@ -4,6 +4,9 @@ import { type FencingMode, PKG } from './options.js'
 import { lockAcquire, lockExtend, lockInspect, lockRelease } from './scripts/index.js'
 import type { Notifier } from './wait.js'
 
+/** Resources whose keys are memoised per store (cleared when full: a bound, not an LRU). */
+const KEY_CACHE_SIZE = 1024
+
 /** The reply of lock-acquire.lua. */
 export type AcquireReply = [status: 0 | 1 | 2, value: number, extra: number | string]
 
@@ -36,6 +39,7 @@ export class MutexStore {
   readonly #release: ScriptBatcher<number>
   readonly #extend: ScriptFn<number>
   readonly #inspect: ScriptFn<Array<string | number>>
+  readonly #keyCache = new Map<string, MutexKeys>()
 
   /** How long a release with waiters reserves the lock for a woken waiter. */
   readonly handoffMs: number
@@ -81,8 +85,15 @@ export class MutexStore {
     this.#inspect = conn.defineScript('locks:lock-inspect', lockInspect, { keys: 2 })
   }
 
+  /** The keys of `resource`, memoised: building (and escaping) six keys per acquisition is avoidable work. */
   keysOf(resource: string): MutexKeys {
-    return mutexKeys(this.keys, resource)
+    let k = this.#keyCache.get(resource)
+    if (k === undefined) {
+      if (this.#keyCache.size >= KEY_CACHE_SIZE) this.#keyCache.clear()
+      k = mutexKeys(this.keys, resource)
+      this.#keyCache.set(resource, k)
+    }
+    return k
   }
 
   acquire(

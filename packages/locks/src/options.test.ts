@@ -58,6 +58,21 @@ describe('acquire options', () => {
     )
   })
 
+  it('reuses the previous resolution only for the very same plain options', () => {
+    const a = parseAcquire({ ttl: 1_000, fair: true })
+    expect(parseAcquire({ ttl: 1_000, fair: true })).toBe(a)
+    expect(parseAcquire({ ttl: 2_000, fair: true })).toMatchObject({ ttl: 2_000, fair: true })
+    expect(parseAcquire({ ttl: 2_000 })).toMatchObject({ ttl: 2_000, fair: false })
+    expect(parseAcquire({ fair: true, ttl: 2_000 })).toMatchObject({ ttl: 2_000, fair: true })
+    expect(parseAcquire({ ttl: 2_000, fair: true, reentrant: true })).toMatchObject({ reentrant: true })
+    const signal = new AbortController().signal
+    expect(parseAcquire({ ttl: 2_000, signal }).signal).toBe(signal)
+    const other = new AbortController().signal
+    expect(parseAcquire({ ttl: 2_000, signal: other }).signal).toBe(other)
+    expect(parseAcquire({ ttl: 2_000 }).signal).toBeUndefined()
+    expect(() => parseAcquire({ ttl: 5 })).toThrow(/ttl/)
+  })
+
   it('checks resource names', () => {
     expect(checkName('resource', 'a')).toBe('a')
     expect(() => checkName('resource', '')).toThrow(expect.objectContaining({ field: 'resource' }))

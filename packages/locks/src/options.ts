@@ -130,22 +130,43 @@ const FAST: Record<string, (v: unknown) => boolean> = {
 const DEFAULT_ACQUIRE: ResolvedAcquire = parseOptions(PKG, acquireSchema, {})
 
 /**
+ * The last fast-path options and their resolution: callers mostly pass the same literal on every call
+ * (`{ ttl: '10s' }` → `{ ttl: 10_000 }`), and a frozen copy per acquisition was a visible share of a cycle.
+ */
+let memo: { keys: string[]; values: unknown[]; resolved: ResolvedAcquire } | undefined
+
+/**
  * Validates acquisition options (frozen, defaulted). Options made of plain numbers and booleans skip zod
  * (a lock cycle is a few tens of µs; a zod parse with duration transforms costs about 10 µs); anything
- * else, including every invalid input, goes through the zod schema for its error.
+ * else, including every invalid input, goes through the zod schema for its error. The same plain options
+ * as the previous call give the previous (frozen) result.
  */
 export function parseAcquire(input: AcquireOptions | undefined): ResolvedAcquire {
   if (input === undefined) return DEFAULT_ACQUIRE
   if (typeof input === 'object' && input !== null && Object.getPrototypeOf(input) === Object.prototype) {
     let fast = true
+    let same = memo !== undefined
+    let n = 0
     for (const key in input) {
+      const value = input[key as keyof AcquireOptions]
       const check = FAST[key]
-      if (!check?.(input[key as keyof AcquireOptions])) {
+      if (!check?.(value)) {
         fast = false
         break
       }
+      if (same && (memo!.keys[n] !== key || memo!.values[n] !== value)) same = false
+      n++
     }
-    if (fast) return Object.freeze({ ...DEFAULT_ACQUIRE, ...input }) as ResolvedAcquire
+    if (fast) {
+      if (same && n === memo!.keys.length) return memo!.resolved
+      const resolved = Object.freeze({ ...DEFAULT_ACQUIRE, ...input }) as ResolvedAcquire
+      // A signal is per call (and would be kept alive by the memo): only plain values are remembered.
+      if (input.signal === undefined) {
+        const keys = Object.keys(input)
+        memo = { keys, values: keys.map((k) => input[k as keyof AcquireOptions]), resolved }
+      }
+      return resolved
+    }
   }
   return parseOptions(PKG, acquireSchema, input ?? {})
 }
