@@ -25,6 +25,8 @@ const INDEX_RELEASE_SHA = createHash('sha1').update(lua.indexRelease).digest('he
 export interface HeldLease {
   key: string
   token: string
+  /** Its length (ms). */
+  ttl: number
   notice: LeaseNotice
 }
 

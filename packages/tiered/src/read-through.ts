@@ -1,10 +1,20 @@
-import { encodeKeyPart, InvalidOptionError, isCacheError, isUnavailable, Lease } from '@cache/client'
-import { checkKey, EncodeError, type SetOptions } from '@cache/core'
+import { randomUUID } from 'node:crypto'
+import {
+  encodeKeyPart,
+  InvalidOptionError,
+  isCacheError,
+  isUnavailable,
+  Lease,
+  parseOptions,
+  zDuration,
+} from '@cache/client'
+import { checkKey, checkSetOptions, EncodeError, type SetOptions } from '@cache/core'
 import { track, untrack } from './bookkeeping.js'
 import { PKG, REFRESH_LEASE_MS } from './defaults.js'
 import { fallback, fetch, fill, l2Ttl, unwrap } from './envelope.js'
 import { FactoryTimeoutError } from './errors.js'
 import type { TieredGetOrSetOptions } from './options.js'
+import { type HeldLease, readOrLease, writeOwn } from './own-write.js'
 import {
   type CallOptions,
   callOf,
@@ -39,6 +49,8 @@ export interface Computation<T> {
   down: boolean
   /** An expired leftover (kept in Redis for another reader's longer grace) is in L2: replace it. */
   leftover: boolean
+  /** The getOrSet lease this call took with its read (a miss): compute here, never join another flight. */
+  lease?: HeldLease
 }
 
 /** getOrSet() after an L1 miss. */
@@ -53,13 +65,20 @@ export async function getOrSetSlow<T>(
   if (typeof factory !== 'function') throw new InvalidOptionError(PKG, 'factory', 'must be a function')
   const ttl = ttlOf(st, options)
   const call = callOf(st, options)
+  checkSetOptions(options)
   counted(st, 'l1', 'miss')
   const part = encodeKeyPart(key)
   let stale: Found | undefined
   let down = false
   let leftover = false
+  let lease: HeldLease | undefined
   try {
-    const found = await fetch(st, key, part, call.grace)
+    let found: Found | undefined
+    // One round trip for the read and, on a miss, the lease (no L3 to look into in between, no flight here
+    // to join); the lease holder then stores, indexes and releases in one more.
+    if (st.l3 === undefined && !st.flights.has(key)) {
+      ;({ found, lease } = await fetchOrLease(st, key, part, call.grace, leaseOf(st, options)))
+    } else found = await fetch(st, key, part, call.grace)
     const now = st.now()
     if (found !== undefined && now < found.exp) {
       st.s.saved++
@@ -82,7 +101,49 @@ export async function getOrSetSlow<T>(
     }
     if (e !== undefined && st.now() < e.stale) stale = { value: e.value, exp: e.exp, ttl: e.ttl }
   }
-  return compute(st, { key, part, factory, options, ttl, call, stale, down, leftover })
+  return compute(st, { key, part, factory, options, ttl, call, stale, down, leftover, lease })
+}
+
+/** The getOrSet lease length of a call (its `lease` option, or the L2 RedisCache's). */
+function leaseOf(st: TieredState, options: TieredGetOrSetOptions | undefined): number {
+  if (options?.lease === undefined) return st.l2.options.lease
+  return parseOptions(PKG, zDuration({ min: 100, max: 300_000 }), options.lease, 'lease')
+}
+
+/**
+ * `fetch()` of L2 as get-or-lease.lua: the value (filling L1 unless an invalidation raced with the read),
+ * or, on a miss, the getOrSet lease when nobody holds it.
+ */
+async function fetchOrLease(
+  st: TieredState,
+  key: string,
+  part: string,
+  grace: number,
+  leaseMs: number,
+): Promise<{ found: Found | undefined; lease: HeldLease | undefined }> {
+  const flight = track(st, part)
+  try {
+    const token = randomUUID()
+    let read: Awaited<ReturnType<typeof readOrLease>>
+    try {
+      read = await readOrLease(st, key, part, token, leaseMs)
+    } catch (err) {
+      st.s.l2Errors++
+      throw err
+    }
+    if (read.raw === undefined) {
+      counted(st, 'l2', 'miss')
+      if (!read.leased) return { found: undefined, lease: undefined }
+      const notice = { channel: st.l2.keys.channel, message: `d:${part}` }
+      return { found: undefined, lease: { key: st.l2.keys.lease(part), token, ttl: leaseMs, notice } }
+    }
+    counted(st, 'l2', 'hit')
+    const found = unwrap(st, read.raw)
+    if (!flight.dirty) fill(st, key, part, found, grace)
+    return { found, lease: undefined }
+  } finally {
+    untrack(st, part, flight)
+  }
 }
 
 /** Refreshes a value in the background before it expires (`eagerRefresh`). */
@@ -122,13 +183,22 @@ export function eagerRefresh<T>(
 async function compute<T>(st: TieredState, c: Computation<T>): Promise<T> {
   const { key } = c
   const start = (): Promise<T> => {
-    const own = (
-      c.down ? offlineCompute(st, c) : c.stale || c.leftover ? refresh(st, c) : fillMiss(st, c)
-    ).finally(() => st.flights.delete(key)) as Promise<T>
+    const own: Promise<T> = (
+      c.lease
+        ? fillLeased(st, c)
+        : c.down
+          ? offlineCompute(st, c)
+          : c.stale || c.leftover
+            ? refresh(st, c)
+            : fillMiss(st, c)
+    ).finally(() => {
+      if (st.flights.get(key) === own) st.flights.delete(key)
+    }) as Promise<T>
     st.flights.set(key, own)
     return own
   }
-  const joined = st.flights.get(key) as Promise<T | undefined> | undefined
+  // Holding the lease, this call computes: a flight started meanwhile waits on that lease (its notification).
+  const joined = c.lease ? undefined : (st.flights.get(key) as Promise<T | undefined> | undefined)
   let flight: Promise<T>
   if (joined) {
     st.s.saved++
@@ -263,6 +333,62 @@ export async function fillMiss<T>(st: TieredState, c: Computation<T>): Promise<T
     else if (!flight.dirty) fill(st, key, part, found, call.grace)
     if (called) await publish(st, [part])
     return found.value as T
+  } finally {
+    untrack(st, part, flight)
+  }
+}
+
+/**
+ * A miss whose lease this call took with its read: runs the factory (renewing the lease), then stores the
+ * value, its indexes and the lease release with its notification in one round trip on the tracker (kept in
+ * L1: no echo, no re-read); without a tracker, through the L2 RedisCache and then the release.
+ */
+async function fillLeased<T>(st: TieredState, c: Computation<T>): Promise<T> {
+  const { key, part, options, ttl, call } = c
+  const held = c.lease as HeldLease
+  const lease = new Lease(st.conn, held.key, { ttl: held.ttl, token: held.token })
+  const stop = lease.keepAlive()
+  const flight = track(st, part)
+  try {
+    let value: T
+    try {
+      value = await run(st, c, undefined)
+      if (value === undefined) throw new EncodeError('undefined cannot be cached', { key })
+    } catch (err) {
+      stop()
+      // Only the error's name crosses processes (as in @cache/core's getOrSet): ':' would break the framing.
+      const name = (err instanceof Error ? err.name : typeof err).replace(/[^A-Za-z0-9_$.-]/g, '') || 'Error'
+      await lease.release({ channel: held.notice.channel, message: `e:${part}:${name}` }).catch(() => {})
+      throw err
+    }
+    const {
+      grace: _g,
+      timeouts: _t,
+      eagerRefresh: _e,
+      failSafe: _f,
+      lease: _l,
+      ...setOptions
+    } = options ?? {}
+    const env: Envelope = [value, st.now() + ttl, ttl]
+    const redisTtl = l2Ttl(st, ttl, call.grace)
+    let kept = false
+    try {
+      const own = await writeOwn(st, { key, env, ttl: redisTtl, options: setOptions, nx: false, lease: held })
+      if (own !== undefined) kept = true
+      else {
+        await st.l2.set(key, env, { ...setOptions, ttl: redisTtl })
+        await lease.release(held.notice).catch(() => {})
+      }
+    } catch (err) {
+      await lease.release(held.notice).catch(() => {})
+      throw fail(st, err)
+    } finally {
+      stop()
+    }
+    st.s.sets++
+    keepOwnWrite(st, key, part, { value, exp: env[1], ttl }, call.grace, flight, kept)
+    await publish(st, [part])
+    return value
   } finally {
     untrack(st, part, flight)
   }
