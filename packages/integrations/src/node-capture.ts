@@ -24,16 +24,17 @@ export function nodeFacts<Req extends IncomingMessage>(req: Req, url = req.url ?
   }
 }
 
-/** Sends a ready response on a ServerResponse whose headers were not sent yet. */
+/**
+ * Sends a ready response on a ServerResponse whose headers were not sent yet: the stored headers replace
+ * any set before (the response is the stored one), then one writeHead and one end.
+ */
 export function sendReady(res: ServerResponse, ready: ReadyResponse): void {
   for (const name of res.getHeaderNames()) res.removeHeader(name)
-  const grouped = new Map<string, string[]>()
-  for (const [k, v] of ready.headers) grouped.set(k, [...(grouped.get(k) ?? []), v])
-  for (const [k, v] of grouped) res.setHeader(k, v.length === 1 ? v[0]! : v)
-  res.statusCode = ready.status
-  if (ready.body.byteLength || !res.hasHeader('content-length'))
-    res.setHeader('content-length', ready.body.byteLength)
-  res.end(ready.body.byteLength ? ready.body : undefined)
+  for (const [k, v] of ready.headers) res.appendHeader(k, v)
+  const length = ready.body.byteLength
+  if (length || !res.hasHeader('content-length')) res.setHeader('content-length', length)
+  res.writeHead(ready.status)
+  res.end(length ? ready.body : undefined)
 }
 
 type Callback = (err?: Error | null) => void

@@ -13,7 +13,7 @@ import { etagMatches, isStored, type StoredResponse, toStored } from './stored-r
 /** Where a response came from. */
 export type CacheOutcome = 'HIT' | 'STALE' | 'MISS' | 'BYPASS'
 
-/** What an adapter sends: status, header pairs and body (empty for 304 and HEAD). */
+/** What an adapter sends: status, header pairs and body (empty for 304 and HEAD); shared by hits: read only. */
 export interface ReadyResponse {
   status: number
   headers: Array<[string, string]>
@@ -39,6 +39,21 @@ class NotStored extends Error {
 
 const EMPTY = new Uint8Array(0)
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+/** Request keys remembered per engine (default keying without Vary: the key depends on method, host and URL). */
+const KEY_MEMO_MAX = 1024
+
+/**
+ * What a hit of one stored entry sends, built once per entry object (TieredCache's L1 hands back the same
+ * object on every hit): the header pairs with the ETag, and the last full HIT response (rebuilt when its
+ * Age, in whole seconds, changes).
+ */
+interface Prepared {
+  headers: Array<[string, string]>
+  age: number
+  hit: ReadyResponse | undefined
+}
+const PREPARED = new WeakMap<StoredResponse, Prepared>()
+
 /** Headers a 304 carries (RFC 9110 §15.4.5). */
 const NOT_MODIFIED_HEADERS = new Set(['cache-control', 'content-location', 'expires', 'vary', 'etag'])
 
@@ -52,15 +67,32 @@ export class ResponseCache<Raw = unknown> {
   /** The resolved options. */
   readonly options: ResolvedResponseOptions<Raw>
 
+  /** Keys of recent requests by method, host and URL, when nothing else goes into a key. */
+  readonly #keys: Map<string, string> | undefined
+
   constructor(options: ResponseCacheOptions<Raw>) {
     this.options = resolveResponseOptions(options)
+    this.#keys = this.options.key || this.options.vary.length > 0 ? undefined : new Map()
   }
 
   /** The cache key of a request. */
   keyOf(req: RequestFacts<Raw>): string {
-    return this.options.key
-      ? this.options.key(req)
-      : responseKey(req, this.options.vary, this.options.ignoreQuery)
+    const o = this.options
+    if (o.key) return o.key(req)
+    const memo = this.#keys
+    if (!memo) return responseKey(req, o.vary, o.ignoreQuery)
+    // A hit must not hash its URL again: the key of a method + host + URL is remembered.
+    const id = `${req.method === 'HEAD' ? 'GET' : req.method} ${req.host} ${req.url}`
+    let key = memo.get(id)
+    if (key === undefined) {
+      key = responseKey(req, o.vary, o.ignoreQuery)
+      memo.set(id, key)
+      if (memo.size > KEY_MEMO_MAX) {
+        const oldest = memo.keys().next().value
+        if (oldest !== undefined) memo.delete(oldest)
+      }
+    }
+    return key
   }
 
   /** Looks a request up: a hit to send, or a run whose response `finish` stores. */
@@ -114,13 +146,24 @@ export class ResponseCache<Raw = unknown> {
   /** The response of a stored entry: Age, ETag, the status header; 304 when If-None-Match matches; no body for HEAD. */
   #ready(req: RequestFacts<Raw>, entry: StoredResponse, outcome: CacheOutcome, now: number): ReadyResponse {
     const status = this.options.statusHeader
-    const headers: Array<[string, string]> = [...entry.headers, ['etag', entry.etag]]
-    headers.push(['age', String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)))])
+    let prepared = PREPARED.get(entry)
+    if (!prepared) {
+      prepared = { headers: [...entry.headers, ['etag', entry.etag]], age: -1, hit: undefined }
+      PREPARED.set(entry, prepared)
+    }
+    const age = Math.max(0, Math.floor((now - entry.storedAt) / 1000))
+    const inm = req.header('if-none-match')
+    // The hot path: a fresh hit of a GET without a validator sends the response built for this entry.
+    const plain = outcome === 'HIT' && req.method !== 'HEAD' && inm === undefined
+    if (plain && prepared.age === age && prepared.hit) return prepared.hit
+    const headers: Array<[string, string]> = [...prepared.headers, ['age', String(age)]]
     if (status) headers.push([status, outcome])
-    if (
-      etagMatches(req.header('if-none-match'), entry.etag) &&
-      (entry.status === 200 || entry.status === 203)
-    )
+    if (plain) {
+      prepared.hit = { status: entry.status, headers, body: entry.body, outcome }
+      prepared.age = age
+      return prepared.hit
+    }
+    if (etagMatches(inm, entry.etag) && (entry.status === 200 || entry.status === 203))
       return {
         status: 304,
         headers: headers.filter(([k]) => NOT_MODIFIED_HEADERS.has(k) || k === 'age' || k === status),
