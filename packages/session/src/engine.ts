@@ -6,6 +6,7 @@ import {
   isCacheError,
   type ScriptFn,
 } from '@cache/client'
+import { BoundedMap } from './bounded-map.js'
 import { LIVE_SLACK_MAX_MS, PKG } from './defaults.js'
 import type { FieldCipher } from './field-cipher.js'
 import type { IdHasher } from './hash.js'
@@ -110,7 +111,7 @@ export class SessionEngine {
   readonly #cipher: FieldCipher | undefined
   readonly #cas: ScriptFn<number>
   readonly #migrate: ScriptFn<number>
-  readonly #known = new Map<string, Known>()
+  readonly #known = new BoundedMap<string, Known>(KNOWN_MAX)
 
   constructor(conn: Connection, config: EngineConfig) {
     this.conn = conn
@@ -463,8 +464,6 @@ export class SessionEngine {
   }
 
   #remember(handle: string, expiresAt: number, seenAt: number, liveAt: number): void {
-    if (this.#known.size >= KNOWN_MAX && !this.#known.has(handle))
-      this.#known.delete(this.#known.keys().next().value!)
     this.#known.set(handle, { expiresAt, seenAt, liveAt })
   }
 

@@ -3,6 +3,7 @@ import { type Connection, InvalidArgumentError, parseOptions, zDuration } from '
 import type { Keyring } from '@cache/security'
 import session from 'express-session'
 import { z } from 'zod'
+import { BoundedMap } from './bounded-map.js'
 import * as D from './defaults.js'
 import { type LoadedSession, SessionEngine, type StoredSession } from './engine.js'
 import type { HashKey } from './hash.js'
@@ -65,6 +66,9 @@ const schema = z
   })
   .strict()
 
+/** Snapshots kept after their save or touch (see #take). */
+const SPENT_SNAPSHOTS = 256
+
 /** The field express-session carries back to `set()`: which loaded copy the merge compares against. */
 export const REVISION_FIELD = '__rev'
 
@@ -97,9 +101,10 @@ export class SessionStore extends session.Store {
   readonly tenant: string
   readonly #engine: SessionEngine
   readonly #options: z.output<typeof schema>
-  readonly #snapshots = new Map<string, Snapshot>()
+  readonly #snapshots = new BoundedMap<string, Snapshot>(D.DEFAULT_SNAPSHOTS)
   /** sid -> handle of recent sessions: the keyed hash is a good part of a request's CPU. */
-  readonly #handles = new Map<string, string>()
+  readonly #handles = new BoundedMap<string, string>(D.DEFAULT_SNAPSHOTS)
+  readonly #spent = new BoundedMap<string, Snapshot>(SPENT_SNAPSHOTS)
   /** Revision of the next load: each load has a snapshot of its own. */
   #rev = 0
 
@@ -132,16 +137,7 @@ export class SessionStore extends session.Store {
       if (!loaded) return null
       const s = loaded.session
       const rev = ++this.#rev
-      this.#snapshots.set(`${sid}\n${rev}`, {
-        handle,
-        loaded,
-        fields: loaded.json,
-        userId: s.userId,
-        expiresAt: s.expiresAt,
-        absoluteExpiresAt: s.absoluteExpiresAt,
-      })
-      if (this.#snapshots.size > D.DEFAULT_SNAPSHOTS)
-        this.#snapshots.delete(this.#snapshots.keys().next().value!)
+      this.#snapshots.set(`${sid}\n${rev}`, snapshotOf(handle, loaded))
       const sess = withCookie(s)
       // A rolling reset (originalMaxAge) never passes the absolute deadline.
       const cookie = sess.cookie as unknown as Record<string, unknown>
@@ -163,7 +159,7 @@ export class SessionStore extends session.Store {
       const fields = this.#engine.encode(plain, 'sess')
       const userId = this.#options.userId?.(sess) ?? ''
       const idleMs = this.#idleMs(sess)
-      const snap = rev === undefined ? undefined : this.#snapshots.get(`${sid}\n${rev}`)
+      const snap = this.#take(sid, rev)
       const handle = snap?.handle ?? this.#handle(sid)
       const tenant = this.tenant
       if (!snap) {
@@ -180,8 +176,8 @@ export class SessionStore extends session.Store {
           )
           if (made) return
         }
-        // Loaded but its snapshot evicted (or saved twice before a load): a full replace of what is there; a
-        // session that expired or was revoked meanwhile is not revived.
+        // Not loaded by this process (its snapshot evicted, or a new session saved twice): a full replace of
+        // what is there; a session that expired or was revoked meanwhile is not revived.
         const loaded = await this.#engine.load(tenant, handle)
         if (!loaded) return
         await Promise.all([
@@ -219,8 +215,7 @@ export class SessionStore extends session.Store {
   override touch(sid: string, sess: session.SessionData, cb?: Callback): void {
     this.#run(cb, async () => {
       checkSid(sid)
-      const rev = (sess as unknown as Record<string, unknown> | undefined)?.[REVISION_FIELD]
-      const snap = rev === undefined ? undefined : this.#snapshots.get(`${sid}\n${rev}`)
+      const snap = this.#take(sid, (sess as unknown as Record<string, unknown> | undefined)?.[REVISION_FIELD])
       if (!snap) {
         await this.#engine.touch(this.tenant, this.#handle(sid))
         return
@@ -259,6 +254,7 @@ export class SessionStore extends session.Store {
   /** Idempotent; the connection stays open (it is the caller's). */
   async close(): Promise<void> {
     this.#snapshots.clear()
+    this.#spent.clear()
     this.#handles.clear()
     await this.sessions.close()
   }
@@ -272,6 +268,22 @@ export class SessionStore extends session.Store {
     const conn = this.#engine.conn
     await conn.send(['ZREMRANGEBYSCORE', live, '-inf', String(Date.now())], { key: live })
     return (await conn.send<string[]>(['ZRANGE', live, '0', '-1'], { key: live })).map(String)
+  }
+
+  /**
+   * The snapshot of a load, taken out: a request saves or touches once, so snapshots live as long as a request
+   * (kept until the bound instead, thousands of loaded sessions would outlive the young generation of the GC).
+   */
+  #take(sid: string, rev: unknown): Snapshot | undefined {
+    if (rev === undefined) return undefined
+    const key = `${sid}\n${rev}`
+    const snap = this.#snapshots.get(key)
+    if (!snap) return this.#spent.get(key)
+    // A copy saved again in the same request (an explicit req.session.save(), then the end of the request)
+    // still merges against what it loaded: a few recent snapshots are kept apart.
+    this.#snapshots.delete(key)
+    this.#spent.set(key, snap)
+    return snap
   }
 
   #index(handle: string, userId: string, absAt: number, idleMs: number): Promise<void> {
@@ -293,7 +305,6 @@ export class SessionStore extends session.Store {
     let handle = this.#handles.get(sid)
     if (handle === undefined) {
       handle = this.#engine.hash(sid)
-      if (this.#handles.size >= D.DEFAULT_SNAPSHOTS) this.#handles.delete(this.#handles.keys().next().value!)
       this.#handles.set(sid, handle)
     }
     return handle
@@ -313,6 +324,18 @@ export class SessionStore extends session.Store {
       (v) => cb?.(null, v),
       (err: unknown) => cb?.(err),
     )
+  }
+}
+
+function snapshotOf(handle: string, loaded: LoadedSession): Snapshot {
+  const s = loaded.session
+  return {
+    handle,
+    loaded,
+    fields: loaded.json,
+    userId: s.userId,
+    expiresAt: s.expiresAt,
+    absoluteExpiresAt: s.absoluteExpiresAt,
   }
 }
 

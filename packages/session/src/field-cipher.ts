@@ -1,4 +1,5 @@
 import { type EncryptionCodec, encryptionCodec, type Keyring } from '@cache/security'
+import { BoundedMap } from './bounded-map.js'
 
 /** Opened fields remembered, and the largest stored value remembered (longer ones are opened every time). */
 const OPENED_MAX = 10_000
@@ -19,7 +20,7 @@ const OPENED_MAX_CHARS = 4096
 export class FieldCipher {
   readonly #codec: EncryptionCodec
   readonly #keyring: Keyring
-  readonly #opened = new Map<string, { json: string; keyId: string }>()
+  readonly #opened = new BoundedMap<string, { json: string; keyId: string }>(OPENED_MAX)
 
   constructor(keyring: Keyring) {
     this.#keyring = keyring
@@ -58,7 +59,6 @@ export class FieldCipher {
 
   #remember(key: string, field: string, stored: string, json: string, keyId: string): void {
     if (stored.length > OPENED_MAX_CHARS) return
-    if (this.#opened.size >= OPENED_MAX) this.#opened.delete(this.#opened.keys().next().value!)
     this.#opened.set(`${key}\n${field}\n${stored}`, { json, keyId })
   }
 }

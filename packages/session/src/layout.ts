@@ -54,7 +54,7 @@ export interface Decoded {
 }
 
 /** Chunks past which a writer rewrites the value compacted. */
-export const COMPACT_CHUNKS = 16
+export const COMPACT_CHUNKS = 8
 
 /** The header line of a new session value. */
 export function headerLine(h: Header): string {

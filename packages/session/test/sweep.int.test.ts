@@ -61,11 +61,14 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('the per-user inde
   })
 
   it('an index visited early (its sessions were touched) loses nothing and is rescheduled', async () => {
-    const m = manager('sw5', { idleTimeout: 400, absoluteTimeout: '1h' })
+    // Wide margins: a touch is a read and a PEXPIREAT, two round trips, on a loaded machine.
+    const m = manager('sw5', { idleTimeout: 1500, absoluteTimeout: '1h' })
     const s = await m.create({ tenant: 't1', userId: 'busy' })
-    await sleep(250)
+    await sleep(300)
     const expiresAt = await m.touch(s.id, { tenant: 't1' })
-    await sleep(250) // past the first expiry the sweep knew of, before the touched one
+    expect(expiresAt).not.toBeNull()
+    await sleep(Math.max(0, s.expiresAt - Date.now() + 50)) // past the first expiry the sweep knew of
+    expect(Date.now()).toBeLessThan(expiresAt!) // and before the touched one
     expect(await m.sweep()).toMatchObject({ users: 1, checked: 1, removed: 0 })
     const sk = sweepKey('sw5')
     expect(

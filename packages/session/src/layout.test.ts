@@ -1,0 +1,84 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { chunkJson, decode, expiryAt, headerLine, legacyHeader, parseHeader } from './layout.js'
+
+const header = {
+  gen: 0,
+  createdAt: 1000,
+  absoluteExpiresAt: 9000,
+  idleTimeoutMs: 500,
+  tenant: 't1',
+  userId: 'u|\n"x',
+}
+const plain = (line: string) => line
+
+describe('session layout', () => {
+  it('a chunk with JSON fields spliced in parses to the fields themselves', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string(), fc.jsonValue()),
+        fc.record({ w: fc.nat(), d: fc.array(fc.string()) }, { requiredKeys: [] }),
+        (fields, c) => {
+          const set: Record<string, string> = {}
+          for (const [k, v] of Object.entries(fields)) set[k] = JSON.stringify(v)
+          const parsed = JSON.parse(chunkJson(c, Object.keys(set).length ? set : undefined))
+          expect(parsed).toEqual({
+            ...c,
+            ...(Object.keys(set).length ? { s: JSON.parse(JSON.stringify(fields)) } : {}),
+          })
+        },
+      ),
+    )
+  })
+
+  it('replays chunks in order: set, delete, replace, user and idle changes; the last write wins per field', () => {
+    const value = [
+      headerLine(header),
+      chunkJson({ w: 1000, r: 1, m: '{"ip":"1"}', l: 1600 }, { a: '1', b: '"x"', c: '[1]' }),
+      chunkJson({ w: 1100, d: ['b'], u: 'ann' }, { a: '2' }),
+      chunkJson({ w: 1050, i: 800 }, { c: '{"n":3}' }),
+    ].join('\n')
+    const d = decode(value, plain)!
+    expect(d.data).toEqual({ a: 2, c: { n: 3 } })
+    expect(d.json).toEqual({ a: '2', c: '{"n":3}' })
+    expect(d).toMatchObject({ userId: 'ann', idleTimeoutMs: 800, lastWriteAt: 1100, liveAt: 1600, chunks: 3 })
+    expect(d.meta).toEqual({ ip: '1' })
+    const replaced = decode(`${value}\n${chunkJson({ w: 1200, r: 1 }, { z: 'true' })}`, plain)!
+    expect(replaced.data).toEqual({ z: true })
+    expect(replaced.meta).toEqual({ ip: '1' })
+  })
+
+  it('no header, a foreign header or a chunk that is not JSON: not a session', () => {
+    expect(decode('{"s":{"a":1}}', plain)).toBeUndefined()
+    expect(decode('["s1",0,1,2,3,"t","u"]\n{}', plain)).toBeUndefined()
+    expect(decode(`${headerLine(header)}\nnot json`, plain)).toBeUndefined()
+    expect(parseHeader('["s2",0,1,2,3,"t"]')).toBeUndefined()
+    expect(parseHeader(headerLine(header))).toEqual(header)
+  })
+
+  it('the expiry is capped by the absolute deadline', () => {
+    expect(expiryAt(1000, 500, 9000)).toBe(1500)
+    expect(expiryAt(8800, 500, 9000)).toBe(9000)
+  })
+
+  it('reads both 0.1.x hash headers', () => {
+    expect(legacyHeader({ '~': '3|10|20|30|40|5|t|a|b' })).toEqual({
+      lastSeenAt: 10,
+      idleTimeoutMs: 20,
+      absoluteExpiresAt: 30,
+      liveAt: 40,
+      createdAt: 5,
+      tenant: 't',
+      userId: 'a|b',
+    })
+    expect(
+      legacyHeader({ '~t': 't', '~u': 'u', '~c': '5', '~l': '10', '~i': '20', '~a': '30' }),
+    ).toMatchObject({
+      tenant: 't',
+      userId: 'u',
+      liveAt: 0,
+    })
+    expect(legacyHeader({ '~': '1|2|3' })).toBeUndefined()
+    expect(legacyHeader({ 'f:a': '1' })).toBeUndefined()
+  })
+})
