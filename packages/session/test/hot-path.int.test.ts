@@ -186,6 +186,31 @@ describe.each(['standalone', 'cluster'] as const)('the store hot path on %s', (k
     await manager.close()
   })
 
+  it('revokeUser racing saves and touches of the same sessions: nothing comes back, no key is left', async () => {
+    const store = storeWith({ tenant: 'revrace', userId: (s) => (s as { uid?: string }).uid })
+    for (let round = 0; round < 5; round++) {
+      const sids = Array.from({ length: 8 }, (_, i) => `rr${round}-${i}`)
+      await Promise.all(sids.map((sid) => save(store, sid, { cookie: cookie(), uid: 'eve', n: 0 })))
+      const loaded = await Promise.all(sids.map((sid) => load(store, sid)))
+      const again = await Promise.all(sids.map((sid) => load(store, sid)))
+      const saved = Date.now()
+      await waitFor('the clock to move', () => Date.now() > saved + 2, { timeoutMs: 5000 })
+      // Each session: a change, a touch and the revocation all in flight at once.
+      const [revoked] = await Promise.all([
+        store.revokeUser('eve'),
+        ...sids.map((sid, i) => save(store, sid, { ...rolled(loaded[i]!), n: i + 1 })),
+        ...sids.map((sid, i) => touch(store, sid, rolled(again[i]!))),
+      ])
+      expect(revoked).toBe(8)
+      for (const sid of sids) {
+        expect(await load(store, sid)).toBeNull()
+        const key = keys.session('revrace', store.sessions.handleOf(sid))
+        expect(Number(await conn.send(['EXISTS', key], { key }))).toBe(0)
+      }
+      expect(await store.sessions.listByUser('revrace', 'eve')).toEqual([])
+    }
+  })
+
   it('a user id with "|" survives the packed header', async () => {
     const manager = new SessionManager(conn, { sweepInterval: false })
     const s = await manager.create({ tenant: 'pipe', userId: 'a|b|c' })
