@@ -96,6 +96,14 @@ export const PROMETHEUS_ALERTS: readonly PrometheusAlert[] = [
     summary: 'Queue {{ $labels.queue }}: jobs dead-lettered',
   },
   {
+    alert: 'QueueWaitHigh',
+    expr: 'histogram_quantile(0.99, sum by (le, queue) (rate(cache_queue_wait_seconds_bucket[10m]))) > 60',
+    for: '15m',
+    severity: 'warning',
+    summary:
+      'Queue {{ $labels.queue }}: p99 wait before a job runs above 60 s (too few workers? see capacity planning)',
+  },
+  {
     alert: 'EventHandlersFailing',
     expr: 'sum by (event) (rate(cache_events_errors_total[5m])) > 0.1',
     for: '10m',

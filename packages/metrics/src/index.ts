@@ -17,6 +17,7 @@ export {
   type KeySample,
   QUEUE_KEY,
 } from './big-keys.js'
+export { BoundCounter, BoundHistogram } from './bound.js'
 export {
   type ExportedMetric,
   exportedMetrics,

@@ -1,6 +1,7 @@
 import diagnostics from 'node:diagnostics_channel'
 import { InvalidArgumentError } from '@cache/client'
-import { type Labels, seriesOf } from './instruments.js'
+import type { BoundCounter, BoundHistogram } from './bound.js'
+import type { Counter, Histogram, Labels } from './instruments.js'
 import type { Metrics } from './metrics.js'
 
 const PKG = '@cache/metrics'
@@ -42,37 +43,108 @@ export interface ChannelBinding {
   /** Histograms: the observed value (seconds); counters: the increment (1 without it; ≤ 0 adds nothing). */
   value?(message: Message): number
   /**
-   * Counters on a hot path (a message per cache read): the message fields that determine `map`'s result,
-   * so the series is built once per distinct combination instead of once per message.
+   * A hot path (a message per cache read or per Redis command): the subscriber keeps a bound handle per
+   * combination of the fields that determine the labels (`read`: namespace, tier, outcome; `command`:
+   * command, topology of a successful command), so a message builds no labels and no series.
    */
-  memoFields?: readonly [string, string, string]
+  memo?: 'read' | 'command'
 }
 
-/** Most memoised series per binding: beyond, messages take the plain path (labels are bounded anyway). */
+/** Most memoised handles per binding: beyond, messages take the plain path (labels are bounded anyway). */
 const MEMO_MAX = 4_096
 
-/** The fields of a `{ namespace, tier, outcome }` read message. */
-const READ_FIELDS = ['namespace', 'tier', 'outcome'] as const
+/** Bound handles by three field values (nested Maps: no key string is built). */
+class HandleMemo<H> {
+  readonly #root = new Map<unknown, Map<unknown, Map<unknown, H>>>()
+  #size = 0
+  readonly all: H[] = []
 
-type Memo = Map<unknown, Map<unknown, Map<unknown, string>>>
-
-/** The memoised series of a message (three nested lookups of the field values: no string is built). */
-function memoised(memo: Memo, fields: readonly [string, string, string], m: Message): string | undefined {
-  return memo.get(m[fields[0]])?.get(m[fields[1]])?.get(m[fields[2]])
+  /** The handle of (x, y, z), made on first sight; undefined once MEMO_MAX combinations exist. */
+  get(x: unknown, y: unknown, z: unknown, make: () => H): H | undefined {
+    let byY = this.#root.get(x)
+    let byZ = byY?.get(y)
+    let handle = byZ?.get(z)
+    if (handle !== undefined) return handle
+    if (this.#size >= MEMO_MAX) return undefined
+    handle = make()
+    this.#size++
+    this.all.push(handle)
+    if (!byY) {
+      byY = new Map()
+      this.#root.set(x, byY)
+    }
+    if (!byZ) {
+      byZ = new Map()
+      byY.set(y, byZ)
+    }
+    byZ.set(z, handle)
+    return handle
+  }
 }
 
-function memoise(memo: Memo, fields: readonly [string, string, string], m: Message, series: string): void {
-  let a = memo.get(m[fields[0]])
-  if (!a) {
-    a = new Map()
-    memo.set(m[fields[0]], a)
+interface ReadMessage {
+  namespace?: unknown
+  tier?: unknown
+  outcome?: unknown
+}
+
+/**
+ * The subscriber of a cache-read channel: the last message's namespace, tier and outcome are compared first
+ * (a stream of reads of one cache repeats them) and its handle incremented; otherwise three Map lookups.
+ * Named field reads in a function of its own keep the property accesses monomorphic.
+ */
+function readSubscriber(
+  counter: Counter,
+  map: (m: Message) => Labels,
+  memo: HandleMemo<BoundCounter>,
+): (message: unknown) => void {
+  let last: BoundCounter | undefined
+  let ns: unknown
+  let tier: unknown
+  let outcome: unknown
+  return (message) => {
+    if (message === null || typeof message !== 'object') return
+    const m = message as ReadMessage
+    const a = m.namespace
+    const b = m.tier
+    const c = m.outcome
+    if (a === ns && b === tier && c === outcome && last !== undefined) return last.add(1)
+    const handle = memo.get(a, b, c, () => counter.bind(map(m as Message)))
+    if (handle === undefined) return counter.inc(map(m as Message))
+    last = handle
+    ns = a
+    tier = b
+    outcome = c
+    handle.add(1)
   }
-  let b = a.get(m[fields[1]])
-  if (!b) {
-    b = new Map()
-    a.set(m[fields[1]], b)
+}
+
+interface CommandMessage {
+  command?: unknown
+  topology?: unknown
+  ok?: unknown
+  durationMs?: unknown
+}
+
+/** The subscriber of `cache:client:command`: a bound histogram per (command, topology) of successful commands. */
+function commandSubscriber(
+  histogram: Histogram,
+  binding: ChannelBinding,
+  memo: HandleMemo<BoundHistogram>,
+): (message: unknown) => void {
+  const value = binding.value!
+  const map = binding.map
+  return (message) => {
+    if (message === null || typeof message !== 'object') return
+    const m = message as CommandMessage
+    const v = value(m as Message)
+    if (!Number.isFinite(v)) return
+    if (m.ok === true) {
+      const handle = memo.get(m.command, m.topology, true, () => histogram.bind(map(m as Message)))
+      if (handle !== undefined) return handle.add(v)
+    }
+    histogram.observe(v, map(m as Message))
   }
-  b.set(m[fields[2]], series)
 }
 
 /** A label value from a message field: short, bounded-looking strings only; anything else is 'other'. */
@@ -101,6 +173,8 @@ export const CHANNEL_BINDINGS: readonly ChannelBinding[] = [
       outcome: m.ok ? 'ok' : bounded(m.errorCode, 'error'),
     }),
     value: (m) => Number(m.durationMs) / 1000,
+    // Failed commands (rare) take the plain path: their outcome is the error code, not a memo field.
+    memo: 'command',
   },
   {
     channel: 'cache:client:breaker',
@@ -123,7 +197,7 @@ export const CHANNEL_BINDINGS: readonly ChannelBinding[] = [
       tier: bounded(m.tier, 'redis'),
       outcome: bounded(m.outcome),
     }),
-    memoFields: READ_FIELDS,
+    memo: 'read',
   },
   {
     channel: 'cache:core:invalidate',
@@ -149,7 +223,7 @@ export const CHANNEL_BINDINGS: readonly ChannelBinding[] = [
               tier: bounded(m.tier, 'l1'),
               outcome: bounded(m.outcome),
             }),
-            memoFields: READ_FIELDS,
+            memo: 'read',
           }
         : {
             channel: `cache:tiered:${event}`,
@@ -263,6 +337,28 @@ export const CHANNEL_BINDINGS: readonly ChannelBinding[] = [
       map: (m) => ({ queue: bounded(m.queue), event }),
     }),
   ),
+  ...(
+    [
+      ['run', 'runMs', 'Run time of completed queue jobs (their handler), by queue'],
+      [
+        'wait',
+        'waitMs',
+        'Time completed queue jobs waited, from enqueue (plus their delay) to the start of the run, by queue',
+      ],
+    ] as const
+  ).map(
+    ([what, field, help]): ChannelBinding => ({
+      channel: 'cache:queue:completed',
+      pkg: 'queue',
+      metric: `cache_queue_${what}_seconds`,
+      kind: 'histogram',
+      help,
+      labels: ['queue'],
+      map: (m) => ({ queue: bounded(m.queue) }),
+      // A message without the field (an older @cache/queue has no waitMs) observes nothing.
+      value: (m) => (typeof m[field] === 'number' ? (m[field] as number) / 1000 : Number.NaN),
+    }),
+  ),
   ...(['denied', 'decrypt-error', 'key-rotated'] as const).map(
     (event): ChannelBinding => ({
       channel: `cache:security:${event}`,
@@ -297,36 +393,39 @@ export function instrument(metrics: Metrics, options: InstrumentOptions = {}): (
     }
   }
   const subscriptions: Array<[string, (message: unknown) => void]> = []
+  const memos: Array<HandleMemo<BoundCounter> | HandleMemo<BoundHistogram>> = []
   for (const binding of CHANNEL_BINDINGS) {
     if (wanted !== 'all' && !wanted.includes(binding.pkg)) continue
+    const { map, value } = binding
     let onMessage: (message: unknown) => void
     if (binding.kind === 'counter') {
       const counter = metrics.counter(binding.metric, { help: binding.help, labels: binding.labels })
-      const by = binding.value
-      const fields = binding.memoFields
-      const memo: Memo = new Map()
-      let memoCount = 0
-      onMessage = (message) => {
-        if (!message || typeof message !== 'object') return
-        if (fields) {
+      if (binding.memo === 'read') {
+        const memo = new HandleMemo<BoundCounter>()
+        memos.push(memo)
+        onMessage = readSubscriber(counter, map, memo)
+      } else {
+        onMessage = (message) => {
+          if (!message || typeof message !== 'object') return
           const m = message as Message
-          let series = memoised(memo, fields, m)
-          if (series === undefined) {
-            series = seriesOf(counter.definition, binding.map(m))
-            if (memoCount++ < MEMO_MAX) memoise(memo, fields, m, series)
-          }
-          return counter.incSeries(series, 1)
+          if (!value) return counter.inc(map(m))
+          const n = value(m)
+          if (n > 0 && Number.isFinite(n)) counter.inc(n, map(m))
         }
-        if (!by) return counter.inc(binding.map(message as Message))
-        const n = by(message as Message)
-        if (n > 0 && Number.isFinite(n)) counter.inc(n, binding.map(message as Message))
       }
     } else {
       const histogram = metrics.histogram(binding.metric, { help: binding.help, labels: binding.labels })
-      onMessage = (message) => {
-        if (!message || typeof message !== 'object') return
-        const value = binding.value!(message as Message)
-        if (Number.isFinite(value)) histogram.observe(value, binding.map(message as Message))
+      if (binding.memo === 'command') {
+        const memo = new HandleMemo<BoundHistogram>()
+        memos.push(memo)
+        onMessage = commandSubscriber(histogram, binding, memo)
+      } else {
+        onMessage = (message) => {
+          if (!message || typeof message !== 'object') return
+          const m = message as Message
+          const v = value!(m)
+          if (Number.isFinite(v)) histogram.observe(v, map(m))
+        }
       }
     }
     diagnostics.subscribe(binding.channel, onMessage)
@@ -337,5 +436,7 @@ export function instrument(metrics: Metrics, options: InstrumentOptions = {}): (
     if (stopped) return
     stopped = true
     for (const [channel, fn] of subscriptions) diagnostics.unsubscribe(channel, fn)
+    // What the handles counted since the last boundary goes into the current bucket, then they are dropped.
+    for (const memo of memos) for (const handle of memo.all) handle.release()
   }
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '@cache/client'
+import { type BindingRecorder, BoundCounter, BoundHistogram } from './bound.js'
 import type { MetricKind } from './names.js'
 import type { BucketLayout } from './sketch.js'
 
@@ -27,7 +28,7 @@ export interface HistogramAggregate {
 }
 
 /** What an instrument hands to its Metrics between flushes. */
-export interface Recorder {
+export interface Recorder extends BindingRecorder {
   /** The aggregate of a series in the current bucket, or undefined when the series was dropped (maxSeries). */
   slot(def: MetricDefinition, series: string): Map<string, unknown> | undefined
 }
@@ -93,6 +94,16 @@ export class Counter {
     this.incSeries(seriesOf(this.definition, labels), amount)
   }
 
+  /**
+   * A handle on the series of `labels` whose `inc()` adds to a plain number (no series built, no lookup per
+   * record), moved into the time bucket at its boundary and at each flush. Binding reserves the series.
+   */
+  bind(labels?: Labels): BoundCounter {
+    return new BoundCounter(this.definition, seriesOf(this.definition, labels), this.recorder, (series, n) =>
+      this.incSeries(series, n),
+    )
+  }
+
   /** Adds `amount` (checked by the caller) to a series field built by `seriesOf`. @internal */
   incSeries(series: string, amount: number): void {
     const slot = this.recorder.slot(this.definition, series)
@@ -137,7 +148,11 @@ export class Histogram {
   /** Records one observation (in base units: seconds, bytes). */
   observe(value: number, labels?: Labels): void {
     if (!Number.isFinite(value)) throw new InvalidArgumentError(PKG, 'value', `must be finite, got ${value}`)
-    const series = seriesOf(this.definition, labels)
+    this.observeSeries(seriesOf(this.definition, labels), value)
+  }
+
+  /** Records a finite value (checked by the caller) on a series field built by `seriesOf`. @internal */
+  observeSeries(series: string, value: number): void {
     const slot = this.recorder.slot(this.definition, series)
     if (!slot) return
     let agg = slot.get(series) as HistogramAggregate | undefined
@@ -149,6 +164,14 @@ export class Histogram {
     agg.counts.set(index, (agg.counts.get(index) ?? 0) + 1)
     agg.sum += value
     agg.count += 1
+  }
+
+  /** A handle on the series of `labels`: `observe()` counts into the handle, merged at each boundary and flush. */
+  bind(labels?: Labels): BoundHistogram {
+    const series = seriesOf(this.definition, labels)
+    return new BoundHistogram(this.definition, series, this.recorder, (value) =>
+      this.observeSeries(series, value),
+    )
   }
 
   /** Starts a timer; the returned function observes the elapsed seconds. */

@@ -10,23 +10,23 @@ import {
 } from '@cache/client'
 import { type AlertRule, Alerts, type AlertsOptions } from './alerts.js'
 import { type BigKeysOptions, type BigKeysReport, bigKeys } from './big-keys.js'
+import type { Drainable } from './bound.js'
 import * as D from './defaults.js'
 import {
   Counter,
   Gauge,
   type GaugeSample,
   Histogram,
-  type HistogramAggregate,
   type MetricDefinition,
   type Recorder,
   Uniques,
 } from './instruments.js'
-import { bucketKey, gaugeField, seqKey, totalKey, uniquesKey } from './keys.js'
 import { type MetricKind, validateNames } from './names.js'
 import { type MetricsOptions, type ResolvedMetricsOptions, resolveOptions } from './options.js'
 import { type QueryOptions, type QueryResult, runQuery } from './query.js'
 import { type Recommendation, type RecommendationOptions, recommend } from './recommendations.js'
 import { flush as flushLua } from './scripts/index.js'
+import { type Batch, type MetricState, sealBatch } from './seal.js'
 import { type ServerInsight, type ServerOptions, serverInsight } from './server.js'
 import { fixedLayout, LOG_LAYOUT } from './sketch.js'
 import { discoverMetrics, type MetricSnapshot, readSnapshot, type SnapshotOptions } from './snapshot.js'
@@ -71,28 +71,6 @@ export interface FlushResult {
   lostBatches: number
 }
 
-interface Batch {
-  keys: string[]
-  args: string[]
-}
-
-interface MetricState {
-  def: MetricDefinition
-  instrument: Counter | Gauge | Histogram | Uniques
-  /** Finest bucket start -> series -> aggregate. */
-  current: Map<number, Map<string, unknown>>
-  series: Set<string>
-  warned: boolean
-  pending: Batch[]
-  metaWritten: boolean
-  /** The bucket of `current` the last record went to, and its range (a cache of the hot path). */
-  bucket: Map<string, unknown> | undefined
-  bucketStart: number
-  bucketWidth: number
-}
-
-type Op = ['i' | 'f' | 's' | 'u', string, string]
-
 /**
  * Counters, gauges, histograms and uniques aggregated in-process and flushed to Redis every `flushInterval`
  * (one idempotent script call per metric, i.e. per cluster slot); queried across every process that wrote.
@@ -118,6 +96,8 @@ export class Metrics implements Recorder {
   /** The real clock: the current bucket ends by a timer instead of a clock read per record. */
   readonly #coarse: boolean
   #dropped: Counter | undefined
+  /** The timer that drains bound handles at the next finest-bucket boundary, while any is attached. */
+  #boundary: NodeJS.Timeout | undefined
 
   constructor(conn: Connection, options: MetricsOptions = {}) {
     this.options = resolveOptions(options, `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`)
@@ -264,6 +244,7 @@ export class Metrics implements Recorder {
       bucket: undefined,
       bucketStart: 0,
       bucketWidth: 0,
+      bound: new Set(),
     })
     return instrument
   }
@@ -311,6 +292,68 @@ export class Metrics implements Recorder {
     return bucket
   }
 
+  /** @internal Attaches a bound handle (drained at each boundary and flush); false: it records directly. */
+  attach(def: MetricDefinition, handle: Drainable): boolean {
+    const state = this.#metrics.get(def.name)
+    // An injected clock is read per record (tests move it between records): bound handles record directly.
+    if (!state || this.#final || !this.#coarse) return false
+    if (!state.series.has(handle.series)) {
+      if (state.series.size >= this.options.maxSeries) return false
+      state.series.add(handle.series)
+    }
+    state.bound.add(handle)
+    this.#scheduleBoundary()
+    return true
+  }
+
+  /** @internal Drains a bound handle into the current bucket and stops draining it. */
+  detach(def: MetricDefinition, handle: Drainable): void {
+    const state = this.#metrics.get(def.name)
+    if (!state?.bound.delete(handle) || this.#final) return
+    this.#drain(state, [handle], this.#bucketStart(this.options.clock()))
+  }
+
+  #bucketStart(now: number): number {
+    const width = this.options.resolutions[0]!.widthMs
+    return Math.floor(now / width) * width
+  }
+
+  /** Moves what the handles accumulated into the finest bucket starting at `start`. */
+  #drain(state: MetricState, handles: Iterable<Drainable>, start: number): void {
+    let bucket: Map<string, unknown> | undefined
+    for (const handle of handles) {
+      if (handle.empty) continue
+      bucket ??= state.current.get(start)
+      if (!bucket) {
+        bucket = new Map()
+        state.current.set(start, bucket)
+      }
+      handle.drainInto(bucket)
+    }
+  }
+
+  /**
+   * At each finest-bucket boundary the handles are drained into the bucket that just ended (a late timer
+   * moves the few records made after the boundary into it, as the unbound path's bucket timer does).
+   */
+  #scheduleBoundary(): void {
+    if (this.#boundary || this.#final) return
+    const now = this.options.clock()
+    const ended = this.#bucketStart(now)
+    const next = ended + this.options.resolutions[0]!.widthMs
+    this.#boundary = setTimeout(() => {
+      this.#boundary = undefined
+      let attached = false
+      for (const state of this.#metrics.values()) {
+        if (state.bound.size === 0) continue
+        attached = true
+        this.#drain(state, state.bound, ended)
+      }
+      if (attached) this.#scheduleBoundary()
+    }, next - now)
+    this.#boundary.unref()
+  }
+
   #dropSeries(state: MetricState): void {
     this.#dropped ??= this.counter(D.DROPPED_SERIES_METRIC, {
       help: 'Label sets dropped because a metric reached maxSeries',
@@ -334,7 +377,11 @@ export class Metrics implements Recorder {
   flush(): Promise<FlushResult> {
     const run = async (): Promise<FlushResult> => {
       await this.#collectGauges()
-      for (const state of this.#metrics.values()) this.#seal(state)
+      const start = this.#bucketStart(this.options.clock())
+      for (const state of this.#metrics.values()) {
+        if (state.bound.size > 0) this.#drain(state, state.bound, start)
+        this.#seal(state)
+      }
       const result: FlushResult = { applied: 0, duplicates: 0, pending: 0, lostBatches: 0 }
       let error: unknown
       await Promise.all(
@@ -396,90 +443,10 @@ export class Metrics implements Recorder {
   /** Turns the current aggregate of a metric into a batch with the next sequence number. */
   #seal(state: MetricState): void {
     if (state.current.size === 0) return
-    const { def } = state
-    const current = state.current
-    state.current = new Map()
-    state.bucket = undefined
-    const byKey = new Map<string, { ttl: number; ops: Map<string, Op> }>()
-    const add = (key: string, ttl: number, op: Op[0], field: string, value: number | string) => {
-      let entry = byKey.get(key)
-      if (!entry) {
-        entry = { ttl, ops: new Map() }
-        byKey.set(key, entry)
-      }
-      const id = op === 'u' ? `u:${value}` : field
-      const prev = entry.ops.get(id)
-      if (prev && (op === 'i' || op === 'f')) {
-        entry.ops.set(id, [op, field, String(Number(prev[2]) + Number(value))])
-      } else {
-        entry.ops.set(id, [op, field, String(value)])
-      }
-    }
-    // Sums always go through HINCRBYFLOAT: a field written once as a float would make a later HINCRBY fail
-    // halfway through the script. Counts of observations are integers and use HINCRBY.
-    const num = (_v: number): Op[0] => 'f'
-    const total = totalKey(this.keys, def.name)
-    for (const [start, bucket] of current) {
-      for (const res of this.options.resolutions) {
-        const at = Math.floor(start / res.widthMs) * res.widthMs
-        const ttl = res.retentionMs + res.widthMs
-        const key = bucketKey(this.keys, def.name, res.widthMs, at)
-        for (const [series, agg] of bucket) {
-          switch (def.kind) {
-            case 'counter':
-              add(key, ttl, 'f', series, (agg as { v: number }).v)
-              break
-            case 'gauge':
-              add(key, ttl, 's', `${series}|${this.options.id}`, agg as number)
-              break
-            case 'histogram': {
-              const h = agg as HistogramAggregate
-              for (const [i, c] of h.counts) add(key, ttl, 'i', `${series}|${i}`, c)
-              add(key, ttl, num(h.sum), `${series}|sum`, h.sum)
-              add(key, ttl, 'i', `${series}|count`, h.count)
-              break
-            }
-            default: {
-              const hll = uniquesKey(this.keys, def.name, res.widthMs, at, series)
-              for (const v of agg as Set<string>) add(hll, ttl, 'u', '', v)
-            }
-          }
-        }
-      }
-      // Cumulative totals (no TTL) for the Prometheus and OpenTelemetry exports.
-      for (const [series, agg] of bucket) {
-        if (def.kind === 'counter') add(total, 0, 'f', series, (agg as { v: number }).v)
-        else if (def.kind === 'gauge') {
-          // The last value of this process with the time of its bucket; exports skip stale processes.
-          add(total, 0, 's', gaugeField(series, this.options.id), `${agg as number}@${start}`)
-        } else if (def.kind === 'histogram') {
-          const h = agg as HistogramAggregate
-          for (const [i, c] of h.counts) add(total, 0, 'i', `${series}|${i}`, c)
-          add(total, 0, num(h.sum), `${series}|sum`, h.sum)
-          add(total, 0, 'i', `${series}|count`, h.count)
-        } else if (series !== '[]') {
-          // The label sets of a labelled uniques metric, so that a query finds their HyperLogLogs.
-          add(total, 0, 's', series, '1')
-        }
-      }
-    }
-    if (!state.metaWritten) {
-      state.metaWritten = true
-      add(total, 0, 's', '#kind', def.kind)
-      add(total, 0, 's', '#labels', JSON.stringify(def.labels))
-      add(total, 0, 's', '#help', def.help)
-      if (def.kind === 'histogram') add(total, 0, 's', '#buckets', JSON.stringify(def.bounds ?? 'log'))
-    }
-    const maxRetention = Math.max(...this.options.resolutions.map((r) => r.retentionMs + r.widthMs))
-    const seq = String(++this.#seq).padStart(10, '0')
-    const keys = [seqKey(this.keys, def.name)]
-    const args = [this.options.id, `${this.#epoch}${seq}`, String(maxRetention)]
-    for (const [key, entry] of byKey) {
-      keys.push(key)
-      args.push(String(entry.ttl), String(entry.ops.size))
-      for (const op of entry.ops.values()) args.push(...op)
-    }
-    state.pending.push({ keys, args })
+    const version = `${this.#epoch}${String(++this.#seq).padStart(10, '0')}`
+    const batch = sealBatch(state, this.keys, this.options, version)
+    if (!batch) return
+    state.pending.push(batch)
     if (state.pending.length > this.options.maxPendingBatches) {
       state.pending.shift()
       this.#lostBatches++
@@ -490,6 +457,7 @@ export class Metrics implements Recorder {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       clearInterval(this.#timer)
+      clearTimeout(this.#boundary)
       try {
         await this.flush()
       } finally {

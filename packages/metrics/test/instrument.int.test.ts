@@ -108,6 +108,26 @@ describe('instrument()', () => {
     expect(await reads(plainNs, 'redis', 'miss')).toBe(1)
   })
 
+  it('counts every L1 hit exactly through its bound handle, also those after a stop and a new instrument()', async () => {
+    const namespace = uniquePrefix('l1')
+    const cache = new TieredCache<number>(conn, { namespace, coherence: 'none' })
+    try {
+      await cache.set('a', 1)
+      await cache.set('b', 2)
+      let stop = instrument(metrics, { packages: ['tiered'] })
+      for (let i = 0; i < 1_000; i++) await cache.get(i % 3 ? 'a' : 'b')
+      stop()
+      await cache.get('a')
+      stop = instrument(metrics, { packages: ['tiered'] })
+      for (let i = 0; i < 500; i++) await cache.get('b')
+      stop()
+    } finally {
+      await cache.close()
+    }
+    await metrics.flush()
+    expect(await q('cache_requests_total', 'increase', { namespace, tier: 'l1', outcome: 'hit' })).toBe(1_500)
+  })
+
   it('counts the periodic session-index sweeps and the entries they remove (cache:session:sweep)', async () => {
     const stop = instrument(metrics, { packages: ['session'] })
     const sessions = new SessionManager(conn, {
