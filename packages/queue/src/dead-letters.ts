@@ -3,7 +3,7 @@ import type { Job, JobsOptions, Queue } from 'bullmq'
 import { DEFAULT_LIST_LIMIT, DLQ_PAGE } from './defaults.js'
 import { deadLetterChannel, replayedChannel } from './diagnostics.js'
 import type { AttemptRecord } from './history.js'
-import { PKG } from './options.js'
+import { newJobId, PKG } from './options.js'
 
 /** A job in the dead-letter queue: the original job and why it died. */
 export interface DeadLetter<Data = unknown> {
@@ -225,6 +225,7 @@ export class DeadLetters<Data = unknown> {
       const opts: Record<string, unknown> = { ...d.opts }
       for (const k of NOT_REPLAYED) delete opts[k]
       opts.deduplication = { id: dedup, ttl: this.#dedupMs }
+      opts.jobId = newJobId()
       const job = await this.#source.add(d.name, d.data, opts as JobsOptions)
       result.replayed++
       result.ids.push(job.id as string)

@@ -60,7 +60,12 @@ describe('resolveQueueOptions', () => {
 
 describe('toJobOptions / resolveProcessOptions', () => {
   it('maps add options, keeping tenant and timeout in the job options', () => {
-    expect(toJobOptions(undefined)).toEqual({})
+    // a job without an id gets a random one (never BullMQ's counter, which a failover can wind back)
+    const a = toJobOptions(undefined)
+    const b = toJobOptions({ priority: 2 })
+    expect(a).toEqual({ jobId: expect.stringMatching(/^[0-9a-f-]{36}$/) })
+    expect(b).toEqual({ jobId: expect.stringMatching(/^[0-9a-f-]{36}$/), priority: 2 })
+    expect(a.jobId).not.toBe(b.jobId)
     expect(
       toJobOptions({ delay: '1s', tenant: 't', timeout: 5, priority: 1, attempts: 2, jobId: 'x-1' }),
     ).toEqual({

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { type Duration, parseOptions, zDuration } from '@cache/client'
 import type { JobsOptions, KeepJobs } from 'bullmq'
 import { z } from 'zod'
@@ -292,17 +293,26 @@ export interface CacheJobOptions {
   timeoutMs?: number
 }
 
-/** Validates `add()` options and maps them to BullMQ's. @internal */
+/**
+ * The id of a job added without one: random, never BullMQ's counter. The counter lives in Redis, so a
+ * Sentinel failover that loses the old master's last writes winds it back and the new master hands the
+ * same ids out again, to other jobs (a dead letter `dead-<id>` of one would then hide the other's, and a
+ * handler keyed by job id would skip the second job as done). @internal
+ */
+export function newJobId(): string {
+  return randomUUID()
+}
+
+/** Validates `add()` options and maps them to BullMQ's; a job gets a `newJobId()` unless it names one. @internal */
 export function toJobOptions(
   input: AddOptions | undefined,
   field = 'options',
 ): JobsOptions & CacheJobOptions {
-  if (input === undefined) return {}
+  if (input === undefined) return { jobId: newJobId() }
   const o = parseOptions(PKG, addSchema, input, field)
-  const out: JobsOptions & CacheJobOptions = {}
+  const out: JobsOptions & CacheJobOptions = { jobId: o.jobId ?? newJobId() }
   if (o.priority !== undefined) out.priority = o.priority
   if (o.delay !== undefined) out.delay = o.delay
-  if (o.jobId !== undefined) out.jobId = o.jobId
   if (o.attempts !== undefined) out.attempts = o.attempts
   if (o.tenant !== undefined) out.tenant = o.tenant
   if (o.timeout !== undefined) out.timeoutMs = o.timeout

@@ -8,10 +8,11 @@ import {
   zDuration,
 } from '@cache/client'
 import { type ConnectionOptions, type JobsOptions, Queue } from 'bullmq'
-import { Cluster, Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 import { type CapacityPlan, workersNeeded } from './capacity.js'
 import { type QueueWarning, startupChecks } from './checks.js'
+import { ioredisConnection } from './connection.js'
 import { DeadLetters } from './dead-letters.js'
 import { DEFAULT_LATENCY_SAMPLES, DEFAULT_REPLAY_DEDUP_MS, MAX_PRIORITY } from './defaults.js'
 import { InvalidPayloadError } from './errors.js'
@@ -85,12 +86,6 @@ const repeatSchema = z.union([
   z.strictObject({ every: zDuration({ min: 10, max: 3650 * 86_400_000 }) }),
   z.strictObject({ cron: z.string().min(9).max(128), tz: z.string().min(1).max(64).optional() }),
 ])
-
-function connection(conn: Connection): Redis | Cluster {
-  const o = conn.bullmq()
-  if (o.kind === 'cluster') return new Cluster(o.startupNodes, o.options)
-  return new Redis(o.options)
-}
 
 /**
  * A typed BullMQ queue: `add` validates data with the job's schema; `process` runs typed handlers with
@@ -185,7 +180,7 @@ export class TypedQueue<J extends JobDefinition> {
   }
 
   #client(): Redis | Cluster {
-    const c = connection(this.#conn)
+    const c = ioredisConnection(this.#conn)
     c.on('error', () => {})
     this.#clients.push(c)
     return c
