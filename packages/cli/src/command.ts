@@ -1,4 +1,4 @@
-import type { Connection } from '@cache/client'
+import { type Connection, parseDuration } from '@cache/client'
 import { UsageError } from './errors.js'
 import type { CliIo, Output } from './output.js'
 
@@ -59,4 +59,17 @@ export function stringFlag(
 ): string | undefined {
   const raw = values[name]
   return typeof raw === 'string' ? raw : fallback
+}
+
+/** A window flag: a positive duration that is a multiple of 10 s (the finest @cache/metrics resolution). */
+export function windowFlag(values: CommandContext['values'], name: string, fallback: string): number {
+  const raw = stringFlag(values, name, fallback)!
+  let ms = Number.NaN
+  try {
+    ms = parseDuration(raw)
+  } catch {}
+  if (!(ms > 0))
+    throw new UsageError(`--${name}`, `must be a duration like 10s or 1m, got ${JSON.stringify(raw)}`)
+  if (ms % 10_000 !== 0) throw new UsageError(`--${name}`, 'must be a multiple of 10s')
+  return ms
 }

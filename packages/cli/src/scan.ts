@@ -1,4 +1,6 @@
 import { type Connection, type MasterNode, sleep } from '@cache/client'
+import type { CommandContext } from './command.js'
+import { intFlag, stringFlag } from './command.js'
 import { UsageError } from './errors.js'
 import { formatMs } from './output.js'
 
@@ -25,6 +27,9 @@ export interface ScanOptions {
   /** Called after each SCAN call with a progress line. */
   onProgress?: ((line: string) => void) | undefined
 }
+
+/** What a command may set of a scan it runs for a caller: throttle, start, stop, progress. */
+export type ResumableScanOptions = Partial<Pick<ScanOptions, 'rate' | 'from' | 'signal' | 'onProgress'>>
 
 /** One SCAN reply: the master it came from, its keys, and where the scan goes on from. */
 export interface ScanBatch {
@@ -110,5 +115,61 @@ export async function* scanEveryMaster(conn: Connection, o: ScanOptions): AsyncG
       yield { node, keys: reply[1].map(String), next }
     } while (cursor !== '0')
     examined += sizes[i]!
+  }
+}
+
+/** The flags of every command that scans: `--rate` (throttle) and `--cursor` (resume). */
+export const RESUME_FLAGS = {
+  rate: { type: 'string' },
+  cursor: { type: 'string' },
+} as const
+
+/** The `--help` lines of RESUME_FLAGS, flags padded to `width`; `scan` names what is scanned. */
+export function resumeUsage(width: number, scan = 'the scan'): string {
+  const line = (flag: string, text: string) => `  ${flag.padEnd(width)}${text}`
+  return [
+    line('--rate', `at most about N keys a second examined by ${scan} (default: unthrottled)`),
+    line('--cursor', `resume ${scan} from the "M:C" (master, SCAN cursor) a stopped run printed`),
+  ].join('\n')
+}
+
+/** `--rate` and `--cursor` of a command, validated (a bad value is a UsageError naming the flag). */
+export function resumeFlags(values: CommandContext['values']): {
+  rate: number
+  from: ScanPosition | undefined
+} {
+  const from = stringFlag(values, 'cursor')
+  return { rate: intFlag(values, 'rate', 0), from: from === undefined ? undefined : parseCursor(from) }
+}
+
+/**
+ * A scan over every master that remembers where it stands, for commands that print a resume cursor:
+ * iterate it (breaking off between batches, or Ctrl-C aborting `signal`), then read `cursor`.
+ */
+export class ResumableScan implements AsyncIterable<ScanBatch> {
+  readonly #conn: Connection
+  readonly #options: ScanOptions
+  #at: ScanPosition | undefined
+
+  constructor(conn: Connection, options: ScanOptions) {
+    this.#conn = conn
+    this.#options = options
+    this.#at = options.from ?? { master: 0, cursor: '0' }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<ScanBatch> {
+    for await (const b of scanEveryMaster(this.#conn, this.#options)) {
+      // A batch handed out counts as handled: the callers break off (a limit) only after a whole batch.
+      this.#at = b.next
+      yield b
+    }
+  }
+
+  /**
+   * Where to resume ("M:C") after the batches handled so far; null once every master was scanned to its
+   * end. A scan stopped before its first batch resumes where it was asked to start.
+   */
+  get cursor(): string | null {
+    return this.#at ? formatCursor(this.#at) : null
   }
 }

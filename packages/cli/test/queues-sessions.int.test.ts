@@ -1,10 +1,11 @@
 import type { Connection } from '@cache/client'
+import { Metrics } from '@cache/metrics'
 import { defineQueue } from '@cache/queue'
 import { SessionManager } from '@cache/session'
 import { uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { z } from 'zod'
-import type { QueueState, TenantSessions } from '../src/index.js'
+import type { QueueLatency, QueueState, TenantSessions } from '../src/index.js'
 import { connectTo, ensureBuilt, RUNNERS, target } from './helpers.js'
 
 const redis = inject('redis')
@@ -84,6 +85,39 @@ describe.each(RUNNERS)('%s', (_mode, cache) => {
       const none = await cache(['queues', '--queues-namespace', 'elsewhere', ...flags])
       expect(none.code).toBe(0)
       expect(none.stdout.trim()).toBe('no queues in elsewhere')
+    })
+
+    it('queues: WAIT P99 and RUN P99 from the histograms of a Metrics store; without one, no columns', async () => {
+      const none = await cache(['queues', '--metrics', 'ops-metrics', '--json', ...flags])
+      expect(none.json<{ metrics: string | null }>().metrics).toBeNull()
+      expect((await cache(['queues', '--metrics', 'ops-metrics', ...flags])).stdout).not.toContain('P99')
+      // What instrument() records from cache:queue:completed, written here through the public Metrics API.
+      const metrics = new Metrics(conn, { namespace: 'ops-metrics' })
+      const wait = metrics.histogram('cache_queue_wait_seconds', { labels: ['queue'] })
+      const run = metrics.histogram('cache_queue_run_seconds', { labels: ['queue'] })
+      for (let i = 1; i <= 100; i++) {
+        wait.observe(i / 100, { queue: 'mail' }) // 10 ms … 1 s
+        run.observe(i / 1000, { queue: 'mail' }) // 1 ms … 100 ms
+      }
+      await metrics.flush()
+      await metrics.close()
+      const r = await cache(['queues', '--metrics', 'ops-metrics', '--window', '1m', '--json', ...flags])
+      const doc = r.json<{ metrics: string; windowMs: number; queues: Array<QueueState & QueueLatency> }>()
+      expect(doc).toMatchObject({ metrics: 'ops-metrics', windowMs: 60_000 })
+      const mail = doc.queues.find((q) => q.name === 'mail')!
+      // The 99th of 100 observations, within the log buckets' 1%.
+      expect(mail.waitP99Ms).toBeGreaterThan(970)
+      expect(mail.waitP99Ms).toBeLessThan(1010)
+      expect(mail.runP99Ms).toBeGreaterThan(97)
+      expect(mail.runP99Ms).toBeLessThan(101)
+      expect(doc.queues.find((q) => q.name === 'idle')).toMatchObject({ waitP99Ms: null, runP99Ms: null })
+      const text = await cache(['queues', '--metrics', 'ops-metrics', ...flags])
+      expect(text.stdout).toMatch(/DEAD LETTERS\s+WAIT P99\s+RUN P99/)
+      expect(text.stdout).toMatch(/mail(\s+\d+){7}\s+(9\d\d(\.\d+)? ms|1\.0 s)\s+(9\d|100)(\.\d+)? ms/)
+      expect(text.stdout).toMatch(/idle(\s+\d+){7}\s+-\s+-/)
+      const bad = await cache(['queues', '--window', '15s', ...flags])
+      expect(bad.code).toBe(2)
+      expect(bad.stderr).toContain('--window must be a multiple of 10s')
     })
 
     it('queues dlq list: id, job, code, reason and attempts of each dead letter, never its data', async () => {

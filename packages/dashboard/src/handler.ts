@@ -7,7 +7,7 @@ import { DEFAULT_RANGE, RANGES } from './defaults.js'
 import { ForbiddenError, ReadOnlyError, UnauthorizedError } from './errors.js'
 import { loginHtml, pageHtml } from './html.js'
 import { type DashboardOptions, type ResolvedDashboardOptions, resolveOptions } from './options.js'
-import { PAGES, type PageData, type PageName, readPage } from './pages.js'
+import { PAGES, type PageData, type PageName, readPage } from './pages/index.js'
 
 /** A request as node:http, Express or Fastify (raw) hands it over. */
 export type DashboardRequest = IncomingMessage & { originalUrl?: string; baseUrl?: string; body?: unknown }

@@ -5,7 +5,7 @@ import { generate } from '../scripts/gen-assets.js'
 import { ASSETS } from './assets.generated.js'
 import { ratio, total, windowOf } from './charts.js'
 import { escapeHtml, loginHtml, pageHtml } from './html.js'
-import { PAGES } from './pages.js'
+import { PAGES } from './pages/index.js'
 
 describe('pages', () => {
   it('have no inline script or style (the CSP forbids them) and escape what they embed', () => {

@@ -1,5 +1,5 @@
 import { DEFAULT_RANGE, RANGES } from './defaults.js'
-import { PAGES, type PageName } from './pages.js'
+import { PAGES, type PageName } from './pages/index.js'
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(s: string): string {

@@ -16,4 +16,4 @@ export type {
   DashboardSessions,
   ResolvedDashboardOptions,
 } from './options.js'
-export { PAGES, type PageData, type PageName } from './pages.js'
+export { PAGES, type PageData, type PageName } from './pages/index.js'

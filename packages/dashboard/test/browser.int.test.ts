@@ -2,6 +2,7 @@
 // deployment on the harness's standalone Redis.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { queueColumns } from '@cache/cli'
 import { type Connection, connect } from '@cache/client'
 import { browserSkipReason, launchChromium, uniquePrefix } from '@cache/tools'
 import type { Browser, Page } from 'playwright-core'
@@ -137,6 +138,22 @@ describe.skipIf(browserSkipReason())('dashboard in headless Chromium', () => {
     // Kept for the next page of this tab.
     await page.goto(`${base}caches`)
     expect(await page.locator('#range').inputValue()).toBe('1h')
+  })
+
+  it('the queues page charts wait and run p99 per queue and lists them in the table', async () => {
+    await page.goto(`${base}queues`)
+    await page.waitForFunction(LIVE, null, { timeout: 60_000 })
+    for (const id of ['queue-wait', 'queue-run'])
+      expect(
+        Number(await page.locator(`[data-chart="${id}"]`).getAttribute('data-points')),
+        id,
+      ).toBeGreaterThan(0)
+    const table = page.locator('[data-table="queue-counts"]')
+    // The cli's columns (`cache queues` with a Metrics store): one implementation for both.
+    expect(await table.locator('thead th').allTextContents()).toEqual(queueColumns(true))
+    const cells = await table.locator('tbody tr').first().locator('td').allTextContents()
+    expect(cells[0]).toBe('emails')
+    for (const cell of cells.slice(8)) expect(cell).toMatch(/^\d+(\.\d+)? (ms|s)$/)
   })
 
   it('replays one dead letter from the queues page; Redis has one dead letter fewer', async () => {

@@ -124,7 +124,31 @@ describe('dashboard over node:http on standalone', () => {
       })
       .toBe(1)
     const q = await page('queues')
-    expect(q.tables.find((t) => t.id === 'queue-counts')!.rows).toEqual([['emails', 0, 0, 0, 0, 0, 3, 3]])
+    const counts = q.tables.find((t) => t.id === 'queue-counts')!
+    expect(counts.columns.slice(-2)).toEqual(['WAIT P99', 'RUN P99'])
+    // 3 dead letters (failed), then 5 jobs completed by the seed's worker.
+    expect(counts.rows.map((r) => r.slice(0, 8))).toEqual([['emails', 0, 0, 0, 0, 5, 3, 3]])
+    // Wait/run p99 of those jobs, every process: the histograms the queue's completed messages fed.
+    const to = Date.now() + 1
+    const p99 = async (name: string) =>
+      (
+        await seeded.metrics.query({
+          name,
+          fn: 'p99',
+          labels: { queue: 'emails' },
+          from: to - 300_000,
+          to,
+          step: '5m',
+        })
+      ).points.find((p) => p.value !== null)?.value
+    expect(await p99('cache_queue_wait_seconds')).toBeGreaterThan(0)
+    expect(await p99('cache_queue_run_seconds')).toBeGreaterThanOrEqual(0)
+    for (const cell of counts.rows[0]!.slice(8)) expect(String(cell)).toMatch(/^\d+(\.\d+)? (ms|s)$/)
+    for (const id of ['queue-wait', 'queue-run']) {
+      const c = q.charts.find((x) => x.id === id)!
+      expect(c.series.map((x) => x.label)).toEqual([`emails ${id.slice(6)} p99`])
+      expect(c.series[0]!.values.some((v) => v !== null)).toBe(true)
+    }
     expect(q.tables.find((t) => t.id === 'queue-dlq')!.rows).toHaveLength(3)
     const s = await page('sessions')
     const tenants = Object.fromEntries(s.tables[0]!.rows.map((r) => [r[0], r[1]]))

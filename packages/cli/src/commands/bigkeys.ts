@@ -1,8 +1,8 @@
 import type { Command } from '../command.js'
-import { intFlag, stringFlag } from '../command.js'
+import { intFlag } from '../command.js'
 import { EXIT } from '../exit-codes.js'
 import { formatBytes, formatMs, table } from '../output.js'
-import { formatCursor, parseCursor, type ScanPosition, scanEveryMaster } from '../scan.js'
+import { ResumableScan, resumeFlags } from '../scan.js'
 import { SCAN_FLAGS } from './keys.js'
 
 /** One key of `cache bigkeys`. */
@@ -73,7 +73,6 @@ export const bigkeysCommand: Command = {
     const n = intFlag(values, 'top', 20, { min: 1, max: 10_000 })
     const depth = intFlag(values, 'depth', 1, { min: 0, max: 16 })
     const limit = intFlag(values, 'limit', 0)
-    const from = stringFlag(values, 'cursor')
     const root = conn.keys.namespace
     const top = new Top(n)
     const noTtlTop = new Top(n)
@@ -81,17 +80,14 @@ export const bigkeysCommand: Command = {
     let scanned = 0
     let bytes = 0
     let noTtl = 0
-    let next: ScanPosition | undefined
-    let stopped = false
-    for await (const b of scanEveryMaster(conn, {
+    const scan = new ResumableScan(conn, {
       match,
       count: intFlag(values, 'batch', 500, { min: 1, max: 100_000 }),
-      rate: intFlag(values, 'rate', 0),
-      from: from ? parseCursor(from) : undefined,
+      ...resumeFlags(values),
       signal,
       onProgress: (line) => out.progress(`${line}  ${scanned} keys, ${formatBytes(bytes)}`),
-    })) {
-      next = b.next
+    })
+    for await (const b of scan) {
       const facts = await Promise.all(
         b.keys.map((k) =>
           Promise.all([
@@ -120,19 +116,15 @@ export const bigkeysCommand: Command = {
         }
         groups.set(ns, g)
       })
-      if (limit > 0 && scanned >= limit && b.next) {
-        stopped = true
-        break
-      }
+      if (limit > 0 && scanned >= limit) break
     }
-    if (signal.aborted && next) stopped = true
     const r: BigKeysResult = {
       scanned,
       bytes,
       top: top.items,
       namespaces: [...groups.values()].sort((a, b) => b.bytes - a.bytes),
       noTtl: { count: noTtl, top: noTtlTop.items },
-      cursor: stopped && next ? formatCursor(next) : null,
+      cursor: scan.cursor,
     }
     out.result(r, () => {
       const ttl = (ms: number) => (ms === -1 ? out.style('yellow', 'none') : formatMs(ms))

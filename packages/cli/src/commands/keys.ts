@@ -1,7 +1,7 @@
 import type { Command } from '../command.js'
 import { intFlag, stringFlag } from '../command.js'
 import { EXIT } from '../exit-codes.js'
-import { formatCursor, parseCursor, type ScanPosition, scanEveryMaster } from '../scan.js'
+import { RESUME_FLAGS, ResumableScan, resumeFlags, resumeUsage } from '../scan.js'
 
 /** The result of `cache keys --json`. */
 export interface KeysResult {
@@ -15,9 +15,8 @@ export interface KeysResult {
 
 /** Flags shared by the commands that scan (keys, bigkeys). */
 export const SCAN_FLAGS = {
+  ...RESUME_FLAGS,
   batch: { type: 'string' },
-  rate: { type: 'string' },
-  cursor: { type: 'string' },
   limit: { type: 'string' },
 } as const
 
@@ -29,45 +28,37 @@ export const keysCommand: Command = {
     '  glob       matched inside the root namespace (--namespace / REDIS_NAMESPACE): `app:v:*`; default *\n' +
     '  --count    print only how many keys match\n' +
     '  --batch    SCAN COUNT hint per call (default 500)\n' +
-    '  --rate     examine at most about N keys per second (spaces SCAN calls out; default unlimited)\n' +
     '  --limit    stop once N keys are found (at a batch boundary) and print the cursor to resume from\n' +
-    '  --cursor   resume a stopped scan (the "M:C" it printed)',
+    resumeUsage(11),
   flags: { ...SCAN_FLAGS, count: { type: 'boolean' }, type: { type: 'string' } },
   async run({ conn, values, positionals, out, signal }) {
     const glob = positionals[0] ?? '*'
     const match = conn.keys.pattern(glob)
     const batch = intFlag(values, 'batch', 500, { min: 1, max: 100_000 })
-    const rate = intFlag(values, 'rate', 0)
     const limit = intFlag(values, 'limit', 0)
-    const from = stringFlag(values, 'cursor')
     const type = stringFlag(values, 'type')
     const countOnly = values.count === true
     const keys: string[] = []
     let count = 0
-    let next: ScanPosition | undefined
-    let stopped = false
-    for await (const b of scanEveryMaster(conn, {
+    const scan = new ResumableScan(conn, {
       match,
       count: batch,
-      rate,
-      from: from ? parseCursor(from) : undefined,
+      ...resumeFlags(values),
       signal,
       type,
       onProgress: (line) => out.progress(`${line}  ${count} keys`),
-    })) {
-      next = b.next
+    })
+    for await (const b of scan) {
       const found = b.keys
       count += found.length
-      // A cursor resumes after a whole batch, so the limit is checked at batch boundaries.
-      if (limit > 0 && count >= limit) stopped = b.next !== undefined
       if (!countOnly) {
         if (out.json) keys.push(...found)
         else if (found.length > 0) out.write(`${found.join('\n')}\n`)
       }
-      if (stopped) break
+      // A cursor resumes after a whole batch, so the limit is checked at batch boundaries.
+      if (limit > 0 && count >= limit) break
     }
-    if (signal.aborted && next) stopped = true
-    const cursor = stopped && next ? formatCursor(next) : null
+    const cursor = scan.cursor
     const result: KeysResult = { match, count, cursor, ...(countOnly ? {} : { keys }) }
     if (out.json) out.result(result, () => '')
     else {

@@ -1,7 +1,7 @@
 import { type Connection, parseDuration, parseInfo, sleep } from '@cache/client'
-import { Metrics } from '@cache/metrics'
+import { Metrics, type QueryOptions } from '@cache/metrics'
 import type { Command } from '../command.js'
-import { intFlag, stringFlag } from '../command.js'
+import { intFlag, stringFlag, windowFlag } from '../command.js'
 import { UsageError } from '../errors.js'
 import { EXIT } from '../exit-codes.js'
 import { formatMs, table } from '../output.js'
@@ -56,6 +56,27 @@ async function seriesOf(conn: Connection, metricsNs: string, name: string): Prom
   return [...out.values()]
 }
 
+/** Whether any process has flushed `name` into the Metrics namespace (its `{name}:total` hash exists). */
+export async function metricStored(conn: Connection, metricsNs: string, name: string): Promise<boolean> {
+  const key = conn.keys.child(metricsNs).tagged(name, 'total')
+  return Number(await conn.send(['EXISTS', key], { key, readonly: true })) === 1
+}
+
+/**
+ * One value of `query` over the last `windowMs` (`fn` p99: of every observation in it). The step is the
+ * window, so the reply is the window (up to one bucket behind, aligned) and the unfinished bucket after
+ * it: the first, unless it has no data.
+ */
+export async function windowValue(
+  metrics: Metrics,
+  query: Pick<QueryOptions, 'name' | 'labels' | 'fn'>,
+  windowMs: number,
+): Promise<number | null> {
+  const to = Date.now() + 1
+  const r = await metrics.query({ ...query, from: to - windowMs, to, step: windowMs })
+  return r.points[0]?.value ?? [...r.points].reverse().find((p) => p.value !== null)?.value ?? null
+}
+
 /** One sample of stats: the last `windowMs` from @cache/metrics plus INFO of every master. */
 export async function sampleStats(
   conn: Connection,
@@ -96,20 +117,16 @@ export async function sampleStats(
   const outcomes = [
     ...new Set((await seriesOf(conn, metricsNs, COMMANDS)).map((s) => s[2]!).filter((o) => o !== 'ok')),
   ]
-  const last = (points: { value: number | null }[]) =>
-    [...points].reverse().find((p) => p.value !== null)?.value ?? null
-  const [count, p50, p99, ...errorCounts] = await Promise.all([
+  const [count, p50s, p99s, ...errorCounts] = await Promise.all([
     metrics.query({ name: COMMANDS, from, to, step, fn: 'increase' }),
-    metrics.query({ name: COMMANDS, from, to, step, fn: 'p50' }),
-    metrics.query({ name: COMMANDS, from, to, step, fn: 'p99' }),
+    windowValue(metrics, { name: COMMANDS, fn: 'p50' }, windowMs),
+    windowValue(metrics, { name: COMMANDS, fn: 'p99' }, windowMs),
     ...outcomes.map((outcome) => increase(COMMANDS, { outcome })),
   ])
   const errors: Record<string, number> = {}
   outcomes.forEach((o, i) => {
     if ((errorCounts[i] as number) > 0) errors[o] = errorCounts[i] as number
   })
-  const p50s = last(p50.points)
-  const p99s = last(p99.points)
   const infos = await Promise.all(
     (await sortedMasters(conn)).map(async (m) =>
       parseInfo(String(await m.send(['INFO', 'stats', 'clients']))),
@@ -198,8 +215,7 @@ export const statsCommand: Command = {
       } catch {}
       throw new UsageError(`--${name}`, `must be a duration like 10s or 1m, got ${JSON.stringify(raw)}`)
     }
-    const windowMs = duration('window', '1m')
-    if (windowMs % 10_000 !== 0) throw new UsageError('--window', 'must be a multiple of 10s')
+    const windowMs = windowFlag(values, 'window', '1m')
     const metricsNs = stringFlag(values, 'metrics', 'metrics')!
     const metrics = new Metrics(conn, { namespace: metricsNs })
     try {
