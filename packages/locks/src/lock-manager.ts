@@ -121,10 +121,16 @@ export class LockManager extends EventEmitter {
    * @throws LockTimeoutError (E_LOCK_TIMEOUT), LockAbortedError (E_LOCK_ABORTED),
    * LockNotReplicatedError (E_LOCK_NOT_REPLICATED), InvalidOptionError (E_INVALID_OPTION)
    */
-  async acquire(resource: string, options?: AcquireOptions): Promise<Lock> {
-    checkName('resource', resource)
-    this.#checkOpen()
-    const o = options === undefined ? this.#defaults : parseAcquire(options)
+  acquire(resource: string, options?: AcquireOptions): Promise<Lock> {
+    // Not an async function: returning #acquire's promise from one costs an extra promise and ticks per lock.
+    let o: ResolvedAcquire
+    try {
+      checkName('resource', resource)
+      this.#checkOpen()
+      o = options === undefined ? this.#defaults : parseAcquire(options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     return this.#acquire(resource, o, o.waitTimeout)
   }
 
@@ -397,15 +403,18 @@ class MutexLease implements LeaseOps {
     this.#live = live
   }
 
-  async extend(ttlMs: number): Promise<boolean> {
-    return (await this.#store.extend(this.#k, this.#owner, this.#token, ttlMs)) === 1
+  extend(ttlMs: number): Promise<boolean> {
+    return this.#store.extend(this.#k, this.#owner, this.#token, ttlMs).then(isOne)
   }
 
-  async release(): Promise<boolean> {
+  release(): Promise<boolean> {
     if (this.lock) this.#live.delete(this.lock)
-    return (await this.#store.release(this.#k, this.#owner, this.#token)) !== 0
+    return this.#store.release(this.#k, this.#owner, this.#token).then(isNotZero)
   }
 }
+
+const isOne = (reply: number): boolean => reply === 1
+const isNotZero = (reply: number): boolean => reply !== 0
 
 function resolveManager(options: LockManagerOptions) {
   return parseOptions(PKG, lockManagerSchema, options)

@@ -21,7 +21,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- The common clock token as text, made once per call (string.format is among the dearest steps here).
-local microsText = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]
+local micros6 = string.rep('0', 6 - #t[2]) .. t[2]
+local microsText = t[1] .. micros6
+-- The acquisition time (ms) as text without number formatting (Lua's number-to-string is a sprintf).
+local nowText = t[1] .. string.sub(micros6, 1, 3)
 local clock = ARGV[1] == 'clock'
 local holder = ARGV[2]
 local ONE = 49 -- '1'
@@ -83,7 +86,7 @@ local function one(k, a)
   -- max(previous + 1, server time in µs): monotonic even when a restart without persistence lost the counter
   if clock then token = math.max(token, micros) end
   local tokenText = token == micros and microsText or string.format('%.0f', token)
-  local value = tokenText .. '\n' .. owner .. '\n' .. holder .. '\n' .. now .. '\n1'
+  local value = tokenText .. '\n' .. owner .. '\n' .. holder .. '\n' .. nowText .. '\n1'
   if redis.call('SET', KEYS[k + 1], value, 'NX', 'PX', ttl) then
     acquired(k, owner, tokenText, waited, fair)
     return 1, token, 1
