@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@cache/client'
 import { AuditLog } from './audit-log.js'
+import { cacheAudit } from './cache-audit.js'
 import { assertClassification, type Classification } from './classification.js'
 import { PKG } from './defaults.js'
 
@@ -60,15 +61,10 @@ export function auditedCache<C extends object>(cache: C, options: AuditedCacheOp
     classification: options.classification,
     codec: options.codec,
   })
-  const { audit, actor, namespace, classification, subjectOf } = options
-  const record = async (method: string, arg: unknown, outcome: 'ok' | 'error') => {
-    const keys = keysOf(WRITES[method] as string, arg)
-    const subjects = new Set(keys.map((k) => subjectOf?.(k)).filter((s): s is string => !!s))
-    const details = { namespace, classification, keys: keys.length }
-    if (subjects.size === 0) await audit.record({ actor, action: `cache.${method}`, outcome, details })
-    for (const subject of subjects)
-      await audit.record({ actor, action: `cache.${method}`, subject, outcome, details })
-  }
+  const { namespace, classification } = options
+  const writes = cacheAudit(options.audit, { actor: options.actor, subjectOf: options.subjectOf })
+  const record = (op: string, arg: unknown, outcome: 'ok' | 'error') =>
+    writes.write({ namespace, classification, op, keys: keysOf(WRITES[op] as string, arg), outcome })
   return new Proxy(cache, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver)

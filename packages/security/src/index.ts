@@ -8,6 +8,12 @@ export {
   type AuditVerifyReport,
 } from './audit-log.js'
 export { type AuditedCacheOptions, auditedCache } from './audited-cache.js'
+export {
+  type CacheAuditOptions,
+  type CacheWriteAudit,
+  type CacheWriteEvent,
+  cacheAudit,
+} from './cache-audit.js'
 export { assertClassification, type Classification } from './classification.js'
 export {
   type CodecContext,

@@ -3,7 +3,7 @@ import { type Connection, connect } from '@cache/client'
 import { createCodec, RedisCache } from '@cache/core'
 import { codeOf, codeOfSync, uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { AuditLog, auditedCache, encryptionCodec, Keyring } from '../src/index.js'
+import { AuditLog, auditedCache, cacheAudit, encryptionCodec, Keyring } from '../src/index.js'
 
 const { standalone } = inject('redis')
 let conn: Connection
@@ -82,5 +82,26 @@ describe('data classification', () => {
       'E_INVALID_ARGUMENT',
     )
     await inner.close()
+  })
+
+  it('cacheAudit records a reported write per subject with its outcome, never the keys', async () => {
+    const audit = new AuditLog(conn, { keyring, namespace: uniquePrefix('audit') })
+    const writes = cacheAudit(audit, { actor: 'svc', subjectOf: (k) => k.split(':').slice(0, 2).join(':') })
+    const event = { namespace: 'pii', classification: 'restricted' as const }
+    await writes.write({ ...event, op: 'mdelete', keys: ['user:7:a', 'user:7:b', 'user:8:a'], outcome: 'ok' })
+    await writes.write({ ...event, op: 'clear', keys: [], outcome: 'error' })
+    const all = []
+    for await (const e of audit.query()) all.push(e)
+    expect(all.map((e) => [e.action, e.outcome, e.details])).toEqual([
+      ['cache.mdelete', 'ok', { namespace: 'pii', classification: 'restricted', keyCount: 3 }],
+      ['cache.mdelete', 'ok', { namespace: 'pii', classification: 'restricted', keyCount: 3 }],
+      ['cache.clear', 'error', { namespace: 'pii', classification: 'restricted', keyCount: 0 }],
+    ])
+    const of7 = []
+    for await (const e of audit.query({ subject: 'user:7' })) of7.push(e)
+    expect(of7).toHaveLength(1)
+    expect(JSON.stringify(all)).not.toMatch(/user:[78]/)
+    expect(codeOfSync(() => cacheAudit(audit, { actor: '' }))).toBe('E_INVALID_ARGUMENT')
+    expect(codeOfSync(() => cacheAudit({} as never, { actor: 'svc' }))).toBe('E_INVALID_ARGUMENT')
   })
 })
