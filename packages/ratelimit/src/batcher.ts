@@ -95,9 +95,11 @@ export class Batcher {
     }
   }
 
-  /** The uniform encoding when every request has the same mode, cost and rules (see consume.lua). */
+  /**
+   * The uniform encoding when every request has the same mode, cost and rules (see consume.lua), a batch
+   * of one too: the one-rule loop of the script (and fixed-window's one-HINCRBY consume) runs on it.
+   */
   #compact(batch: Pending[], requests: Array<string | number>): Array<string | number> {
-    if (batch.length < 2) return requests
     const first = batch[0]!
     const n = first.rules.length
     for (const p of batch) {

@@ -115,13 +115,17 @@ export class RuleBinder {
 
   /** The keys of every rule and every A/B variant of it for `key` (what reset and block touch). */
   allVariantKeys(key: string): RuleKeys[] {
-    const out: RuleKeys[] = []
+    return this.allVariants(key).map((v) => v.keys)
+  }
+
+  /** Every rule and A/B variant of it for `key`: its keys and numbers. */
+  allVariants(key: string): Array<{ keys: RuleKeys; params: RuleParams }> {
+    const out: Array<{ keys: RuleKeys; params: RuleParams }> = []
     for (const slot of this.#slots) {
-      const names =
-        slot.rule.variants.length > 0
-          ? slot.rule.variants.map((v) => `${slot.rule.name}.${v.name}`)
-          : [slot.rule.name]
-      for (const n of names) out.push(this.#keys.rule(key, n))
+      const { rule } = slot
+      if (rule.variants.length === 0) out.push({ keys: this.#keys.rule(key, rule.name), params: rule.params })
+      for (const v of rule.variants)
+        out.push({ keys: this.#keys.rule(key, `${rule.name}.${v.name}`), params: v.params })
     }
     return out
   }

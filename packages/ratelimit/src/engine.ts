@@ -206,8 +206,11 @@ export class Engine extends EventEmitter {
   /** Blocks `key` under every rule for `ms`; returns the blocked-until time in the limiter's clock. */
   async block(keyArg: unknown, ms: number): Promise<number> {
     const key = checkKey(keyArg)
-    const all = this.#binder.allVariantKeys(key)
+    const variants = this.#binder.allVariants(key)
+    const all = variants.map((v) => v.keys)
     const stateKeys = all.map((k) => k.state)
+    // fixed-window counts carry the block too (see fixed-window.lua): their windows go along
+    const windows = variants.map((v) => (v.params.algorithm === 'fixed-window' ? v.params.windowMs : 0))
     const rules = this.#binder.bind(key)
     const now = this.settings.now()
     let until: number
@@ -215,7 +218,7 @@ export class Engine extends EventEmitter {
       const fn = this.conn.defineScript<number>(`ratelimit:block/${stateKeys.length}`, scripts.block, {
         keys: stateKeys.length,
       })
-      until = Number(await fn(stateKeys, [this.settings.clock === 'client' ? now : '', ms]))
+      until = Number(await fn(stateKeys, [this.settings.clock === 'client' ? now : '', ms, ...windows]))
     } catch (err) {
       if (!isUnavailable(err) || this.settings.outage !== 'local') throw err
       until = this.#local.block(

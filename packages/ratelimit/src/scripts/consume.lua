@@ -4,6 +4,9 @@
 -- algorithm stays in its own file and several rules of different algorithms run in one atomic call.
 -- Requests issued together are sent together (one call per node, per slot on a cluster); each is decided
 -- exactly as if it had been sent alone, in order.
+-- An algorithm module may add read(key, W, now) (its HMGET, when field names depend on the window),
+-- blocked(key, W, now) (called after a penalty sets field b) and consume(key, limit, W, cost, now,
+-- penalty) (a one-rule consume decided and committed by the module itself; see fixed-window.lua).
 -- KEYS: per request, per rule: the state hash (which also holds the block: field b = blocked-until time),
 --       then for sliding-log rules the log zset; all sharing the request key's {hash tag}; then, when
 --       ARGV[2] > 0, the key's stats hash (fields "<rule>:a" and "<rule>:d").
@@ -53,9 +56,11 @@ end
 if uniform and un == 1 and statsTtl == 0 then
   local p = up[1]
   local algo, L, W, B, penalty = p[2], p[3], p[4], p[5], p[6]
-  local run, fields, haslog = algo.run, algo.fields, algo.log
+  local run, fields, haslog, read = algo.run, algo.fields, algo.log, algo.read
   local nf = #fields
   local direct = umode == 'c'
+  -- an algorithm may decide and commit a one-rule consume itself (fixed-window: one HINCRBY)
+  local fast = direct and algo.consume
   for _ = 1, count do
     local key = KEYS[k]
     local log
@@ -65,20 +70,25 @@ if uniform and un == 1 and statsTtl == 0 then
     else
       k = k + 1
     end
-    local st = redis.call('HMGET', key, unpack(fields))
-    local untilMs = tonumber(st[nf])
     local a, rem, rs, rt
     local bl = false
-    if untilMs and untilMs > now then
-      a, rem, rs, rt, bl = false, 0, untilMs - now, untilMs - now, true
+    if fast then
+      a, rem, rs, rt, bl = fast(key, L, W, ucost, now, penalty)
     else
-      a, rem, rs, rt = run(st, key, log, L, W, B, ucost, now, direct)
-      if not a and direct and penalty > 0 then
-        redis.call('HSET', key, 'b', now + penalty)
-        if redis.call('PTTL', key) < penalty then redis.call('PEXPIRE', key, penalty) end
-        rs = math.max(rs, penalty)
-        rt = math.max(rt, penalty)
-        bl = true
+      local st = read and read(key, W, now) or redis.call('HMGET', key, unpack(fields))
+      local untilMs = tonumber(st[nf])
+      if untilMs and untilMs > now then
+        a, rem, rs, rt, bl = false, 0, untilMs - now, untilMs - now, true
+      else
+        a, rem, rs, rt = run(st, key, log, L, W, B, ucost, now, direct)
+        if not a and direct and penalty > 0 then
+          redis.call('HSET', key, 'b', now + penalty)
+          if algo.blocked then algo.blocked(key, W, now) end
+          if redis.call('PTTL', key) < penalty then redis.call('PEXPIRE', key, penalty) end
+          rs = math.max(rs, penalty)
+          rt = math.max(rt, penalty)
+          bl = true
+        end
       end
     end
     reply[out + 1] = (a and 1 or 0) + (bl and 2 or 0) + 4 * rt
@@ -108,7 +118,7 @@ while (uniform and done < count) or (not uniform and arg <= nargs) do
     else
       k = k + 1
     end
-    local st = redis.call('HMGET', key, unpack(algo.fields))
+    local st = algo.read and algo.read(key, p[4], now) or redis.call('HMGET', key, unpack(algo.fields))
     local untilMs = tonumber(st[#algo.fields])
     if untilMs and untilMs > now then
       A[i], REM[i], RS[i], RT[i], CM[i], BL[i] = false, 0, untilMs - now, untilMs - now, nil, true
@@ -129,6 +139,7 @@ while (uniform and done < count) or (not uniform and arg <= nargs) do
         if CM[i] then CM[i]() end
       elseif not A[i] and not BL[i] and penalty > 0 then
         redis.call('HSET', KS[i], 'b', now + penalty)
+        if PS[i][2].blocked then PS[i][2].blocked(KS[i], PS[i][4], now) end
         if redis.call('PTTL', KS[i]) < penalty then redis.call('PEXPIRE', KS[i], penalty) end
         RS[i] = math.max(RS[i], penalty)
         RT[i] = math.max(RT[i], penalty)

@@ -24,8 +24,9 @@ for a = 3, #ARGV, 4 do
   else
     k = k + 1
   end
-  local st = redis.call('HMGET', key, unpack(algo.fields))
-  if algo.refund(st, key, log, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), cost, now) then
+  local W = tonumber(ARGV[a + 2])
+  local st = algo.read and algo.read(key, W, now) or redis.call('HMGET', key, unpack(algo.fields))
+  if algo.refund(st, key, log, tonumber(ARGV[a + 1]), W, tonumber(ARGV[a + 3]), cost, now) then
     given = given + 1
   end
 end
