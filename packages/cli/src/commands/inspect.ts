@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js'
 import { EXIT } from '../exit-codes.js'
 import { readHeader, type ValueHeader } from '../header.js'
 import { formatBytes, formatMs, table } from '../output.js'
-import { scanEveryMaster } from '../scan.js'
+import { RESUME_FLAGS, resumeFlags, resumeUsage, scanEveryMaster } from '../scan.js'
 
 /** The result of `cache inspect`. */
 export interface InspectResult {
@@ -58,11 +58,11 @@ function cacheKeysOf(key: string): { keys: CacheKeys; part: string } | undefined
   return part === undefined ? undefined : { keys, part }
 }
 
-async function tagsOf(conn: Connection, keys: CacheKeys, valueKey: string): Promise<string[]> {
+async function tagsOf(conn: Connection, keys: CacheKeys, valueKey: string, rate: number): Promise<string[]> {
   const tags: string[] = []
   // keys.tag('') is `<ns>:t:{}`: every tag index starts with it without the closing brace.
   const start = keys.tag('').slice(0, -1)
-  for await (const b of scanEveryMaster(conn, { match: `${escapeGlob(start)}*}`, count: 1000, rate: 0 })) {
+  for await (const b of scanEveryMaster(conn, { match: `${escapeGlob(start)}*}`, count: 1000, rate })) {
     const member = await Promise.all(b.keys.map((t) => b.node.send<number>(['SISMEMBER', t, valueKey])))
     b.keys.forEach((t, i) => {
       if (Number(member[i]) === 1) tags.push(decodePart(t.slice(start.length, -1)))
@@ -72,7 +72,13 @@ async function tagsOf(conn: Connection, keys: CacheKeys, valueKey: string): Prom
 }
 
 /** Reads everything about one key without printing its value (unless asked to). */
-export async function inspectKey(conn: Connection, key: string, withValue: boolean): Promise<InspectResult> {
+export async function inspectKey(
+  conn: Connection,
+  key: string,
+  withValue: boolean,
+  /** Keys a second examined by the SCAN of the cache's tag indexes (0: unthrottled). */
+  rate = 0,
+): Promise<InspectResult> {
   const type = String(await conn.send(['TYPE', key], { key }))
   if (type === 'none') return { key, exists: false }
   const [ttl, memory, encoding] = await Promise.all([
@@ -101,7 +107,7 @@ export async function inspectKey(conn: Connection, key: string, withValue: boole
     const [history, dependants, tags] = await Promise.all([
       conn.send<Buffer[]>(['LRANGE', keys.history(part), '0', '-1'], { key, buffers: true }),
       conn.send<number>(['SCARD', keys.dependants(part)], { key }),
-      tagsOf(conn, keys, key),
+      tagsOf(conn, keys, key, rate),
     ])
     r.cache = {
       prefix: keys.prefix,
@@ -152,17 +158,18 @@ export const inspectCommand: Command = {
   name: 'inspect',
   summary: 'what a key holds: codec format, compression, size, TTL, tags, versions, key id if encrypted',
   usage:
-    'inspect <key> [--cache NS] [--value]\n\n' +
+    'inspect <key> [--cache NS] [--value] [--rate N]\n\n' +
     '  <key>      the full Redis key (as `cache keys` prints it), or with --cache the cache key\n' +
     '  --cache    the RedisCache namespace (new RedisCache(conn, { namespace })): <key> is then the cache key\n' +
-    '  --value    also print the decoded value (plain codec values; never an encrypted one)',
-  flags: { cache: { type: 'string' }, value: { type: 'boolean' } },
+    '  --value    also print the decoded value (plain codec values; never an encrypted one)\n' +
+    `${resumeUsage(11, "the SCAN of the cache's tag indexes").split('\n')[0]}`,
+  flags: { cache: { type: 'string' }, value: { type: 'boolean' }, rate: RESUME_FLAGS.rate },
   async run({ conn, values, positionals, out }) {
     const arg = positionals[0]
     if (!arg) throw new UsageError('<key>', 'is missing: cache inspect <key>')
     const ns = stringFlag(values, 'cache')
     const key = ns ? new CacheKeys(conn.keys.child(ns)).value(arg) : arg
-    const r = await inspectKey(conn, key, values.value === true)
+    const r = await inspectKey(conn, key, values.value === true, resumeFlags(values).rate)
     out.result(r, () => describe(r))
     return r.exists && !r.header?.problem ? EXIT.OK : EXIT.PROBLEM
   },
