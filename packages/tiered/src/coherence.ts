@@ -28,8 +28,8 @@ export interface CoherenceHandlers {
 export interface Coherence {
   readonly mode: 'tracking' | 'bus' | 'none'
   start(): Promise<void>
-  /** After a local write: tell the other processes (the bus does; tracking and none need not). */
-  publish(change: Change): Promise<void>
+  /** After a local write: tell the other processes (only the bus has to; tracking and none do not). */
+  publish?(change: Change): Promise<void>
   /**
    * The connection whose writes of `valueKey` this process is not told about (tracking's NOLOOP tracker
    * of the key's master), or undefined (no such connection now, or another mode).
@@ -51,7 +51,6 @@ export class NoCoherence implements Coherence {
   async start(): Promise<void> {
     this.handlers.trust(true)
   }
-  async publish(): Promise<void> {}
   async close(): Promise<void> {}
 }
 
@@ -221,8 +220,6 @@ export class TrackingCoherence implements Coherence {
     }, delay)
     this.#timer.unref()
   }
-
-  async publish(): Promise<void> {}
 
   writer(valueKey: string): Tracker | undefined {
     const pairs = this.#pairs

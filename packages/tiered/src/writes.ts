@@ -109,7 +109,7 @@ export async function write(st: TieredState, w: Write): Promise<boolean> {
 
 /** Tells the other processes (bus coherence) which keys changed. */
 export async function publish(st: TieredState, change: Change): Promise<void> {
-  if (st.co.mode !== 'bus') return
+  if (st.co.publish === undefined) return
   await st.co.publish(change).catch((err) => problem(st, err))
 }
 
