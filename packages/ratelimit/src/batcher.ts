@@ -95,55 +95,81 @@ export class Batcher {
     }
   }
 
-  /**
-   * The uniform encoding when every request has the same mode, cost and rules (see consume.lua), a batch
-   * of one too: the one-rule loop of the script (and fixed-window's one-HINCRBY consume) runs on it.
-   */
-  #compact(batch: Pending[], requests: Array<string | number>): Array<string | number> {
+  /** Whether every request of the batch has the same mode, cost and rules (consume.lua's uniform encoding). */
+  #uniform(batch: Pending[]): boolean {
     const first = batch[0]!
     const n = first.rules.length
-    for (const p of batch) {
-      if (p.mode !== first.mode || p.cost !== first.cost || p.rules.length !== n) return requests
-      for (let i = 0; i < n; i++) if (p.rules[i]!.sig !== first.rules[i]!.sig) return requests
+    for (let b = 1; b < batch.length; b++) {
+      const p = batch[b]!
+      if (p.mode !== first.mode || p.cost !== first.cost || p.rules.length !== n) return false
+      for (let i = 0; i < n; i++) if (p.rules[i]!.sig !== first.rules[i]!.sig) return false
     }
-    return ['u', ...requests.slice(0, 3 + n), batch.length]
+    return true
+  }
+
+  /**
+   * The script call of a batch: the uniform encoding when every request is alike (a batch of one too: the
+   * one-rule loop of the script, and fixed-window's one-HINCRBY consume, run on it), else per request.
+   */
+  #call(batch: Pending[]): { algos: string; keys: string[]; args: Array<string | number> } {
+    const statsTtl = this.#settings.analyticsTtlMs
+    const clock = this.#settings.clock === 'client' ? this.#settings.now() : ''
+    const keys: string[] = []
+    if (this.#uniform(batch)) {
+      const first = batch[0]!
+      const n = first.rules.length
+      const args: Array<string | number> = [clock, statsTtl, n]
+      const algos = new Set<string>()
+      for (const r of first.rules) {
+        const { algorithm, limit, windowMs, burst } = r.params
+        args.push(r.name, algorithm, limit, windowMs, burst, r.penaltyMs)
+        algos.add(algorithm)
+      }
+      args.push('u', first.mode, first.cost, n)
+      for (let i = 1; i <= n; i++) args.push(i)
+      args.push(batch.length)
+      for (const p of batch) {
+        for (const r of p.rules) {
+          keys.push(r.keys.state)
+          if (r.params.algorithm === 'sliding-log') keys.push(r.keys.log)
+        }
+        if (statsTtl > 0) keys.push(this.#keys.stats(p.key))
+      }
+      return { algos: [...algos].sort().join('+'), keys, args }
+    }
+    const index = new Map<string, number>()
+    const params: Array<string | number> = []
+    const requests: Array<string | number> = []
+    const algos = new Set<string>()
+    for (const p of batch) {
+      requests.push(p.mode, p.cost, p.rules.length)
+      for (const r of p.rules) {
+        const { algorithm, limit, windowMs, burst } = r.params
+        const sig = r.sig
+        let i = index.get(sig)
+        if (i === undefined) {
+          i = index.size + 1
+          index.set(sig, i)
+          params.push(r.name, algorithm, limit, windowMs, burst, r.penaltyMs)
+          algos.add(algorithm)
+        }
+        requests.push(i)
+        keys.push(r.keys.state)
+        if (algorithm === 'sliding-log') keys.push(r.keys.log)
+      }
+      if (statsTtl > 0) keys.push(this.#keys.stats(p.key))
+    }
+    return {
+      algos: [...algos].sort().join('+'),
+      keys,
+      args: [clock, statsTtl, index.size, ...params, ...requests],
+    }
   }
 
   async #sendBatch(batch: Pending[]): Promise<void> {
     try {
-      const statsTtl = this.#settings.analyticsTtlMs
-      const index = new Map<string, number>()
-      const params: Array<string | number> = []
-      const requests: Array<string | number> = []
-      const keys: string[] = []
-      const algos = new Set<string>()
-      for (const p of batch) {
-        requests.push(p.mode, p.cost, p.rules.length)
-        for (const r of p.rules) {
-          const { algorithm, limit, windowMs, burst } = r.params
-          const sig = r.sig
-          let i = index.get(sig)
-          if (i === undefined) {
-            i = index.size + 1
-            index.set(sig, i)
-            params.push(r.name, algorithm, limit, windowMs, burst, r.penaltyMs)
-            algos.add(algorithm)
-          }
-          requests.push(i)
-          keys.push(r.keys.state)
-          if (algorithm === 'sliding-log') keys.push(r.keys.log)
-        }
-        if (statsTtl > 0) keys.push(this.#keys.stats(p.key))
-      }
-      const clock = this.#settings.clock === 'client' ? this.#settings.now() : ''
-      const script = this.#script([...algos].sort().join('+'), keys.length)
-      const reply = await script(keys, [
-        clock,
-        statsTtl,
-        index.size,
-        ...params,
-        ...this.#compact(batch, requests),
-      ])
+      const { algos, keys, args } = this.#call(batch)
+      const reply = await this.#script(algos, keys.length)(keys, args)
       const now = Number(reply[0])
       let o = 1
       for (const p of batch) {
