@@ -16,7 +16,10 @@ describe('session layout', () => {
   it('a chunk with JSON fields spliced in parses to the fields themselves', () => {
     fc.assert(
       fc.property(
-        fc.dictionary(fc.string(), fc.jsonValue()),
+        fc.dictionary(
+          fc.string().filter((k) => k !== '__proto__'),
+          fc.jsonValue(),
+        ),
         fc.record({ w: fc.nat(), d: fc.array(fc.string()) }, { requiredKeys: [] }),
         (fields, c) => {
           const set: Record<string, string> = {}
@@ -46,6 +49,16 @@ describe('session layout', () => {
     const replaced = decode(`${value}\n${chunkJson({ w: 1200, r: 1 }, { z: 'true' })}`, plain)!
     expect(replaced.data).toEqual({ z: true })
     expect(replaced.meta).toEqual({ ip: '1' })
+  })
+
+  it('a field named __proto__ is a field, not a prototype', () => {
+    const d = decode(
+      `${headerLine(header)}\n${chunkJson({ w: 1 }, { ['__proto__']: '{"admin":true}' })}`,
+      plain,
+    )!
+    expect(Object.keys(d.data)).toEqual(['__proto__'])
+    expect((d.data as { admin?: boolean }).admin).toBeUndefined()
+    expect(Object.getOwnPropertyDescriptor(d.json, '__proto__')?.value).toBe('{"admin":true}')
   })
 
   it('no header, a foreign header or a chunk that is not JSON: not a session', () => {

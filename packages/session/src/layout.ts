@@ -109,7 +109,7 @@ export function decode(value: string, open: (line: string, header: Header) => st
       throw cause
     }
     if (c.r === 1) for (const k in data) delete data[k]
-    if (c.s) for (const k in c.s) data[k] = c.s[k]
+    if (c.s) for (const k in c.s) put(data, k, c.s[k])
     if (c.d) for (const k of c.d) delete data[k]
     if (c.u !== undefined) userId = c.u
     if (c.i !== undefined) idle = c.i
@@ -118,7 +118,7 @@ export function decode(value: string, open: (line: string, header: Header) => st
     if (c.l !== undefined && c.l > liveAt) liveAt = c.l
   }
   const json: Record<string, string> = {}
-  for (const k in data) json[k] = JSON.stringify(data[k])
+  for (const k in data) put(json, k, JSON.stringify(data[k]))
   return {
     header,
     headerLine: line0,
@@ -132,6 +132,13 @@ export function decode(value: string, open: (line: string, header: Header) => st
     liveAt,
     chunks: lines.length - 1,
   }
+}
+
+/** Sets a field, `__proto__` included (an assignment would set the object's prototype instead). */
+function put(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__')
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
+  else o[k] = v
 }
 
 /** The session's expiry after a write or touch at `now` with `idleMs`: capped by the absolute deadline. */
