@@ -120,6 +120,55 @@ describe('RedisCache reads', () => {
 })
 
 describe('RedisCache writes', () => {
+  it.each([
+    ['standalone', () => single],
+    ['cluster', () => sharded],
+  ])(
+    'mset on %s: values and their tag/dependency indexes in one script call per slot; indexes live as long as their longest member',
+    async (name, conn) => {
+      const cache = make(conn())
+      const entries = Array.from({ length: 100 }, (_, i) => ({
+        key: `e:${i}`,
+        value: { i },
+        ttl: i === 7 ? '2h' : '1h',
+        tags: i % 2 === 0 ? ['even', 'all'] : ['all'],
+        ...(i < 3 ? { dependsOn: ['parent'] } : {}),
+      }))
+      const counts = await countCommands(() => cache.mset(entries))
+      if (name === 'standalone') expect([...counts]).toEqual([['EVALSHA core:mset', 1]])
+      else expect(counts.get('EVALSHA core:mset')).toBeGreaterThan(1)
+      expect(await cache.mget(entries.map((e) => e.key))).toEqual(entries.map((e) => e.value))
+      expect(await cache.ttl('e:7')).toBeGreaterThan(3_600_000)
+      expect(await cache.ttl('e:8')).toBeLessThanOrEqual(3_600_000)
+      const prefix = cache.redisKey('x').slice(0, -'v:{x}'.length)
+      const tagTtl = Number(await conn().send(['PTTL', `${prefix}t:{all}`], { key: `${prefix}t:{all}` }))
+      expect(tagTtl).toBeGreaterThan(3_600_000)
+      expect(await cache.invalidate('parent')).toBe(3)
+      expect(await cache.mget(['e:0', 'e:1', 'e:2', 'e:3'])).toEqual([
+        undefined,
+        undefined,
+        undefined,
+        { i: 3 },
+      ])
+      expect(await cache.invalidateTags(['even'])).toBe(48)
+      expect(await cache.get('e:4')).toBeUndefined()
+      expect(await cache.get('e:5')).toEqual({ i: 5 })
+      expect(await cache.invalidateTags(['all'])).toBe(49)
+      expect(await cache.get('e:5')).toBeUndefined()
+    },
+  )
+
+  it('mset validates every entry before storing any: a bad tag list late in the batch stores nothing', async () => {
+    const cache = make(single)
+    const bad = [
+      { key: 'v:1', value: 1, tags: ['t'] },
+      { key: 'v:2', value: 2, tags: 'not-a-list' as unknown as string[] },
+    ]
+    expect(await codeOf(cache.mset(bad))).toBe('E_INVALID_OPTION')
+    expect(await cache.mget(['v:1', 'v:2'])).toEqual([undefined, undefined])
+    expect(await cache.invalidateTags(['t'])).toBe(0)
+  })
+
   it('refuses values it cannot encode (E_ENCODE) or that are too large (E_VALUE_TOO_LARGE); nothing is stored', async () => {
     const cache = make(single, { maxValueBytes: 1000, codec: createCodec({ compressThreshold: false }) })
     expect(await codeOf(cache.set('f', { fn: () => 1 }))).toBe('E_ENCODE')
