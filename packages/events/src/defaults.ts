@@ -24,3 +24,5 @@ export const MAX_PRESENCE_TTL_MS = 86_400_000
 export const READ_BACKOFF_MS = 100
 /** Longest back-off between failed reads. */
 export const MAX_READ_BACKOFF_MS = 2_000
+/** Events `appendMany` writes per script call (atomic: a larger chunk holds the server longer). */
+export const APPEND_CHUNK = 500

@@ -6,9 +6,7 @@ import {
   InvalidArgumentError,
   isCacheError,
   parseOptions,
-  type RedisCluster,
-  type RedisSentinel,
-  type RedisStandalone,
+  type ScriptFn,
   zDuration,
 } from '@cache/client'
 import { z } from 'zod'
@@ -24,7 +22,7 @@ import {
   parsePendingEntries,
   parsePendingSummary,
 } from './replies.js'
-import { claim, deadLetter } from './scripts/index.js'
+import { appendMany, claim, deadLetter } from './scripts/index.js'
 import type { StreamContext } from './stream-context.js'
 
 const PKG = '@cache/events'
@@ -116,6 +114,7 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
     deadLetterMaxLen: number
   }
   readonly #context: StreamContext
+  readonly #appendScript: ScriptFn<unknown[]>
   /** Consumers started by `consume()` and not closed yet, closed by `close()`. */
   readonly #consumers = new Set<Consumer<z.output<S>>>()
   #closed = false
@@ -140,6 +139,7 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
       claimScript: conn.defineScript('events:claim', claim, { keys: 2 }),
       deadLetterScript: conn.defineScript<number>('events:dead-letter', deadLetter, { keys: 2 }),
     })
+    this.#appendScript = conn.defineScript<unknown[]>('events:append-many', appendMany, { keys: 1 })
   }
 
   #trimArgs(): Arg[] {
@@ -149,15 +149,20 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
     return []
   }
 
-  /** The full XADD command for one event (validated first). */
-  #xadd(event: unknown, trim: Arg[]): Arg[] {
+  /** The `data` field of one event (validated first). */
+  #data(event: unknown): string {
     if (this.#options.schema) {
       const checked = validate(this.#options.schema, this.name, event)
       if (!checked.ok) throw checked.error
     }
+    return encodeJson(this.name, event)
+  }
+
+  /** The full XADD command for one event (validated first). */
+  #xadd(event: unknown, trim: Arg[]): Arg[] {
     const args: Arg[] = ['XADD', this.key]
     for (const a of trim) args.push(a)
-    args.push('*', 'v', VERSION, 'data', encodeJson(this.name, event))
+    args.push('*', 'v', VERSION, 'data', this.#data(event))
     return args
   }
 
@@ -172,19 +177,25 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
   }
 
   /**
-   * Appends several events (validated first, all or none sent), pipelined; resolves with their ids in order.
+   * Appends several events (validated first, all or none sent), atomically in chunks of
+   * `APPEND_CHUNK` (one script call each); resolves with their ids in order. A consumer blocked on the
+   * stream is woken once per chunk, not at the first of many pipelined XADDs (a read and an XACK more per
+   * batch: 2 XREADGROUP + 2 XACK per 100 events, now 1 + 1).
    * @throws InvalidPayloadError when any fails the schema.
    */
   async appendMany(events: ReadonlyArray<z.input<S>>): Promise<string[]> {
     this.#checkOpen('appendMany')
+    if (events.length === 0) return []
     const trim = this.#trimArgs()
-    const encoded = events.map((e) => this.#xadd(e, trim))
-    if (encoded.length === 0) return []
-    // One guarded call (one timeout, one breaker check) for the whole pipelined batch.
-    const replies = await this.#conn.exec('XADD', () =>
-      Promise.all(encoded.map((args) => sendRaw(this.#conn, this.key, args))),
-    )
-    return replies.map(String)
+    const head: Arg[] = [String(trim.length), ...trim, VERSION]
+    const chunks: Arg[][] = []
+    for (let i = 0; i < events.length; i += D.APPEND_CHUNK) {
+      const args = head.slice()
+      for (const e of events.slice(i, i + D.APPEND_CHUNK)) args.push(this.#data(e))
+      chunks.push(args)
+    }
+    const replies = await Promise.all(chunks.map((args) => this.#appendScript([this.key], args)))
+    return replies.flat().map(String)
   }
 
   /** Trims the stream now, to `maxLen` entries or to ids ≥ `minId`; resolves with the entries removed. */
@@ -313,17 +324,6 @@ export class EventStream<S extends z.ZodType = z.ZodType<unknown>> {
 }
 
 /** Sends a command on the Connection's client without its own guard: for batches inside one `conn.exec`. */
-function sendRaw(conn: Connection, key: string, args: Arg[]): Promise<unknown> {
-  switch (conn.topology) {
-    case 'cluster':
-      return (conn.unguarded as RedisCluster).sendCommand(key, false, args)
-    case 'sentinel':
-      return (conn.unguarded as RedisSentinel).sendCommand(false, args)
-    default:
-      return (conn.unguarded as RedisStandalone).sendCommand(args)
-  }
-}
-
 /** True for a NOGROUP reply (the group or the stream is gone). */
 export function isNoGroup(err: unknown): boolean {
   return isCacheError(err, 'E_COMMAND') && /NOGROUP/.test(err.message)

@@ -46,6 +46,32 @@ describe.each<Kind>(['standalone', 'cluster'])('EventStream on %s', (kind) => {
     expect((await stream.range({ count: 2 })).map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }])
   })
 
+  it('appendMany is atomic: a consumer blocked on the stream reads the whole batch at once, one XACK', async () => {
+    const stream = new EventStream(conn, 'batch', { schema: Order, maxLen: 1_000 })
+    await stream.destroy()
+    const acks: number[] = []
+    const consumer = stream.consume(
+      { group: 'g', consumer: 'c1', blockMs: 5_000, batch: 200, concurrency: 200 },
+      () => {},
+    )
+    consumer.on('ack', ({ ids }: { ids: string[] }) => acks.push(ids.length))
+    await consumer.ready()
+    for (const round of [1, 2, 3]) {
+      const ids = await stream.appendMany(Array.from({ length: 150 }, (_, n) => ({ n })))
+      expect(ids).toHaveLength(150)
+      expect(new Set(ids).size).toBe(150)
+      await until(`round ${round} acked`, () => consumer.stats.acked === 150 * round)
+    }
+    // pipelined XADDs woke the blocked read at the first one: two reads and two XACKs per batch, or more
+    expect(acks).toEqual([150, 150, 150])
+    await expect(stream.appendMany([{ n: 1 }, { n: 'x' as never }])).rejects.toBeInstanceOf(
+      InvalidPayloadError,
+    )
+    expect(await stream.length()).toBe(450) // nothing of an invalid batch was written
+    await consumer.close()
+    await stream.destroy()
+  })
+
   it('two consumers of one group share the work; two groups each get everything', async () => {
     const stream = new EventStream(conn, 'shared', { schema: Order })
     await stream.appendMany(Array.from({ length: 60 }, (_, n) => ({ n })))
