@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util'
 import { type CacheError, type Connection, connect, isCacheError, isUnavailable } from '@cache/client'
-import type { Command } from './command.js'
+import { type Command, type CommandContext, windowFlag } from './command.js'
 import { COMMANDS } from './commands/index.js'
 import { CONNECTION_FLAGS, type ConnectionFlags, connectionOptions } from './connection-options.js'
 import { UsageError } from './errors.js'
 import { EXIT } from './exit-codes.js'
 import { type CliIo, Output } from './output.js'
+import { resumeFlags } from './scan.js'
+import { closest } from './suggest.js'
 
 const GLOBAL_FLAGS = {
   ...CONNECTION_FLAGS,
@@ -110,6 +112,24 @@ function exitFor(err: unknown): number {
   return EXIT.PROBLEM
 }
 
+/** node:util's "Unknown option '--rtae'…" as a UsageError naming the flag, with the flag it likely meant. */
+function unknownFlag(err: unknown, command: Command): UsageError | undefined {
+  if ((err as { code?: string }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return undefined
+  const flag = /'(-{1,2}[^']+)'/.exec((err as Error).message)?.[1]
+  if (!flag) return undefined
+  const near = closest(flag.replace(/^-+/, ''), Object.keys({ ...GLOBAL_FLAGS, ...command.flags }))
+  return new UsageError(
+    flag,
+    `is not a flag of \`cache ${command.name}\`${near ? `; did you mean --${near}?` : ''} (\`cache ${command.name} --help\` lists them)`,
+  )
+}
+
+/** The flags several commands share, checked before connecting: a bad value is a usage error, not a wait. */
+function preflight(command: Command, values: CommandContext['values']): void {
+  if ('rate' in command.flags || 'cursor' in command.flags) resumeFlags(values)
+  if ('window' in command.flags) windowFlag(values, 'window', '1m')
+}
+
 function offline(): Connection {
   return new Proxy({} as Connection, {
     get() {
@@ -140,8 +160,18 @@ export async function run(
     return report(out, new UsageError('command', `is missing\n\n${overview()}`), EXIT.USAGE)
   }
   const command = COMMANDS.find((c) => c.name === name)
-  if (!command)
-    return report(out, new UsageError('command', `"${name}" is unknown; run \`cache --help\``), EXIT.USAGE)
+  if (!command) {
+    const near = closest(
+      name,
+      COMMANDS.map((c) => c.name),
+    )
+    const hint = near ? `; did you mean "${near}"?` : ''
+    return report(
+      out,
+      new UsageError('command', `"${name}" is unknown${hint} (\`cache --help\` lists the commands)`),
+      EXIT.USAGE,
+    )
+  }
   let conn: Connection | undefined
   try {
     const { values, positionals } = parseArgs({
@@ -158,11 +188,12 @@ export async function run(
     io = scrubbed(io, secretsOf(flags, io.env))
     out = new Output(io, json)
     const options = connectionOptions(flags, io.env)
+    preflight(command, values)
     if (command.offline) return await command.run({ conn: offline(), values, positionals, out, io, signal })
     conn = await connect(options)
     return await command.run({ conn, values, positionals, out, io, signal })
   } catch (err) {
-    return report(out, err, exitFor(err))
+    return report(out, unknownFlag(err, command) ?? err, exitFor(err))
   } finally {
     await conn?.close()
   }

@@ -49,6 +49,26 @@ describe('every command', () => {
     expect(Object.keys(CASES).sort()).toEqual(COMMANDS.map((c) => c.name).sort())
   })
 
+  it('a typo names what it likely meant; a bad shared flag is refused before connecting (exit 2)', async () => {
+    const down = ['--url', 'redis://127.0.0.1:1']
+    const typo = await cacheInProcess(['keys', '--rtae', '5', ...down])
+    expect(typo.code).toBe(2)
+    expect(typo.stderr).toContain('--rtae is not a flag of `cache keys`; did you mean --rate?')
+    const command = await cacheInProcess(['kyes', ...down])
+    expect(command.code).toBe(2)
+    expect(command.stderr).toContain('command "kyes" is unknown; did you mean "keys"?')
+    for (const [args, message] of [
+      [['queues', '--window', '7s'], '--window must be a multiple of 10s'],
+      [['limits', '--cursor', 'abc'], '--cursor must be "<master>:<cursor>"'],
+      [['invalidate', '--pattern', '*', '--rate', 'fast'], '--rate must be a whole number'],
+    ] as const) {
+      const r = await cacheInProcess([...args, ...down])
+      expect(r.code, args.join(' ')).toBe(2)
+      // The flag's own error, not "cannot connect": it was checked first.
+      expect(r.stderr, args.join(' ')).toContain(message)
+    }
+  })
+
   it('never echoes a password: a URL or REDIS_PASSWORD secret, on an unreachable server (exit 2)', async () => {
     const secret = `pw-${uniquePrefix('secret')}`
     for (const [name, args] of Object.entries(CASES)) {
