@@ -24,7 +24,12 @@ import {
 import { type MetricKind, validateNames } from './names.js'
 import { type MetricsOptions, type ResolvedMetricsOptions, resolveOptions } from './options.js'
 import { type QueryOptions, type QueryResult, runQuery } from './query.js'
-import { type Recommendation, type RecommendationOptions, recommend } from './recommendations.js'
+import {
+  KeySampleCache,
+  type Recommendation,
+  type RecommendationOptions,
+  recommend,
+} from './recommendations.js'
 import { flush as flushLua } from './scripts/index.js'
 import { type Batch, type MetricState, sealBatch } from './seal.js'
 import { type ServerInsight, type ServerOptions, serverInsight } from './server.js'
@@ -96,6 +101,7 @@ export class Metrics implements Recorder {
   /** The real clock: the current bucket ends by a timer instead of a clock read per record. */
   readonly #coarse: boolean
   #dropped: Counter | undefined
+  readonly #keySample: KeySampleCache
   /** The timer that drains bound handles at the next finest-bucket boundary, while any is attached. */
   #boundary: NodeJS.Timeout | undefined
 
@@ -109,6 +115,10 @@ export class Metrics implements Recorder {
     this.#epoch = String(Date.now()).padStart(14, '0')
     this.#timer = setInterval(() => void this.flush().catch(() => {}), this.options.flushIntervalMs)
     this.#timer.unref()
+    this.#keySample = new KeySampleCache(
+      (sample) => bigKeys(conn, { match: '*', sample, top: 20 }),
+      this.options.clock,
+    )
   }
 
   /** The connection queries and flushes go through. */
@@ -185,12 +195,12 @@ export class Metrics implements Recorder {
     return bigKeys(this.#conn, options)
   }
 
-  /** Advice from `server()` and a key sample of the whole server (eviction policy, TTLs, fragmentation…). */
+  /**
+   * Advice from `server()` (read on every call) and a key sample of the whole server (eviction policy, TTLs,
+   * fragmentation…); the sample is reused for `sampleMaxAge` (5 minutes by default).
+   */
   async recommendations(options: RecommendationOptions = {}): Promise<Recommendation[]> {
-    const [insight, keys] = await Promise.all([
-      this.server({ slowlog: 10 }),
-      bigKeys(this.#conn, { match: '*', sample: options.sample ?? 2_000, top: 20 }),
-    ])
+    const [insight, keys] = await Promise.all([this.server({ slowlog: 10 }), this.#keySample.get(options)])
     return recommend(insight, keys, options)
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { type AlertState, type ResolvedAlertRule, step } from './alerts.js'
 import type { BigKeysReport } from './big-keys.js'
-import { recommend } from './recommendations.js'
+import { KeySampleCache, recommend } from './recommendations.js'
 import type { NodeInsight, ServerInsight } from './server.js'
 
 const MiB = 1024 * 1024
@@ -127,5 +127,61 @@ describe('alert state machine (step)', () => {
     expect(fb.state).toBe('firing')
     expect(step(below, fb, 0.82, 2).state).toBe('firing')
     expect(step(below, fb, 0.9, 3).state).toBe('inactive')
+  })
+})
+
+describe('KeySampleCache (the key sample of recommendations())', () => {
+  const report = (sampled: number): BigKeysReport =>
+    ({ sampled, sampledBytes: 0, top: [], withoutTtl: 0, queueKeys: 0 }) as unknown as BigKeysReport
+
+  it('reuses a sample for sampleMaxAge, shares it between concurrent calls, samples anew after or on 0', async () => {
+    let now = 0
+    const taken: number[] = []
+    const cache = new KeySampleCache(
+      async (sample) => {
+        taken.push(sample)
+        return report(sample)
+      },
+      () => now,
+    )
+    const [a, b] = [cache.get({}), cache.get({})]
+    expect(a).toBe(b)
+    expect((await a)!.sampled).toBe(2_000)
+    now += 299_999
+    await cache.get({})
+    expect(taken).toEqual([2_000])
+    now += 1
+    await cache.get({})
+    expect(taken).toEqual([2_000, 2_000])
+    await cache.get({ sampleMaxAge: 0 })
+    await cache.get({ sample: 500 })
+    await cache.get({ sample: 500, sampleMaxAge: '1m' })
+    expect(taken).toEqual([2_000, 2_000, 2_000, 500])
+    expect(cache.get({ sample: 0 })).toBeUndefined()
+    expect(taken).toHaveLength(4)
+  })
+
+  it('does not keep a failed sample; bad sample or sampleMaxAge is E_INVALID_ARGUMENT naming the field', async () => {
+    let fail = true
+    const cache = new KeySampleCache(
+      async (sample) => {
+        if (fail) throw new Error('SCAN refused')
+        return report(sample)
+      },
+      () => 0,
+    )
+    await expect(cache.get({})).rejects.toThrow('SCAN refused')
+    fail = false
+    expect((await cache.get({}))!.sampled).toBe(2_000)
+    for (const [options, field] of [
+      [{ sample: -1 }, 'sample'],
+      [{ sample: 1.5 }, 'sample'],
+      [{ sampleMaxAge: 'soon' }, 'sampleMaxAge'],
+      [{ sampleMaxAge: -5 }, 'sampleMaxAge'],
+    ] as const) {
+      expect(() => cache.get(options as never)).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_ARGUMENT', message: expect.stringContaining(field) }),
+      )
+    }
   })
 })

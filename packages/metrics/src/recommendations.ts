@@ -1,4 +1,8 @@
+import { type Duration, InvalidArgumentError, parseDuration } from '@cache/client'
 import { type BigKeysReport, QUEUE_KEY } from './big-keys.js'
+
+const PKG = '@cache/metrics'
+
 import type { NodeInsight, ServerInsight } from './server.js'
 
 /** One piece of advice. `id` is stable (docs/observability.md explains each). */
@@ -40,8 +44,63 @@ export interface RecommendationOptions {
   hitRatio?: number
   /** Replica lag above this (bytes). @default 1 MiB */
   replicationLagBytes?: number
-  /** Keys to sample for the TTL and size advice. @default 2000 */
+  /** Keys to sample for the TTL, size and queue advice; 0 samples none (no SCAN; that advice is skipped). @default 2000 */
   sample?: number
+  /**
+   * How long a key sample is reused by later calls of the same Metrics (a dashboard refreshing every few
+   * seconds SCANs once per period, not once per refresh); `server()` is read on every call. 0 samples anew.
+   * @default '5m'
+   */
+  sampleMaxAge?: Duration
+}
+
+/** The key sample of `recommendations()` by default. */
+export const DEFAULT_RECOMMENDATION_SAMPLE = 2_000
+/** How long `recommendations()` reuses a key sample by default. */
+export const DEFAULT_SAMPLE_MAX_AGE_MS = 300_000
+
+/**
+ * The key sample of `recommendations()`, reused for `sampleMaxAge` (concurrent callers share one SCAN; a failed
+ * sample is not kept). One per Metrics. @internal
+ */
+export class KeySampleCache {
+  #entry: { sample: number; at: number; report: Promise<BigKeysReport> } | undefined
+
+  constructor(
+    private readonly take: (sample: number) => Promise<BigKeysReport>,
+    private readonly clock: () => number,
+  ) {}
+
+  /** The sample of `options` (validated: `sample`, `sampleMaxAge` are E_INVALID_ARGUMENT when bad). */
+  get(options: RecommendationOptions): Promise<BigKeysReport> | undefined {
+    const sample = options.sample ?? DEFAULT_RECOMMENDATION_SAMPLE
+    if (typeof sample !== 'number' || !Number.isInteger(sample) || sample < 0) {
+      throw new InvalidArgumentError(PKG, 'sample', `must be an integer ≥ 0, got ${JSON.stringify(sample)}`)
+    }
+    let maxAge = DEFAULT_SAMPLE_MAX_AGE_MS
+    if (options.sampleMaxAge !== undefined) {
+      try {
+        maxAge = parseDuration(options.sampleMaxAge, { field: 'sampleMaxAge', pkg: PKG })
+      } catch {
+        throw new InvalidArgumentError(
+          PKG,
+          'sampleMaxAge',
+          `must be a duration ≥ 0 (ms or '5m'), got ${JSON.stringify(options.sampleMaxAge)}`,
+        )
+      }
+    }
+    if (sample === 0) return undefined
+    const now = this.clock()
+    const e = this.#entry
+    if (e && e.sample === sample && now - e.at < maxAge) return e.report
+    const report = this.take(sample)
+    const entry = { sample, at: now, report }
+    this.#entry = entry
+    report.catch(() => {
+      if (this.#entry === entry) this.#entry = undefined
+    })
+    return report
+  }
 }
 
 const MiB = 1024 * 1024
@@ -124,7 +183,7 @@ export function recommend(
 
 function nodeAdvice(
   n: NodeInsight,
-  o: Required<Omit<RecommendationOptions, 'sample'>>,
+  o: Required<Omit<RecommendationOptions, 'sample' | 'sampleMaxAge'>>,
   hasQueues: boolean,
   out: Recommendation[],
 ): void {

@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel'
 import { type Connection, connect } from '@cache/client'
 import { type StandaloneTopology, startStandalone, uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -140,7 +141,19 @@ describe('recommendations on an own server (configured for it)', () => {
     await conn.send(['DEL', 'app:queue:emails:meta', 'app:queue:emails:wait', 'app:queue:emails:events'])
     await conn.send(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction'])
     await conn.send(['CONFIG', 'SET', 'maxmemory', '1gb'])
-    const again = (await metrics.recommendations()).map((a) => a.id)
+    // Within sampleMaxAge (5 minutes by default) the key sample is reused: no SCAN, the queue keys are still
+    // in it, so neither eviction advice applies; sampleMaxAge: 0 samples anew.
+    const scans: unknown[] = []
+    const onCommand = (m: unknown) => {
+      if ((m as { command: string }).command === 'SCAN') scans.push(m)
+    }
+    diagnostics.subscribe('cache:client:command', onCommand)
+    const cached = (await metrics.recommendations()).map((a) => a.id)
+    diagnostics.unsubscribe('cache:client:command', onCommand)
+    expect(scans).toHaveLength(0)
+    expect(cached).not.toContain('cache-eviction-policy')
+    expect(cached).not.toContain('queue-eviction-policy')
+    const again = (await metrics.recommendations({ sampleMaxAge: 0 })).map((a) => a.id)
     expect(again).toContain('cache-eviction-policy')
     expect(again).not.toContain('queue-eviction-policy')
     expect(again).not.toContain('no-maxmemory')
