@@ -1,6 +1,6 @@
 import { CacheError } from '@cache/client'
 
-/** Codes @cache/integrations adds to the family (it also throws E_INVALID_OPTION, E_INVALID_ARGUMENT, E_CLOSED, E_UNSUPPORTED and the connection's codes). */
+/** Codes @cache/integrations adds to the family (it also throws E_INVALID_OPTION, E_INVALID_ARGUMENT, E_CLOSED and the connection's codes). */
 export type IntegrationsErrorCode = 'E_CIRCUIT_OPEN'
 
 declare module '@cache/client' {
