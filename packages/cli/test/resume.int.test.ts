@@ -12,7 +12,7 @@ import { type StandaloneTopology, startStandalone, uniquePrefix } from '@cache/t
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { z } from 'zod'
 import type { InvalidateResult, KeysResult, LimitsResult, QueueState } from '../src/index.js'
-import { connectTo, ensureBuilt, RUNNERS, target } from './helpers.js'
+import { connectTo, ensureBuilt, RUNNERS, cache as runBin, target } from './helpers.js'
 
 const redis = inject('redis')
 beforeAll(() => ensureBuilt(), 900_000)
@@ -167,27 +167,21 @@ describe('Ctrl-C stops a scan and prints where to resume', () => {
     )
 
   it('invalidate --pattern --yes: removes what it found before Ctrl-C, prints the cursor; --cursor removes the rest', async () => {
+    const args = [
+      'invalidate',
+      '--url',
+      server.url,
+      '--namespace',
+      'shop',
+      '--cache',
+      'app',
+      '--pattern',
+      'item:*',
+    ]
     const before = await scans()
     const child = spawn(
       process.execPath,
-      [
-        bin,
-        'invalidate',
-        '--url',
-        server.url,
-        '--namespace',
-        'shop',
-        '--cache',
-        'app',
-        '--pattern',
-        'item:*',
-        '--batch',
-        '10',
-        '--rate',
-        '40',
-        '--yes',
-        '--json',
-      ],
+      [bin, ...args, '--batch', '10', '--rate', '40', '--yes', '--json'],
       { env: { PATH: process.env.PATH ?? '' } },
     )
     let stdout = ''
@@ -203,35 +197,9 @@ describe('Ctrl-C stops a scan and prints where to resume', () => {
     expect(first.cursor).toMatch(/^0:\d+$/)
     expect(first.removed).toBe(first.matched)
     expect(first.removed).toBeLessThan(300)
-    const rest = await new Promise<InvalidateResult>((resolve, reject) => {
-      const c = spawn(
-        process.execPath,
-        [
-          bin,
-          'invalidate',
-          '--url',
-          server.url,
-          '--namespace',
-          'shop',
-          '--cache',
-          'app',
-          '--pattern',
-          'item:*',
-          '--cursor',
-          first.cursor!,
-          '--yes',
-          '--json',
-        ],
-        { env: { PATH: process.env.PATH ?? '' } },
-      )
-      let out = ''
-      c.stdout.on('data', (d: Buffer) => {
-        out += d.toString()
-      })
-      c.on('exit', (code) =>
-        code === 0 ? resolve(JSON.parse(out) as InvalidateResult) : reject(new Error(out)),
-      )
-    })
+    const resumed = await runBin([...args, '--cursor', first.cursor!, '--yes', '--json'])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    const rest = resumed.json<InvalidateResult>()
     expect(rest.cursor).toBeNull()
     expect(first.removed + rest.removed).toBe(300)
     for (let i = 0; i < 300; i++) expect(await app.get(`item:${i}`)).toBeUndefined()
