@@ -1,7 +1,8 @@
-import { type Connection, Lease, type Subscriber } from '@cache/client'
+import { type Connection, Lease, type ScriptFn, type Subscriber } from '@cache/client'
 import type { Factory } from './cache.js'
 import { FactoryError } from './errors.js'
 import type { CacheKeys } from './keys.js'
+import { leaseIfMissing } from './scripts/index.js'
 
 /**
  * getOrSet across processes: one owner computes under the shared owner-token Lease of @cache/client
@@ -93,7 +94,22 @@ export class LeaseWaiters {
   }
 }
 
-/** One flight of getOrSet for `key` in this process: lease, compute or wait, repeat. */
+const acquireOf = new WeakMap<Connection, ScriptFn<number>>()
+
+/** lease-if-missing.lua on `conn` (defined once per connection). */
+function acquireScript(conn: Connection): ScriptFn<number> {
+  let fn = acquireOf.get(conn)
+  if (!fn) {
+    fn = conn.defineScript<number>('core:lease-if-missing', leaseIfMissing, { keys: 2 })
+    acquireOf.set(conn, fn)
+  }
+  return fn
+}
+
+/**
+ * One flight of getOrSet for `key` in this process: read, lease (only while the value is still missing:
+ * a value stored between our read and the lease is read, not computed again), compute or wait, repeat.
+ */
 export async function fly<T>(
   host: FlightHost<T>,
   waiters: LeaseWaiters,
@@ -105,19 +121,21 @@ export async function fly<T>(
   await waiters.subscribe().catch(() => undefined)
   const part = host.keys.part(key)
   const lease = new Lease(host.conn, host.keys.lease(part), { ttl: leaseMs })
+  const acquire = acquireScript(host.conn)
   for (;;) {
     host.check('getOrSet')
     const waiter = waiters.wait(part)
     try {
       const value = await host.get(key)
       if (value !== undefined) return value
-      let got: boolean
+      let got: number
       try {
-        got = await lease.acquire()
+        got = Number(await acquire([host.keys.valueOf(part), lease.key], [lease.token, leaseMs]))
       } catch (err) {
         throw host.fail(err)
       }
-      if (got) return await compute(host, lease, key, part, factory)
+      if (got === 1) return await compute(host, lease, key, part, factory)
+      if (got === 2) continue
       const poll = host.leasePoll * (0.5 + Math.random())
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, poll)

@@ -35,6 +35,11 @@ export interface Coherence {
    * of the key's master), or undefined (no such connection now, or another mode).
    */
   writer?(valueKey: string): Tracker | undefined
+  /**
+   * A command on a `writer()` connection failed or timed out: it may still run later, after writes made
+   * elsewhere, so the pairs are rebuilt and L1 distrusted (revalidated) as after any lost connection.
+   */
+  writerFailed?(tracker: Tracker, err: unknown): void
   close(): Promise<void>
 }
 
@@ -230,6 +235,10 @@ export class TrackingCoherence implements Coherence {
     if (!master) return undefined
     const address = `${master.host}:${master.port}`
     return pairs.find((p) => p.address === address)?.tracker
+  }
+
+  writerFailed(tracker: Tracker, err: unknown): void {
+    if (this.#pairs.some((p) => p.tracker === tracker)) this.#lost(err)
   }
 
   async close(): Promise<void> {

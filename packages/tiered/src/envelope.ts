@@ -80,15 +80,13 @@ export async function fetch(
 
 /**
  * Reads several keys from L2 in one MGET, then L3 for the L2 misses; fills L1 per key unless an
- * invalidation raced with the read. Rejects (counting an L2 error) when L2 is unreachable. A `recheck`
- * (a re-read inside a flight, after the call's first read counted) reads L2 only and counts nothing.
+ * invalidation raced with the read. Rejects (counting an L2 error) when L2 is unreachable.
  */
 export async function fetchMany(
   st: TieredState,
   keys: readonly string[],
   parts: readonly string[],
   grace: number,
-  recheck = false,
 ): Promise<Array<Found | undefined>> {
   const flights = parts.map((p) => track(st, p))
   try {
@@ -102,9 +100,7 @@ export async function fetchMany(
     const out: Array<Found | undefined> = new Array(keys.length)
     for (let j = 0; j < keys.length; j++) {
       let raw = raws[j]
-      if (recheck) {
-        // Not a read of its own: the call's first read counted.
-      } else if (raw !== undefined) counted(st, 'l2', 'hit')
+      if (raw !== undefined) counted(st, 'l2', 'hit')
       else {
         counted(st, 'l2', 'miss')
         if (st.l3) raw = await fromL3(st, keys[j] as string, grace)

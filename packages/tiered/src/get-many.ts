@@ -1,13 +1,16 @@
+import { randomUUID } from 'node:crypto'
 import { encodeKeyPart, InvalidOptionError, isUnavailable, Lease, parseOptions } from '@cache/client'
 import { checkKey, checkSetOptions, type SetOptions } from '@cache/core'
+import { track, untrack } from './bookkeeping.js'
 import { PKG, REFRESH_LEASE_MS } from './defaults.js'
-import { fallback, fetchMany, l1Fresh } from './envelope.js'
+import { fallback, fetchMany, fill, l1Fresh, unwrap } from './envelope.js'
 import {
   manySchema,
   type TieredEntryOptions,
   type TieredGetManyOptions,
   type TieredGetOrSetOptions,
 } from './options.js'
+import { readOrLease } from './own-write.js'
 import { type Computation, fillMiss, keepOffline, serve, withHardTimeout } from './read-through.js'
 import {
   type CallOptions,
@@ -239,10 +242,10 @@ function startEager<T>(st: TieredState, b: Batch<T>, eager: Array<{ key: string;
 }
 
 /**
- * Computes the jobs of one batch: takes the per-key leases (the getOrSet lease for misses, the refresh
- * lease for stale values), hands keys another process holds to getOrSet's waiting flight, re-reads the
- * won misses (another process may have stored them meanwhile), calls the loader once for the rest and
- * stores what it returned. Never rejects: every job is settled.
+ * Computes the jobs of one batch: takes the per-key leases (for a miss with get-or-lease.lua, which also
+ * returns a value another process stored since our read; the refresh lease for stale values), hands keys
+ * another process holds to getOrSet's waiting flight, calls the loader once for the keys it won and stores
+ * what it returned. Never rejects: every job is settled.
  */
 async function runBatch<T>(st: TieredState, b: Batch<T>, jobs: Job[], down: boolean): Promise<void> {
   const handed = new Set<Job>()
@@ -254,9 +257,28 @@ async function runBatch<T>(st: TieredState, b: Batch<T>, jobs: Job[], down: bool
     let todo = jobs
     if (b.cacheMisses !== undefined) todo = await skipRemembered(st, todo)
     const leases = new Map<Job, Lease>()
+    // A miss: the value another process stored since our read, or the lease, in one script (no re-read).
+    const meanwhile = new Map<Job, Found>()
     const tries = await Promise.allSettled(
       todo.map(async (j) => {
         const key = j.stale ? st.keys.refreshLease(j.part) : st.l2.keys.lease(j.part)
+        if (!j.stale) {
+          const token = randomUUID()
+          const flight = track(st, j.part)
+          try {
+            const read = await readOrLease(st, j.key, j.part, token, b.lease)
+            if (read.leased) return void leases.set(j, new Lease(st.conn, key, { ttl: b.lease, token }))
+            if (read.raw === undefined) return
+            const f = unwrap(st, read.raw)
+            if (st.now() < f.exp) {
+              if (!flight.dirty) fill(st, j.key, j.part, f, b.call.grace)
+              return void meanwhile.set(j, f)
+            }
+          } finally {
+            untrack(st, j.part, flight)
+          }
+          // An expired leftover (kept for another reader's grace): replace it under the lease.
+        }
         const lease = new Lease(st.conn, key, { ttl: j.stale ? REFRESH_LEASE_MS : b.lease })
         if (await lease.acquire()) leases.set(j, lease)
       }),
@@ -270,8 +292,13 @@ async function runBatch<T>(st: TieredState, b: Batch<T>, jobs: Job[], down: bool
       }
       throw failed.reason
     }
+    for (const [j, f] of meanwhile) {
+      handed.add(j)
+      st.s.saved++
+      j.resolve(f.value)
+    }
     for (const j of todo) {
-      if (leases.has(j)) continue
+      if (leases.has(j) || meanwhile.has(j)) continue
       handed.add(j)
       if (j.stale) {
         // Another process refreshes it: keep serving the stale value.
@@ -279,12 +306,7 @@ async function runBatch<T>(st: TieredState, b: Batch<T>, jobs: Job[], down: bool
         j.resolve(j.stale.value)
       } else awaitElsewhere(st, b, j)
     }
-    const mine = await dropStoredMeanwhile(
-      st,
-      b,
-      todo.filter((j) => leases.has(j)),
-      leases,
-    )
+    const mine = todo.filter((j) => leases.has(j))
     if (mine.length > 0) await loadAndStore(st, b, mine, leases)
   } catch (err) {
     for (const j of jobs) if (!handed.has(j)) j.reject(err)
@@ -314,37 +336,6 @@ async function remembered(st: TieredState, part: string): Promise<boolean> {
 async function remember(st: TieredState, part: string, ms: number): Promise<void> {
   const key = st.keys.miss(part)
   await st.conn.send(['SET', key, '1', 'PX', String(ms)], { key })
-}
-
-/** The won misses another process stored between our read and our lease are done (no loader call). */
-async function dropStoredMeanwhile<T>(
-  st: TieredState,
-  b: Batch<T>,
-  mine: Job[],
-  leases: Map<Job, Lease>,
-): Promise<Job[]> {
-  const misses = mine.filter((j) => !j.stale)
-  if (misses.length === 0) return mine
-  const found = await fetchMany(
-    st,
-    misses.map((j) => j.key),
-    misses.map((j) => j.part),
-    b.call.grace,
-    true,
-  )
-  const t = st.now()
-  const done = new Set<Job>()
-  await Promise.all(
-    misses.map(async (j, i) => {
-      const f = found[i]
-      if (f === undefined || t >= f.exp) return
-      done.add(j)
-      st.s.saved++
-      await (leases.get(j) as Lease).release(notice(st, j, 'd')).catch(() => {})
-      j.resolve(f.value)
-    }),
-  )
-  return mine.filter((j) => !done.has(j))
 }
 
 /** The notification getOrSet waiters of other processes wake on (`d:<part>` done, `e:<part>:<Name>`). */

@@ -140,7 +140,10 @@ export async function writeOwn(st: TieredState, w: OwnWrite): Promise<boolean | 
       keys.length > 0 ? indexRelease(st, tracker, keys, [lease?.token ?? '', ...tail]) : undefined,
     ])
     stored = reply === 'OK'
-  } catch {
+  } catch (err) {
+    // A MOVED or READONLY reply (a slot moved, a demoted master) or a timeout: the write may still land
+    // later, after writes on other connections; the tracker is rebuilt and L1 revalidated.
+    st.co.writerFailed?.(tracker, err)
     return undefined
   }
   if (stored && later.length > 0) {
