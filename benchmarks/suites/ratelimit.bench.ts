@@ -6,6 +6,7 @@
  */
 import { connect } from '@cache/client'
 import { RateLimiter } from '@cache/ratelimit'
+import { createClient } from '@redis/client'
 import { Redis as IORedis } from 'ioredis'
 import { RedisStore } from 'rate-limit-redis'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
@@ -14,6 +15,10 @@ import { defineSuite, type Measurement, measureInterleaved, type RatioResult, ra
 export default defineSuite('ratelimit', async (ctx) => {
   const conn = await connect({ url: ctx.standaloneUrl, namespace: 'bench-rl' })
   const io = new IORedis(ctx.standaloneUrl)
+  // The floor of any Redis limiter: a bare INCR + PEXPIRE NX pair per request, pipelined, no script
+  // (a window from the first hit, no block, no exactness on denial): information, not a contender.
+  const raw = createClient({ url: ctx.standaloneUrl })
+  await raw.connect()
   const concurrency = 64
   const opts = { concurrency, durationMs: 6000, rounds: 3, scale: ctx.scale }
   const measurements: Measurement[] = []
@@ -52,7 +57,13 @@ export default defineSuite('ratelimit', async (ctx) => {
   ] as const) {
     const c = contenders(10_000_000, 't')
     const key = (w: number, i: number) => (keyCount === 1 ? 'hot' : `k${(w * 131 + i) % keyCount}`)
-    const [ours, rlf, erl, gcra] = await measureInterleaved(
+    const floorPrefix = `floor${run++}:`
+    const floor = async (w: number, i: number) => {
+      const k = floorPrefix + key(w, i)
+      const [n] = await Promise.all([raw.incr(k), raw.pExpire(k, 3_600_000, 'NX')])
+      return n <= 10_000_000
+    }
+    const [ours, rlf, erl, gcra, bare] = await measureInterleaved(
       [
         { name: `consume ${label}: @cache/ratelimit fixed-window`, op: (w, i) => c.ours.consume(key(w, i)) },
         { name: `consume ${label}: rate-limiter-flexible`, op: (w, i) => rlfConsume(c.rlf, key(w, i)) },
@@ -61,10 +72,11 @@ export default defineSuite('ratelimit', async (ctx) => {
           op: (w, i) => c.store.increment(key(w, i)),
         },
         { name: `consume ${label}: @cache/ratelimit gcra`, op: (w, i) => c.oursGcra.consume(key(w, i)) },
+        { name: `consume ${label}: bare INCR + PEXPIRE NX pipeline (node-redis, the floor)`, op: floor },
       ],
       opts,
     )
-    measurements.push(ours!, rlf!, erl!, gcra!)
+    measurements.push(ours!, rlf!, erl!, gcra!, bare!)
     ratios.push(ratio(`consume ${label} c=64 vs rate-limiter-flexible`, ours!.opsPerSec, rlf!.opsPerSec, 1.3))
     ratios.push(
       ratio(
@@ -72,6 +84,16 @@ export default defineSuite('ratelimit', async (ctx) => {
         ours!.opsPerSec,
         erl!.opsPerSec,
         1.3,
+      ),
+    )
+    ratios.push(
+      ratio(
+        `consume ${label} c=64 vs a bare INCR + PEXPIRE NX pipeline (information)`,
+        ours!.opsPerSec,
+        bare!.opsPerSec,
+        0,
+        false,
+        'informational: the floor of any Redis limiter, two plain commands per request and no script (a window from the first hit, no block, denials counted); @cache/ratelimit batches same-tick requests into one script call whose fixed-window consume is one HINCRBY per request',
       ),
     )
   }
@@ -127,6 +149,7 @@ export default defineSuite('ratelimit', async (ctx) => {
   )
 
   await conn.close()
+  await raw.close()
   io.disconnect()
   return {
     suite: 'ratelimit',
