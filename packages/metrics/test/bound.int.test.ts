@@ -80,6 +80,19 @@ describe('bound handles (counter.bind, histogram.bind)', () => {
       })
       expect(r.points[0]!.value).toBe(1)
       expect(r.points.at(-1)!.value).toBe(2)
+
+      // A bound histogram with an injected clock, released halfway; and startTimer on the plain path.
+      const h = injected.histogram('bound_injected_seconds', { labels: ['op'] })
+      const bh = h.bind({ op: 'get' })
+      bh.observe(0.25)
+      bh.release()
+      bh.observe(0.5)
+      const seconds = h.startTimer({ op: 'get' })()
+      await injected.flush()
+      const [hs] = await injected.snapshot({ names: ['bound_injected_seconds'] })
+      expect(hs!.series).toHaveLength(1)
+      expect(hs!.series[0]!.count).toBe(3)
+      expect(hs!.series[0]!.sum).toBeCloseTo(0.75 + seconds, 9)
     } finally {
       process.off('warning', onWarning)
       await Promise.all([m.close(), injected.close()])

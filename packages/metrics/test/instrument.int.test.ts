@@ -128,6 +128,22 @@ describe('instrument()', () => {
     expect(await q('cache_requests_total', 'increase', { namespace, tier: 'l1', outcome: 'hit' })).toBe(1_500)
   })
 
+  it('past 4096 combinations a read takes the plain path, still counted exactly', async () => {
+    const own = new Metrics(conn, { namespace: uniquePrefix('memo'), flushInterval: '1h', maxSeries: 10_000 })
+    const stop = instrument(own, { packages: ['core'] })
+    const channel = diagnostics.channel('cache:core:get')
+    for (let i = 0; i < 4_100; i++) channel.publish({ namespace: `ns-${i}`, tier: 'redis', outcome: 'hit' })
+    for (let i = 4_095; i < 4_100; i++)
+      channel.publish({ namespace: `ns-${i}`, tier: 'redis', outcome: 'hit' })
+    stop()
+    await own.flush()
+    const [snap] = await own.snapshot({ names: ['cache_requests_total'] })
+    expect(snap!.series).toHaveLength(4_100)
+    expect(snap!.series.reduce((a, x) => a + x.value, 0)).toBe(4_105)
+    expect(snap!.series.find((x) => x.labels.namespace === 'ns-4099')!.value).toBe(2)
+    await own.close()
+  })
+
   it('counts the periodic session-index sweeps and the entries they remove (cache:session:sweep)', async () => {
     const stop = instrument(metrics, { packages: ['session'] })
     const sessions = new SessionManager(conn, {
