@@ -126,7 +126,10 @@ interface CommandMessage {
   durationMs?: unknown
 }
 
-/** The subscriber of `cache:client:command`: a bound histogram per (command, topology) of successful commands. */
+/**
+ * The subscriber of `cache:client:command`: a bound histogram per (command, topology) of successful commands,
+ * the previous message's compared first.
+ */
 function commandSubscriber(
   histogram: Histogram,
   binding: ChannelBinding,
@@ -134,14 +137,25 @@ function commandSubscriber(
 ): (message: unknown) => void {
   const value = binding.value!
   const map = binding.map
+  let last: BoundHistogram | undefined
+  let command: unknown
+  let topology: unknown
   return (message) => {
     if (message === null || typeof message !== 'object') return
     const m = message as CommandMessage
     const v = value(m as Message)
     if (!Number.isFinite(v)) return
     if (m.ok === true) {
-      const handle = memo.get(m.command, m.topology, true, () => histogram.bind(map(m as Message)))
-      if (handle !== undefined) return handle.add(v)
+      const a = m.command
+      const b = m.topology
+      if (a === command && b === topology && last !== undefined) return last.add(v)
+      const handle = memo.get(a, b, true, () => histogram.bind(map(m as Message)))
+      if (handle !== undefined) {
+        last = handle
+        command = a
+        topology = b
+        return handle.add(v)
+      }
     }
     histogram.observe(v, map(m as Message))
   }
