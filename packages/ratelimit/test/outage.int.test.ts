@@ -63,6 +63,10 @@ describe('outage policy', () => {
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false, false])
     expect(decisions.every((d) => d.source === 'local')).toBe(true)
     expect(decisions[3]!.retryAfterMs).toBeGreaterThan(0)
+    // refunds too, under 'local' only: the other policies have nothing to give back to and say so
+    expect(await local.refund('a')).toBe(1)
+    expect(await local.consume('a')).toMatchObject({ allowed: true, source: 'local', remaining: 0 })
+    await expect(open.refund('a')).rejects.toMatchObject({ code: expect.stringMatching(/^E_/) })
     // blocks work in memory too
     await local.block('b', '1m')
     expect(await local.consume('b')).toMatchObject({ allowed: false })
