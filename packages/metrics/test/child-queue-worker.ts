@@ -24,7 +24,7 @@ const queue = defineQueue(conn, queueName, {
 })
 const worker = queue.process(
   { sleep: (job) => new Promise<void>((resolve) => setTimeout(resolve, job.data.ms)) },
-  { concurrency: 4 },
+  { concurrency: 2 },
 )
 process.stdout.write('ready\n')
 for await (const line of createInterface({ input: process.stdin })) if (line === 'stop') break
