@@ -1,10 +1,8 @@
 // A seeded deployment for the dashboard's tests and screenshots: every page has something to show.
-
-import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { Connection } from '@cache/client'
 import { RedisCache } from '@cache/core'
 import { LockManager } from '@cache/locks'
-import { CHANNEL_BINDINGS, instrument, Metrics } from '@cache/metrics'
+import { instrument, Metrics } from '@cache/metrics'
 import { defineQueue } from '@cache/queue'
 import { RateLimiter } from '@cache/ratelimit'
 import { SessionManager } from '@cache/session'
@@ -29,24 +27,6 @@ const wait = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_
   }
 }
 
-/**
- * Queue wait/run histograms from the real queue's `cache:queue:completed` messages. instrument() records them
- * once @cache/metrics binds that channel to `cache_queue_{wait,run}_seconds`; until then the seed does it
- * through the public Metrics API (same names, label `queue`), so the pages are tested either way.
- */
-function queueLatency(metrics: Metrics): () => void {
-  if (CHANNEL_BINDINGS.some((b) => b.metric === 'cache_queue_run_seconds')) return () => {}
-  const wait = metrics.histogram('cache_queue_wait_seconds', { labels: ['queue'] })
-  const run = metrics.histogram('cache_queue_run_seconds', { labels: ['queue'] })
-  const onCompleted = (m: unknown) => {
-    const { queue, waitMs, runMs } = m as { queue: string; waitMs?: number; runMs: number }
-    run.observe(runMs / 1000, { queue })
-    if (typeof waitMs === 'number') wait.observe(waitMs / 1000, { queue })
-  }
-  subscribe('cache:queue:completed', onCompleted)
-  return () => unsubscribe('cache:queue:completed', onCompleted)
-}
-
 function seedQueue(conn: Connection) {
   return defineQueue(conn, 'emails', {
     jobs: { welcome: z.object({ to: z.string() }) },
@@ -63,12 +43,8 @@ export async function seed(
     flushInterval: '1s',
     ...(options.clock ? { clock: options.clock } : {}),
   })
-  const stopInstrument = instrument(metrics)
-  const stopLatency = queueLatency(metrics)
-  const stop = () => {
-    stopLatency()
-    stopInstrument()
-  }
+  // Also records the queue's wait/run histograms (cache:queue:completed) the queues page reads.
+  const stop = instrument(metrics)
   const cache = new RedisCache(conn, { namespace: 'catalog' })
   const users = new RedisCache(conn, { namespace: 'users' })
   const sessions = new SessionManager(conn)
