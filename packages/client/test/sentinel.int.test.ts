@@ -52,7 +52,12 @@ describe('Sentinel (shared topology)', () => {
       name: sentinel.name,
       sentinels: sentinel.sentinels,
       maxRetriesPerRequest: null,
+      failoverDetector: true,
     })
+    // A write refused by a demoted master reconnects and is resent; other errors are left to the caller.
+    const reconnect = o.options.reconnectOnError as (e: Error) => number | false
+    expect(reconnect(new Error("READONLY You can't write against a read only replica."))).toBe(2)
+    expect(reconnect(new Error('ERR wrong number of arguments'))).toBe(false)
   })
 })
 

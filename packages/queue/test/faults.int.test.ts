@@ -52,7 +52,9 @@ function startWorker(
       script,
       JSON.stringify({ connect: connectOptions, seen }),
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    // stdin stays open while this process lives: the worker exits when it closes, so a test that times out
+    // (or a vitest fork that dies) leaves no worker process behind retrying a stopped server.
+    { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
   )
   return new Promise((resolve, reject) => {
     let err = ''
@@ -305,8 +307,11 @@ describe.each(['standalone', 'cluster'] as const)(
       await q.close()
     }, 60_000)
 
-    it(`completes ${TOTAL} jobs: each exactly once or counted as a duplicate, none lost`, () =>
-      crashRun(conn, options, children, kind))
+    it(
+      `completes ${TOTAL} jobs: each exactly once or counted as a duplicate, none lost`,
+      () => crashRun(conn, options, children, kind),
+      240_000,
+    )
   },
 )
 
