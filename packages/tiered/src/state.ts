@@ -93,13 +93,31 @@ const COUNTER = {
   l3: { hit: 'l3Hits', miss: 'l3Misses' },
 } as const
 
-/** Counts one read of a tier (stats) and publishes it on `cache:tiered:get` when someone listens. */
+type GetEvents = Record<Tier, Record<TieredGetEvent['outcome'], TieredGetEvent>>
+
+/** The nine frozen `cache:tiered:get` messages of one cache, built on first use (an L1 hit allocates nothing). */
+function eventsOf(st: TieredState): GetEvents {
+  let e = st.getEvents
+  if (e === undefined) {
+    const of = (tier: Tier) => ({
+      hit: Object.freeze({ namespace: st.namespace, tier, outcome: 'hit' as const }),
+      miss: Object.freeze({ namespace: st.namespace, tier, outcome: 'miss' as const }),
+      stale: Object.freeze({ namespace: st.namespace, tier, outcome: 'stale' as const }),
+    })
+    e = { l1: of('l1'), l2: of('l2'), l3: of('l3') }
+    st.getEvents = e
+  }
+  return e
+}
+
+/**
+ * Counts one read of a tier (stats) and publishes it on `cache:tiered:get` when someone listens. The
+ * message is one of nine frozen objects per cache: subscribers get the same object for the same read kind.
+ */
 export function counted(st: TieredState, tier: Tier, outcome: TieredGetEvent['outcome']): void {
   if (outcome === 'stale') st.s.stale++
   else st.s[COUNTER[tier][outcome]]++
-  if (channels.get.hasSubscribers) {
-    channels.get.publish({ namespace: st.namespace, tier, outcome } satisfies TieredGetEvent)
-  }
+  if (channels.get.hasSubscribers) channels.get.publish(eventsOf(st)[tier][outcome])
 }
 
 /** The Lua scripts of a TieredCache (on its connection). */
@@ -116,6 +134,8 @@ export interface TieredScripts {
  */
 export interface TieredState {
   readonly namespace: string
+  /** The `cache:tiered:get` messages of this cache (see `counted`); set on the first published read. */
+  getEvents?: GetEvents
   readonly options: Readonly<ResolvedTieredOptions>
   readonly conn: Connection
   readonly l1: L1Store
