@@ -1,23 +1,25 @@
 // --cursor and --rate on every command that scans (keys and bigkeys have their own tests): invalidate
-// --pattern, queues, limits. A cursor is per master ("M:C": master M by address, its SCAN cursor C), so on a
+// --pattern, queues, limits, locks. A cursor is per master ("M:C": master M by address, its SCAN cursor C), so on a
 // Cluster a resumed run goes on from the master it stopped at.
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Connection, connect, encodeKeyPart, parseInfo } from '@cache/client'
 import { RedisCache } from '@cache/core'
+import { type Lock, LockManager } from '@cache/locks'
 import { defineQueue } from '@cache/queue'
 import { RateLimiter } from '@cache/ratelimit'
 import { type StandaloneTopology, startStandalone, uniquePrefix } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { z } from 'zod'
-import type { InvalidateResult, KeysResult, LimitsResult, QueueState } from '../src/index.js'
+import type { InvalidateResult, KeysResult, LimitsResult, LocksResult, QueueState } from '../src/index.js'
 import { connectTo, ensureBuilt, RUNNERS, cache as runBin, target } from './helpers.js'
 
 const redis = inject('redis')
 beforeAll(() => ensureBuilt(), 900_000)
 
 const QUEUES = ['q0', 'q1', 'q2', 'q3', 'q4', 'q5', 'q6', 'q7']
+const LOCKS = Array.from({ length: 10 }, (_, i) => `lockres-${i}`)
 
 describe.each(RUNNERS)('%s', (_mode, cache) => {
   describe.each(['standalone', 'cluster'] as const)('resumable scans on %s', (kind) => {
@@ -25,10 +27,14 @@ describe.each(RUNNERS)('%s', (_mode, cache) => {
     const flags = [...target(redis, kind), '--namespace', namespace]
     let conn: Connection
     let app: RedisCache
+    let locks: LockManager
+    const held: Lock[] = []
 
     beforeAll(async () => {
       conn = await connectTo(redis, kind, namespace)
       app = new RedisCache(conn, { namespace: 'app' })
+      locks = new LockManager(conn)
+      for (const r of LOCKS) held.push(await locks.acquire(r, { ttl: '10m' }))
       for (let i = 0; i < 90; i++) await app.set(`item:${i}`, i, { ttl: '1h' })
       await app.set('other:1', 1, { ttl: '1h' })
       for (const name of QUEUES) {
@@ -48,6 +54,8 @@ describe.each(RUNNERS)('%s', (_mode, cache) => {
       await limiter.close()
     }, 60_000)
     afterAll(async () => {
+      await Promise.all(held.map((l) => l.release()))
+      await locks.close()
       await app.close()
       await conn.close()
     })
@@ -122,6 +130,21 @@ describe.each(RUNNERS)('%s', (_mode, cache) => {
       expect(limits.cursor).toBeNull()
       const full = await cache(['limits', '--top', '100', '--json', ...flags])
       expect(full.json<LimitsResult>().topDenied).toHaveLength(12)
+
+      // locks: the held locks whose keys the scan meets from that position on.
+      const lk = await cache(['locks', '--cursor', mid!, '--json', ...flags])
+      expect(lk.code, lk.stderr).toBe(0)
+      const resumedLocks = lk.json<LocksResult>()
+      const expectedLocks = LOCKS.filter((r) => [...after].some((key) => key.endsWith(`{${r}}`)))
+      expect(resumedLocks.held.map((l) => l.resource).sort()).toEqual(expectedLocks.sort())
+      expect(resumedLocks.cursor).toBeNull()
+      const allLocks = await cache(['locks', '--rate', '100000', '--json', ...flags])
+      expect(
+        allLocks
+          .json<LocksResult>()
+          .held.map((l) => l.resource)
+          .sort(),
+      ).toEqual([...LOCKS].sort())
     })
 
     it('a bad --cursor is a usage error naming the flag on every scanning command', async () => {
@@ -129,6 +152,7 @@ describe.each(RUNNERS)('%s', (_mode, cache) => {
         ['invalidate', '--pattern', '*', '--cursor', 'x'],
         ['queues', '--cursor', '1:'],
         ['limits', '--cursor', '99:0'],
+        ['locks', '--cursor', '0'],
         ['invalidate', '--tag', 't', '--cursor', '0:0'],
       ]) {
         const r = await cache([...args, ...flags])

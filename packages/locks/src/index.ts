@@ -9,7 +9,7 @@ export {
 } from './errors.js'
 export { LeaderElection, type LeaderInfo, type LeadershipEvent } from './leader-election.js'
 export { heldTooLongChannel, Lock, lostChannel, waitChannel } from './lock.js'
-export { LockGroup, LockManager } from './lock-manager.js'
+export { type HeldLongerThanOptions, LockGroup, LockManager } from './lock-manager.js'
 export type { LockInfo } from './mutex-store.js'
 export type {
   AcquireOptions,

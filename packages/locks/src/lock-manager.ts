@@ -6,6 +6,7 @@ import {
   type Connection,
   type Duration,
   hgetallRecord,
+  InvalidArgumentError,
   isCacheError,
   parseDuration,
   parseOptions,
@@ -74,6 +75,12 @@ export class LockGroup {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release()
   }
+}
+
+/** Options of `LockManager.heldLongerThan()`. */
+export interface HeldLongerThanOptions {
+  /** The caller's scan of the lock keys: MATCH pattern and TYPE in, batches of key names out. */
+  scan?: (match: string, type: 'string') => AsyncIterable<readonly string[]>
 }
 
 /**
@@ -187,11 +194,26 @@ export class LockManager extends EventEmitter {
     return this.#store.inspect(checkName('resource', resource))
   }
 
-  /** Locks (under this manager's prefix) held longer than `threshold`, by the server's clock; SCANs every master. */
-  async heldLongerThan(threshold: Duration): Promise<LockInfo[]> {
+  /**
+   * Locks (under this manager's prefix) held longer than `threshold`, by the server's clock; SCANs every
+   * master. `options.scan` replaces that SCAN with the caller's (a throttled or resumable one, as the
+   * `cache locks` command runs): it gets the MATCH pattern and TYPE of the lock keys and yields batches of
+   * key names; the manager reads and decodes each key it yields.
+   */
+  async heldLongerThan(threshold: Duration, options: HeldLongerThanOptions = {}): Promise<LockInfo[]> {
     const ms = parseDuration(threshold, { field: 'threshold', pkg: PKG })
+    if (options.scan !== undefined && typeof options.scan !== 'function')
+      throw new InvalidArgumentError(
+        PKG,
+        'options.scan',
+        'must be a function (match, type) => AsyncIterable<string[]>',
+      )
+    const match = this.#store.keys.pattern('{*}')
+    const batches = options.scan
+      ? options.scan(match, 'string')
+      : this.#store.conn.scan(match, { type: 'string' })
     const out: LockInfo[] = []
-    for await (const batch of this.#store.conn.scan(this.#store.keys.pattern('{*}'), { type: 'string' })) {
+    for await (const batch of batches) {
       for (const key of batch) {
         const tag = key.slice(this.#store.keys.prefix.length + 1, -1)
         let resource = tag

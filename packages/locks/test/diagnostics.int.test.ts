@@ -79,6 +79,20 @@ describe('diagnostics and bad input (shared standalone)', () => {
     const long = await locks.heldLongerThan(100)
     expect(long.map((l) => l.resource).sort()).toEqual(['quick', 'slow/job'])
     expect(long[0]!.ttlMs).toBeGreaterThan(0)
+    // The caller's scan (a throttled, resumable one in `cache locks`): it gets the lock keys' MATCH and TYPE,
+    // and only the keys it yields are read; here it yields one of them.
+    const asked: Array<[string, string]> = []
+    const partial = await locks.heldLongerThan(0, {
+      scan: async function* (match, type) {
+        asked.push([match, type])
+        const keys: string[] = []
+        for await (const batch of conn.scan(match, { type })) keys.push(...batch)
+        yield keys.filter((k) => k.includes('slow'))
+      },
+    })
+    expect(asked).toHaveLength(1)
+    expect(asked[0]![1]).toBe('string')
+    expect(partial.map((l) => l.resource)).toEqual(['slow/job'])
     await Promise.all([slow.release(), quick.release(), fresh.release()])
     expect(await locks.heldLongerThan('0ms')).toEqual([])
   })
@@ -108,6 +122,7 @@ describe('diagnostics and bad input (shared standalone)', () => {
     await expect(locks.acquireAll([])).rejects.toEqual(badArg('resources'))
     await expect(locks.acquireAll(['a', ''])).rejects.toEqual(badArg('resources'))
     await expect(locks.heldLongerThan(-1)).rejects.toEqual(invalid('threshold'))
+    await expect(locks.heldLongerThan(0, { scan: 'SCAN' as never })).rejects.toEqual(badArg('options.scan'))
     expect(() => new Semaphore(conn, 'pool', { limit: 0 })).toThrow(invalid('limit'))
     expect(() => new Semaphore(conn, 'pool', {} as never)).toThrow(invalid('limit'))
     expect(() => new Semaphore(conn, '', { limit: 1 })).toThrow(badArg('name'))

@@ -5,6 +5,7 @@ import { stringFlag } from '../command.js'
 import { UsageError } from '../errors.js'
 import { EXIT } from '../exit-codes.js'
 import { formatMs, table } from '../output.js'
+import { RESUME_FLAGS, ResumableScan, resumeFlags, resumeUsage } from '../scan.js'
 
 /** The result of `cache locks`. */
 export interface LocksResult {
@@ -17,17 +18,21 @@ export interface LocksResult {
   deadlocks: string[][]
   /** With --held-over: the locks held longer than it. */
   overThreshold?: number
+  /** Where to resume the scan of the lock keys (`--cursor`) when it was stopped; null when it finished. */
+  cursor: string | null
 }
 
 export const locksCommand: Command = {
   name: 'locks',
   summary: '@cache/locks: held locks (holder, held for, TTL, queue), waiters, deadlocks',
   usage:
-    'locks [--locks-namespace lock] [--held-over 30s]\n\n' +
+    'locks [--locks-namespace lock] [--held-over 30s] [--rate N] [--cursor M:C]\n\n' +
     '  --locks-namespace  the LockManager namespace (new LockManager(conn, { namespace })), default lock\n' +
-    '  --held-over        exit 1 when a lock is held longer than this (an alert, a stuck job)',
-  flags: { 'locks-namespace': { type: 'string' }, 'held-over': { type: 'string' } },
-  async run({ conn, values, out }) {
+    '  --held-over        exit 1 when a lock is held longer than this (an alert, a stuck job)\n' +
+    `${resumeUsage(19, 'the SCAN of the lock keys')}\n` +
+    '  (with --cursor or Ctrl-C the held locks listed are those of the part scanned)',
+  flags: { ...RESUME_FLAGS, 'locks-namespace': { type: 'string' }, 'held-over': { type: 'string' } },
+  async run({ conn, values, out, signal }) {
     const namespace = stringFlag(values, 'locks-namespace', 'lock')!
     const over = stringFlag(values, 'held-over')
     let threshold: number | undefined
@@ -38,11 +43,22 @@ export const locksCommand: Command = {
         throw new UsageError('--held-over', `must be a duration like 30s, got ${JSON.stringify(over)}`)
       }
     }
+    const resume = resumeFlags(values)
     const manager = new LockManager(conn, { namespace })
     try {
-      const [held, waiting] = await Promise.all([manager.heldLongerThan(0), manager.waitFor()])
+      let scan: ResumableScan | undefined
+      const [held, waiting] = await Promise.all([
+        manager.heldLongerThan(0, {
+          scan: (match, type) => {
+            scan = new ResumableScan(conn, { match, type, count: 1000, ...resume, signal })
+            return keysOf(scan)
+          },
+        }),
+        manager.waitFor(),
+      ])
       held.sort((a, b) => b.heldMs - a.heldMs)
-      const r: LocksResult = { namespace, held, waiting, deadlocks: findDeadlocks(waiting) }
+      const cursor = scan?.cursor ?? null
+      const r: LocksResult = { namespace, held, waiting, deadlocks: findDeadlocks(waiting), cursor }
       if (threshold !== undefined) r.overThreshold = held.filter((l) => l.heldMs > threshold).length
       out.result(r, () => {
         const lines = [
@@ -71,6 +87,7 @@ export const locksCommand: Command = {
           )
         for (const d of r.deadlocks) lines.push(out.style('red', `deadlock: ${[...d, d[0]].join(' -> ')}`))
         if (r.overThreshold) lines.push(out.style('red', `${r.overThreshold} held longer than ${over}`))
+        if (cursor) lines.push(`stopped early: resume with --cursor ${cursor}`)
         return lines.join('\n')
       })
       return r.deadlocks.length > 0 || (r.overThreshold ?? 0) > 0 ? EXIT.PROBLEM : EXIT.OK
@@ -78,4 +95,9 @@ export const locksCommand: Command = {
       await manager.close()
     }
   },
+}
+
+/** The key names of each batch of a scan. */
+async function* keysOf(scan: ResumableScan): AsyncGenerator<readonly string[]> {
+  for await (const b of scan) yield b.keys
 }
