@@ -66,18 +66,18 @@ const FORMAT_NAMES = [
 ]
 
 /**
- * `bundleStrings`: strings of 4 to 4,095 characters are gathered into one bundle written (and read) by
- * native UTF-8 calls instead of msgpackr's per-string `charCodeAt` loop. That loop is ~5x slower in any
- * process that also loads node-redis: its `class VerbatimString extends String` turns `String.prototype`
- * into a dictionary-mode prototype for V8 (Node 20), and `charCodeAt` stops being inlined (docs/performance.md
- * "The codec"). Encode+decode of a 10 KiB object: 0.62x -> 0.85x of JSON, 1 KiB 0.72x -> 0.87x, 100 B
- * unchanged. Every msgpackr unpacker reads bundles (extension 0x62), so values written before and after mix.
+ * Plain msgpackr strings, not `bundleStrings`. Bundling gathers strings of 4 to 4,095 characters into one
+ * block written and read by native UTF-8 calls instead of msgpackr's per-string `charCodeAt` loop (~5x
+ * slower in any process that loads node-redis: docs/performance.md "The codec"); it made a 10 KiB
+ * encode+decode 0.44x -> 0.61x of JSON, but a 74-byte object's decode 0.7-1.0 -> 2.7-2.9 us (measured
+ * 2026-12-03), and small values are what a cache reads most (RedisCache get c=64 fell 0.88x -> 0.69x of raw
+ * GET in the quiet bench). Every msgpackr unpacker reads bundles (extension 0x62), so values written by a
+ * build that bundled still decode.
  */
 const packr = new Packr({
   useRecords: false,
   moreTypes: true,
   int64AsType: 'auto',
-  bundleStrings: true,
 } as never)
 // msgpackr writes functions as undefined by default: a silent wrong value. Refuse them instead.
 ;(packr as unknown as { writeFunction: () => never }).writeFunction = () => {
