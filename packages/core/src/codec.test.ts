@@ -70,19 +70,24 @@ describe('codec', () => {
     }
   })
 
+  /** Raw MessagePack `body` in our header (format 3, uncompressed, CRC-32), as a stored value. */
+  const framed = (body: Uint8Array) => {
+    const flags = 0x10 | 3
+    const bytes = Buffer.alloc(CODEC_HEADER_BYTES + body.length)
+    bytes[0] = 0xca
+    bytes[1] = flags
+    bytes.writeUInt32BE(crc32(body, crc32(Uint8Array.of(flags))), 2)
+    bytes.set(body, CODEC_HEADER_BYTES)
+    return bytes
+  }
+
   it('decodes MessagePack written without string bundles (values stored before bundleStrings)', () => {
     const before = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'auto' } as never)
     fc.assert(
       fc.property(jsonValue, (value) => {
         fc.pre(!hasProtoKey(value, 0))
         const body = before.pack(value)
-        const flags = 0x10 | 3
-        const bytes = Buffer.alloc(CODEC_HEADER_BYTES + body.length)
-        bytes[0] = 0xca
-        bytes[1] = flags
-        bytes.writeUInt32BE(crc32(body, crc32(Uint8Array.of(flags))), 2)
-        bytes.set(body, CODEC_HEADER_BYTES)
-        expect(decode(bytes)).toEqual(value)
+        expect(decode(framed(body))).toEqual(value)
       }),
     )
   })
@@ -98,13 +103,7 @@ describe('codec', () => {
     const body = bundler.pack(value)
     // fixext 4 of type 0x62: where the first bundled string stood, a pointer to the bundle.
     expect(body.includes(Buffer.from([0xd6, 0x62]))).toBe(true)
-    const flags = 0x10 | 3
-    const bytes = Buffer.alloc(CODEC_HEADER_BYTES + body.length)
-    bytes[0] = 0xca
-    bytes[1] = flags
-    bytes.writeUInt32BE(crc32(body, crc32(Uint8Array.of(flags))), 2)
-    bytes.set(body, CODEC_HEADER_BYTES)
-    expect(decode(bytes)).toEqual(value)
+    expect(decode(framed(body))).toEqual(value)
     // What this build writes is plain msgpack strings (small values decode 3x faster than bundled).
     expect(
       createCodec({ compressThreshold: false })
