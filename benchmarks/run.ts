@@ -2,7 +2,8 @@
  * Runs benchmark suites against a throwaway redis-server started by the test harness and writes
  * results/<suite>.json, results/<suite>.svg and results/README.md.
  * Usage: npm run bench [-- suite-name ...] [--quick]; `-- --summary` only redraws the README and charts
- * from the result files already there.
+ * from the result files already there. BENCH_RESULTS_DIR=/some/dir writes the results there instead (a trial
+ * run that must not touch the committed results).
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
@@ -13,7 +14,7 @@ import { ratioChart } from './chart.js'
 import { type BenchContext, machineInfo, type Suite, type SuiteResult } from './lib.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
-const resultsDir = join(here, 'results')
+const resultsDir = process.env.BENCH_RESULTS_DIR ?? join(here, 'results')
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const wanted = args.filter((a) => !a.startsWith('--'))
