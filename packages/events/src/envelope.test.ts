@@ -2,8 +2,14 @@ import { KeyBuilder, UnsupportedError } from '@cache/client'
 import fc from 'fast-check'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
-import { decodeEntry } from './consumer.js'
-import { decodeEnvelope, describeIssues, encodeEnvelope, encodeJson, validate } from './envelope.js'
+import {
+  decodeEntry,
+  decodeEnvelope,
+  describeIssues,
+  encodeEnvelope,
+  encodeJson,
+  validate,
+} from './envelope.js'
 import { InvalidPayloadError } from './errors.js'
 import { channelName, patternName, presenceKeys, streamKeys } from './keys.js'
 import type { InputOf, PayloadOf } from './pubsub.js'

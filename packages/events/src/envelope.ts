@@ -1,6 +1,7 @@
 import type { z } from 'zod'
 import { ENVELOPE_VERSION } from './defaults.js'
 import { InvalidPayloadError } from './errors.js'
+import type { RawEntry } from './replies.js'
 
 /**
  * The pub/sub wire format: one JSON object per message, so any language can publish and subscribe.
@@ -64,4 +65,33 @@ export function validate(
   const result = schema.safeParse(value)
   if (result.success) return { ok: true, value: result.data }
   return { ok: false, error: new InvalidPayloadError(target, describeIssues(result.error), result.error) }
+}
+
+/** Decodes a stream entry's payload and validates it, or returns why it is invalid. */
+export function decodeEntry(
+  target: string,
+  entry: RawEntry,
+  schema: z.ZodType | undefined,
+): unknown | InvalidPayloadError {
+  let raw: string | undefined
+  let version: string | undefined
+  const fields = entry.fields
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]
+    if (name === 'data') raw = fields[i + 1]
+    else if (name === 'v') version = fields[i + 1]
+  }
+  if (raw === undefined) return new InvalidPayloadError(target, ['entry has no "data" field'])
+  if (version !== undefined && version !== String(ENVELOPE_VERSION)) {
+    return new InvalidPayloadError(target, [`unknown envelope version ${JSON.stringify(version)}`])
+  }
+  let data: unknown
+  try {
+    data = JSON.parse(raw)
+  } catch {
+    return new InvalidPayloadError(target, ['"data" is not JSON'])
+  }
+  if (!schema) return data
+  const checked = validate(schema, target, data)
+  return checked.ok ? checked.value : checked.error
 }

@@ -1,11 +1,11 @@
 export { ClosedError, InvalidArgumentError, UnsupportedError } from '@cache/client'
-export {
-  Consumer,
-  type ConsumerOptions,
-  type ConsumerStats,
-  type EventContext,
-  type EventHandler,
-} from './consumer.js'
+export { Consumer } from './consumer.js'
+export type {
+  ConsumerOptions,
+  ConsumerStats,
+  EventContext,
+  EventHandler,
+} from './consumer-options.js'
 export { deadLetterChannel, handlerErrorChannel, invalidChannel } from './diagnostics.js'
 export { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.js'
 export {

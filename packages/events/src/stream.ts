@@ -10,7 +10,8 @@ import {
   zDuration,
 } from '@cache/client'
 import { z } from 'zod'
-import { Consumer, type ConsumerOptions, type EventHandler } from './consumer.js'
+import { Consumer } from './consumer.js'
+import type { ConsumerOptions, EventHandler } from './consumer-options.js'
 import * as D from './defaults.js'
 import { encodeJson, validate } from './envelope.js'
 import { streamKeys } from './keys.js'
