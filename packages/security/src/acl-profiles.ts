@@ -130,6 +130,8 @@ export const ACL_PROFILES: Readonly<Record<AclPackage, AclProfile>> = {
       'SADD {k} m',
       'PTTL {k}',
       'PEXPIRE {k} 1000',
+      // mget-or-lease.lua (getManyOrSet): the values L1 lacks and their leases in one call.
+      'MGET {k}',
     ],
     requires: ['core'],
     keys: ['namespace'],

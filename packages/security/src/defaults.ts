@@ -10,6 +10,8 @@ export const TAG_BYTES = 16
 export const CIPHER_MAGIC = 0xce
 /** Format version of the ciphertext layout. */
 export const CIPHER_VERSION = 1
+/** Initial size of an encryption codec's AAD scratch buffer (header + full Redis key); it grows for longer keys. */
+export const AAD_SCRATCH_BYTES = 1024
 /** Longest key id, in bytes. */
 export const MAX_KEY_ID_BYTES = 64
 /** Environment variable read by `Keyring.fromEnv()`. */

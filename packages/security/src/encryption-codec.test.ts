@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
 import { isCacheError } from '@cache/client'
 import { createCodec } from '@cache/core'
@@ -90,6 +90,40 @@ describe('encryptionCodec', () => {
         return typedFailure(() => codec.decode(bytes, { key: b })) && typedFailure(() => codec.decode(bytes))
       }),
       { numRuns: 300 },
+    )
+  })
+
+  it('keeps the layout: a reference AES-256-GCM over header || utf-8 key reads and writes the same bytes', () => {
+    // The reference builds every input in buffers of its own (as the codec did before its scratch buffers):
+    // values sealed by either decode with the other, for keys of any length (the codec's AAD scratch starts
+    // at 1 KiB and grows) and any UTF-16 content (lone surrogates become U+FFFD in both).
+    const secret = Buffer.from(k2026, 'base64')
+    const inner = createCodec()
+    const anyKey = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc.string({ unit: 'binary', maxLength: 1500 }),
+    )
+    fc.assert(
+      fc.property(value, anyKey, anyKey, (v, key, other) => {
+        const sealed = codec.encode(v, { key })
+        const headerEnd = 3 + sealed[2]! + 12
+        const aad = Buffer.concat([sealed.subarray(0, headerEnd), Buffer.from(key, 'utf8')])
+        const d = createDecipheriv('aes-256-gcm', secret, sealed.subarray(headerEnd - 12, headerEnd))
+        d.setAAD(aad)
+        d.setAuthTag(sealed.subarray(sealed.length - 16))
+        const plain = Buffer.concat([d.update(sealed.subarray(headerEnd, sealed.length - 16)), d.final()])
+        expect(inner.decode(plain)).toEqual(v)
+
+        const header = Buffer.concat([Buffer.from([0xce, 1, 5]), Buffer.from('k2026'), randomBytes(12)])
+        const c = createCipheriv('aes-256-gcm', secret, header.subarray(header.length - 12))
+        c.setAAD(Buffer.concat([header, Buffer.from(other, 'utf8')]))
+        const body = Buffer.concat([c.update(inner.encode(v)), c.final()])
+        const reference = Buffer.concat([header, body, c.getAuthTag()])
+        expect(codec.decode(reference, { key: other })).toEqual(v)
+        if (Buffer.from(key, 'utf8').equals(Buffer.from(other, 'utf8'))) return
+        expect(typedFailure(() => codec.decode(reference, { key }))).toBe(true)
+      }),
+      { numRuns: 200 },
     )
   })
 

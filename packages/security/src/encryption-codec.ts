@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { isCacheError } from '@cache/client'
 import { type Codec, createCodec } from '@cache/core'
-import { CIPHER_MAGIC, CIPHER_VERSION, NONCE_BYTES, TAG_BYTES } from './defaults.js'
+import { AAD_SCRATCH_BYTES, CIPHER_MAGIC, CIPHER_VERSION, NONCE_BYTES, TAG_BYTES } from './defaults.js'
 import { DecryptError } from './errors.js'
 import { parseHeader } from './format.js'
 import type { Keyring } from './keyring.js'
@@ -79,13 +79,31 @@ export function encryptionCodec(keyring: Keyring, options: EncryptionCodecOption
   const inner = options.inner ?? createCodec()
   const readPlaintext = options.readPlaintext === true
 
-  // header || utf-8 key, written into one buffer (no intermediate Buffer.from of the key, no header view).
-  const aad = (value: Buffer, headerEnd: number, ctx: CodecContext | undefined): Buffer => {
+  // The cipher's small inputs (nonce, tag, AAD) go through scratch buffers of this codec: node:crypto copies
+  // them into the native context during the call (initiv, setAuthTag, setAAD), so one buffer serves every
+  // value and a decode allocates no nonce, tag or AAD buffer of its own (only the ciphertext view).
+  const nonce = Buffer.alloc(NONCE_BYTES)
+  const tag = Buffer.alloc(TAG_BYTES)
+  let scratch = Buffer.alloc(AAD_SCRATCH_BYTES)
+  // views[n] = the first n bytes of scratch, made once per length (setAAD takes a view of the exact length).
+  let views: Buffer[] = []
+  // header || utf-8 key, written into the scratch: a view of it, valid until the next call.
+  const aad = (value: Uint8Array, headerEnd: number, ctx: CodecContext | undefined): Buffer => {
     const key = ctx?.key ?? ''
-    const out = Buffer.allocUnsafe(headerEnd + Buffer.byteLength(key, 'utf8'))
-    value.copy(out, 0, 0, headerEnd)
-    out.write(key, headerEnd, 'utf8')
-    return out
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: grow the scratch before writing, never truncate.
+    const most = headerEnd + key.length * 3
+    if (most > scratch.length) {
+      scratch = Buffer.alloc(Math.max(most, scratch.length * 2))
+      views = []
+    }
+    for (let i = 0; i < headerEnd; i++) scratch[i] = value[i] as number
+    const n = headerEnd + (key.length === 0 ? 0 : scratch.write(key, headerEnd, 'utf8'))
+    let view = views[n]
+    if (view === undefined) {
+      view = scratch.subarray(0, n)
+      views[n] = view
+    }
+    return view
   }
   // The key id of the last value decoded: most values carry the primary's, so the id is compared as bytes
   // instead of being decoded into a new string each time.
@@ -159,16 +177,11 @@ export function encryptionCodec(keyring: Keyring, options: EncryptionCodecOption
       const keyId = keyIdAt(buf, idLen)
       const secret = keyring.decryptSecret(keyId)
       const tagStart = buf.length - TAG_BYTES
-      const decipher = createDecipheriv(
-        'aes-256-gcm',
-        secret,
-        buf.subarray(headerEnd - NONCE_BYTES, headerEnd),
-        {
-          authTagLength: TAG_BYTES,
-        },
-      )
+      for (let i = 0; i < NONCE_BYTES; i++) nonce[i] = buf[headerEnd - NONCE_BYTES + i] as number
+      for (let i = 0; i < TAG_BYTES; i++) tag[i] = buf[tagStart + i] as number
+      const decipher = createDecipheriv('aes-256-gcm', secret, nonce, { authTagLength: TAG_BYTES })
       decipher.setAAD(aad(buf, headerEnd, ctx))
-      decipher.setAuthTag(buf.subarray(tagStart))
+      decipher.setAuthTag(tag)
       let plain: Buffer
       try {
         // GCM's final() adds no bytes: it checks the tag; the plaintext is used only once it passed.
