@@ -280,19 +280,22 @@ export class LockManager extends EventEmitter {
     willWait: boolean,
   ): Promise<Attempt<number>> {
     const startedAt = performance.now()
-    const queueEntryTtlMs = this.#options.retryInterval * 4
     const [status, value, extra] = await this.#store.acquire(
       k,
       owner,
       o.ttl,
       o.fair,
-      queueEntryTtlMs,
+      this.#options.retryInterval * 4,
       o.reentrant,
       waited,
       willWait,
+      // A generated owner is unique to this acquisition: a release may hand the lock straight to it.
+      o.owner === undefined,
     )
     if (status === 1) return { ok: true, value, startedAt }
-    return { ok: false, retryInMs: status === 0 ? value : 0, holder: String(extra) }
+    // Handed over by a release whose notification this waiter missed: the lease has `extra` ms left.
+    if (status === 4) return { ok: true, value, startedAt: startedAt + Number(extra) - o.ttl }
+    return { ok: false, retryInMs: status === 0 ? value : 0, holder: String(extra), sentAt: startedAt }
   }
 
   async #acquire(resource: string, o: ResolvedAcquire, waitTimeoutMs: number): Promise<Lock> {
@@ -367,6 +370,7 @@ export class LockManager extends EventEmitter {
     const store = this.#store
     const waits = this.#waitsKey
     const waitsField = `${this.id}|${owner}`
+    const direct = o.owner === undefined
     return waitLoop<number>({
       resource,
       waitTimeoutMs,
@@ -374,14 +378,14 @@ export class LockManager extends EventEmitter {
       signal: o.signal,
       first,
       attempt,
-      notify: notifyFor(this.#notifier, k, owner, o.fair),
+      notify: notifyFor(this.#notifier, k, owner, o.fair, direct),
       onWait: () => {
         const now = Date.now()
         const entry = JSON.stringify({ w: this.id, r: resource, s: now, u: now + waitTimeoutMs + 1000 })
         void store.conn.send(['HSET', waits, waitsField, entry], { key: waits }).catch(() => {})
       },
       onWaitEnd: () => void store.conn.send(['HDEL', waits, waitsField], { key: waits }).catch(() => {}),
-      onGiveUp: () => store.dequeue(k, owner, o.fair),
+      onGiveUp: () => store.giveUp(k, owner, direct, o.ttl, this.#options.retryInterval * 4),
     })
   }
 

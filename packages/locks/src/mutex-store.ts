@@ -7,8 +7,17 @@ import type { Notifier } from './wait.js'
 /** Resources whose keys are memoised per store (cleared when full: a bound, not an LRU). */
 const KEY_CACHE_SIZE = 1024
 
-/** The reply of lock-acquire.lua. */
-export type AcquireReply = [status: 0 | 1 | 2, value: number, extra: number | string]
+/**
+ * The reply of lock-acquire.lua: 1 acquired (token, hold count), 0 busy (pttl, holder), 2 queued (retry hint),
+ * 4 a release had already handed the lock to this waiter (token, pttl).
+ */
+export type AcquireReply = [status: 0 | 1 | 2 | 4, value: number, extra: number | string]
+
+/** A direct handoff published by lock-release.lua for one waiter: its token and the ms since its entry. */
+export interface Handoff {
+  token: number
+  elapsedMs: number
+}
 
 /** A lock as the server sees it (diagnostics). */
 export interface LockInfo {
@@ -40,6 +49,7 @@ export class MutexStore {
   readonly #extend: ScriptFn<number>
   readonly #inspect: ScriptFn<Array<string | number>>
   readonly #keyCache = new Map<string, MutexKeys>()
+  readonly #holder: string
 
   /** How long a release with waiters reserves the lock for a woken waiter. */
   readonly handoffMs: number
@@ -55,6 +65,7 @@ export class MutexStore {
     holder: string,
   ) {
     this.conn = conn
+    this.#holder = holder
     this.handoffMs = Math.min(50, Math.max(5, Math.round(retryIntervalMs / 10)))
     this.keys = conn.keys.child(namespace)
     this.fencing = fencing
@@ -77,8 +88,8 @@ export class MutexStore {
       pkg: PKG,
       name: 'locks:lock-release',
       lua: lockRelease,
-      keysPerRequest: 5,
-      head: [this.sharded ? '1' : '0', this.handoffMs],
+      keysPerRequest: 6,
+      head: [this.sharded ? '1' : '0', this.handoffMs, fencing],
       pick: (r, i) => r[i] as number | string,
     })
     this.#extend = conn.defineScript<number>('locks:lock-extend', lockExtend, { keys: 1 })
@@ -105,6 +116,7 @@ export class MutexStore {
     reentrant: boolean,
     waited: boolean,
     willWait: boolean,
+    direct: boolean,
   ): Promise<AcquireReply> {
     return this.#acquire.call(
       [k.lock, k.fence, k.queue, k.deadlines, k.waiters],
@@ -112,31 +124,39 @@ export class MutexStore {
         owner,
         ttlMs,
         queueEntryTtlMs,
-        `${fair ? '1' : '0'}${reentrant ? '1' : '0'}${waited ? '1' : '0'}${willWait ? '1' : '0'}`,
+        `${fair ? '1' : '0'}${reentrant ? '1' : '0'}${waited ? '1' : '0'}${willWait ? '1' : '0'}${direct ? '1' : '0'}`,
       ],
     )
   }
 
   /** 1 released, 2 still held (reentrant), 0 not the owner. */
   release(k: MutexKeys, owner: string, token: number): Promise<number> {
-    return this.#release.call([k.lock, k.channel, k.queue, k.deadlines, k.waiters], [owner, String(token)])
+    return this.#release.call(this.#releaseKeys(k), [owner, String(token)])
+  }
+
+  #releaseKeys(k: MutexKeys): string[] {
+    return [k.lock, k.channel, k.queue, k.deadlines, k.waiters, k.fence]
+  }
+
+  /**
+   * A waiter gives up (timeout, abort): it leaves the waiters and the fair queue (one script call), and for a
+   * `direct` waiter a lock that a release handed it meanwhile (its notification arriving too late) goes to the
+   * next waiter. `ttlMs` and `queueEntryTtlMs` are the ones its attempts sent (they name its entry).
+   */
+  async giveUp(
+    k: MutexKeys,
+    owner: string,
+    direct: boolean,
+    ttlMs: number,
+    queueEntryTtlMs: number,
+  ): Promise<void> {
+    const member = direct ? `${owner}\n${ttlMs}\n${queueEntryTtlMs}\n${this.#holder}` : owner
+    await this.#release.call(this.#releaseKeys(k), [member, ''])
   }
 
   /** 1 extended, 0 not the owner. */
   extend(k: MutexKeys, owner: string, token: number, ttlMs: number): Promise<number> {
     return this.#extend([k.lock], [owner, String(token), ttlMs])
-  }
-
-  /** Leaves the waiters (and the fair queue): a waiter that gave up. */
-  async dequeue(k: MutexKeys, owner: string, fair: boolean): Promise<void> {
-    const removing = [this.conn.send(['ZREM', k.waiters, owner], { key: k.waiters })]
-    if (fair) {
-      removing.push(
-        this.conn.send(['ZREM', k.queue, owner], { key: k.queue }),
-        this.conn.send(['HDEL', k.deadlines, owner], { key: k.deadlines }),
-      )
-    }
-    await Promise.all(removing)
   }
 
   inspect(resource: string): Promise<LockInfo | null> {
@@ -159,13 +179,34 @@ export class MutexStore {
     }
   }
 
-  /** Wake-up filter: in a fair queue only the named head wakes; '' wakes everyone. */
+  /**
+   * Wake-up filter: a direct handoff ("owner\ntoken\nelapsed") wakes only its waiter; in a fair queue only the
+   * named head wakes; '' wakes everyone.
+   */
   static accept(owner: string, fair: boolean): (message: string) => boolean {
-    return fair ? (m) => m === '' || m === owner : () => true
+    const mine = `${owner}\n`
+    return fair
+      ? (m) => m === '' || m === owner || m.startsWith(mine)
+      : (m) => !m.includes('\n') || m.startsWith(mine)
+  }
+
+  /** The handoff a message gives `owner`, if it is one. */
+  static handoff(owner: string): (message: string) => Handoff | undefined {
+    const mine = `${owner}\n`
+    return (m) => {
+      if (!m.startsWith(mine)) return undefined
+      const at = m.indexOf('\n', mine.length)
+      return { token: Number(m.slice(mine.length, at)), elapsedMs: Number(m.slice(at + 1)) }
+    }
   }
 }
 
-/** Used by waiters: the notifier options for a resource. @internal */
-export function notifyFor(notifier: Notifier, k: MutexKeys, owner: string, fair: boolean) {
-  return { notifier, channel: k.channel, accept: MutexStore.accept(owner, fair) }
+/** Used by waiters: the notifier options for a resource; `direct` waiters take handoffs. @internal */
+export function notifyFor(notifier: Notifier, k: MutexKeys, owner: string, fair: boolean, direct: boolean) {
+  return {
+    notifier,
+    channel: k.channel,
+    accept: MutexStore.accept(owner, fair),
+    handoff: direct ? MutexStore.handoff(owner) : undefined,
+  }
 }

@@ -121,7 +121,8 @@ export class Redlock {
       const results = await Promise.allSettled(
         this.#stores.map((s, i) =>
           withDeadline(
-            s.acquire(keys[i]!, owner, o.ttl, false, markerTtl, false, waited, waitTimeoutMs > 0),
+            // No direct handoff: one node handing its share to a waiter does not make a quorum.
+            s.acquire(keys[i]!, owner, o.ttl, false, markerTtl, false, waited, waitTimeoutMs > 0, false),
             nodeTimeout,
             'redlock acquire',
           ),

@@ -5,7 +5,7 @@ import { LockAbortedError, LockTimeoutError } from './errors.js'
 interface Listener {
   /** Whether a message concerns this waiter (fair queues name the waiter to wake). */
   accept: (message: string) => boolean
-  wake: () => void
+  wake: (message: string) => void
   /** Wake on every accepted message (read-write locks: a released writer lets every reader in). */
   all: boolean
 }
@@ -50,9 +50,9 @@ export class Notifier {
         let woken: Listener | undefined
         for (const l of listeners) {
           if (!l.accept(message)) continue
-          if (l.all) l.wake()
+          if (l.all) l.wake(message)
           else if (!woken) {
-            l.wake()
+            l.wake(message)
             woken = l
           }
         }
@@ -113,15 +113,27 @@ export function jitter(base: number, random: () => number = Math.random): number
 /** The outcome of one acquisition attempt. */
 export type Attempt<T> =
   | { ok: true; value: T; startedAt: number }
-  | { ok: false; retryInMs: number; holder?: string }
+  | {
+      ok: false
+      retryInMs: number
+      holder?: string
+      /** performance.now() when the attempt was sent: a handoff after it started its lease later. */
+      sentAt?: number
+    }
 
 /** Wake-up settings of a wait. */
-export interface NotifySpec {
+export interface NotifySpec<T = unknown> {
   notifier: Notifier
   channel: string
   accept: (message: string) => boolean
   /** Wake on every message instead of one waiter per message and process. @default false */
   all?: boolean
+  /**
+   * The lease a message hands this waiter directly (a mutex release that gave it the lock), if it is one:
+   * the wait ends with its value, no further attempt. `elapsedMs` is how long after this waiter's last busy
+   * attempt ran the lease started (server clock), so the lease is timed from that attempt's `sentAt` plus it.
+   */
+  handoff?: ((message: string) => { token: T; elapsedMs: number } | undefined) | undefined
 }
 
 /** What `waitLoop` needs. */
@@ -134,7 +146,7 @@ export interface WaitSpec<T> {
   retryIntervalMs: number
   signal?: AbortSignal | undefined
   /** Wake-ups: a channel and a filter of messages that concern this waiter. */
-  notify?: NotifySpec | undefined
+  notify?: NotifySpec<T> | undefined
   /** Called once when the first attempt failed and the caller starts waiting, with the holder if known. */
   onWait?: ((holder: string | undefined) => void) | undefined
   /** Called once when the wait ends (acquired, timed out or aborted) if `onWait` was called. */
@@ -170,9 +182,22 @@ export async function waitLoop<T>(spec: WaitSpec<T>): Promise<{ value: T; starte
   const deadline = started + spec.waitTimeoutMs
   let pending = false
   let wake: (() => void) | undefined
-  const poke = () => {
+  // A direct handoff: the lease is ours already, timed from the last busy attempt's send (it started later).
+  const handoff = spec.notify?.handoff
+  let handed: { value: T; startedAt: number } | undefined
+  let busySentAt = result.sentAt ?? started
+  const poke = (message?: string) => {
+    if (handoff !== undefined && message !== undefined && handed === undefined) {
+      const h = handoff(message)
+      if (h !== undefined) handed = { value: h.token, startedAt: busySentAt + h.elapsedMs }
+    }
     pending = true
     wake?.()
+  }
+  const settle = (r: Attempt<T>): { value: T; startedAt: number } | undefined => {
+    if (r.ok) return r
+    if (r.sentAt !== undefined && r.sentAt > busySentAt && handed === undefined) busySentAt = r.sentAt
+    return handed
   }
   let unlisten: (() => void) | undefined
   const onAbort = () => poke()
@@ -185,19 +210,25 @@ export async function waitLoop<T>(spec: WaitSpec<T>): Promise<{ value: T; starte
       unlisten = await spec.notify.notifier.listen(spec.notify.channel, { accept, wake: poke, all })
       // The release may have happened before the subscription was in place: try again at once.
       result = await attempt()
-      if (result.ok) {
+      const done = settle(result)
+      if (done) {
         acquired = true
-        return result
+        return done
       }
     }
     for (;;) {
       if (signal?.aborted) throw new LockAbortedError(spec.resource, signal.reason)
+      if (handed) {
+        acquired = true
+        return handed
+      }
       const remaining = deadline - performance.now()
       if (remaining <= 0)
         throw new LockTimeoutError(spec.resource, performance.now() - started, {}, lastError)
       if (!pending) {
         // Wake at the lease's expiry (plus a little jitter) or the fallback poll, whichever is first.
-        const expiry = result.retryInMs > 0 ? result.retryInMs + jitter(5) : Number.POSITIVE_INFINITY
+        const retryIn = result.ok ? 0 : result.retryInMs
+        const expiry = retryIn > 0 ? retryIn + jitter(5) : Number.POSITIVE_INFINITY
         const delay = Math.min(remaining, expiry, jitter(spec.retryIntervalMs))
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay)
@@ -210,10 +241,15 @@ export async function waitLoop<T>(spec: WaitSpec<T>): Promise<{ value: T; starte
       }
       pending = false
       if (signal?.aborted) throw new LockAbortedError(spec.resource, signal.reason)
-      result = await attempt()
-      if (result.ok) {
+      if (handed) {
         acquired = true
-        return result
+        return handed
+      }
+      result = await attempt()
+      const done = settle(result)
+      if (done) {
+        acquired = true
+        return done
       }
     }
   } finally {

@@ -9,12 +9,12 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** A connection to one of the shared topologies, in a namespace of its own. */
 export async function sharedConnection(
   kind: 'standalone' | 'sentinel' | 'cluster',
-  options: { resp?: 2 | 3 } = {},
+  options: { resp?: 2 | 3; namespace?: string } = {},
 ): Promise<Connection> {
   const { standalone, sentinel, cluster } = inject('redis')
-  const namespace = uniquePrefix('locks')
+  const namespace = options.namespace ?? uniquePrefix('locks')
   if (kind === 'cluster') return connect({ cluster: { nodes: cluster.nodes }, namespace })
   if (kind === 'sentinel')
     return connect({ sentinel: { name: sentinel.name, sentinels: sentinel.sentinels }, namespace })
-  return connect({ url: standalone.url, namespace, ...options })
+  return connect({ url: standalone.url, namespace, ...(options.resp ? { resp: options.resp } : {}) })
 }

@@ -4,19 +4,23 @@
 -- Request i (from 0) has KEYS[5i+1 .. 5i+5]:
 --   lock: string "token\nowner\nholder\nacquired ms\nhold count", with the lease as its PX TTL
 --   fencing counter (same hash tag; outlives the lock)
---   fair queue zset (owner -> enqueue time in µs: arrival order)
---   fair queue deadlines hash (owner -> ms after which the waiter is presumed gone)
---   waiters zset (owner -> ms after which the waiter is presumed gone): a release hands off and publishes a
+--   fair queue zset (member -> enqueue time in µs: arrival order)
+--   fair queue deadlines hash (member -> ms after which the waiter is presumed gone)
+--   waiters zset (member -> ms after which the waiter is presumed gone): a release hands off and publishes a
 --   wake-up only while it has live entries
+--   A waiter's member is its owner, or "owner\nttl ms\nentry ttl ms\nholder" for a waiter that takes a
+--   direct handoff: the release sets the lock to that waiter's lease and publishes "owner\ntoken\nelapsed ms".
 -- ARGV[1] fencing mode ('clock' | 'counter'), ARGV[2] holder id (the process, for diagnostics);
---   request i has ARGV[4i+3 .. 4i+6]: owner, ttl ms, queue entry / waiters marker ttl ms, flags: four
+--   request i has ARGV[4i+3 .. 4i+6]: owner, ttl ms, queue entry / waiters marker ttl ms, flags: five
 --   '0'/'1' characters
 --   fair, reentrant,
 --   waited: the caller already failed an attempt; only such callers may take a lock that a release handed
 --   off to waiters (value '~handoff'), so newcomers cannot barge past them,
---   will wait: register as a waiter when the lock is busy (not for one-shot attempts)
+--   will wait: register as a waiter when the lock is busy (not for one-shot attempts),
+--   direct: the owner is unique to this acquisition, so a release may hand the lock straight to it
 -- Reply: three values per request: {1, token, holdCount} acquired; {0, pttl ms, holder id} held by another;
---   {2, pttl hint ms, ''} queued; {3, 0, error message} this request failed on the server (the others stand)
+--   {2, pttl hint ms, ''} queued; {3, 0, error message} this request failed on the server (the others stand);
+--   {4, token, pttl ms} a release already handed the lock to this waiter (its notification was missed)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -29,19 +33,24 @@ local clock = ARGV[1] == 'clock'
 local holder = ARGV[2]
 local ONE = 49 -- '1'
 
+-- The member of a waiter that takes a direct handoff: what the release needs to give it its lease.
+local function memberOf(owner, ttl, qttl)
+  return owner .. '\n' .. ttl .. '\n' .. qttl .. '\n' .. holder
+end
+
 -- Registers the caller as a waiter (and in the fair queue) when it will wait.
-local function waiting(k, owner, qttl, fair, willWait)
+local function waiting(k, member, qttl, fair, willWait)
   if not willWait then return end
   local keep = qttl * 2
-  redis.call('ZADD', KEYS[k + 5], now + qttl, owner)
+  redis.call('ZADD', KEYS[k + 5], now + qttl, member)
   redis.call('PEXPIRE', KEYS[k + 5], keep)
   if fair then
     -- Arrival order even for waiters enqueued by one call (same TIME): after the current tail.
     local score = micros
     local last = redis.call('ZRANGE', KEYS[k + 3], -1, -1, 'WITHSCORES')[2]
     if last and tonumber(last) >= score then score = tonumber(last) + 1 end
-    redis.call('ZADD', KEYS[k + 3], 'NX', score, owner)
-    redis.call('HSET', KEYS[k + 4], owner, now + qttl)
+    redis.call('ZADD', KEYS[k + 3], 'NX', score, member)
+    redis.call('HSET', KEYS[k + 4], member, now + qttl)
     redis.call('PEXPIRE', KEYS[k + 3], keep)
     redis.call('PEXPIRE', KEYS[k + 4], keep)
   end
@@ -60,12 +69,12 @@ local function head(k)
   return false
 end
 
-local function acquired(k, owner, tokenText, waited, fair)
+local function acquired(k, member, tokenText, waited, fair)
   redis.call('SET', KEYS[k + 2], tokenText)
-  if waited then redis.call('ZREM', KEYS[k + 5], owner) end
+  if waited then redis.call('ZREM', KEYS[k + 5], member) end
   if fair then
-    redis.call('ZREM', KEYS[k + 3], owner)
-    redis.call('HDEL', KEYS[k + 4], owner)
+    redis.call('ZREM', KEYS[k + 3], member)
+    redis.call('HDEL', KEYS[k + 4], member)
   end
 end
 
@@ -75,10 +84,14 @@ local function one(k, a)
   local fair = string.byte(flags, 1) == ONE
   local waited = string.byte(flags, 3) == ONE
   local willWait = string.byte(flags, 4) == ONE
+  local direct = string.byte(flags, 5) == ONE
+  -- The uncontended acquisition (not fair, first attempt, lock free) never builds it.
+  local member = owner
+  if direct and (fair or waited) then member = memberOf(owner, ttl, ARGV[a + 2]) end
   if fair then
     local first = head(k)
-    if first and first ~= owner and redis.call('EXISTS', KEYS[k + 1]) == 0 then
-      waiting(k, owner, qttl, fair, willWait)
+    if first and first ~= member and redis.call('EXISTS', KEYS[k + 1]) == 0 then
+      waiting(k, member, qttl, fair, willWait)
       return 2, qttl, ''
     end
   end
@@ -88,31 +101,34 @@ local function one(k, a)
   local tokenText = token == micros and microsText or string.format('%.0f', token)
   local value = tokenText .. '\n' .. owner .. '\n' .. holder .. '\n' .. nowText .. '\n1'
   if redis.call('SET', KEYS[k + 1], value, 'NX', 'PX', ttl) then
-    acquired(k, owner, tokenText, waited, fair)
+    acquired(k, member, tokenText, waited, fair)
     return 1, token, 1
   end
   local current = redis.call('GET', KEYS[k + 1])
   local pttl = redis.call('PTTL', KEYS[k + 1])
+  if direct and member == owner then member = memberOf(owner, ttl, ARGV[a + 2]) end
   if current == '~handoff' then
-    if waited and not (fair and head(k) and head(k) ~= owner) then
+    if waited and not (fair and head(k) and head(k) ~= member) then
       redis.call('SET', KEYS[k + 1], value, 'PX', ttl)
-      acquired(k, owner, tokenText, waited, fair)
+      acquired(k, member, tokenText, waited, fair)
       return 1, token, 1
     end
-    waiting(k, owner, qttl, fair, willWait)
+    waiting(k, member, qttl, fair, willWait)
     return 0, pttl, ''
   end
   if current then
     local heldToken, heldOwner, heldBy, at, count = string.match(current, '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)$')
+    -- A direct owner is unique to one acquisition: holding it means a release handed it over.
+    if heldOwner == owner and direct then return 4, tonumber(heldToken), pttl end
     if heldOwner == owner and string.byte(flags, 2) == ONE then
       local n = tonumber(count) + 1
       redis.call('SET', KEYS[k + 1], heldToken .. '\n' .. owner .. '\n' .. heldBy .. '\n' .. at .. '\n' .. n, 'PX', ttl)
       return 1, tonumber(heldToken), n
     end
-    waiting(k, owner, qttl, fair, willWait)
+    waiting(k, member, qttl, fair, willWait)
     return 0, pttl, heldBy or ''
   end
-  waiting(k, owner, qttl, fair, willWait)
+  waiting(k, member, qttl, fair, willWait)
   return 0, 0, ''
 end
 
