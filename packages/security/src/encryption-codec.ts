@@ -46,6 +46,8 @@ export interface EncryptionCodec extends Codec {
 const PLAIN_MAGIC = 0xca
 /** Passed to the inner codec's decode: the bytes passed AES-GCM's tag check. */
 const AUTHENTICATED = Object.freeze({ authenticated: true })
+/** The cipher options of every call (node:crypto only reads them): one object, not one per value. */
+const GCM = Object.freeze({ authTagLength: TAG_BYTES })
 
 /**
  * Random nonces drawn from a pool refilled 4 KiB at a time: one `randomBytes` call per 341 encryptions
@@ -148,9 +150,7 @@ export function encryptionCodec(keyring: Keyring, options: EncryptionCodecOption
       out[2] = idBytes.length
       idBytes.copy(out, 3)
       nonceInto(out, 3 + idBytes.length)
-      const cipher = createCipheriv('aes-256-gcm', secret, out.subarray(3 + idBytes.length, headerEnd), {
-        authTagLength: TAG_BYTES,
-      })
+      const cipher = createCipheriv('aes-256-gcm', secret, out.subarray(3 + idBytes.length, headerEnd), GCM)
       cipher.setAAD(aad(out, headerEnd, ctx))
       cipher.update(plain).copy(out, headerEnd)
       cipher.final()
@@ -179,7 +179,7 @@ export function encryptionCodec(keyring: Keyring, options: EncryptionCodecOption
       const tagStart = buf.length - TAG_BYTES
       for (let i = 0; i < NONCE_BYTES; i++) nonce[i] = buf[headerEnd - NONCE_BYTES + i] as number
       for (let i = 0; i < TAG_BYTES; i++) tag[i] = buf[tagStart + i] as number
-      const decipher = createDecipheriv('aes-256-gcm', secret, nonce, { authTagLength: TAG_BYTES })
+      const decipher = createDecipheriv('aes-256-gcm', secret, nonce, GCM)
       decipher.setAAD(aad(buf, headerEnd, ctx))
       decipher.setAuthTag(tag)
       let plain: Buffer
