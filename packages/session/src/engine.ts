@@ -15,8 +15,9 @@ import {
   type Chunk,
   COMPACT_CHUNKS,
   chunkJson,
-  type Decoded,
-  decode,
+  type DecodedValue,
+  dataOf,
+  decodeValue,
   expiryAt,
   type Header,
   headerLine,
@@ -53,10 +54,16 @@ export interface LoadedSession {
   json: Record<string, string>
   /** The stored value as read (a compare-and-set compares against it). */
   raw: string
-  decoded: Decoded
+  decoded: DecodedValue
   /** The live-set score known to cover the session (0: none known). */
   liveAt: number
 }
+
+/**
+ * What a write or an expiry move needs of a loaded session: its decoded value and the live-set score known to
+ * cover it. A LoadedSession is one; the express-session store keeps only this much between a read and a write.
+ */
+export type WriteBase = Pick<LoadedSession, 'decoded' | 'liveAt'>
 
 /** A change to a loaded session: fields set (name -> JSON), deleted, the user id and idle timeout from now on. */
 export interface Change {
@@ -90,6 +97,15 @@ interface Known {
   liveAt: number
 }
 const KNOWN_MAX = 10_000
+/** Decoded values kept per key (values longer than this many characters are decoded on every read). */
+const DECODED_MAX = 10_000
+const DECODED_MAX_CHARS = 8192
+
+/** A decoded value kept for the next read of its key, with the ids of the keys that sealed its chunks. */
+interface KeptValue {
+  value: DecodedValue
+  keyIds: string[] | undefined
+}
 
 /** The live-set score of a session expiring at `exp`: a slack ahead, so most touches need no ZADD there. */
 const liveScore = (exp: number, idleMs: number) => exp + Math.min(LIVE_SLACK_MAX_MS, Math.floor(idleMs / 10))
@@ -112,6 +128,11 @@ export class SessionEngine {
   readonly #cas: ScriptFn<number>
   readonly #migrate: ScriptFn<number>
   readonly #known = new BoundedMap<string, Known>(KNOWN_MAX)
+  /**
+   * The last decoded value of each recently read key: a read of the same value (or of it plus the chunks
+   * appended since) replays nothing (or only those chunks) instead of parsing every chunk again.
+   */
+  readonly #decoded = new BoundedMap<string, KeptValue>(DECODED_MAX)
 
   constructor(conn: Connection, config: EngineConfig) {
     this.conn = conn
@@ -123,14 +144,26 @@ export class SessionEngine {
     this.#migrate = conn.defineScript('session:migrate', sessionMigrate, { keys: 1 })
   }
 
-  /** JSON of each top-level field; E_INVALID_ARGUMENT when not an object, not JSON or too large. */
-  encode(data: unknown, field = 'data'): Record<string, string> {
+  /**
+   * JSON of each top-level field; E_INVALID_ARGUMENT when not an object, not JSON or too large. The field
+   * `omit` is left out and `cookie` goes through `cookie` first (the express-session store's own fields).
+   */
+  encode(
+    data: unknown,
+    field = 'data',
+    omit?: string,
+    cookie?: (value: unknown) => unknown,
+  ): Record<string, string> {
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       throw new InvalidArgumentError(PKG, field, 'must be a plain object')
     }
     const out: Record<string, string> = {}
     let size = 0
-    for (const [name, value] of Object.entries(data)) {
+    const o = data as Record<string, unknown>
+    for (const name of Object.keys(o)) {
+      if (name === omit) continue
+      let value = o[name]
+      if (cookie !== undefined && name === 'cookie') value = cookie(value)
       if (value === undefined) continue
       let json: string | undefined
       try {
@@ -277,7 +310,7 @@ export class SessionEngine {
     }
     if (raw === null || raw === undefined) return null
     raw = String(raw)
-    const d = decode(raw, (line, header) => this.#open(key, header, line))
+    const d = this.#decode(key, raw)
     if (!d || d.header.tenant !== tenant) return null
     const now = Date.now()
     const abs = d.header.absoluteExpiresAt
@@ -296,8 +329,8 @@ export class SessionEngine {
       handle,
       tenant,
       userId: d.userId,
-      data: d.data,
-      meta: d.meta,
+      data: dataOf(d),
+      meta: d.metaJson === '{}' ? {} : (JSON.parse(d.metaJson) as Record<string, unknown>),
       createdAt: d.header.createdAt,
       lastSeenAt,
       expiresAt,
@@ -318,14 +351,9 @@ export class SessionEngine {
    * Moves the expiry of a loaded session to now + `idleMs` (never past its absolute deadline): one PEXPIREAT,
    * which never creates a key, so a session deleted meanwhile stays deleted. The new expiry, or null when gone.
    */
-  async expire(
-    tenant: string,
-    handle: string,
-    loaded: LoadedSession,
-    idleMs: number,
-  ): Promise<number | null> {
+  async expire(tenant: string, handle: string, loaded: WriteBase, idleMs: number): Promise<number | null> {
     const now = Date.now()
-    const exp = expiryAt(now, idleMs, loaded.session.absoluteExpiresAt)
+    const exp = expiryAt(now, idleMs, loaded.decoded.header.absoluteExpiresAt)
     if (exp <= now) return null
     const key = this.keys.session(tenant, handle)
     const live = exp > loaded.liveAt ? liveScore(exp, idleMs) : 0
@@ -348,7 +376,7 @@ export class SessionEngine {
   async write(
     tenant: string,
     handle: string,
-    base: LoadedSession,
+    base: WriteBase,
     change: Change,
     cas = false,
   ): Promise<WriteResult> {
@@ -358,13 +386,12 @@ export class SessionEngine {
     const abs = d.header.absoluteExpiresAt
     const idle = change.idleMs ?? d.idleTimeoutMs
     const exp = expiryAt(now, idle, abs)
-    const gone: WriteResult = { status: -1, version: 0, expiresAt: 0 }
-    if (exp <= now) return gone
+    if (exp <= now) return gone()
     const live = exp > base.liveAt ? liveScore(exp, idle) : 0
     const userId = change.userId ?? d.userId
-    const version = base.session.version
+    const version = d.header.gen + d.chunks
     if (cas || d.chunks >= COMPACT_CHUNKS) {
-      const fields: Record<string, string> = change.replace ? {} : { ...base.json }
+      const fields: Record<string, string> = change.replace ? {} : { ...d.json }
       for (const k of change.del) delete fields[k]
       Object.assign(fields, change.set)
       const header: Header = { ...d.header, gen: version, userId, idleTimeoutMs: idle }
@@ -377,7 +404,7 @@ export class SessionEngine {
       const [status] = await Promise.all([
         this.#cas(
           [key],
-          [String(Buffer.byteLength(base.raw)), `${d.headerLine}\n`, 's', value, String(exp)],
+          [String(Buffer.byteLength(d.raw)), `${d.headerLine}\n`, 's', value, String(exp)],
         ).then(Number),
         live ? this.live(tenant, handle, live) : undefined,
       ])
@@ -385,7 +412,7 @@ export class SessionEngine {
         this.#remember(handle, exp, now, liveAt)
         return { status: 1, version: version + 1, expiresAt: exp }
       }
-      if (status === -1 || cas) return status === -1 ? gone : { status: 0, version, expiresAt: 0 }
+      if (status === -1 || cas) return status === -1 ? gone() : { status: 0, version, expiresAt: 0 }
       // A compaction that lost a race: the change goes in as a chunk after all.
     }
     const c: Omit<Chunk, 's'> = { w: now }
@@ -404,7 +431,7 @@ export class SessionEngine {
       // The key was gone (revoked or expired): what the APPEND made has no header, reads as no session, and
       // goes now (its PEXPIREAT bounds it should this process die first).
       await this.conn.send(['DEL', key], { key })
-      return gone
+      return gone()
     }
     this.#remember(handle, exp, now, Math.max(live, base.liveAt))
     return { status: 1, version: version + 1, expiresAt: exp }
@@ -464,7 +491,37 @@ export class SessionEngine {
   }
 
   #remember(handle: string, expiresAt: number, seenAt: number, liveAt: number): void {
-    this.#known.set(handle, { expiresAt, seenAt, liveAt })
+    const known = this.#known.get(handle)
+    if (known === undefined) this.#known.set(handle, { expiresAt, seenAt, liveAt })
+    else {
+      // In place: a new object per write would outlive a scavenge and be promoted, only to die there.
+      known.expiresAt = expiresAt
+      known.seenAt = seenAt
+      known.liveAt = liveAt
+    }
+  }
+
+  /**
+   * The decoded value of `raw` read at `key`, from the one kept for the key when `raw` is it or extends it.
+   * Encrypted: a kept value is used only while every key that sealed its chunks is still usable (a disabled
+   * key makes the full decode, and with it E_KEY_DISABLED, happen again).
+   */
+  #decode(key: string, raw: string): DecodedValue | undefined {
+    const kept = this.#decoded.get(key)
+    let prev = kept?.value
+    if (kept?.keyIds && !this.#cipher!.usable(kept.keyIds)) prev = undefined
+    const cipher = this.#cipher
+    let keyIds: string[] | undefined
+    let open: (line: string, header: Header) => string
+    if (cipher) {
+      keyIds = prev === undefined ? [] : [...kept!.keyIds!]
+      const ids = keyIds
+      open = (line, header) => cipher.open(key, aad(header), line, ids)
+    } else open = plainLine
+    const d = decodeValue(raw, open, prev)
+    if (d === undefined) return undefined
+    if (d !== prev && raw.length <= DECODED_MAX_CHARS) this.#decoded.set(key, { value: d, keyIds })
+    return d
   }
 
   /** The stored form of one chunk's JSON: itself, or its ciphertext (one cipher call per chunk). */
@@ -472,16 +529,14 @@ export class SessionEngine {
     return this.#cipher ? this.#cipher.seal(key, aad(header), json) : json
   }
 
-  #open(key: string, header: Header, line: string): string {
-    if (!this.#cipher) return line
-    return this.#cipher.open(key, aad(header), line)
-  }
-
   /** A field of a 0.1.x hash: its JSON, or the ciphertext of it under AAD "key\nfield". */
   #openLegacy(key: string, field: string, stored: string): string {
     return this.#cipher ? this.#cipher.open(key, field, stored) : stored
   }
 }
+
+const plainLine = (line: string) => line
+const gone = (): WriteResult => ({ status: -1, version: 0, expiresAt: 0 })
 
 /**
  * What a chunk's AAD adds to its session key: the parts of the header that never change (a compaction

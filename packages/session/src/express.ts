@@ -5,7 +5,7 @@ import session from 'express-session'
 import { z } from 'zod'
 import { BoundedMap } from './bounded-map.js'
 import * as D from './defaults.js'
-import { type LoadedSession, SessionEngine, type StoredSession } from './engine.js'
+import { SessionEngine, type StoredSession, type WriteBase } from './engine.js'
 import type { HashKey } from './hash.js'
 import { expiryAt } from './layout.js'
 import { engineConfig, zHashKey, zKeyring, zSweepBatch, zSweepInterval } from './options.js'
@@ -74,15 +74,17 @@ export const REVISION_FIELD = '__rev'
 
 type Callback<T = void> = (err?: unknown, value?: T) => void
 
-/** What `get` loaded, for the merge of `set` and the touch threshold. */
+/**
+ * What `get` loaded, for the merge of `set` and the touch threshold: the decoded value (its `json` is each
+ * data field as stored, the cookie without `expires`), not the session objects handed to express-session,
+ * so that a snapshot kept past its request holds little.
+ */
 interface Snapshot {
+  sid: string
   handle: string
-  loaded: LoadedSession
-  /** JSON of each data field as stored (the cookie without `expires`). */
-  fields: Record<string, string>
+  base: WriteBase
   userId: string
   expiresAt: number
-  absoluteExpiresAt: number
 }
 
 /**
@@ -101,10 +103,11 @@ export class SessionStore extends session.Store {
   readonly tenant: string
   readonly #engine: SessionEngine
   readonly #options: z.output<typeof schema>
-  readonly #snapshots = new BoundedMap<string, Snapshot>(D.DEFAULT_SNAPSHOTS)
+  /** By revision (unique per load in this store). */
+  readonly #snapshots = new BoundedMap<number, Snapshot>(D.DEFAULT_SNAPSHOTS)
   /** sid -> handle of recent sessions: the keyed hash is a good part of a request's CPU. */
   readonly #handles = new BoundedMap<string, string>(D.DEFAULT_SNAPSHOTS)
-  readonly #spent = new BoundedMap<string, Snapshot>(SPENT_SNAPSHOTS)
+  readonly #spent = new BoundedMap<number, Snapshot>(SPENT_SNAPSHOTS)
   /** Revision of the next load: each load has a snapshot of its own. */
   #rev = 0
 
@@ -137,7 +140,13 @@ export class SessionStore extends session.Store {
       if (!loaded) return null
       const s = loaded.session
       const rev = ++this.#rev
-      this.#snapshots.set(`${sid}\n${rev}`, snapshotOf(handle, loaded))
+      this.#snapshots.set(rev, {
+        sid,
+        handle,
+        base: { decoded: loaded.decoded, liveAt: loaded.liveAt },
+        userId: s.userId,
+        expiresAt: s.expiresAt,
+      })
       const sess = withCookie(s)
       // A rolling reset (originalMaxAge) never passes the absolute deadline.
       const cookie = sess.cookie as unknown as Record<string, unknown>
@@ -152,11 +161,10 @@ export class SessionStore extends session.Store {
   override set(sid: string, sess: session.SessionData, cb?: Callback): void {
     this.#run(cb, async () => {
       checkSid(sid)
-      const { [REVISION_FIELD]: rev, ...plain } = sess as unknown as Record<string, unknown>
+      const rev = (sess as unknown as Record<string, unknown>)[REVISION_FIELD]
       // cookie.expires is not stored: get() derives it from the expiry, so a rolling cookie does not turn
       // every request into a write of the cookie field.
-      if (plain.cookie !== null && typeof plain.cookie === 'object') plain.cookie = storedCookie(plain.cookie)
-      const fields = this.#engine.encode(plain, 'sess')
+      const fields = this.#engine.encode(sess, 'sess', REVISION_FIELD, storedCookie)
       const userId = this.#options.userId?.(sess) ?? ''
       const idleMs = this.#idleMs(sess)
       const snap = this.#take(sid, rev)
@@ -188,26 +196,36 @@ export class SessionStore extends session.Store {
         ])
         return
       }
-      const set: Record<string, string> = {}
-      let changed = false
+      const stored = snap.base.decoded.json
+      let set: Record<string, string> | undefined
       for (const k in fields) {
-        if (snap.fields[k] !== fields[k]) {
+        if (stored[k] !== fields[k]) {
+          set ??= {}
           set[k] = fields[k]!
-          changed = true
         }
       }
-      const del: string[] = []
-      for (const k in snap.fields) if (!(k in fields)) del.push(k)
+      let del: string[] | undefined
+      for (const k in stored) {
+        if (k in fields) continue
+        del ??= []
+        del.push(k)
+      }
       const rebound = userId !== snap.userId
-      if (!changed && del.length === 0 && !rebound) {
+      if (set === undefined && del === undefined && !rebound) {
         // Nothing changed: a touch, skipped within the threshold (or when it would not move the expiry).
-        if (!this.#fresh(snap, idleMs)) await this.#engine.expire(tenant, handle, snap.loaded, idleMs)
+        if (!this.#fresh(snap, idleMs)) await this.#engine.expire(tenant, handle, snap.base, idleMs)
+        return
+      }
+      const change = { set: set ?? {}, del: del ?? NO_FIELDS, userId, idleMs }
+      if (!rebound || userId === '') {
+        await this.#engine.write(tenant, handle, snap.base, change)
         return
       }
       // The user index only when the binding changes (a login), in the same round trip as the write.
+      const abs = snap.base.decoded.header.absoluteExpiresAt
       await Promise.all([
-        this.#engine.write(tenant, handle, snap.loaded, { set, del, userId, idleMs }),
-        rebound && userId !== '' ? this.#index(handle, userId, snap.absoluteExpiresAt, idleMs) : undefined,
+        this.#engine.write(tenant, handle, snap.base, change),
+        this.#index(handle, userId, abs, idleMs),
       ])
     })
   }
@@ -222,7 +240,7 @@ export class SessionStore extends session.Store {
       }
       const idleMs = this.#idleMs(sess)
       if (this.#fresh(snap, idleMs)) return
-      await this.#engine.expire(this.tenant, snap.handle, snap.loaded, idleMs)
+      await this.#engine.expire(this.tenant, snap.handle, snap.base, idleMs)
     })
   }
 
@@ -276,9 +294,13 @@ export class SessionStore extends session.Store {
    */
   #take(sid: string, rev: unknown): Snapshot | undefined {
     if (rev === undefined) return undefined
-    const key = `${sid}\n${rev}`
+    const key = typeof rev === 'number' ? rev : Number(rev)
     const snap = this.#snapshots.get(key)
-    if (!snap) return this.#spent.get(key)
+    if (!snap) {
+      const spent = this.#spent.get(key)
+      return spent?.sid === sid ? spent : undefined
+    }
+    if (snap.sid !== sid) return undefined
     // A copy saved again in the same request (an explicit req.session.save(), then the end of the request)
     // still merges against what it loaded: a few recent snapshots are kept apart.
     this.#snapshots.delete(key)
@@ -296,7 +318,7 @@ export class SessionStore extends session.Store {
    * absolute deadline) is within `touchAfter` of the one loaded (with 0: not past it).
    */
   #fresh(snap: Snapshot, idleMs: number): boolean {
-    const next = Math.min(Date.now() + idleMs, snap.absoluteExpiresAt)
+    const next = Math.min(Date.now() + idleMs, snap.base.decoded.header.absoluteExpiresAt)
     const gain = next - snap.expiresAt
     return gain <= 0 || gain < this.#options.touchAfter
   }
@@ -327,20 +349,11 @@ export class SessionStore extends session.Store {
   }
 }
 
-function snapshotOf(handle: string, loaded: LoadedSession): Snapshot {
-  const s = loaded.session
-  return {
-    handle,
-    loaded,
-    fields: loaded.json,
-    userId: s.userId,
-    expiresAt: s.expiresAt,
-    absoluteExpiresAt: s.absoluteExpiresAt,
-  }
-}
+const NO_FIELDS: string[] = []
 
-/** The stored cookie: express-session's Cookie (or its JSON) without `expires`. */
-function storedCookie(cookie: object): Record<string, unknown> {
+/** The stored cookie: express-session's Cookie (or its JSON) without `expires`; anything else as it is. */
+function storedCookie(cookie: unknown): unknown {
+  if (cookie === null || typeof cookie !== 'object') return cookie
   const toJSON = (cookie as { toJSON?: () => unknown }).toJSON
   const { expires: _, ...rest } = (typeof toJSON === 'function' ? toJSON.call(cookie) : cookie) as Record<
     string,

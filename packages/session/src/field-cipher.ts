@@ -41,20 +41,39 @@ export class FieldCipher {
     return stored
   }
 
-  /** The JSON of one field (E_DECRYPT, E_KEY_NOT_FOUND or E_KEY_DISABLED when it cannot be opened). */
-  open(key: string, field: string, stored: string): string {
+  /**
+   * The JSON of one field (E_DECRYPT, E_KEY_NOT_FOUND or E_KEY_DISABLED when it cannot be opened); the id of
+   * the key that sealed it goes into `keyIds` when given (see `usable`).
+   */
+  open(key: string, field: string, stored: string, keyIds?: string[]): string {
     const id = `${key}\n${field}\n${stored}`
     const hit = this.#opened.get(id)
     if (hit) {
-      const status = this.#keyring.status(hit.keyId)
-      if (status === 'primary' || status === 'enabled') return hit.json
+      if (this.#usable(hit.keyId)) {
+        if (keyIds && !keyIds.includes(hit.keyId)) keyIds.push(hit.keyId)
+        return hit.json
+      }
       this.#opened.delete(id)
     }
     const bytes = Buffer.from(stored, 'base64')
     const json = this.#codec.decode(bytes, { key: `${key}\n${field}` }) as string
     const keyId = this.#codec.keyIdOf(bytes)
-    if (keyId !== undefined) this.#remember(key, field, stored, json, keyId)
+    if (keyId !== undefined) {
+      this.#remember(key, field, stored, json, keyId)
+      if (keyIds && !keyIds.includes(keyId)) keyIds.push(keyId)
+    }
     return json
+  }
+
+  /** Whether what these keys sealed still opens (each one primary or enabled), as `open` would check. */
+  usable(keyIds: readonly string[]): boolean {
+    for (const id of keyIds) if (!this.#usable(id)) return false
+    return true
+  }
+
+  #usable(keyId: string): boolean {
+    const status = this.#keyring.status(keyId)
+    return status === 'primary' || status === 'enabled'
   }
 
   #remember(key: string, field: string, stored: string, json: string, keyId: string): void {

@@ -1,6 +1,15 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { chunkJson, decode, expiryAt, headerLine, legacyHeader, parseHeader } from './layout.js'
+import {
+  chunkJson,
+  dataOf,
+  decode,
+  decodeValue,
+  expiryAt,
+  headerLine,
+  legacyHeader,
+  parseHeader,
+} from './layout.js'
 
 const header = {
   gen: 0,
@@ -67,6 +76,47 @@ describe('session layout', () => {
     expect(decode(`${headerLine(header)}\nnot json`, plain)).toBeUndefined()
     expect(parseHeader('["s2",0,1,2,3,"t"]')).toBeUndefined()
     expect(parseHeader(headerLine(header))).toEqual(header)
+  })
+
+  it('a value decoded from the state of an earlier read of it (same or extended by chunks) equals its full decode', () => {
+    const field = fc.constantFrom('a', 'b', 'c', '__proto__')
+    const chunk = fc.record(
+      {
+        w: fc.nat(),
+        i: fc.integer({ min: 1, max: 1e6 }),
+        d: fc.array(field, { maxLength: 2 }),
+        u: fc.string(),
+        r: fc.constant(1 as const),
+        l: fc.nat(),
+        set: fc.dictionary(field, fc.jsonValue(), { maxKeys: 3 }),
+      },
+      { requiredKeys: ['w'] },
+    )
+    const line = ({ set, ...c }: { set?: Record<string, unknown> } & Record<string, unknown>) => {
+      const s: Record<string, string> = {}
+      for (const k of Object.keys(set ?? {})) s[k] = JSON.stringify((set as Record<string, unknown>)[k])
+      return chunkJson(c, Object.keys(s).length ? s : undefined)
+    }
+    fc.assert(
+      fc.property(fc.array(chunk, { minLength: 1, maxLength: 6 }), fc.nat(), (chunks, cut) => {
+        const lines = [headerLine(header), ...chunks.map(line)]
+        const k = 1 + (cut % lines.length)
+        const prev = decodeValue(lines.slice(0, k).join('\n'), plain)!
+        const full = decodeValue(lines.join('\n'), plain)!
+        const again = decodeValue(lines.join('\n'), plain, prev)!
+        expect({ ...again, dataJson: undefined }).toEqual({ ...full, dataJson: undefined })
+        expect(dataOf(again)).toEqual(dataOf(full))
+        expect(decodeValue(lines.join('\n'), plain, full)).toBe(full)
+        // The earlier state is left as it was.
+        expect({ ...prev, dataJson: undefined }).toEqual({
+          ...decodeValue(lines.slice(0, k).join('\n'), plain),
+          dataJson: undefined,
+        })
+        // Not an extension (another value of the key): decoded in full.
+        const other = [headerLine({ ...header, gen: 5 }), ...lines.slice(1)].join('\n')
+        expect(decodeValue(other, plain, prev)?.header.gen).toBe(5)
+      }),
+    )
   })
 
   it('the expiry is capped by the absolute deadline', () => {

@@ -38,19 +38,32 @@ export interface Chunk {
   l?: number
 }
 
-/** A session value decoded: its header, its fields (values and their JSON), and where its chunks leave it. */
-export interface Decoded {
+/**
+ * The state a session value leaves once its chunks are replayed: what a merge or a write needs, without the
+ * data objects (rebuilt per read from `json`, since callers mutate them). Immutable once made, so it can be
+ * kept and extended by the chunks appended since (decodeValue with `prev`).
+ */
+export interface DecodedValue {
+  /** The stored value this state was decoded from. */
+  raw: string
   header: Header
   headerLine: string
-  data: Record<string, unknown>
+  /** JSON of each field. */
   json: Record<string, string>
-  meta: Record<string, unknown>
   metaJson: string
   userId: string
   idleTimeoutMs: number
   lastWriteAt: number
   liveAt: number
   chunks: number
+  /** The fields as one JSON object, made on first use (dataOf). */
+  dataJson: string | undefined
+}
+
+/** A session value decoded: its header, its fields (values and their JSON), and where its chunks leave it. */
+export interface Decoded extends Omit<DecodedValue, 'raw' | 'dataJson'> {
+  data: Record<string, unknown>
+  meta: Record<string, unknown>
 }
 
 /** Chunks past which a writer rewrites the value compacted. */
@@ -73,7 +86,8 @@ export function parseHeader(line: string): Header | undefined {
   if (!Array.isArray(a) || a.length !== 7 || typeof a[5] !== 'string' || typeof a[6] !== 'string')
     return undefined
   const [, gen, createdAt, abs, idle] = a as number[]
-  if (![gen, createdAt, abs, idle].every((n) => Number.isFinite(n))) return undefined
+  if (!Number.isFinite(gen) || !Number.isFinite(createdAt) || !Number.isFinite(abs) || !Number.isFinite(idle))
+    return undefined
   return {
     gen: gen!,
     createdAt: createdAt!,
@@ -89,17 +103,64 @@ export function parseHeader(line: string): Header | undefined {
  * value is not a session (no header, e.g. what an APPEND to a deleted key leaves).
  */
 export function decode(value: string, open: (line: string, header: Header) => string): Decoded | undefined {
+  const v = decodeValue(value, open)
+  if (!v) return undefined
+  const { raw: _, dataJson: __, ...rest } = v
+  return { ...rest, data: dataOf(v), meta: metaOf(v) }
+}
+
+/**
+ * The state of a session value (see DecodedValue). With `prev`, the state of an earlier read of the same key:
+ * the same value is `prev` itself, a value that extends it by chunks (APPENDs since) replays only those, and
+ * anything else (compacted, deleted and made again) is decoded in full. Decoding is a function of the value
+ * alone, so this answers what a full decode would.
+ */
+export function decodeValue(
+  value: string,
+  open: (line: string, header: Header) => string,
+  prev?: DecodedValue,
+): DecodedValue | undefined {
+  if (prev !== undefined) {
+    const n = prev.raw.length
+    if (value.length === n) {
+      if (value === prev.raw) return prev
+    } else if (value.length > n && value.charCodeAt(n) === 10 && value.slice(0, n) === prev.raw) {
+      // slice + === compares flat strings with memcmp; startsWith goes character by character.
+      return replay(value, value.slice(n + 1).split('\n'), open, prev)
+    }
+  }
   const lines = value.split('\n')
   const line0 = lines[0]!
   const header = parseHeader(line0)
   if (!header) return undefined
-  const data: Record<string, unknown> = {}
-  let metaJson = '{}'
-  let userId = header.userId
-  let idle = header.idleTimeoutMs
-  let lastWriteAt = header.createdAt
-  let liveAt = 0
-  for (let i = 1; i < lines.length; i++) {
+  const start: DecodedValue = {
+    raw: value,
+    header,
+    headerLine: line0,
+    json: {},
+    metaJson: '{}',
+    userId: header.userId,
+    idleTimeoutMs: header.idleTimeoutMs,
+    lastWriteAt: header.createdAt,
+    liveAt: 0,
+    chunks: 0,
+    dataJson: undefined,
+  }
+  return replay(value, lines, open, start, 1)
+}
+
+/** `base` with the chunk lines `lines[from..]` applied (a new state; `base` is left as it is). */
+function replay(
+  value: string,
+  lines: string[],
+  open: (line: string, header: Header) => string,
+  base: DecodedValue,
+  from = 0,
+): DecodedValue | undefined {
+  const header = base.header
+  const json: Record<string, string> = from === 0 ? { ...base.json } : base.json
+  let { metaJson, userId, idleTimeoutMs: idle, lastWriteAt, liveAt } = base
+  for (let i = from; i < lines.length; i++) {
     let c: Chunk
     try {
       c = JSON.parse(open(lines[i]!, header)) as Chunk
@@ -108,30 +169,43 @@ export function decode(value: string, open: (line: string, header: Header) => st
       if (cause instanceof SyntaxError) return undefined
       throw cause
     }
-    if (c.r === 1) for (const k in data) delete data[k]
-    if (c.s) for (const k in c.s) put(data, k, c.s[k])
-    if (c.d) for (const k of c.d) delete data[k]
+    if (c.r === 1) for (const k in json) delete json[k]
+    if (c.s) for (const k in c.s) put(json, k, JSON.stringify(c.s[k]))
+    if (c.d) for (const k of c.d) delete json[k]
     if (c.u !== undefined) userId = c.u
     if (c.i !== undefined) idle = c.i
     if (c.w !== undefined && c.w > lastWriteAt) lastWriteAt = c.w
     if (c.m !== undefined) metaJson = c.m
     if (c.l !== undefined && c.l > liveAt) liveAt = c.l
   }
-  const json: Record<string, string> = {}
-  for (const k in data) put(json, k, JSON.stringify(data[k]))
   return {
+    raw: value,
     header,
-    headerLine: line0,
-    data,
+    headerLine: base.headerLine,
     json,
-    meta: metaJson === '{}' ? {} : (JSON.parse(metaJson) as Record<string, unknown>),
     metaJson,
     userId,
     idleTimeoutMs: idle,
     lastWriteAt,
     liveAt,
-    chunks: lines.length - 1,
+    chunks: base.chunks + lines.length - from,
+    dataJson: undefined,
   }
+}
+
+/** A new copy of the data of a decoded value (one JSON.parse of its fields spliced into one object). */
+export function dataOf(v: DecodedValue): Record<string, unknown> {
+  if (v.dataJson === undefined) {
+    let s = ''
+    for (const k in v.json) s += `${s ? ',' : ''}${JSON.stringify(k)}:${v.json[k]}`
+    v.dataJson = `{${s}}`
+  }
+  return JSON.parse(v.dataJson) as Record<string, unknown>
+}
+
+/** A new copy of the meta of a decoded value. */
+export function metaOf(v: DecodedValue): Record<string, unknown> {
+  return v.metaJson === '{}' ? {} : (JSON.parse(v.metaJson) as Record<string, unknown>)
 }
 
 /** Sets a field, `__proto__` included (an assignment would set the object's prototype instead). */
