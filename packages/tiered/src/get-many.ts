@@ -1,17 +1,27 @@
 import { randomUUID } from 'node:crypto'
 import { encodeKeyPart, InvalidOptionError, isUnavailable, Lease, parseOptions } from '@cache/client'
 import { checkKey, checkSetOptions, type SetOptions } from '@cache/core'
+import { type BatchRead, readOrLeaseMany } from './batch-read.js'
+import { type BatchItem, storeMany } from './batch-store.js'
 import { track, untrack } from './bookkeeping.js'
 import { PKG, REFRESH_LEASE_MS } from './defaults.js'
 import { fallback, fetchMany, fill, l1Fresh, unwrap } from './envelope.js'
 import {
-  manySchema,
-  type TieredEntryOptions,
-  type TieredGetManyOptions,
-  type TieredGetOrSetOptions,
-} from './options.js'
+  awaitElsewhere,
+  type Batch,
+  callLoader,
+  entryWrite,
+  type Job,
+  keepAll,
+  type LoadMissing,
+  loadOffline,
+  notice,
+  remember,
+  skipRemembered,
+} from './get-many-load.js'
+import { manySchema, type TieredGetManyOptions } from './options.js'
 import { readOrLease } from './own-write.js'
-import { type Computation, fillMiss, keepOffline, serve, withHardTimeout } from './read-through.js'
+import { serve } from './read-through.js'
 import {
   type CallOptions,
   callOf,
@@ -36,45 +46,7 @@ import { write } from './writes.js'
  * soft timeout; the hard timeout aborts the loader; fail-safe serves stale values when it fails.
  */
 
-/** What the getManyOrSet loader receives besides the keys. */
-export interface LoadContext<T> {
-  /** Aborted when the hard timeout fires (or the cache closes). */
-  signal: AbortSignal
-  /** The stale values being refreshed (keys within their grace), by key. */
-  stale: ReadonlyMap<string, T>
-}
-
-/** The loader of getManyOrSet: the values of the keys to compute (a Map or a record; absent keys are misses). */
-export type LoadMissing<T> = (
-  keys: string[],
-  ctx: LoadContext<T>,
-) => Promise<Map<string, T> | Record<string, T>> | Map<string, T> | Record<string, T>
-
-/** One key this process computes: its deferred (registered in the flight map) and what it knows. */
-interface Job {
-  key: string
-  part: string
-  /** A value within its grace (refreshed under the refresh lease, served per the soft timeout). */
-  stale: Found | undefined
-  resolve(value: unknown): void
-  reject(err: unknown): void
-}
-
-/** One call, resolved once. */
-interface Batch<T> {
-  load: LoadMissing<T>
-  options: TieredGetManyOptions<T> | undefined
-  call: CallOptions
-  ttl: number
-  lease: number
-  entry: ((key: string, value: T) => TieredEntryOptions | undefined) | undefined
-  cacheMisses: number | undefined
-  /** The core SetOptions of every entry (tags, dependsOn, keepVersions). */
-  setOptions: SetOptions
-}
-
-/** Marks a key the loader did not return (inside the getOrSet factory of a taken-over key). */
-const NOT_LOADED = Symbol('not loaded')
+export type { LoadContext, LoadMissing } from './get-many-load.js'
 
 /**
  * The values of `keys` (a Map in the order of first appearance; keys without a value are absent). The
@@ -114,8 +86,16 @@ export async function getManyOrSet<T>(
   if (rest.length > 0) {
     const parts = rest.map((k) => encodeKeyPart(k))
     let found: Array<Found | undefined> | undefined
+    let reads: BatchRead[] | undefined
+    let take: boolean[] = []
+    const token = b.batched ? randomUUID() : ''
     try {
-      found = await fetchMany(st, rest, parts, b.call.grace)
+      if (b.batched) {
+        // A key this process is already computing is only read: its flight is joined below.
+        take = rest.map((k) => !st.flights.has(k))
+        reads = await readOrLeaseMany(st, rest, parts, take, token, b.lease, b.call.grace)
+        found = reads.map((r) => r.found)
+      } else found = await fetchMany(st, rest, parts, b.call.grace)
     } catch (err) {
       if (!b.call.failSafe || !isUnavailable(err)) throw fail(st, err)
     }
@@ -143,7 +123,14 @@ export async function getManyOrSet<T>(
         }
         if (f !== undefined && t < f.exp + b.call.grace) stale = f
       }
-      const flight = claim(st, key, parts[i] as string, stale, own) as Promise<T | undefined>
+      // Holding the lease, this batch computes the key (a flight started meanwhile waits on that lease).
+      const read = reads?.[i]
+      const held = read?.leased ? token : undefined
+      const mine = own.length
+      const flight = claim(st, key, parts[i] as string, stale, own, held) as Promise<T | undefined>
+      // Missing and leased by another process (this one had no flight of it when read): no re-read.
+      if (read !== undefined && take[i] && !read.leased && read.found === undefined && own.length > mine)
+        (own[mine] as Job).busy = true
       waits.push([key, serve(st, key, b.call, stale, flight, found === undefined ? 'l1' : 'l2')])
     }
     if (own.length > 0) void runBatch(st, b, own, found === undefined)
@@ -191,6 +178,7 @@ function batchOf<T>(
     entry: many.entry as Batch<T>['entry'],
     cacheMisses: many.cacheMisses,
     setOptions,
+    batched: st.l3 === undefined && many.cacheMisses === undefined && st.conn.topology !== 'cluster',
   }
 }
 
@@ -209,8 +197,9 @@ function claim(
   part: string,
   stale: Found | undefined,
   own: Job[],
+  token?: string,
 ): Promise<unknown> {
-  const running = st.flights.get(key)
+  const running = token === undefined ? st.flights.get(key) : undefined
   if (running) {
     st.s.saved++
     return running
@@ -225,7 +214,11 @@ function claim(
     if (st.flights.get(key) === flight) st.flights.delete(key)
   })
   st.flights.set(key, flight)
-  own.push({ key, part, stale, resolve, reject })
+  own.push(
+    token === undefined
+      ? { key, part, stale, resolve, reject }
+      : { key, part, stale, token, resolve, reject },
+  )
   return flight
 }
 
@@ -262,6 +255,9 @@ async function runBatch<T>(st: TieredState, b: Batch<T>, jobs: Job[], down: bool
     const tries = await Promise.allSettled(
       todo.map(async (j) => {
         const key = j.stale ? st.keys.refreshLease(j.part) : st.l2.keys.lease(j.part)
+        if (j.token !== undefined)
+          return void leases.set(j, new Lease(st.conn, key, { ttl: b.lease, token: j.token }))
+        if (j.busy) return
         if (!j.stale) {
           const token = randomUUID()
           const flight = track(st, j.part)
@@ -313,71 +309,6 @@ async function runBatch<T>(st: TieredState, b: Batch<T>, jobs: Job[], down: bool
   }
 }
 
-/** Settles (as misses) the jobs whose key is remembered as absent (`cacheMisses`); returns the others. */
-async function skipRemembered(st: TieredState, jobs: Job[]): Promise<Job[]> {
-  const marked = await Promise.all(jobs.map((j) => (j.stale ? false : remembered(st, j.part))))
-  const rest: Job[] = []
-  for (const [i, j] of jobs.entries()) {
-    if (marked[i]) {
-      st.s.saved++
-      j.resolve(undefined)
-    } else rest.push(j)
-  }
-  return rest
-}
-
-/** True when the key is remembered as absent (`cacheMisses`). */
-async function remembered(st: TieredState, part: string): Promise<boolean> {
-  const key = st.keys.miss(part)
-  return Number(await st.conn.send(['EXISTS', key], { key })) === 1
-}
-
-/** Remembers that the loader did not return a key, for `cacheMisses`. */
-async function remember(st: TieredState, part: string, ms: number): Promise<void> {
-  const key = st.keys.miss(part)
-  await st.conn.send(['SET', key, '1', 'PX', String(ms)], { key })
-}
-
-/** The notification getOrSet waiters of other processes wake on (`d:<part>` done, `e:<part>:<Name>`). */
-function notice(st: TieredState, j: Job, kind: 'd' | 'e', err?: unknown) {
-  if (j.stale) return undefined
-  if (kind === 'd') return { channel: st.l2.keys.channel, message: `d:${j.part}` }
-  // Only the error's name crosses processes (as in @cache/core's getOrSet): ':' would break the framing.
-  const name = (err instanceof Error ? err.name : typeof err).replace(/[^A-Za-z0-9_$.-]/g, '') || 'Error'
-  return { channel: st.l2.keys.channel, message: `e:${j.part}:${name}` }
-}
-
-/** Calls the loader once (hard timeout, abort signal) for the jobs' keys. */
-async function callLoader<T>(
-  st: TieredState,
-  b: Batch<T>,
-  jobs: readonly Job[],
-): Promise<(key: string) => T | undefined> {
-  st.s.factoryCalls++
-  const keys = jobs.map((j) => j.key)
-  const stale = new Map<string, T>()
-  for (const j of jobs) if (j.stale) stale.set(j.key, j.stale.value as T)
-  const loaded = await withHardTimeout(
-    st,
-    keys.length === 1 ? (keys[0] as string) : `${keys[0]}" and ${keys.length - 1} more keys "`,
-    b.call.hard,
-    (signal) => b.load(keys, { signal, stale }),
-    'getManyOrSet',
-  )
-  if (loaded instanceof Map) return (k) => loaded.get(k)
-  if (typeof loaded !== 'object' || loaded === null)
-    throw new InvalidOptionError(PKG, 'loadMissing', 'must return a Map or a record of the keys it found')
-  return (k) => (Object.hasOwn(loaded, k) ? (loaded as Record<string, T>)[k] : undefined)
-}
-
-/** The write options of one loaded entry: the call's, with `entry(key, value)` merged over them. */
-function entryWrite<T>(st: TieredState, b: Batch<T>, key: string, value: T) {
-  const own = b.entry?.(key, value)
-  if (own === undefined) return { ttl: b.ttl, options: b.setOptions }
-  const { ttl: _ttl, ...rest } = own
-  return { ttl: own.ttl === undefined ? b.ttl : ttlOf(st, own), options: { ...b.setOptions, ...rest } }
-}
-
 /** The lease holder's part: loads, stores each value (every tier, coherence), releases and notifies. */
 async function loadAndStore<T>(
   st: TieredState,
@@ -385,84 +316,77 @@ async function loadAndStore<T>(
   mine: Job[],
   leases: Map<Job, Lease>,
 ): Promise<void> {
-  const stops = mine.map((j) => (leases.get(j) as Lease).keepAlive())
+  const stop = keepAll(mine.map((j) => leases.get(j) as Lease))
   const release = (j: Job, kind: 'd' | 'e', err?: unknown) =>
     (leases.get(j) as Lease).release(notice(st, j, kind, err)).catch(() => {})
   let pick: (key: string) => T | undefined
   try {
     pick = await callLoader(st, b, mine)
   } catch (err) {
-    for (const stop of stops) stop()
+    stop()
     await Promise.all(mine.map((j) => release(j, 'e', err)))
     for (const j of mine) j.reject(err)
     return
   }
-  await Promise.all(
-    mine.map(async (j) => {
+  try {
+    // Misses (getOrSet leases) go in one batched store; refreshes and kept versions one write each.
+    const items: BatchItem[] = []
+    const batchedJobs: Job[] = []
+    const single: Array<Promise<void>> = []
+    for (const j of mine) {
       const value = pick(j.key)
+      let w: ReturnType<typeof entryWrite<T>> | undefined
       try {
-        if (value === undefined) {
-          if (b.cacheMisses !== undefined) await remember(st, j.part, b.cacheMisses)
-          j.resolve(undefined)
-          return
-        }
-        const { ttl, options } = entryWrite(st, b, j.key, value)
-        await write(st, { key: j.key, value, ttl, options, nx: false, grace: b.call.grace })
-        j.resolve(value)
+        w = value === undefined ? undefined : entryWrite(st, b, j.key, value)
       } catch (err) {
         j.reject(err)
-      } finally {
-        await release(j, 'd')
+        single.push(release(j, 'd').then(() => {}))
+        continue
       }
-    }),
-  )
-  for (const stop of stops) stop()
-}
-
-/**
- * A miss whose lease another process holds: getOrSet's flight waits for its notification (or the poll)
- * and reads the value it stored; should that process die, the lease expires and this one loads the key.
- */
-function awaitElsewhere<T>(st: TieredState, b: Batch<T>, j: Job): void {
-  const { entry: _n, cacheMisses: _c, ...options } = b.options ?? {}
-  const c: Computation<T> = {
-    key: j.key,
-    part: j.part,
-    factory: async ({ signal }) => {
-      if (b.cacheMisses !== undefined && (await remembered(st, j.part))) throw NOT_LOADED
-      const loaded = await b.load([j.key], { signal, stale: new Map() })
-      const value = loaded instanceof Map ? loaded.get(j.key) : (loaded as Record<string, T>)?.[j.key]
-      if (value === undefined) {
-        if (b.cacheMisses !== undefined) await remember(st, j.part, b.cacheMisses)
-        throw NOT_LOADED
-      }
-      return value
-    },
-    options: options as TieredGetOrSetOptions,
-    ttl: b.ttl,
-    call: b.call,
-    stale: undefined,
-    down: false,
-    leftover: false,
-  }
-  fillMiss(st, c).then(j.resolve, (err) => (err === NOT_LOADED ? j.resolve(undefined) : j.reject(err)))
-}
-
-/** Redis is unavailable: load here, keep the values in L1 and queue them for L2 (`offlineWrites`). */
-async function loadOffline<T>(st: TieredState, b: Batch<T>, jobs: Job[]): Promise<void> {
-  let pick: (key: string) => T | undefined
-  try {
-    pick = await callLoader(st, b, jobs)
-  } catch (err) {
-    for (const j of jobs) j.reject(err)
-    return
-  }
-  for (const j of jobs) {
-    const value = pick(j.key)
-    if (value !== undefined) {
-      const { ttl, options } = entryWrite(st, b, j.key, value)
-      keepOffline(st, j.key, j.part, value, ttl, b.call.grace, options)
+      if (b.batched && !j.stale && !((w?.options.keepVersions ?? 0) as number)) {
+        items.push({
+          key: j.key,
+          part: j.part,
+          value,
+          ttl: w?.ttl ?? b.ttl,
+          options: w?.options,
+          lease: leases.get(j) as Lease,
+        })
+        batchedJobs.push(j)
+      } else single.push(storeOne(st, b, j, value, w, release))
     }
+    const stored = items.length > 0 ? storeMany(st, items, b.call.grace) : Promise.resolve([])
+    const [outcomes] = await Promise.all([stored, ...single])
+    for (const [x, j] of batchedJobs.entries()) {
+      const err = (outcomes as unknown[])[x]
+      if (err !== undefined) j.reject(err)
+      else j.resolve((items[x] as BatchItem).value)
+    }
+  } finally {
+    stop()
+  }
+}
+
+/** Stores one loaded value as a single write (every tier, coherence), then releases its lease. */
+async function storeOne<T>(
+  st: TieredState,
+  b: Batch<T>,
+  j: Job,
+  value: T | undefined,
+  w: { ttl: number; options: SetOptions } | undefined,
+  release: (j: Job, kind: 'd') => Promise<unknown>,
+): Promise<void> {
+  try {
+    if (value === undefined || w === undefined) {
+      if (b.cacheMisses !== undefined) await remember(st, j.part, b.cacheMisses)
+      j.resolve(undefined)
+      return
+    }
+    await write(st, { key: j.key, value, ttl: w.ttl, options: w.options, nx: false, grace: b.call.grace })
     j.resolve(value)
+  } catch (err) {
+    j.reject(err)
+  } finally {
+    await release(j, 'd')
   }
 }

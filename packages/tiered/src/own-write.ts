@@ -78,7 +78,7 @@ export function decodeL2(st: TieredState, key: string, rk: string, raw: Buffer |
 }
 
 /** The index sets (tags, then dependencies) of a write, deduplicated. */
-function indexesOf(st: TieredState, options: SetOptions | undefined): string[] {
+export function indexesOf(st: TieredState, options: SetOptions | undefined): string[] {
   const keys = st.l2.keys
   const out: string[] = []
   if (options?.tags) for (const t of new Set(options.tags)) out.push(keys.tag(t))
@@ -87,7 +87,7 @@ function indexesOf(st: TieredState, options: SetOptions | undefined): string[] {
 }
 
 /** A command on a raw tracker connection, bounded by the connection's command timeout. */
-function onTracker<R>(st: TieredState, tracker: Tracker, args: Arg[]): Promise<R> {
+export function onTracker<R>(st: TieredState, tracker: Tracker, args: Arg[]): Promise<R> {
   const ms = st.conn.config.commandTimeoutMs
   const reply = tracker.sendCommand(args as Array<string | Buffer>) as Promise<R>
   if (!(ms > 0)) return reply
@@ -98,15 +98,28 @@ function onTracker<R>(st: TieredState, tracker: Tracker, args: Arg[]): Promise<R
   return Promise.race([reply, timeout]).finally(() => clearTimeout(timer))
 }
 
-/** index-release.lua on the tracker (EVALSHA, EVAL when the server does not know it yet). */
-async function indexRelease(st: TieredState, tracker: Tracker, keys: string[], args: Arg[]): Promise<number> {
+/** A script on the tracker (EVALSHA, EVAL when the server does not know it yet). */
+export async function scriptOnTracker<R>(
+  st: TieredState,
+  tracker: Tracker,
+  script: { sha: string; source: string },
+  keys: string[],
+  args: Arg[],
+): Promise<R> {
   const tail: Arg[] = [String(keys.length), ...keys, ...args]
   try {
-    return await onTracker<number>(st, tracker, ['EVALSHA', INDEX_RELEASE_SHA, ...tail])
+    return await onTracker<R>(st, tracker, ['EVALSHA', script.sha, ...tail])
   } catch (err) {
     if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err
-    return onTracker<number>(st, tracker, ['EVAL', lua.indexRelease, ...tail])
+    return onTracker<R>(st, tracker, ['EVAL', script.source, ...tail])
   }
+}
+
+const INDEX_RELEASE = { sha: INDEX_RELEASE_SHA, source: lua.indexRelease }
+
+/** index-release.lua on the tracker. */
+function indexRelease(st: TieredState, tracker: Tracker, keys: string[], args: Arg[]): Promise<number> {
+  return scriptOnTracker<number>(st, tracker, INDEX_RELEASE, keys, args)
 }
 
 /**

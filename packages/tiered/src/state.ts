@@ -126,6 +126,10 @@ export interface TieredScripts {
   getOrLease: ScriptFn<[Buffer | null, number]>
   /** index-release.lua: index sets, then the lease release (with its notification). */
   indexRelease: ScriptFn<number>
+  /** mget-or-lease.lua: the values of many keys and the getOrSet lease of each missing one (off Cluster). */
+  mgetOrLease: ScriptFn<[Array<Buffer | null>, string]>
+  /** store-release.lua: many values, their index sets and lease releases (off Cluster). */
+  storeRelease: ScriptFn<number>
 }
 
 /**
@@ -196,6 +200,16 @@ export function createState(
     scripts: {
       getOrLease: conn.defineScript('tiered:get-or-lease', lua.getOrLease, { keys: 2, buffers: true }),
       indexRelease: conn.defineScript('tiered:index-release', lua.indexRelease, { keys: { multipleOf: 1 } }),
+      // Both only off Cluster (their keys span slots there): see batch-read.ts and batch-store.ts.
+      mgetOrLease: conn.defineScript('tiered:mget-or-lease', lua.mgetOrLease, {
+        keys: { multipleOf: 2 },
+        buffers: true,
+        crossSlot: true,
+      }),
+      storeRelease: conn.defineScript('tiered:store-release', lua.storeRelease, {
+        keys: { multipleOf: 1 },
+        crossSlot: true,
+      }),
     },
     co,
     now: o.now ?? Date.now,
