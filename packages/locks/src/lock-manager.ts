@@ -25,7 +25,7 @@ import {
   parseAcquire,
   type ResolvedAcquire,
 } from './options.js'
-import { type Attempt, type Notifier, notifierFor, waitLoop } from './wait.js'
+import { type Attempt, type ChannelMark, type Notifier, notifierFor, waitLoop } from './wait.js'
 
 const OWNER_PREFIX = randomBytes(12).toString('base64url')
 let ownerSeq = 0
@@ -306,6 +306,8 @@ export class LockManager extends EventEmitter {
     // The uncontended case skips the wait machinery altogether (and allocates none of it).
     const t0 = performance.now()
     let first: Attempt<number> | undefined
+    // Where the wake-up channel stood before the first attempt (undefined unless this process subscribes it).
+    const since = willWait ? this.#notifier.mark(k.channel) : undefined
     if (!o.signal?.aborted) first = await this.#attempt(k, owner, o, false, willWait)
     let acquired: { value: number; startedAt: number }
     try {
@@ -317,7 +319,7 @@ export class LockManager extends EventEmitter {
           waited = true
           return result
         }
-        acquired = await this.#wait(resource, o, waitTimeoutMs, k, owner, attempt, first)
+        acquired = await this.#wait(resource, o, waitTimeoutMs, k, owner, attempt, first, since)
       }
     } catch (err) {
       if (waitChannel.hasSubscribers) {
@@ -366,6 +368,7 @@ export class LockManager extends EventEmitter {
     owner: string,
     attempt: () => Promise<Attempt<number>>,
     first: Attempt<number> | undefined,
+    since: ChannelMark | undefined,
   ): Promise<{ value: number; startedAt: number }> {
     const store = this.#store
     const waits = this.#waitsKey
@@ -378,7 +381,7 @@ export class LockManager extends EventEmitter {
       signal: o.signal,
       first,
       attempt,
-      notify: notifyFor(this.#notifier, k, owner, o.fair, direct),
+      notify: notifyFor(this.#notifier, k, owner, o.fair, direct, since),
       onWait: () => {
         const now = Date.now()
         const entry = JSON.stringify({ w: this.id, r: resource, s: now, u: now + waitTimeoutMs + 1000 })

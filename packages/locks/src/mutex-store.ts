@@ -2,7 +2,7 @@ import { type Connection, type KeyBuilder, ScriptBatcher, type ScriptFn } from '
 import { type MutexKeys, mutexKeys } from './keys.js'
 import { type FencingMode, PKG } from './options.js'
 import { lockAcquire, lockExtend, lockInspect, lockRelease } from './scripts/index.js'
-import type { Notifier } from './wait.js'
+import type { ChannelMark, Notifier } from './wait.js'
 
 /** Resources whose keys are memoised per store (cleared when full: a bound, not an LRU). */
 const KEY_CACHE_SIZE = 1024
@@ -202,10 +202,18 @@ export class MutexStore {
 }
 
 /** Used by waiters: the notifier options for a resource; `direct` waiters take handoffs. @internal */
-export function notifyFor(notifier: Notifier, k: MutexKeys, owner: string, fair: boolean, direct: boolean) {
+export function notifyFor(
+  notifier: Notifier,
+  k: MutexKeys,
+  owner: string,
+  fair: boolean,
+  direct: boolean,
+  since: ChannelMark | undefined,
+) {
   return {
     notifier,
     channel: k.channel,
+    since,
     accept: MutexStore.accept(owner, fair),
     handoff: direct ? MutexStore.handoff(owner) : undefined,
   }

@@ -14,6 +14,17 @@ interface Channel {
   listeners: Set<Listener>
   ready: Promise<void>
   dispatch: (message: string) => void
+  /** Subscribed (the server acknowledged it). */
+  live: boolean
+  /** Messages dispatched so far that no listener accepted. */
+  seq: number
+}
+
+/** Where a channel stood before an attempt was sent (see `Notifier.mark`). */
+export interface ChannelMark {
+  readonly channel: string
+  readonly entry: Channel
+  readonly seq: number
 }
 
 /**
@@ -48,8 +59,10 @@ export class Notifier {
       // fallback poll covers a waiter that was woken in vain.
       const dispatch = (message: string) => {
         let woken: Listener | undefined
+        let accepted = false
         for (const l of listeners) {
           if (!l.accept(message)) continue
+          accepted = true
           if (l.all) l.wake(message)
           else if (!woken) {
             l.wake(message)
@@ -60,12 +73,18 @@ export class Notifier {
           listeners.delete(woken)
           listeners.add(woken)
         }
+        // A message no listener took may be for a waiter still registering (see quietSince).
+        if (!accepted) created.seq++
       }
-      const created: Channel = { listeners, dispatch, ready: Promise.resolve() }
-      created.ready = this.#subscriber().then(
-        (sub) => (this.#sharded ? sub.sSubscribe(channel, dispatch) : sub.subscribe(channel, dispatch)),
-        () => {},
-      )
+      const created: Channel = { listeners, dispatch, ready: Promise.resolve(), live: false, seq: 0 }
+      created.ready = this.#subscriber()
+        .then((sub) => (this.#sharded ? sub.sSubscribe(channel, dispatch) : sub.subscribe(channel, dispatch)))
+        .then(
+          () => {
+            created.live = true
+          },
+          () => {},
+        )
       created.ready = created.ready.catch(() => {})
       this.#channels.set(channel, created)
       entry = created
@@ -86,6 +105,25 @@ export class Notifier {
         )
         .catch(() => {})
     }
+  }
+
+  /**
+   * Where `channel` stands now, taken before an attempt is sent; undefined when it is not subscribed yet.
+   * Any release that runs after the attempt publishes a message that this process reads after the mark.
+   */
+  mark(channel: string): ChannelMark | undefined {
+    const entry = this.#channels.get(channel)
+    return entry?.live ? { channel, entry, seq: entry.seq } : undefined
+  }
+
+  /**
+   * True when `mark`'s channel stayed subscribed and every message since was taken by a listener: a waiter
+   * that registered its listener now missed nothing it would have got as one more listener (a wake-up goes
+   * to one waiter of the process; a handoff names its waiter), so it needs no attempt to catch a release
+   * that came before its listener.
+   */
+  quietSince(mark: ChannelMark): boolean {
+    return this.#channels.get(mark.channel) === mark.entry && mark.entry.live && mark.entry.seq === mark.seq
   }
 
   #subscriber(): Promise<Subscriber> {
@@ -134,6 +172,8 @@ export interface NotifySpec<T = unknown> {
    * attempt ran the lease started (server clock), so the lease is timed from that attempt's `sentAt` plus it.
    */
   handoff?: ((message: string) => { token: T; elapsedMs: number } | undefined) | undefined
+  /** The channel's mark taken before the first attempt was sent: skips the attempt after subscribing. */
+  since?: ChannelMark | undefined
 }
 
 /** What `waitLoop` needs. */
@@ -207,13 +247,17 @@ export async function waitLoop<T>(spec: WaitSpec<T>): Promise<{ value: T; starte
   try {
     if (spec.notify) {
       const { accept, all = false } = spec.notify
-      unlisten = await spec.notify.notifier.listen(spec.notify.channel, { accept, wake: poke, all })
-      // The release may have happened before the subscription was in place: try again at once.
-      result = await attempt()
-      const done = settle(result)
-      if (done) {
-        acquired = true
-        return done
+      const { notifier, since } = spec.notify
+      unlisten = await notifier.listen(spec.notify.channel, { accept, wake: poke, all })
+      // The release may have happened before the subscription was in place: try again at once, unless the
+      // channel was subscribed before the first attempt was sent and has carried no message since.
+      if (since === undefined || !notifier.quietSince(since)) {
+        result = await attempt()
+        const done = settle(result)
+        if (done) {
+          acquired = true
+          return done
+        }
       }
     }
     for (;;) {

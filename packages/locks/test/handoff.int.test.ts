@@ -129,6 +129,26 @@ describe.each(['standalone', 'cluster'] as const)('direct handoff on %s', (kind)
     }
   })
 
+  it('a waiter joining a channel this process already listens on makes one attempt, not two', async () => {
+    const quiet = new LockManager(conn, { retryInterval: 60_000 })
+    const holder = await quiet.acquire('joined', { ttl: '30s' })
+    const first = quiet.acquire('joined', { ttl: '5s', waitTimeout: '10s' })
+    await sleep(100)
+    let second: ReturnType<typeof quiet.acquire> | undefined
+    const calls = await acquireCalls(async () => {
+      second = quiet.acquire('joined', { ttl: '5s', waitTimeout: '10s' })
+      await sleep(100)
+    })
+    // Its first attempt only: the channel was subscribed before it and no message went unheard since.
+    expect(calls).toBe(1)
+    await holder.release()
+    const a = await first
+    await a.release()
+    const b = await second!
+    expect(b.token).toBeGreaterThan(a.token)
+    await b.release()
+  })
+
   it('a waiter with its own owner token is woken instead (no direct handoff), and a newcomer cannot barge', async () => {
     const holder = await locks.acquire('own-owner', { ttl: '30s' })
     const waiting = locks.acquire('own-owner', { ttl: '5s', waitTimeout: '10s', owner: 'job-7' })
