@@ -23,6 +23,32 @@ describe('L1Store', () => {
     expect(l1.size).toBe(3)
   })
 
+  it('keeps evicting the oldest unread entry across many evictions; a read one goes to the back once', () => {
+    const l1 = new L1Store(100, 1e9)
+    for (let i = 0; i < 100; i++) l1.set(entry(`k${i}`))
+    ;(l1.map.get('k10') as { used: boolean }).used = true
+    for (let i = 100; i < 150; i++) l1.set(entry(`k${i}`))
+    // k0..k50 but k10 are gone (k10 had its second chance when k110 came in: it now follows k110).
+    expect(l1.evictions).toBe(50)
+    expect(l1.map.has('k9')).toBe(false)
+    expect(l1.map.has('k10')).toBe(true)
+    expect(l1.map.has('k50')).toBe(false)
+    expect(l1.map.has('k51')).toBe(true)
+    // k51..k99 and k100..k110 go first, then k10 (not read again).
+    for (let i = 150; i < 210; i++) l1.set(entry(`k${i}`))
+    expect(l1.map.has('k110')).toBe(false)
+    expect(l1.map.has('k10')).toBe(true)
+    l1.set(entry('k210'))
+    expect(l1.map.has('k10')).toBe(false)
+    expect(l1.map.has('k111')).toBe(true)
+    expect(l1.size).toBe(100)
+    // After a clear, eviction starts over from the new oldest entry.
+    l1.clear()
+    for (let i = 0; i < 101; i++) l1.set(entry(`n${i}`))
+    expect(l1.map.has('n0')).toBe(false)
+    expect(l1.map.has('n1')).toBe(true)
+  })
+
   it('is bounded by estimated bytes, and replacing an entry frees its old size', () => {
     const l1 = new L1Store(100, 10_000)
     l1.set(entry('big', 'x'.repeat(1500)))
