@@ -90,22 +90,24 @@ export interface EngineConfig {
   maxDataBytes: number
 }
 
-/** What this process last did to a session's expiry (another process' touches are not known here). */
-interface Known {
+/**
+ * What this process knows of a recent session: its Redis key, the value it last read (decoded, with the ids
+ * of the keys that sealed its chunks), and what it last did to its expiry (another process' touches are not
+ * known here; 0 = nothing).
+ */
+interface Entry {
+  tenant: string
+  key: string
+  value: DecodedValue | undefined
+  keyIds: string[] | undefined
   expiresAt: number
   seenAt: number
   liveAt: number
 }
+/** Sessions known (by handle). */
 const KNOWN_MAX = 10_000
-/** Decoded values kept per key (values longer than this many characters are decoded on every read). */
-const DECODED_MAX = 10_000
+/** Values longer than this many characters are not kept (decoded on every read). */
 const DECODED_MAX_CHARS = 8192
-
-/** A decoded value kept for the next read of its key, with the ids of the keys that sealed its chunks. */
-interface KeptValue {
-  value: DecodedValue
-  keyIds: string[] | undefined
-}
 
 /** The live-set score of a session expiring at `exp`: a slack ahead, so most touches need no ZADD there. */
 const liveScore = (exp: number, idleMs: number) => exp + Math.min(LIVE_SLACK_MAX_MS, Math.floor(idleMs / 10))
@@ -127,12 +129,11 @@ export class SessionEngine {
   readonly #cipher: FieldCipher | undefined
   readonly #cas: ScriptFn<number>
   readonly #migrate: ScriptFn<number>
-  readonly #known = new BoundedMap<string, Known>(KNOWN_MAX)
   /**
-   * The last decoded value of each recently read key: a read of the same value (or of it plus the chunks
-   * appended since) replays nothing (or only those chunks) instead of parsing every chunk again.
+   * Recent sessions by handle (see Entry): a read of the value last read (or of it plus the chunks appended
+   * since) replays nothing (or only those chunks) instead of parsing every chunk again.
    */
-  readonly #decoded = new BoundedMap<string, KeptValue>(DECODED_MAX)
+  readonly #known = new BoundedMap<string, Entry>(KNOWN_MAX)
 
   constructor(conn: Connection, config: EngineConfig) {
     this.conn = conn
@@ -194,7 +195,8 @@ export class SessionEngine {
     meta: Record<string, unknown>,
     fields: Record<string, string>,
   ): Promise<{ now: number; expiresAt: number } | null> {
-    const key = this.keys.session(tenant, handle)
+    const entry = this.#entry(tenant, handle)
+    const key = entry.key
     const now = Date.now()
     const abs = now + absoluteMs
     const exp = expiryAt(now, idleMs, abs)
@@ -216,7 +218,7 @@ export class SessionEngine {
       this.indexAdd(tenant, handle, userId, abs, exp, true, live),
     ])
     if (made === null) return null
-    this.#remember(handle, exp, now, live)
+    remember(entry, exp, now, live)
     createdChannel.publish({ tenant, handle })
     return { now, expiresAt: exp }
   }
@@ -292,7 +294,8 @@ export class SessionEngine {
    * until the Redis expiry all the same). A 0.1.x session (a hash) is rewritten in this layout on first read.
    */
   async load(tenant: string, handle: string, exact = false): Promise<LoadedSession | null> {
-    const key = this.keys.session(tenant, handle)
+    const entry = this.#entry(tenant, handle)
+    const key = entry.key
     let raw: string | null
     let at = 0
     try {
@@ -310,20 +313,19 @@ export class SessionEngine {
     }
     if (raw === null || raw === undefined) return null
     raw = String(raw)
-    const d = this.#decode(key, raw)
+    const d = this.#decode(entry, raw)
     if (!d || d.header.tenant !== tenant) return null
     const now = Date.now()
     const abs = d.header.absoluteExpiresAt
     if (now >= abs || (exact && at <= 0)) return null
     let expiresAt = expiryAt(d.lastWriteAt, d.idleTimeoutMs, abs)
     let lastSeenAt = d.lastWriteAt
-    const known = this.#known.get(handle)
     if (exact) {
       if (at < abs) lastSeenAt = Math.max(lastSeenAt, at - d.idleTimeoutMs)
       expiresAt = at
-    } else if (known && known.expiresAt > expiresAt) {
-      expiresAt = known.expiresAt
-      lastSeenAt = Math.max(lastSeenAt, known.seenAt)
+    } else if (entry.expiresAt > expiresAt) {
+      expiresAt = entry.expiresAt
+      lastSeenAt = Math.max(lastSeenAt, entry.seenAt)
     }
     const session: StoredSession = {
       handle,
@@ -338,7 +340,7 @@ export class SessionEngine {
       idleTimeoutMs: d.idleTimeoutMs,
       version: d.header.gen + d.chunks,
     }
-    return { session, json: d.json, raw, decoded: d, liveAt: Math.max(d.liveAt, known?.liveAt ?? 0) }
+    return { session, json: d.json, raw, decoded: d, liveAt: Math.max(d.liveAt, entry.liveAt) }
   }
 
   /** Touches a session (GET, then PEXPIREAT); its new expiry, or null when it is gone. */
@@ -355,14 +357,15 @@ export class SessionEngine {
     const now = Date.now()
     const exp = expiryAt(now, idleMs, loaded.decoded.header.absoluteExpiresAt)
     if (exp <= now) return null
-    const key = this.keys.session(tenant, handle)
+    const entry = this.#entry(tenant, handle)
+    const key = entry.key
     const live = exp > loaded.liveAt ? liveScore(exp, idleMs) : 0
     const [ok] = await Promise.all([
       this.conn.send<number>(['PEXPIREAT', key, String(exp)], { key }),
       live ? this.live(tenant, handle, live) : undefined,
     ])
     if (Number(ok) !== 1) return null
-    this.#remember(handle, exp, now, live || loaded.liveAt)
+    remember(entry, exp, now, live || loaded.liveAt)
     return exp
   }
 
@@ -381,7 +384,8 @@ export class SessionEngine {
     cas = false,
   ): Promise<WriteResult> {
     const d = base.decoded
-    const key = this.keys.session(tenant, handle)
+    const entry = this.#entry(tenant, handle)
+    const key = entry.key
     const now = Date.now()
     const abs = d.header.absoluteExpiresAt
     const idle = change.idleMs ?? d.idleTimeoutMs
@@ -409,7 +413,7 @@ export class SessionEngine {
         live ? this.live(tenant, handle, live) : undefined,
       ])
       if (status === 1) {
-        this.#remember(handle, exp, now, liveAt)
+        remember(entry, exp, now, liveAt)
         return { status: 1, version: version + 1, expiresAt: exp }
       }
       if (status === -1 || cas) return status === -1 ? gone() : { status: 0, version, expiresAt: 0 }
@@ -433,7 +437,7 @@ export class SessionEngine {
       await this.conn.send(['DEL', key], { key })
       return gone()
     }
-    this.#remember(handle, exp, now, Math.max(live, base.liveAt))
+    remember(entry, exp, now, Math.max(live, base.liveAt))
     return { status: 1, version: version + 1, expiresAt: exp }
   }
 
@@ -490,15 +494,22 @@ export class SessionEngine {
     }
   }
 
-  #remember(handle: string, expiresAt: number, seenAt: number, liveAt: number): void {
-    const known = this.#known.get(handle)
-    if (known === undefined) this.#known.set(handle, { expiresAt, seenAt, liveAt })
-    else {
-      // In place: a new object per write would outlive a scavenge and be promoted, only to die there.
-      known.expiresAt = expiresAt
-      known.seenAt = seenAt
-      known.liveAt = liveAt
+  /** The entry of a session (made, with its key, on first use; its key is built once, not per command). */
+  #entry(tenant: string, handle: string): Entry {
+    let e = this.#known.get(handle)
+    if (e === undefined || e.tenant !== tenant) {
+      e = {
+        tenant,
+        key: this.keys.session(tenant, handle),
+        value: undefined,
+        keyIds: undefined,
+        expiresAt: 0,
+        seenAt: 0,
+        liveAt: 0,
+      }
+      this.#known.set(handle, e)
     }
+    return e
   }
 
   /**
@@ -506,21 +517,24 @@ export class SessionEngine {
    * Encrypted: a kept value is used only while every key that sealed its chunks is still usable (a disabled
    * key makes the full decode, and with it E_KEY_DISABLED, happen again).
    */
-  #decode(key: string, raw: string): DecodedValue | undefined {
-    const kept = this.#decoded.get(key)
-    let prev = kept?.value
-    if (kept?.keyIds && !this.#cipher!.usable(kept.keyIds)) prev = undefined
+  #decode(entry: Entry, raw: string): DecodedValue | undefined {
     const cipher = this.#cipher
+    let prev = entry.value
+    if (prev !== undefined && cipher && !cipher.usable(entry.keyIds!)) prev = undefined
     let keyIds: string[] | undefined
-    let open: (line: string, header: Header) => string
+    let open: (line: string, header: Header) => string = plainLine
     if (cipher) {
-      keyIds = prev === undefined ? [] : [...kept!.keyIds!]
+      keyIds = prev === undefined ? [] : [...entry.keyIds!]
       const ids = keyIds
+      const key = entry.key
       open = (line, header) => cipher.open(key, aad(header), line, ids)
-    } else open = plainLine
+    }
     const d = decodeValue(raw, open, prev)
-    if (d === undefined) return undefined
-    if (d !== prev && raw.length <= DECODED_MAX_CHARS) this.#decoded.set(key, { value: d, keyIds })
+    if (d === undefined || d === prev) return d
+    if (raw.length <= DECODED_MAX_CHARS) {
+      entry.value = d
+      entry.keyIds = keyIds
+    } else entry.value = undefined
     return d
   }
 
@@ -536,6 +550,14 @@ export class SessionEngine {
 }
 
 const plainLine = (line: string) => line
+
+/** Records what this process just did to a session's expiry (in place: a new object per write would outlive a
+ * scavenge and be promoted, only to die there). */
+function remember(e: Entry, expiresAt: number, seenAt: number, liveAt: number): void {
+  e.expiresAt = expiresAt
+  e.seenAt = seenAt
+  e.liveAt = liveAt
+}
 const gone = (): WriteResult => ({ status: -1, version: 0, expiresAt: 0 })
 
 /**

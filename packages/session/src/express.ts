@@ -333,9 +333,15 @@ export class SessionStore extends session.Store {
   }
 
   #idleMs(sess: session.SessionData): number {
-    const expires = sess.cookie?.expires
+    const expires = sess.cookie?.expires as unknown
     if (expires) {
-      const ms = new Date(expires).getTime() - Date.now()
+      const at =
+        expires instanceof Date
+          ? expires.getTime()
+          : typeof expires === 'string'
+            ? Date.parse(expires)
+            : new Date(expires as number).getTime()
+      const ms = at - Date.now()
       if (Number.isFinite(ms)) return Math.max(1, Math.round(ms))
     }
     return this.#options.idleTimeout
