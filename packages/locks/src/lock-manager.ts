@@ -289,8 +289,7 @@ export class LockManager extends EventEmitter {
       o.reentrant,
       waited,
       willWait,
-      // A generated owner is unique to this acquisition: a release may hand the lock straight to it.
-      o.owner === undefined,
+      takesHandoff(o),
     )
     if (status === 1) return { ok: true, value, startedAt }
     // Handed over by a release whose notification this waiter missed: the lease has `extra` ms left.
@@ -373,7 +372,7 @@ export class LockManager extends EventEmitter {
     const store = this.#store
     const waits = this.#waitsKey
     const waitsField = `${this.id}|${owner}`
-    const direct = o.owner === undefined
+    const direct = takesHandoff(o)
     return waitLoop<number>({
       resource,
       waitTimeoutMs,
@@ -440,6 +439,15 @@ class MutexLease implements LeaseOps {
     if (this.lock) this.#live.delete(this.lock)
     return this.#store.release(this.#k, this.#owner, this.#token).then(isNotZero)
   }
+}
+
+/**
+ * Whether a release may hand the lock straight to this acquisition: its owner is generated (unique to it, so
+ * "the lock holds my owner" can only mean "handed to me"), and it does not wait for replicas (WAIT covers
+ * only the writes of the waiter's own connection, and a handed lease is written by the releaser's).
+ */
+function takesHandoff(o: ResolvedAcquire): boolean {
+  return o.owner === undefined && o.waitReplicas === 0
 }
 
 const isOne = (reply: number): boolean => reply === 1
