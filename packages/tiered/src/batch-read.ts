@@ -1,13 +1,13 @@
-import { Lease } from '@cache/client'
+import { hashSlot, Lease } from '@cache/client'
 import { track, untrack } from './bookkeeping.js'
 import { fill, unwrap } from './envelope.js'
 import { decodeL2 } from './own-write.js'
 import { counted, type Flight, type Found, type TieredState } from './state.js'
 
 /**
- * The batched read of getManyOrSet (off Cluster, no L3): the values of the keys L1 lacks and the getOrSet
- * lease of every missing one in one mget-or-lease.lua call per BATCH_READ_CHUNK keys, where an MGET and then
- * a get-or-lease.lua per missing key were two round trips and one command per key. The leases are
+ * The batched read of getManyOrSet (no L3): the values of the keys L1 lacks and the getOrSet lease of every
+ * missing one in one mget-or-lease.lua call per BATCH_READ_CHUNK keys (per slot on a Cluster), where an
+ * MGET and then a get-or-lease.lua per missing key were two round trips and one command per key. The leases are
  * @cache/core's `<ns>:l:{key}` with one owner token for the batch, so getOrSet waiters in any process wait
  * on them and wake on the same notification.
  */
@@ -40,19 +40,19 @@ export async function readOrLeaseMany(
 ): Promise<BatchRead[]> {
   const flights = parts.map((p) => track(st, p))
   try {
-    const starts: number[] = []
-    for (let i = 0; i < keys.length; i += BATCH_READ_CHUNK) starts.push(i)
+    const groups = groupsOf(st, parts)
     let replies: Array<[Array<Buffer | null>, Buffer | string]>
     try {
       replies = await Promise.all(
-        starts.map((start) => {
-          const end = Math.min(keys.length, start + BATCH_READ_CHUNK)
-          const ks: string[] = new Array(2 * (end - start))
+        groups.map((group) => {
+          const n = group.length
+          const ks: string[] = new Array(2 * n)
           let flags = ''
-          for (let i = start; i < end; i++) {
+          for (let x = 0; x < n; x++) {
+            const i = group[x] as number
             const part = parts[i] as string
-            ks[i - start] = st.l2.keys.valueOf(part)
-            ks[end - start + i - start] = st.l2.keys.lease(part)
+            ks[x] = st.l2.keys.valueOf(part)
+            ks[n + x] = st.l2.keys.lease(part)
             flags += take[i] ? '1' : '0'
           }
           return st.scripts.mgetOrLease(ks, [token, leaseMs, flags]) as Promise<
@@ -66,13 +66,14 @@ export async function readOrLeaseMany(
     }
     const out: BatchRead[] = new Array(keys.length)
     const raws: unknown[] = new Array(keys.length)
-    for (let c = 0; c < starts.length; c++) {
-      const start = starts[c] as number
+    for (let c = 0; c < groups.length; c++) {
+      const group = groups[c] as number[]
       const [values, leased] = replies[c] as [Array<Buffer | null>, Buffer | string]
       const flags = typeof leased === 'string' ? Buffer.from(leased) : leased
-      for (let x = 0; x < values.length; x++) {
-        raws[start + x] = values[x]
-        out[start + x] = { found: undefined, leased: flags[x] === 49 }
+      for (let x = 0; x < group.length; x++) {
+        const i = group[x] as number
+        raws[i] = values[x]
+        out[i] = { found: undefined, leased: flags[x] === 49 }
       }
     }
     try {
@@ -97,6 +98,34 @@ export async function readOrLeaseMany(
   } finally {
     for (let i = 0; i < parts.length; i++) untrack(st, parts[i] as string, flights[i] as Flight)
   }
+}
+
+/**
+ * The calls of a batched read: the key positions in chunks of at most BATCH_READ_CHUNK, per cluster slot on
+ * a Cluster (a key and its lease share the key's hash tag, so its slot), in order elsewhere.
+ */
+function groupsOf(st: TieredState, parts: readonly string[]): number[][] {
+  const groups: number[][] = []
+  if (st.conn.topology !== 'cluster') {
+    for (let i = 0; i < parts.length; i += BATCH_READ_CHUNK) {
+      const group: number[] = []
+      for (let x = i; x < Math.min(parts.length, i + BATCH_READ_CHUNK); x++) group.push(x)
+      groups.push(group)
+    }
+    return groups
+  }
+  const bySlot = new Map<number, number[]>()
+  for (let i = 0; i < parts.length; i++) {
+    const slot = hashSlot(st.l2.keys.valueOf(parts[i] as string))
+    let group = bySlot.get(slot)
+    if (group === undefined || group.length === BATCH_READ_CHUNK) {
+      group = []
+      bySlot.set(slot, group)
+      groups.push(group)
+    }
+    group.push(i)
+  }
+  return groups
 }
 
 /** Releases (with their notification) the leases a batched read took, best effort. */

@@ -46,8 +46,10 @@ export interface Batch<T> {
   cacheMisses: number | undefined
   /** The core SetOptions of every entry (tags, dependsOn, keepVersions). */
   setOptions: SetOptions
-  /** Off Cluster, no L3, no `cacheMisses`: one script reads and leases, one stores and releases. */
-  batched: boolean
+  /** No L3, no `cacheMisses`: one mget-or-lease.lua per chunk (per slot on a Cluster) reads and leases. */
+  batchedRead: boolean
+  /** Off Cluster too: one store-release.lua stores the loaded values and releases their leases. */
+  batchedStore: boolean
 }
 
 /** Marks a key the loader did not return (inside the getOrSet factory of a taken-over key). */

@@ -88,9 +88,9 @@ export async function getManyOrSet<T>(
     let found: Array<Found | undefined> | undefined
     let reads: BatchRead[] | undefined
     let take: boolean[] = []
-    const token = b.batched ? randomUUID() : ''
+    const token = b.batchedRead ? randomUUID() : ''
     try {
-      if (b.batched) {
+      if (b.batchedRead) {
         // A key this process is already computing is only read: its flight is joined below.
         take = rest.map((k) => !st.flights.has(k))
         reads = await readOrLeaseMany(st, rest, parts, take, token, b.lease, b.call.grace)
@@ -169,6 +169,7 @@ function batchOf<T>(
     ...setOptions
   } = options ?? {}
   checkSetOptions(setOptions)
+  const batchedRead = st.l3 === undefined && many.cacheMisses === undefined
   return {
     load,
     options,
@@ -178,7 +179,8 @@ function batchOf<T>(
     entry: many.entry as Batch<T>['entry'],
     cacheMisses: many.cacheMisses,
     setOptions,
-    batched: st.l3 === undefined && many.cacheMisses === undefined && st.conn.topology !== 'cluster',
+    batchedRead,
+    batchedStore: batchedRead && st.conn.topology !== 'cluster',
   }
 }
 
@@ -343,7 +345,7 @@ async function loadAndStore<T>(
         single.push(release(j, 'd').then(() => {}))
         continue
       }
-      if (b.batched && !j.stale && !((w?.options.keepVersions ?? 0) as number)) {
+      if (b.batchedStore && !j.stale && !((w?.options.keepVersions ?? 0) as number)) {
         items.push({
           key: j.key,
           part: j.part,

@@ -126,7 +126,7 @@ export interface TieredScripts {
   getOrLease: ScriptFn<[Buffer | null, number]>
   /** index-release.lua: index sets, then the lease release (with its notification). */
   indexRelease: ScriptFn<number>
-  /** mget-or-lease.lua: the values of many keys and the getOrSet lease of each missing one (off Cluster). */
+  /** mget-or-lease.lua: the values of many keys and the getOrSet lease of each missing one (one slot). */
   mgetOrLease: ScriptFn<[Array<Buffer | null>, string]>
   /** store-release.lua: many values, their index sets and lease releases (off Cluster). */
   storeRelease: ScriptFn<number>
@@ -200,7 +200,7 @@ export function createState(
     scripts: {
       getOrLease: conn.defineScript('tiered:get-or-lease', lua.getOrLease, { keys: 2, buffers: true }),
       indexRelease: conn.defineScript('tiered:index-release', lua.indexRelease, { keys: { multipleOf: 1 } }),
-      // Both only off Cluster (their keys span slots there): see batch-read.ts and batch-store.ts.
+      // Keys of many slots off Cluster; on a Cluster mget-or-lease is called per slot, store-release not at all.
       mgetOrLease: conn.defineScript('tiered:mget-or-lease', lua.mgetOrLease, {
         keys: { multipleOf: 2 },
         buffers: true,

@@ -88,7 +88,10 @@ describe('getManyOrSet off Cluster: one script reads and leases, one stores and 
         await gate
         return Object.fromEntries(missing.map((k) => [k, `a-${k}`]))
       })
-      await waitFor('a holds the lease of x', async () => (await conn.send(['KEYS', '*:l:{x}'])).length === 1)
+      await waitFor(
+        'a holds the lease of x',
+        async () => (await conn.send<string[]>(['KEYS', '*:l:{x}'])).length === 1,
+      )
       let called = false
       const single = b.getOrSet('x', () => {
         called = true
