@@ -180,19 +180,20 @@ export class MutexStore {
   }
 
   /**
-   * Wake-up filter: a direct handoff ("owner\ntoken\nelapsed") wakes only its waiter; in a fair queue only the
-   * named head wakes; '' wakes everyone.
+   * Wake-up filter: a direct handoff ("\nowner\ntoken\nelapsed": the leading line break sets it apart from a
+   * message naming an owner or queue entry) wakes only its waiter; in a fair queue only the named head wakes;
+   * '' wakes everyone.
    */
   static accept(owner: string, fair: boolean): (message: string) => boolean {
-    const mine = `${owner}\n`
+    const mine = `\n${owner}\n`
     return fair
       ? (m) => m === '' || m === owner || m.startsWith(mine)
-      : (m) => !m.includes('\n') || m.startsWith(mine)
+      : (m) => m.charCodeAt(0) !== 10 || m.startsWith(mine)
   }
 
   /** The handoff a message gives `owner`, if it is one. */
   static handoff(owner: string): (message: string) => Handoff | undefined {
-    const mine = `${owner}\n`
+    const mine = `\n${owner}\n`
     return (m) => {
       if (!m.startsWith(mine)) return undefined
       const at = m.indexOf('\n', mine.length)

@@ -9,7 +9,7 @@
 --   waiters zset (member -> ms after which the waiter is presumed gone): a release hands off and publishes a
 --   wake-up only while it has live entries
 --   A waiter's member is its owner, or "owner\nttl ms\nentry ttl ms\nholder" for a waiter that takes a
---   direct handoff: the release sets the lock to that waiter's lease and publishes "owner\ntoken\nelapsed ms".
+--   direct handoff: the release sets the lock to that waiter's lease and publishes "\nowner\ntoken\nelapsed ms".
 -- ARGV[1] fencing mode ('clock' | 'counter'), ARGV[2] holder id (the process, for diagnostics);
 --   request i has ARGV[4i+3 .. 4i+6]: owner, ttl ms, queue entry / waiters marker ttl ms, flags: five
 --   '0'/'1' characters

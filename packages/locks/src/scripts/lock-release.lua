@@ -9,8 +9,9 @@
 --   request i has ARGV[2i+4], ARGV[2i+5]: owner and token, or a waiter's member and '' (give-up)
 -- While live waiters exist the lock is not deleted. When the next waiter (the fair queue's live head, else
 -- the waiter with the oldest entry) takes a direct handoff, the lock becomes its lease at once, with a new
--- fencing token, and "owner\ntoken\nelapsed ms" is published (elapsed since its entry was written, which
--- bounds when its lease started); otherwise the lock is reserved ('~handoff' for ARGV[2] ms) so that a woken
+-- fencing token, and "\nowner\ntoken\nelapsed ms" is published (elapsed since its entry was written, which
+-- bounds when its lease started; the leading line break sets it apart from a wake-up naming an owner or a queue
+-- entry, which never starts with one); otherwise the lock is reserved ('~handoff' for ARGV[2] ms) so that a woken
 -- waiter, not a newcomer, gets it, and '' (or the fair head's owner) is published.
 -- Reply: one value per request: 1 released; 2 still held (reentrant count decremented); 0 not the owner
 --   (lease lost; for a give-up: held no lock); an error message (string) when this request failed on the
@@ -40,7 +41,7 @@ local function handTo(k, member, score, fair)
   end
   local elapsed = 0
   if score then elapsed = math.max(0, now - (tonumber(score) - tonumber(qttl)) - 1) end
-  return owner .. '\n' .. tokenText .. '\n' .. elapsed
+  return '\n' .. owner .. '\n' .. tokenText .. '\n' .. elapsed
 end
 
 -- The lock is free of its holder: delete it, or hand it on while live waiters exist.
