@@ -76,6 +76,29 @@ describe('getManyOrSet off Cluster: one script reads and leases, one stores and 
     })
   }
 
+  it('a value that does not decode: E_DECODE, no loader call, and the leases the read took are released', async () => {
+    const cache = new TieredCache<string>(conn, { namespace: 'corrupt', coherence: 'none' })
+    try {
+      const rk = cache.redisKey('bad')
+      await conn.send(['SET', rk, Buffer.from([0xc1, 0xc1, 0xc1])], { key: rk })
+      let called = false
+      const err = await cache
+        .getManyOrSet(['free', 'bad'], (missing) => {
+          called = true
+          return Object.fromEntries(missing.map((k) => [k, k]))
+        })
+        .catch((e: unknown) => e)
+      expect((err as { code?: string }).code).toBe('E_DECODE')
+      expect(called).toBe(false)
+      expect(await conn.send(['KEYS', '*corrupt*:l:*'])).toEqual([])
+      // The free key is not stuck behind a lease: a getOrSet computes it at once.
+      expect(await cache.getOrSet('free', () => 'computed')).toBe('computed')
+    } finally {
+      await cache.clear()
+      await cache.close()
+    }
+  })
+
   it('a getOrSet in another cache waits on the lease a batch took and wakes with its value', async () => {
     const a = new TieredCache<string>(conn, { namespace: 'wait', coherence: 'none' })
     const b = new TieredCache<string>(conn, { namespace: 'wait', coherence: 'none' })
