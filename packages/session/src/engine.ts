@@ -360,10 +360,9 @@ export class SessionEngine {
     const entry = this.#entry(tenant, handle)
     const key = entry.key
     const live = exp > loaded.liveAt ? liveScore(exp, idleMs) : 0
-    const [ok] = await Promise.all([
-      this.conn.send<number>(['PEXPIREAT', key, String(exp)], { key }),
-      live ? this.live(tenant, handle, live) : undefined,
-    ])
+    const moved = this.conn.send<number>(['PEXPIREAT', key, String(exp)], { key })
+    // Most touches fall within the live-set slack: one command, no Promise.all around it.
+    const ok = live ? (await Promise.all([moved, this.live(tenant, handle, live)]))[0] : await moved
     if (Number(ok) !== 1) return null
     remember(entry, exp, now, live || loaded.liveAt)
     return exp
@@ -426,11 +425,13 @@ export class SessionEngine {
     if (userId !== d.userId) c.u = userId
     if (live) c.l = live
     const line = `\n${this.#seal(key, d.header, chunkJson(c, change.set))}`
-    const [length] = await Promise.all([
-      this.conn.send<number>(['APPEND', key, line], { key }),
-      this.conn.send(['PEXPIREAT', key, String(exp)], { key }),
-      live ? this.live(tenant, handle, live) : undefined,
-    ])
+    const opts = { key }
+    const sent = [
+      this.conn.send<number>(['APPEND', key, line], opts),
+      this.conn.send(['PEXPIREAT', key, String(exp)], opts),
+    ]
+    if (live) sent.push(this.live(tenant, handle, live) as Promise<number>)
+    const [length] = await Promise.all(sent)
     if (Number(length) === Buffer.byteLength(line)) {
       // The key was gone (revoked or expired): what the APPEND made has no header, reads as no session, and
       // goes now (its PEXPIREAT bounds it should this process die first).
