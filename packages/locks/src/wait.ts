@@ -262,12 +262,9 @@ export async function waitLoop<T>(spec: WaitSpec<T>): Promise<{ value: T; starte
     }
     for (;;) {
       if (signal?.aborted) throw new LockAbortedError(spec.resource, signal.reason)
-      if (handed) {
-        acquired = true
-        return handed
-      }
       const remaining = deadline - performance.now()
-      if (remaining <= 0)
+      // A handoff already in hand (it set `pending`) is taken below, even at the deadline.
+      if (remaining <= 0 && handed === undefined)
         throw new LockTimeoutError(spec.resource, performance.now() - started, {}, lastError)
       if (!pending) {
         // Wake at the lease's expiry (plus a little jitter) or the fallback poll, whichever is first.

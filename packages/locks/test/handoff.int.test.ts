@@ -149,6 +149,23 @@ describe.each(['standalone', 'cluster'] as const)('direct handoff on %s', (kind)
     await b.release()
   })
 
+  it.each([
+    ['a generated', undefined],
+    ['its own', 'job-9'],
+  ])(
+    'a waiter with %s owner that times out leaves the waiters: the release frees the lock at once',
+    async (_, owner) => {
+      const holder = await locks.acquire(`left-${owner}`, { ttl: '30s' })
+      const waiting = locks.acquire(`left-${owner}`, { ttl: '5s', waitTimeout: 150, owner })
+      expect(await codeOf(waiting)).toBe('E_LOCK_TIMEOUT')
+      await holder.release()
+      // No live waiter entry left: no handoff, no reservation.
+      const free = await locks.tryAcquire(`left-${owner}`)
+      expect(free).not.toBeNull()
+      await free!.release()
+    },
+  )
+
   it('a waiter with its own owner token is woken instead (no direct handoff), and a newcomer cannot barge', async () => {
     const holder = await locks.acquire('own-owner', { ttl: '30s' })
     const waiting = locks.acquire('own-owner', { ttl: '5s', waitTimeout: '10s', owner: 'job-7' })
