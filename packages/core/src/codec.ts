@@ -5,6 +5,7 @@ import { Packr } from 'msgpackr'
 import { z } from 'zod'
 import { DEFAULT_COMPRESS_THRESHOLD, PKG } from './defaults.js'
 import { DecodeError, EncodeError } from './errors.js'
+import { packPlain } from './msgpack-fast.js'
 
 /** How values are serialised: MessagePack (default), JSON, or raw bytes/strings. */
 export type CodecFormat = 'msgpack' | 'json' | 'raw'
@@ -145,16 +146,29 @@ export function hasProtoKey(value: unknown, depth: number): boolean {
   return false
 }
 
-function serialise(format: CodecFormat, value: unknown): { flags: number; body: Uint8Array } {
+/**
+ * A serialised value: `body` is the payload; `framed`, when set, holds it after CODEC_HEADER_BYTES bytes
+ * left free for the header (plain data written by packPlain: no second copy).
+ */
+interface Serialised {
+  flags: number
+  body: Uint8Array
+  framed?: Buffer
+}
+
+function serialise(format: CodecFormat, value: unknown): Serialised {
   if (value === undefined) throw new TypeError('undefined cannot be cached (a miss reads as undefined)')
   if (format === 'msgpack') {
-    const body = packr.pack(value)
+    // Plain data through the native-UTF-8 writer (msgpackr's short-string loop is slowed by node-redis);
+    // anything else through msgpackr itself.
+    const framed = packPlain(value, CODEC_HEADER_BYTES)
+    const body = framed ? framed.subarray(CODEC_HEADER_BYTES) : packr.pack(value)
     // msgpackr decodes an own "__proto__" key as "__proto_" (prototype-pollution guard): a silent wrong
     // value. The byte search is native and almost always misses; only then is the value walked.
     if (body.includes(PROTO_BYTES) && hasProtoKey(value, 0)) {
       throw new TypeError('an object key "__proto__" cannot be stored as MessagePack (use the json format)')
     }
-    return { flags: F_MSGPACK, body }
+    return framed ? { flags: F_MSGPACK, body, framed } : { flags: F_MSGPACK, body }
   }
   if (format === 'json') {
     const text = JSON.stringify(value)
@@ -183,8 +197,9 @@ export function createCodec(options: CodecOptions = {}): Codec {
     encode(value: unknown): Buffer {
       let flags: number
       let body: Uint8Array
+      let framed: Buffer | undefined
       try {
-        ;({ flags, body } = serialise(format, value))
+        ;({ flags, body, framed } = serialise(format, value))
       } catch (err) {
         if (err instanceof EncodeError) throw err
         throw new EncodeError(err instanceof Error ? err.message : String(err), { cause: err })
@@ -194,13 +209,18 @@ export function createCodec(options: CodecOptions = {}): Codec {
         if (packed.length < body.length) {
           body = packed
           flags |= LZ4
+          framed = undefined
         }
       }
-      const out = Buffer.allocUnsafe(CODEC_HEADER_BYTES + body.length)
+      let out: Buffer
+      if (framed) out = framed
+      else {
+        out = Buffer.allocUnsafe(CODEC_HEADER_BYTES + body.length)
+        out.set(body, CODEC_HEADER_BYTES)
+      }
       out[0] = CODEC_MAGIC
       out[1] = VERSION | flags
       out.writeUInt32BE(check(out[1] as number, body), 2)
-      out.set(body, CODEC_HEADER_BYTES)
       return out
     },
     decode,
