@@ -286,16 +286,17 @@ export class QueueWorker {
       d.meters.failed.record()
       const rec = attemptRecord(attempt, startedAt, err)
       await recordAttempt(job, rec).catch(() => {})
-      failedChannel.publish({
-        queue: d.name,
-        name,
-        id: job.id,
-        attempt,
-        code: rec.code,
-        error: rec.error,
-        runMs,
-        waitMs,
-      })
+      if (failedChannel.hasSubscribers)
+        failedChannel.publish({
+          queue: d.name,
+          name,
+          id: job.id,
+          attempt,
+          code: rec.code,
+          error: rec.error,
+          runMs,
+          waitMs,
+        })
       const unrecoverable = err instanceof UnrecoverableError || d.options.nonRetryable(err)
       if (attempt < attempts && !unrecoverable) throw err
       const history = await readAttempts(d.source, job.id as string).catch(() => [rec])
