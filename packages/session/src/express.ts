@@ -5,7 +5,7 @@ import session from 'express-session'
 import { z } from 'zod'
 import { BoundedMap } from './bounded-map.js'
 import * as D from './defaults.js'
-import { SessionEngine, type StoredSession, type WriteBase } from './engine.js'
+import { type LoadedSession, SessionEngine, type StoredSession, type WriteBase } from './engine.js'
 import type { HashKey } from './hash.js'
 import { expiryAt } from './layout.js'
 import { engineConfig, zHashKey, zKeyring, zSweepBatch, zSweepInterval } from './options.js'
@@ -134,114 +134,159 @@ export class SessionStore extends session.Store {
   }
 
   override get(sid: string, cb: Callback<session.SessionData | null>): void {
-    this.#run(cb, async () => {
-      const handle = this.#handle(checkSid(sid))
-      const loaded = await this.#engine.load(this.tenant, handle)
-      if (!loaded) return null
-      const s = loaded.session
-      const rev = ++this.#rev
-      this.#snapshots.set(rev, {
-        sid,
-        handle,
-        base: { decoded: loaded.decoded, liveAt: loaded.liveAt },
-        userId: s.userId,
-        expiresAt: s.expiresAt,
-      })
-      const sess = withCookie(s)
-      // A rolling reset (originalMaxAge) never passes the absolute deadline.
-      const cookie = sess.cookie as unknown as Record<string, unknown>
-      const remaining = s.absoluteExpiresAt - Date.now()
-      if (typeof cookie.originalMaxAge === 'number' && cookie.originalMaxAge > remaining)
-        cookie.originalMaxAge = remaining
-      sess[REVISION_FIELD] = rev
-      return sess
+    let handle: string
+    try {
+      handle = this.#handle(checkSid(sid))
+    } catch (err) {
+      this.#run(cb, () => Promise.reject(err))
+      return
+    }
+    // A promise chain rather than an async closure: this runs on every request.
+    this.#engine.load(this.tenant, handle).then((loaded) => {
+      let sess: session.SessionData | null
+      try {
+        sess = loaded ? this.#opened(sid, handle, loaded) : null
+      } catch (err) {
+        cb(err)
+        return
+      }
+      cb(null, sess)
+    }, cb)
+  }
+
+  /** What get() hands to express-session for a loaded session (its snapshot kept for the save or touch). */
+  #opened(sid: string, handle: string, loaded: LoadedSession): session.SessionData {
+    const s = loaded.session
+    const rev = ++this.#rev
+    this.#snapshots.set(rev, {
+      sid,
+      handle,
+      base: { decoded: loaded.decoded, liveAt: loaded.liveAt },
+      userId: s.userId,
+      expiresAt: s.expiresAt,
     })
+    const sess = withCookie(s)
+    // A rolling reset (originalMaxAge) never passes the absolute deadline.
+    const cookie = sess.cookie as unknown as Record<string, unknown>
+    const remaining = s.absoluteExpiresAt - Date.now()
+    if (typeof cookie.originalMaxAge === 'number' && cookie.originalMaxAge > remaining)
+      cookie.originalMaxAge = remaining
+    sess[REVISION_FIELD] = rev
+    return sess
   }
 
   override set(sid: string, sess: session.SessionData, cb?: Callback): void {
-    this.#run(cb, async () => {
-      checkSid(sid)
-      const rev = (sess as unknown as Record<string, unknown>)[REVISION_FIELD]
-      // cookie.expires is not stored: get() derives it from the expiry, so a rolling cookie does not turn
-      // every request into a write of the cookie field.
-      const fields = this.#engine.encode(sess, 'sess', REVISION_FIELD, storedCookie)
-      const userId = this.#options.userId?.(sess) ?? ''
-      const idleMs = this.#idleMs(sess)
-      const snap = this.#take(sid, rev)
-      const handle = snap?.handle ?? this.#handle(sid)
-      const tenant = this.tenant
-      if (!snap) {
-        // Never loaded (a new session): created, with its index entries in the same round trip.
-        if (rev === undefined) {
-          const made = await this.#engine.create(
-            tenant,
-            handle,
-            userId,
-            idleMs,
-            this.#options.absoluteTimeout,
-            {},
-            fields,
-          )
-          if (made) return
-        }
-        // Not loaded by this process (its snapshot evicted, or a new session saved twice): a full replace of
-        // what is there; a session that expired or was revoked meanwhile is not revived.
-        const loaded = await this.#engine.load(tenant, handle)
-        if (!loaded) return
-        await Promise.all([
-          this.#engine.write(tenant, handle, loaded, { set: fields, del: [], replace: true, userId, idleMs }),
-          userId !== '' && userId !== loaded.session.userId
-            ? this.#index(handle, userId, loaded.session.absoluteExpiresAt, idleMs)
-            : undefined,
-        ])
-        return
+    let saving: Promise<unknown> | undefined
+    try {
+      saving = this.#save(checkSid(sid), sess)
+    } catch (err) {
+      saving = Promise.reject(err)
+    }
+    // A promise chain rather than an async closure: this runs on every request that changes its session.
+    if (saving === undefined) {
+      if (cb) queueMicrotask(() => cb(null))
+      return
+    }
+    saving.then(
+      () => cb?.(null),
+      (err: unknown) => cb?.(err),
+    )
+  }
+
+  /** The writes of a save (undefined: none needed). */
+  #save(sid: string, sess: session.SessionData): Promise<unknown> | undefined {
+    const rev = (sess as unknown as Record<string, unknown>)[REVISION_FIELD]
+    // cookie.expires is not stored: get() derives it from the expiry, so a rolling cookie does not turn
+    // every request into a write of the cookie field.
+    const fields = this.#engine.encode(sess, 'sess', REVISION_FIELD, storedCookie)
+    const userId = this.#options.userId?.(sess) ?? ''
+    const idleMs = this.#idleMs(sess)
+    const snap = this.#take(sid, rev)
+    if (!snap) return this.#saveUnloaded(sid, rev, fields, userId, idleMs)
+    const handle = snap.handle
+    const tenant = this.tenant
+    const stored = snap.base.decoded.json
+    let set: Record<string, string> | undefined
+    for (const k in fields) {
+      if (stored[k] !== fields[k]) {
+        set ??= {}
+        set[k] = fields[k]!
       }
-      const stored = snap.base.decoded.json
-      let set: Record<string, string> | undefined
-      for (const k in fields) {
-        if (stored[k] !== fields[k]) {
-          set ??= {}
-          set[k] = fields[k]!
-        }
-      }
-      let del: string[] | undefined
-      for (const k in stored) {
-        if (k in fields) continue
-        del ??= []
-        del.push(k)
-      }
-      const rebound = userId !== snap.userId
-      if (set === undefined && del === undefined && !rebound) {
-        // Nothing changed: a touch, skipped within the threshold (or when it would not move the expiry).
-        if (!this.#fresh(snap, idleMs)) await this.#engine.expire(tenant, handle, snap.base, idleMs)
-        return
-      }
-      const change = { set: set ?? {}, del: del ?? NO_FIELDS, userId, idleMs }
-      if (!rebound || userId === '') {
-        await this.#engine.write(tenant, handle, snap.base, change)
-        return
-      }
-      // The user index only when the binding changes (a login), in the same round trip as the write.
-      const abs = snap.base.decoded.header.absoluteExpiresAt
-      await Promise.all([
-        this.#engine.write(tenant, handle, snap.base, change),
-        this.#index(handle, userId, abs, idleMs),
-      ])
-    })
+    }
+    let del: string[] | undefined
+    for (const k in stored) {
+      if (k in fields) continue
+      del ??= []
+      del.push(k)
+    }
+    const rebound = userId !== snap.userId
+    if (set === undefined && del === undefined && !rebound) {
+      // Nothing changed: a touch, skipped within the threshold (or when it would not move the expiry).
+      return this.#fresh(snap, idleMs) ? undefined : this.#engine.expire(tenant, handle, snap.base, idleMs)
+    }
+    const change = { set: set ?? {}, del: del ?? NO_FIELDS, userId, idleMs }
+    if (!rebound || userId === '') return this.#engine.write(tenant, handle, snap.base, change)
+    // The user index only when the binding changes (a login), in the same round trip as the write.
+    const abs = snap.base.decoded.header.absoluteExpiresAt
+    return Promise.all([
+      this.#engine.write(tenant, handle, snap.base, change),
+      this.#index(handle, userId, abs, idleMs),
+    ])
+  }
+
+  /** A save of a session this process has no snapshot of. */
+  async #saveUnloaded(
+    sid: string,
+    rev: unknown,
+    fields: Record<string, string>,
+    userId: string,
+    idleMs: number,
+  ): Promise<void> {
+    const handle = this.#handle(sid)
+    const tenant = this.tenant
+    // Never loaded (a new session): created, with its index entries in the same round trip.
+    if (rev === undefined) {
+      const made = await this.#engine.create(
+        tenant,
+        handle,
+        userId,
+        idleMs,
+        this.#options.absoluteTimeout,
+        {},
+        fields,
+      )
+      if (made) return
+    }
+    // Not loaded by this process (its snapshot evicted, or a new session saved twice): a full replace of
+    // what is there; a session that expired or was revoked meanwhile is not revived.
+    const loaded = await this.#engine.load(tenant, handle)
+    if (!loaded) return
+    await Promise.all([
+      this.#engine.write(tenant, handle, loaded, { set: fields, del: [], replace: true, userId, idleMs }),
+      userId !== '' && userId !== loaded.session.userId
+        ? this.#index(handle, userId, loaded.session.absoluteExpiresAt, idleMs)
+        : undefined,
+    ])
   }
 
   override touch(sid: string, sess: session.SessionData, cb?: Callback): void {
-    this.#run(cb, async () => {
-      checkSid(sid)
-      const snap = this.#take(sid, (sess as unknown as Record<string, unknown> | undefined)?.[REVISION_FIELD])
-      if (!snap) {
-        await this.#engine.touch(this.tenant, this.#handle(sid))
-        return
-      }
-      const idleMs = this.#idleMs(sess)
-      if (this.#fresh(snap, idleMs)) return
-      await this.#engine.expire(this.tenant, snap.handle, snap.base, idleMs)
-    })
+    const snap = typeof sid === 'string' ? this.#take(sid, revisionOf(sess)) : undefined
+    if (!snap) {
+      this.#run(cb, async () => {
+        await this.#engine.touch(this.tenant, this.#handle(checkSid(sid)))
+      })
+      return
+    }
+    // The loaded case (every touch express-session makes) without an async closure.
+    const idleMs = this.#idleMs(sess)
+    if (this.#fresh(snap, idleMs)) {
+      if (cb) queueMicrotask(() => cb(null))
+      return
+    }
+    this.#engine.expire(this.tenant, snap.handle, snap.base, idleMs).then(
+      () => cb?.(null),
+      (err: unknown) => cb?.(err),
+    )
   }
 
   override destroy(sid: string, cb?: Callback): void {
@@ -356,6 +401,10 @@ export class SessionStore extends session.Store {
 }
 
 const NO_FIELDS: string[] = []
+
+/** The revision express-session carried back (see REVISION_FIELD). */
+const revisionOf = (sess: unknown): unknown =>
+  sess !== null && typeof sess === 'object' ? (sess as Record<string, unknown>)[REVISION_FIELD] : undefined
 
 /** The stored cookie: express-session's Cookie (or its JSON) without `expires`; anything else as it is. */
 function storedCookie(cookie: unknown): unknown {
