@@ -8,6 +8,7 @@ import {
   type ResponseCacheOptions,
   resolveResponseOptions,
 } from './response-options.js'
+import { SharedReads } from './shared-reads.js'
 import { etagMatches, isStored, type StoredResponse, toStored } from './stored-response.js'
 
 /** Where a response came from. */
@@ -69,10 +70,15 @@ export class ResponseCache<Raw = unknown> {
 
   /** Keys of recent requests by method, host and URL, when nothing else goes into a key. */
   readonly #keys: Map<string, string> | undefined
+  /** Lookups of one key in one event-loop turn share a read (shared-reads.ts). */
+  readonly #reads = new SharedReads<unknown>()
+  readonly #read: (key: string) => Promise<unknown>
 
   constructor(options: ResponseCacheOptions<Raw>) {
     this.options = resolveResponseOptions(options)
     this.#keys = this.options.key || this.options.vary.length > 0 ? undefined : new Map()
+    const cache = this.options.cache
+    this.#read = (key) => cache.get(key)
   }
 
   /** The cache key of a request. */
@@ -107,7 +113,7 @@ export class ResponseCache<Raw = unknown> {
     let entry: StoredResponse | undefined
     try {
       key = this.keyOf(req)
-      const got = await o.cache.get(key)
+      const got = await this.#reads.get(key, this.#read)
       entry = isStored(got) ? got : undefined
     } catch {
       return this.#pass(req, 'error')

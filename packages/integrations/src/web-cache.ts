@@ -8,13 +8,42 @@ export type WebHandler<Rest extends unknown[] = unknown[]> = (
   ...rest: Rest
 ) => Response | Promise<Response>
 
+/**
+ * Host and path + query of an absolute http(s) URL, cut out of the string (no URL parse per request): what
+ * `URL.host` (lower-cased) and `URL.pathname + URL.search` give for a URL as a Request serialises it, the
+ * fragment and a bare `?` dropped. Undefined for any other scheme (the caller parses those).
+ */
+export function splitUrl(href: string): { host: string; url: string } | undefined {
+  const start = href.startsWith('http://') ? 7 : href.startsWith('https://') ? 8 : -1
+  if (start < 0) return undefined
+  let end = href.indexOf('#', start)
+  if (end < 0) end = href.length
+  let hostEnd = start
+  while (hostEnd < end) {
+    const c = href.charCodeAt(hostEnd)
+    if (c === 47 /* / */ || c === 63 /* ? */) break
+    hostEnd++
+  }
+  const q = href.indexOf('?', hostEnd)
+  if (q >= 0 && q === end - 1) end = q
+  const rest = href.slice(hostEnd, end)
+  return {
+    host: href.slice(start, hostEnd).toLowerCase(),
+    url: rest.charCodeAt(0) === 47 ? rest : `/${rest}`,
+  }
+}
+
 /** The facts of a Fetch API request. */
 export function webFacts(request: Request): RequestFacts<Request> {
-  const url = new URL(request.url)
+  let at = splitUrl(request.url)
+  if (at === undefined) {
+    const url = new URL(request.url)
+    at = { host: url.host.toLowerCase(), url: `${url.pathname}${url.search}` }
+  }
   return {
     method: request.method.toUpperCase(),
-    host: url.host.toLowerCase(),
-    url: `${url.pathname}${url.search}`,
+    host: at.host,
+    url: at.url,
     header: (name) => request.headers.get(name) ?? undefined,
     raw: request,
   }
@@ -30,12 +59,16 @@ export async function captureResponse(response: Response): Promise<CapturedRespo
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304])
 
-/** A Fetch API response of a ready one. */
+/**
+ * A Fetch API response of a ready one. The header pairs go to the Response as they are: it validates and
+ * copies them once (a Headers object built first was validated and copied twice).
+ */
 export function toResponse(ready: ReadyResponse): Response {
-  const headers = new Headers()
-  for (const [k, v] of ready.headers) if (k !== 'content-length') headers.append(k, v)
-  const empty = NULL_BODY.has(ready.status) || ready.body.byteLength === 0
-  if (!NULL_BODY.has(ready.status)) headers.set('content-length', String(ready.body.byteLength))
+  const nullBody = NULL_BODY.has(ready.status)
+  const headers: Array<[string, string]> = []
+  for (const pair of ready.headers) if (pair[0] !== 'content-length') headers.push(pair)
+  if (!nullBody) headers.push(['content-length', String(ready.body.byteLength)])
+  const empty = nullBody || ready.body.byteLength === 0
   return new Response(empty ? null : (ready.body as Uint8Array<ArrayBuffer>), {
     status: ready.status,
     headers,
