@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import diagnostics from 'node:diagnostics_channel'
 import { type CommandEvent, type Connection, connect, isCacheError } from '@cache/client'
 import { codeOf, uniquePrefix } from '@cache/tools'
@@ -157,6 +158,22 @@ describe('RedisCache writes', () => {
       expect(await cache.get('e:5')).toBeUndefined()
     },
   )
+
+  it('mset sends the values of one script call back to back; calls split at 8 MiB of values, each value intact', async () => {
+    const cache = make(single)
+    // Sizes around the split point, incompressible (LZ4 leaves them as large), with multi-byte text: every
+    // value must come back byte for byte.
+    const entries = [3, 3, 1.5, 0.75, 2].map((mib, i) => ({
+      key: `big:${i}`,
+      value: `é€${i}${randomBytes(Math.round(mib * 786_432)).toString('base64')}`,
+    }))
+    const counts = await countCommands(() => cache.mset([...entries, { key: 'small', value: { ok: true } }]))
+    expect(counts.get('EVALSHA core:mset')).toBe(2)
+    expect(await cache.mget([...entries.map((e) => e.key), 'small'])).toEqual([
+      ...entries.map((e) => e.value),
+      { ok: true },
+    ])
+  })
 
   it('mset validates every entry before storing any: a bad tag list late in the batch stores nothing', async () => {
     const cache = make(single)
