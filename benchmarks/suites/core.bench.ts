@@ -5,7 +5,7 @@
  */
 import { connect } from '@cache/client'
 import { createCodec, MemoryCache, RedisCache } from '@cache/core'
-import { createClient } from '@redis/client'
+import { createClient, RESP_TYPES } from '@redis/client'
 import { BentoCache, bentostore } from 'bentocache'
 import { redisDriver } from 'bentocache/drivers/redis'
 import { LRUCache } from 'lru-cache'
@@ -61,6 +61,9 @@ export default defineSuite('core', async (ctx) => {
   const conn = await connect({ url: ctx.standaloneUrl, namespace: 'bench-core' })
   const raw = createClient({ url: ctx.standaloneUrl })
   await raw.connect()
+  // The raw contender reads Buffers, as the cache does: decoding stored MessagePack into a UTF-8 string
+  // (node-redis's default) costs the raw client work no real reader of binary values would do.
+  const rawBuf = raw.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer })
   const cache = new RedisCache<object>(conn, { namespace: 'c', defaultTtl: '1h' })
   const plain = new RedisCache<object>(conn, { namespace: 'c', defaultTtl: '1h', coalesce: false })
   const bento = new BentoCache({
@@ -82,7 +85,7 @@ export default defineSuite('core', async (ctx) => {
     const pick = (w: number, i: number) => (w * 7919 + i * 31) % KEYS
     const results = await measureInterleaved(
       [
-        { name: 'redis get: raw node-redis GET', op: (w, i) => raw.get(redisKeys[pick(w, i)] as string) },
+        { name: 'redis get: raw node-redis GET', op: (w, i) => rawBuf.get(redisKeys[pick(w, i)] as string) },
         {
           name: 'redis get: RedisCache (coalesced MGET)',
           op: (w, i) => cache.get(keys[pick(w, i)] as string),
@@ -153,44 +156,91 @@ export default defineSuite('core', async (ctx) => {
   }
 
   // ---- O5: p99 at concurrency 16 on local Redis -----------------------------------------------------
+  // Each operation interleaved with the raw node-redis floor of the same work in the same rounds: when the
+  // raw client itself misses a budget on this machine, that is the honest ceiling (an information line).
   {
-    const opts = { concurrency: 16, durationMs: 3000, scale: ctx.scale }
-    const pick = (w: number, i: number) => keys[(w * 7919 + i * 31) % KEYS] as string
+    const opts = { concurrency: 16, durationMs: 6000, rounds: 4, scale: ctx.scale }
+    const pick = (w: number, i: number) => (w * 7919 + i * 31) % KEYS
     const batch = (w: number, i: number) =>
-      Array.from({ length: 100 }, (_, j) => keys[(w * 1009 + i * 100 + j) % KEYS] as string)
-    const get16 = await measure('O5 get c=16: RedisCache', (w, i) => cache.get(pick(w, i)), opts)
-    const set16 = await measure('O5 set c=16: RedisCache', (w, i) => cache.set(pick(w, i), value), opts)
-    const mget16 = await measure(
-      'O5 mget 100 items c=16: RedisCache',
-      (w, i) => cache.mget(batch(w, i)),
-      opts,
-    )
-    const mset16 = await measure(
-      'O5 mset 100 items c=16: RedisCache',
-      (w, i) => cache.mset(batch(w, i).map((key) => ({ key, value }))),
-      opts,
-    )
-    measurements.push(get16, set16, mget16, mset16)
-    ratios.push(
-      ratio('O5 get p99 at c=16 vs 1 ms', get16.p99Us, 1000, 1, true, 'seed target: cache get < 1 ms'),
-      ratio('O5 set p99 at c=16 vs 1 ms', set16.p99Us, 1000, 1, true, 'seed target: cache set < 1 ms'),
-      ratio(
-        'O5 mget 100 p99 at c=16 vs 5 ms',
-        mget16.p99Us,
-        5000,
-        1,
-        true,
-        'seed target: 100-item batch < 5 ms',
-      ),
-      ratio(
-        'O5 mset 100 p99 at c=16 vs 5 ms',
-        mset16.p99Us,
-        5000,
-        1,
-        true,
-        'seed target: 100-item batch < 5 ms',
-      ),
-    )
+      Array.from({ length: 100 }, (_, j) => (w * 1009 + i * 100 + j) % KEYS)
+    const stored = await rawBuf.get(redisKeys[0] as string)
+    const bytes = stored as unknown as Buffer
+    const pairs = [
+      {
+        label: 'get',
+        budgetUs: 1000,
+        raw: {
+          name: 'O5 get c=16: raw node-redis GET',
+          op: (w: number, i: number) => rawBuf.get(redisKeys[pick(w, i)] as string),
+        },
+        ours: {
+          name: 'O5 get c=16: RedisCache',
+          op: (w: number, i: number) => cache.get(keys[pick(w, i)] as string),
+        },
+      },
+      {
+        label: 'set',
+        budgetUs: 1000,
+        raw: {
+          name: 'O5 set c=16: raw node-redis SET PX (stored bytes)',
+          op: (w: number, i: number) => raw.set(redisKeys[pick(w, i)] as string, bytes, { PX: 3_600_000 }),
+        },
+        ours: {
+          name: 'O5 set c=16: RedisCache',
+          op: (w: number, i: number) => cache.set(keys[pick(w, i)] as string, value),
+        },
+      },
+      {
+        label: 'mget 100',
+        budgetUs: 5000,
+        raw: {
+          name: 'O5 mget 100 items c=16: raw node-redis MGET',
+          op: (w: number, i: number) => rawBuf.mGet(batch(w, i).map((j) => redisKeys[j] as string)),
+        },
+        ours: {
+          name: 'O5 mget 100 items c=16: RedisCache',
+          op: (w: number, i: number) => cache.mget(batch(w, i).map((j) => keys[j] as string)),
+        },
+      },
+      {
+        label: 'mset 100',
+        budgetUs: 5000,
+        raw: {
+          // The floor of moving 100 values in one command: MSET has no TTL, so it does less than the cache.
+          name: 'O5 mset 100 items c=16: raw node-redis MSET (stored bytes, no TTL)',
+          op: (w: number, i: number) =>
+            raw.mSet(batch(w, i).map((j) => [redisKeys[j] as string, bytes] as [string, Buffer])),
+        },
+        ours: {
+          name: 'O5 mset 100 items c=16: RedisCache',
+          op: (w: number, i: number) =>
+            cache.mset(batch(w, i).map((j) => ({ key: keys[j] as string, value }))),
+        },
+      },
+    ]
+    for (const { label, budgetUs, raw: r, ours: o } of pairs) {
+      const [rm, om] = await measureInterleaved([r, o], opts)
+      measurements.push(rm!, om!)
+      const budget = budgetUs >= 1000 ? `${budgetUs / 1000} ms` : `${budgetUs} us`
+      ratios.push(
+        ratio(
+          `O5 ${label} p99 at c=16 vs ${budget}`,
+          om!.p99Us,
+          budgetUs,
+          1,
+          true,
+          `seed target: ${label === 'get' || label === 'set' ? `cache ${label}` : '100-item batch'} < ${budget}`,
+        ),
+        ratio(
+          `O5 ${label} p99 at c=16: raw node-redis floor vs ${budget} (information)`,
+          rm!.p99Us,
+          budgetUs,
+          0,
+          false,
+          'informational: the same work on raw node-redis in the same rounds; above 1 the raw client itself misses the budget on this machine (the honest ceiling)',
+        ),
+      )
+    }
   }
 
   // ---- codec: 10 KiB object ------------------------------------------------------------------------
@@ -234,7 +284,7 @@ export default defineSuite('core', async (ctx) => {
   return {
     suite: 'core',
     description:
-      'MemoryCache vs lru-cache (get hit); RedisCache get over 10,000 keys (100-byte object) vs raw node-redis GET and BentoCache with only its Redis layer, at concurrency 1 and 64, with same-tick MGET coalescing on and off; 100-item mget/mset latency; codec encode+decode of a 10 KiB object to and from the bytes a cache stores vs JSON (stringify + UTF-8 encode, UTF-8 decode + parse).',
+      'MemoryCache vs lru-cache (get hit); RedisCache get over 10,000 keys (100-byte object) vs raw node-redis GET and BentoCache with only its Redis layer, at concurrency 1 and 64, with same-tick MGET coalescing on and off (the raw contender reads Buffers, as the cache does); 100-item mget/mset latency; O5 p99 at concurrency 16 for get, set, 100-item mget and mset, each interleaved with the raw node-redis floor of the same work (GET, SET PX, MGET, MSET without TTL); codec encode+decode of a 10 KiB object to and from the bytes a cache stores vs JSON (stringify + UTF-8 encode, UTF-8 decode + parse).',
     settings: { keys: KEYS, valueBytes: 100, redisRounds: 6, otherRounds: 3 },
     measurements,
     ratios,
