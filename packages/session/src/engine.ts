@@ -107,7 +107,7 @@ interface Entry {
 /** Sessions known (by handle). */
 const KNOWN_MAX = 10_000
 /** Values longer than this many characters are not kept (decoded on every read). */
-const DECODED_MAX_CHARS = 8192
+const DECODED_MAX_CHARS = 4096
 
 /** The live-set score of a session expiring at `exp`: a slack ahead, so most touches need no ZADD there. */
 const liveScore = (exp: number, idleMs: number) => exp + Math.min(LIVE_SLACK_MAX_MS, Math.floor(idleMs / 10))
@@ -522,6 +522,8 @@ export class SessionEngine {
     const cipher = this.#cipher
     let prev = entry.value
     if (prev !== undefined && cipher && !cipher.usable(entry.keyIds!)) prev = undefined
+    // The value last read (a touch, a read-only request): no closure, no key-id list.
+    if (prev !== undefined && raw.length === prev.raw.length && raw === prev.raw) return prev
     let keyIds: string[] | undefined
     let open: (line: string, header: Header) => string = plainLine
     if (cipher) {
