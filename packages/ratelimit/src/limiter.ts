@@ -60,12 +60,12 @@ abstract class EngineLimiter implements Limiter {
     this.engine = engine
   }
 
-  consume(key: string, options: ConsumeOptions = {}): Promise<RateLimitResult> {
-    return this.engine.run('c', key, options.cost ?? 1)
+  consume(key: string, options?: ConsumeOptions): Promise<RateLimitResult> {
+    return this.engine.run('c', key, options?.cost ?? 1)
   }
 
-  peek(key: string, options: ConsumeOptions = {}): Promise<RateLimitResult> {
-    return this.engine.run('p', key, options.cost ?? 1)
+  peek(key: string, options?: ConsumeOptions): Promise<RateLimitResult> {
+    return this.engine.run('p', key, options?.cost ?? 1)
   }
 
   /**
@@ -79,8 +79,8 @@ abstract class EngineLimiter implements Limiter {
     throw new RateLimitedError(key, r.retryAfterMs)
   }
 
-  refund(key: string, options: ConsumeOptions = {}): Promise<number> {
-    return this.engine.refund(key, options.cost ?? 1)
+  refund(key: string, options?: ConsumeOptions): Promise<number> {
+    return this.engine.refund(key, options?.cost ?? 1)
   }
 
   reset(key: string): Promise<void> {
