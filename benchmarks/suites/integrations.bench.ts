@@ -5,7 +5,9 @@
  *   in-process memory store): cacheResponses on a TieredCache (L1 in process, Redis behind it) is the like
  *   for like, on a RedisCache (a round trip per hit) for information;
  * - express-rate-limit with our RateLimitStore against express-rate-limit with rate-limit-redis (ioredis),
- *   both measured per HTTP request through the whole middleware.
+ *   both measured per HTTP request through the whole middleware, and (information) with its built-in
+ *   MemoryStore: no Redis at all, the ceiling for any store, since Express and express-rate-limit's own
+ *   work per request stay.
  */
 import { once } from 'node:events'
 import http, { type Server } from 'node:http'
@@ -19,7 +21,7 @@ import { RateLimiter } from '@cache/ratelimit'
 import { TieredCache } from '@cache/tiered'
 import apicache from 'apicache'
 import express from 'express'
-import { rateLimit } from 'express-rate-limit'
+import { MemoryStore, rateLimit } from 'express-rate-limit'
 import { Hono } from 'hono'
 import { Redis as IORedis } from 'ioredis'
 import { RedisStore } from 'rate-limit-redis'
@@ -179,22 +181,49 @@ export default defineSuite('integrations', async (ctx) => {
   peer.get('/', (_req, res) => {
     res.send('ok')
   })
+  const memoryStore = new MemoryStore()
+  const memory = express()
+  memory.use(
+    rateLimit({
+      windowMs: 3_600_000,
+      limit,
+      standardHeaders: 'draft-7',
+      legacyHeaders: false,
+      store: memoryStore,
+    }),
+  )
+  memory.get('/', (_req, res) => {
+    res.send('ok')
+  })
   const oursServer = http.createServer(ours)
   const peerServer = http.createServer(peer)
-  servers.push(oursServer, peerServer)
-  const [oursBase, peerBase] = await Promise.all([listen(oursServer), listen(peerServer)])
-  const [erlOurs, erlPeer] = await measureInterleaved(
+  const memoryServer = http.createServer(memory)
+  servers.push(oursServer, peerServer, memoryServer)
+  const [oursBase, peerBase, memoryBase] = await Promise.all([
+    listen(oursServer),
+    listen(peerServer),
+    listen(memoryServer),
+  ])
+  const [erlOurs, erlPeer, erlMemory] = await measureInterleaved(
     [
       { name: 'express-rate-limit + RateLimitStore (@cache/ratelimit)', op: () => get(oursBase) },
       { name: 'express-rate-limit + rate-limit-redis', op: () => get(peerBase) },
+      { name: 'express-rate-limit + MemoryStore (no Redis: the ceiling)', op: () => get(memoryBase) },
     ],
     opts,
   )
-  measurements.push(erlOurs!, erlPeer!)
+  measurements.push(erlOurs!, erlPeer!, erlMemory!)
   ratios.push(
     ratio('express-rate-limit store vs rate-limit-redis, c=32', erlOurs!.opsPerSec, erlPeer!.opsPerSec, 1.2),
+    ratio(
+      'express-rate-limit MemoryStore vs rate-limit-redis, c=32 (the ceiling of any store; information)',
+      erlMemory!.opsPerSec,
+      erlPeer!.opsPerSec,
+      0,
+    ),
   )
 
+  memoryStore.shutdown()
   agent.destroy()
   for (const s of servers) {
     s.closeAllConnections()
