@@ -21,6 +21,20 @@ const jsonValue = fc
   .map((v) => JSON.parse(JSON.stringify(v)) as unknown)
 
 describe('codec', () => {
+  it('decodes a value that is a view into a larger buffer (as socket replies are), bytes around it ignored', () => {
+    for (const codec of [createCodec(), createCodec({ compressThreshold: 0 })]) {
+      const value = { id: 7, name: 'é€😀', list: [1, 2, 3], text: 'x'.repeat(200) }
+      const encoded = codec.encode(value)
+      const big = Buffer.alloc(encoded.length + 64, 0xc1)
+      encoded.copy(big, 32)
+      const view = big.subarray(32, 32 + encoded.length)
+      expect(decode(view)).toEqual(value)
+      expect(decode(new Uint8Array(big.buffer, big.byteOffset + 32, encoded.length))).toEqual(value)
+      view[view.length - 1] = (view[view.length - 1] as number) ^ 0xff
+      expect(codeOfSync(() => decode(view))).toBe('E_DECODE')
+    }
+  })
+
   it('round-trips any JSON value through msgpack and json, compressed or not', () => {
     const codecs = [
       createCodec(),

@@ -272,10 +272,19 @@ export function decode(bytes: Uint8Array, ctx?: CodecContext): unknown {
   const flags = bytes[1] as number
   if ((flags & VERSION_MASK) !== VERSION) throw new DecodeError(`unknown codec version ${flags >> 4}`)
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
-  let body: Buffer = buf.subarray(CODEC_HEADER_BYTES)
-  if (ctx?.authenticated !== true && check(flags, body) !== buf.readUInt32BE(2))
+  // The payload as a plain Uint8Array view for the CRC, and msgpackr reading `buf` from the header's end:
+  // a Buffer `subarray` per read cost ~0.1-0.4 us of a 1.2-1.7 us decode of a 100-byte object.
+  const payload = new Uint8Array(
+    buf.buffer,
+    buf.byteOffset + CODEC_HEADER_BYTES,
+    buf.length - CODEC_HEADER_BYTES,
+  )
+  if (ctx?.authenticated !== true && check(flags, payload) !== buf.readUInt32BE(2))
     throw new DecodeError('checksum mismatch (corrupt value)')
   try {
+    if ((flags & (LZ4 | FORMAT_MASK)) === F_MSGPACK)
+      return packr.unpack(buf, { start: CODEC_HEADER_BYTES, end: buf.length } as never)
+    let body: Buffer = buf.subarray(CODEC_HEADER_BYTES)
     if (flags & LZ4) body = uncompressSync(body)
     switch (flags & FORMAT_MASK) {
       case F_MSGPACK:
