@@ -1,4 +1,11 @@
-import { type Connection, connect, isCacheError, Lease } from '@cache/client'
+import {
+  type Connection,
+  connect,
+  isCacheError,
+  Lease,
+  type ScriptFn,
+  type ScriptOptions,
+} from '@cache/client'
 import { uniquePrefix, waitFor } from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { TieredCache, type TieredCacheOptions } from '../src/index.js'
@@ -139,28 +146,46 @@ describe('getManyOrSet across processes: failures and a dead lease holder', () =
   it('the holder’s loader fails: another process waiting on those keys gets E_FACTORY, its own keys load', async () => {
     const namespace = uniquePrefix('gmf')
     const a = make({ namespace })
-    const b = make({ namespace })
-    // No fixed sleeps (they raced under CI load): b starts once a holds the lease of f2, and a's loader
-    // fails only after b has started and had time to find the lease taken and wait on it.
-    let bStarted = false
-    const failing = async () => {
-      await waitFor('b started', () => bStarted)
-      await sleep(300)
-      throw new Error('db down')
-    }
-    const pa = a.getManyOrSet(['f1', 'f2'], failing)
+    // b has a connection of its own, whose getOrSet lease attempts the test can see: a's loader fails only
+    // once b has found f2's lease taken and is waiting on it (no sleep to race under CI load).
+    const bConn = await connect({ url: standalone.url, namespace: root })
+    let bWaits!: () => void
+    const bWaiting = new Promise<void>((resolve) => {
+      bWaits = resolve
+    })
     const leaseOfF2 = a.redisKey('f2').replace(':v:{', ':l:{')
-    await waitFor(
-      'a holds the lease of f2',
-      async () => (await conn.send<number>(['EXISTS', leaseOfF2], { key: leaseOfF2 })) === 1,
-    )
-    const pb = b.getManyOrSet(['f2', 'f3'], (keys) => Object.fromEntries(keys.map((k) => [k, k])))
-    bStarted = true
-    await expect(pa).rejects.toThrow('db down')
-    expect(await codeOf(pb)).toBe('E_FACTORY')
-    // Nothing was cached for the failed keys; f3 was loaded by b.
-    expect([...(await b.getManyOrSet(['f3'], () => ({})))]).toEqual([['f3', 'f3']])
-    expect(await a.has('f2')).toBe(false)
+    const define = bConn.defineScript.bind(bConn)
+    bConn.defineScript = ((name: string, lua: string, options: ScriptOptions) => {
+      const fn = define(name, lua, options)
+      if (name !== 'core:lease-if-missing') return fn
+      const seen = async (keys: ReadonlyArray<string>, args?: Parameters<ScriptFn>[1]) => {
+        const got = await fn(keys, args)
+        if (keys[1] === leaseOfF2 && Number(got) === 0) bWaits()
+        return got
+      }
+      return Object.assign(seen, { scriptName: fn.scriptName, sha: fn.sha })
+    }) as typeof bConn.defineScript
+    const b = make({ namespace }, bConn)
+    try {
+      const failing = async () => {
+        await bWaiting
+        throw new Error('db down')
+      }
+      const pa = a.getManyOrSet(['f1', 'f2'], failing)
+      await waitFor(
+        'a holds the lease of f2',
+        async () => (await conn.send<number>(['EXISTS', leaseOfF2], { key: leaseOfF2 })) === 1,
+      )
+      const pb = b.getManyOrSet(['f2', 'f3'], (keys) => Object.fromEntries(keys.map((k) => [k, k])))
+      await expect(pa).rejects.toThrow('db down')
+      expect(await codeOf(pb)).toBe('E_FACTORY')
+      // Nothing was cached for the failed keys; f3 was loaded by b.
+      expect([...(await b.getManyOrSet(['f3'], () => ({})))]).toEqual([['f3', 'f3']])
+      expect(await a.has('f2')).toBe(false)
+    } finally {
+      await b.close()
+      await bConn.close()
+    }
   })
 
   it('a lease holder that died: its lease expires and this process loads the key alone', async () => {
