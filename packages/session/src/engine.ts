@@ -6,8 +6,15 @@ import {
   isCacheError,
   type ScriptFn,
 } from '@cache/client'
-import { BoundedMap } from './bounded-map.js'
 import { LIVE_SLACK_MAX_MS, PKG } from './defaults.js'
+import type {
+  Change,
+  EngineConfig,
+  LoadedSession,
+  StoredSession,
+  WriteBase,
+  WriteResult,
+} from './engine-types.js'
 import type { FieldCipher } from './field-cipher.js'
 import type { IdHasher } from './hash.js'
 import { SessionKeys } from './keys.js'
@@ -15,99 +22,19 @@ import {
   type Chunk,
   COMPACT_CHUNKS,
   chunkJson,
-  type DecodedValue,
   dataOf,
-  decodeValue,
   expiryAt,
   type Header,
   headerLine,
   legacyHeader,
 } from './layout.js'
+import { aad, RecentSessions, remember } from './recent.js'
 import { sessionCas, sessionMigrate } from './scripts/index.js'
 
 /** diagnostics_channel `cache:session:created`: `{ tenant, handle }`. */
 export const createdChannel = diagnostics.channel('cache:session:created')
 /** diagnostics_channel `cache:session:revoked`: `{ tenant, handle, reason }`. */
 export const revokedChannel = diagnostics.channel('cache:session:revoked')
-
-/** Session data: a JSON object; each top-level field is stored (and merged) on its own. */
-export type SessionData = Record<string, unknown>
-
-/** One session as read from Redis. */
-export interface StoredSession {
-  handle: string
-  tenant: string
-  userId: string
-  data: SessionData
-  meta: Record<string, unknown>
-  createdAt: number
-  lastSeenAt: number
-  expiresAt: number
-  absoluteExpiresAt: number
-  idleTimeoutMs: number
-  version: number
-}
-
-/** A session as loaded: the session, the JSON of each data field (what a merge compares against), the value. */
-export interface LoadedSession {
-  session: StoredSession
-  json: Record<string, string>
-  /** The stored value as read (a compare-and-set compares against it). */
-  raw: string
-  decoded: DecodedValue
-  /** The live-set score known to cover the session (0: none known). */
-  liveAt: number
-}
-
-/**
- * What a write or an expiry move needs of a loaded session: its decoded value and the live-set score known to
- * cover it. A LoadedSession is one; the express-session store keeps only this much between a read and a write.
- */
-export type WriteBase = Pick<LoadedSession, 'decoded' | 'liveAt'>
-
-/** A change to a loaded session: fields set (name -> JSON), deleted, the user id and idle timeout from now on. */
-export interface Change {
-  set: Record<string, string>
-  del: string[]
-  /** Drop every field not in `set`. */
-  replace?: boolean
-  userId?: string
-  idleMs?: number
-}
-
-/** The outcome of a write: 1 done, 0 the value changed since it was loaded (compare-and-set), -1 gone. */
-export interface WriteResult {
-  status: 1 | 0 | -1
-  version: number
-  expiresAt: number
-}
-
-/** How an engine stores: its namespace, the id hash, the optional cipher and the size cap. */
-export interface EngineConfig {
-  namespace: string
-  hash: IdHasher
-  cipher: FieldCipher | undefined
-  maxDataBytes: number
-}
-
-/**
- * What this process knows of a recent session: its Redis key, the value it last read (decoded, with the ids
- * of the keys that sealed its chunks), and what it last did to its expiry (another process' touches are not
- * known here; 0 = nothing).
- */
-interface Entry {
-  tenant: string
-  key: string
-  value: DecodedValue | undefined
-  keyIds: string[] | undefined
-  expiresAt: number
-  seenAt: number
-  liveAt: number
-}
-/** Sessions known (by handle). */
-const KNOWN_MAX = 10_000
-/** Values longer than this many characters are not kept (decoded on every read). */
-const DECODED_MAX_CHARS = 4096
 
 /** The live-set score of a session expiring at `exp`: a slack ahead, so most touches need no ZADD there. */
 const liveScore = (exp: number, idleMs: number) => exp + Math.min(LIVE_SLACK_MAX_MS, Math.floor(idleMs / 10))
@@ -133,7 +60,7 @@ export class SessionEngine {
    * Recent sessions by handle (see Entry): a read of the value last read (or of it plus the chunks appended
    * since) replays nothing (or only those chunks) instead of parsing every chunk again.
    */
-  readonly #known = new BoundedMap<string, Entry>(KNOWN_MAX)
+  readonly #recent: RecentSessions
 
   constructor(conn: Connection, config: EngineConfig) {
     this.conn = conn
@@ -141,6 +68,7 @@ export class SessionEngine {
     this.hash = config.hash
     this.maxDataBytes = config.maxDataBytes
     this.#cipher = config.cipher
+    this.#recent = new RecentSessions(this.keys, this.#cipher)
     this.#cas = conn.defineScript('session:cas', sessionCas, { keys: 1 })
     this.#migrate = conn.defineScript('session:migrate', sessionMigrate, { keys: 1 })
   }
@@ -195,7 +123,7 @@ export class SessionEngine {
     meta: Record<string, unknown>,
     fields: Record<string, string>,
   ): Promise<{ now: number; expiresAt: number } | null> {
-    const entry = this.#entry(tenant, handle)
+    const entry = this.#recent.entry(tenant, handle)
     const key = entry.key
     const now = Date.now()
     const abs = now + absoluteMs
@@ -294,7 +222,7 @@ export class SessionEngine {
    * until the Redis expiry all the same). A 0.1.x session (a hash) is rewritten in this layout on first read.
    */
   async load(tenant: string, handle: string, exact = false): Promise<LoadedSession | null> {
-    const entry = this.#entry(tenant, handle)
+    const entry = this.#recent.entry(tenant, handle)
     const key = entry.key
     let raw: string | null
     let at = 0
@@ -313,7 +241,7 @@ export class SessionEngine {
     }
     if (raw === null || raw === undefined) return null
     raw = String(raw)
-    const d = this.#decode(entry, raw)
+    const d = this.#recent.decode(entry, raw)
     if (!d || d.header.tenant !== tenant) return null
     const now = Date.now()
     const abs = d.header.absoluteExpiresAt
@@ -357,7 +285,7 @@ export class SessionEngine {
     const now = Date.now()
     const exp = expiryAt(now, idleMs, loaded.decoded.header.absoluteExpiresAt)
     if (exp <= now) return null
-    const entry = this.#entry(tenant, handle)
+    const entry = this.#recent.entry(tenant, handle)
     const key = entry.key
     const live = exp > loaded.liveAt ? liveScore(exp, idleMs) : 0
     const moved = this.conn.send<number>(['PEXPIREAT', key, String(exp)], { key })
@@ -383,7 +311,7 @@ export class SessionEngine {
     cas = false,
   ): Promise<WriteResult> {
     const d = base.decoded
-    const entry = this.#entry(tenant, handle)
+    const entry = this.#recent.entry(tenant, handle)
     const key = entry.key
     const now = Date.now()
     const abs = d.header.absoluteExpiresAt
@@ -447,7 +375,7 @@ export class SessionEngine {
     const key = this.keys.session(tenant, handle)
     const owner = userId ?? (await this.load(tenant, handle).catch(() => null))?.session.userId
     const deleted = Number(await this.conn.send(['DEL', key], { key }))
-    this.#known.delete(handle)
+    this.#recent.forget(handle)
     const live = this.keys.live(tenant)
     const ops: Promise<unknown>[] = [this.conn.send(['ZREM', live, handle], { key: live })]
     if (owner) {
@@ -495,52 +423,6 @@ export class SessionEngine {
     }
   }
 
-  /** The entry of a session (made, with its key, on first use; its key is built once, not per command). */
-  #entry(tenant: string, handle: string): Entry {
-    let e = this.#known.get(handle)
-    if (e === undefined || e.tenant !== tenant) {
-      e = {
-        tenant,
-        key: this.keys.session(tenant, handle),
-        value: undefined,
-        keyIds: undefined,
-        expiresAt: 0,
-        seenAt: 0,
-        liveAt: 0,
-      }
-      this.#known.set(handle, e)
-    }
-    return e
-  }
-
-  /**
-   * The decoded value of `raw` read at `key`, from the one kept for the key when `raw` is it or extends it.
-   * Encrypted: a kept value is used only while every key that sealed its chunks is still usable (a disabled
-   * key makes the full decode, and with it E_KEY_DISABLED, happen again).
-   */
-  #decode(entry: Entry, raw: string): DecodedValue | undefined {
-    const cipher = this.#cipher
-    let prev = entry.value
-    if (prev !== undefined && cipher && !cipher.usable(entry.keyIds!)) prev = undefined
-    // The value last read (a touch, a read-only request): no closure, no key-id list.
-    if (prev !== undefined && raw.length === prev.raw.length && raw === prev.raw) return prev
-    let keyIds: string[] | undefined
-    let open: (line: string, header: Header) => string = plainLine
-    if (cipher) {
-      keyIds = prev === undefined ? [] : [...entry.keyIds!]
-      const ids = keyIds
-      const key = entry.key
-      open = (line, header) => cipher.open(key, aad(header), line, ids)
-    }
-    const d = decodeValue(raw, open, prev)
-    if (d === undefined || d === prev) return d
-    if (raw.length <= DECODED_MAX_CHARS) {
-      entry.value = d
-      entry.keyIds = keyIds
-    } else entry.value = undefined
-    return d
-  }
-
   /** The stored form of one chunk's JSON: itself, or its ciphertext (one cipher call per chunk). */
   #seal(key: string, header: Header, json: string): string {
     return this.#cipher ? this.#cipher.seal(key, aad(header), json) : json
@@ -552,21 +434,4 @@ export class SessionEngine {
   }
 }
 
-const plainLine = (line: string) => line
-
-/** Records what this process just did to a session's expiry (in place: a new object per write would outlive a
- * scavenge and be promoted, only to die there). */
-function remember(e: Entry, expiresAt: number, seenAt: number, liveAt: number): void {
-  e.expiresAt = expiresAt
-  e.seenAt = seenAt
-  e.liveAt = liveAt
-}
 const gone = (): WriteResult => ({ status: -1, version: 0, expiresAt: 0 })
-
-/**
- * What a chunk's AAD adds to its session key: the parts of the header that never change (a compaction
- * rewrites the header, and a chunk appended in parallel with it must still open).
- */
-function aad(h: Header): string {
-  return `s2|${h.createdAt}|${h.absoluteExpiresAt}`
-}

@@ -2,7 +2,7 @@ import { type Duration, InvalidArgumentError, parseOptions, zDuration } from '@c
 import { KeyedHash, Keyring } from '@cache/security'
 import { z } from 'zod'
 import * as D from './defaults.js'
-import type { EngineConfig } from './engine.js'
+import type { EngineConfig } from './engine-types.js'
 import { FieldCipher } from './field-cipher.js'
 import { HASH_CONTEXT, type HashKey, keyedHasher } from './hash.js'
 

@@ -1,6 +1,7 @@
 import { type Connection, InvalidArgumentError } from '@cache/client'
 import { HANDLE_PATTERN, PKG } from './defaults.js'
-import { type SessionData, SessionEngine, type StoredSession } from './engine.js'
+import { SessionEngine } from './engine.js'
+import type { SessionData, StoredSession } from './engine-types.js'
 import { SessionConflictError } from './errors.js'
 import { newId } from './hash.js'
 import { IndexSweeper, type SweepReport } from './index-sweeper.js'
