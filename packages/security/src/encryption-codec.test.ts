@@ -105,6 +105,8 @@ describe('encryptionCodec', () => {
     )
     fc.assert(
       fc.property(value, anyKey, anyKey, (v, key, other) => {
+        // -0 is stored as 0 (documented in @cache/core's codec), as in the round-trip test above.
+        const expected = JSON.parse(JSON.stringify(v))
         const sealed = codec.encode(v, { key })
         const headerEnd = 3 + sealed[2]! + 12
         const aad = Buffer.concat([sealed.subarray(0, headerEnd), Buffer.from(key, 'utf8')])
@@ -112,18 +114,18 @@ describe('encryptionCodec', () => {
         d.setAAD(aad)
         d.setAuthTag(sealed.subarray(sealed.length - 16))
         const plain = Buffer.concat([d.update(sealed.subarray(headerEnd, sealed.length - 16)), d.final()])
-        expect(inner.decode(plain)).toEqual(v)
+        expect(inner.decode(plain)).toEqual(expected)
 
         const header = Buffer.concat([Buffer.from([0xce, 1, 5]), Buffer.from('k2026'), randomBytes(12)])
         const c = createCipheriv('aes-256-gcm', secret, header.subarray(header.length - 12))
         c.setAAD(Buffer.concat([header, Buffer.from(other, 'utf8')]))
         const body = Buffer.concat([c.update(inner.encode(v)), c.final()])
         const reference = Buffer.concat([header, body, c.getAuthTag()])
-        expect(codec.decode(reference, { key: other })).toEqual(v)
+        expect(codec.decode(reference, { key: other })).toEqual(expected)
         if (Buffer.from(key, 'utf8').equals(Buffer.from(other, 'utf8'))) return
         expect(typedFailure(() => codec.decode(reference, { key }))).toBe(true)
       }),
-      { numRuns: 200 },
+      { numRuns: 200, examples: [[{ '': -0 }, 'a', 'b']] },
     )
   })
 
