@@ -31,6 +31,7 @@ import {
   toJobOptions,
 } from './options.js'
 import { RateMeter } from './rate-meter.js'
+import { toQueueError } from './redis-errors.js'
 import * as scripts from './scripts/index.js'
 import { TenantGate } from './tenants.js'
 import { type Handlers, type JobHandler, type QueueMeters, QueueWorker } from './worker.js'
@@ -214,7 +215,12 @@ export class TypedQueue<J extends JobDefinition> {
     const valid = this.#validate(name, data)
     const o = toJobOptions(opts)
     if (o.tenant !== undefined) await this.#fair([o])
-    const job = await this.queue.add(name, valid, o as JobsOptions)
+    let job: Awaited<ReturnType<typeof this.queue.add>>
+    try {
+      job = await this.queue.add(name, valid, o as JobsOptions)
+    } catch (err) {
+      throw toQueueError(err, `add "${name}"`)
+    }
     this.#meters.added.record()
     return job.id as string
   }
@@ -231,7 +237,12 @@ export class TypedQueue<J extends JobDefinition> {
     })
     // Fair ordering only has work when a job names a tenant (as in add()): no Map, no await otherwise.
     if (tenants) await this.#fair(checked.map((c) => c.opts))
-    const added = await this.queue.addBulk(checked)
+    let added: Awaited<ReturnType<typeof this.queue.addBulk>>
+    try {
+      added = await this.queue.addBulk(checked)
+    } catch (err) {
+      throw toQueueError(err, 'addBulk')
+    }
     this.#meters.added.record(added.length)
     return added.map((j) => j.id as string)
   }
