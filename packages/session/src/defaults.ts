@@ -25,5 +25,9 @@ export const DEFAULT_SWEEP_BATCH = 100
  * updates the live set only once the expiry passes the score written last, not on every request.
  */
 export const LIVE_SLACK_MAX_MS = 60_000
+/** Decoded session values a store keeps (`cacheSize`). */
+export const DEFAULT_CACHE_SIZE = 10_000
+/** Bytes of decoded session values a store keeps (`cacheBytes`): 32 MiB. */
+export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
 /** `touchAfter` of the express-session store: every touch and unchanged save is written. */
 export const DEFAULT_TOUCH_AFTER_MS = 0

@@ -54,10 +54,20 @@ export interface WriteResult {
   expiresAt: number
 }
 
-/** How an engine stores: its namespace, the id hash, the optional cipher and the size cap. */
+/** How an engine stores: its namespace, the id hash, the optional cipher, the size cap, the value cache bound. */
 export interface EngineConfig {
   namespace: string
   hash: IdHasher
   cipher: FieldCipher | undefined
   maxDataBytes: number
+  cacheSize: number
+  cacheBytes: number
+}
+
+/** What the cache of decoded values holds now (see `cacheSize`, `cacheBytes`). */
+export interface CacheUsage {
+  /** Sessions whose decoded value is kept. */
+  entries: number
+  /** Bytes they count (an upper estimate of their heap; never more than `cacheBytes`). */
+  bytes: number
 }

@@ -8,6 +8,7 @@ import {
 } from '@cache/client'
 import { LIVE_SLACK_MAX_MS, PKG } from './defaults.js'
 import type {
+  CacheUsage,
   Change,
   EngineConfig,
   LoadedSession,
@@ -68,9 +69,14 @@ export class SessionEngine {
     this.hash = config.hash
     this.maxDataBytes = config.maxDataBytes
     this.#cipher = config.cipher
-    this.#recent = new RecentSessions(this.keys, this.#cipher)
+    this.#recent = new RecentSessions(this.keys, this.#cipher, config)
     this.#cas = conn.defineScript('session:cas', sessionCas, { keys: 1 })
     this.#migrate = conn.defineScript('session:migrate', sessionMigrate, { keys: 1 })
+  }
+
+  /** What the cache of decoded values holds now. */
+  cacheUsage(): CacheUsage {
+    return this.#recent.usage()
   }
 
   /**

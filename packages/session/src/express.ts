@@ -6,10 +6,18 @@ import { z } from 'zod'
 import { BoundedMap } from './bounded-map.js'
 import * as D from './defaults.js'
 import { SessionEngine } from './engine.js'
-import type { LoadedSession, StoredSession, WriteBase } from './engine-types.js'
+import type { CacheUsage, LoadedSession, StoredSession, WriteBase } from './engine-types.js'
 import type { HashKey } from './hash.js'
 import { expiryAt } from './layout.js'
-import { engineConfig, zHashKey, zKeyring, zSweepBatch, zSweepInterval } from './options.js'
+import {
+  engineConfig,
+  zCacheBytes,
+  zCacheSize,
+  zHashKey,
+  zKeyring,
+  zSweepBatch,
+  zSweepInterval,
+} from './options.js'
 import { SessionManager } from './session-manager.js'
 
 /** Options of `new SessionStore(conn, options)`. */
@@ -42,6 +50,10 @@ export interface SessionStoreOptions {
    * `touchAfter`; `0` writes every touch, keeping the cookie and the Redis TTL equal. @default 0
    */
   touchAfter?: Duration
+  /** Most sessions whose decoded value is kept (see SessionManagerOptions.cacheSize); `0`: none. @default 10000 */
+  cacheSize?: number
+  /** Most bytes of kept decoded values (see SessionManagerOptions.cacheBytes); `0`: none. @default 33554432 (32 MiB) */
+  cacheBytes?: number
 }
 
 const schema = z
@@ -64,6 +76,8 @@ const schema = z
     sweepInterval: zSweepInterval,
     sweepBatch: zSweepBatch,
     touchAfter: zDuration({ min: 0, max: D.MAX_TIMEOUT_MS }).default(D.DEFAULT_TOUCH_AFTER_MS),
+    cacheSize: zCacheSize,
+    cacheBytes: zCacheBytes,
   })
   .strict()
 
@@ -126,7 +140,14 @@ export class SessionStore extends session.Store {
       maxDataBytes: this.#options.maxDataBytes,
       sweepInterval: this.#options.sweepInterval,
       sweepBatch: this.#options.sweepBatch,
+      cacheSize: this.#options.cacheSize,
+      cacheBytes: this.#options.cacheBytes,
     })
+  }
+
+  /** What this store's cache of decoded values holds now (`store.sessions` has a cache of its own). */
+  cacheUsage(): CacheUsage {
+    return this.#engine.cacheUsage()
   }
 
   /** Logs the user out of every browser (optionally but the session `exceptSid`); how many were revoked. */

@@ -1,4 +1,4 @@
-export type { SessionData } from './engine-types.js'
+export type { CacheUsage, SessionData } from './engine-types.js'
 export {
   CodeLockedError,
   CodeThrottledError,

@@ -39,6 +39,19 @@ export interface SessionManagerOptions {
   sweepInterval?: Duration | false
   /** Per-user indexes visited per sweep (bounded work per tick). @default 100 */
   sweepBatch?: number
+  /**
+   * Most sessions whose decoded value this process keeps, so that reading a session again (or after a
+   * chunk was appended) replays only what changed instead of parsing (and decrypting) the whole value.
+   * `0` keeps none: every read decodes in full, with the same results. @default 10000
+   */
+  cacheSize?: number
+  /**
+   * Most bytes the kept decoded values may take (an upper estimate of their heap: 2 bytes a character of
+   * the stored value and of each field's JSON, plus a fixed overhead per value and field); never passed,
+   * the oldest half is dropped first. A value larger than half of this is not kept. `0` keeps none.
+   * @default 33554432 (32 MiB)
+   */
+  cacheBytes?: number
 }
 
 const namespace = z
@@ -71,18 +84,32 @@ export const zSweepInterval = z
 /** `sweepBatch`: indexes per sweep. */
 export const zSweepBatch = z.number().int().min(1).max(10_000).default(D.DEFAULT_SWEEP_BATCH)
 
+/** `cacheSize`: decoded values kept (0: none). */
+export const zCacheSize = z.number().int().min(0).max(10_000_000).default(D.DEFAULT_CACHE_SIZE)
+/** `cacheBytes`: bytes of decoded values kept (0: none). */
+export const zCacheBytes = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 40)
+  .default(D.DEFAULT_CACHE_BYTES)
+
 /** The storage settings of a SessionEngine from resolved options. */
 export function engineConfig(o: {
   namespace: string
   hashKey?: HashKey | undefined
   encryption?: Keyring | undefined
   maxDataBytes: number
+  cacheSize: number
+  cacheBytes: number
 }): EngineConfig {
   return {
     namespace: o.namespace,
     hash: keyedHasher(o.hashKey, HASH_CONTEXT.session, o.encryption),
     cipher: o.encryption ? new FieldCipher(o.encryption) : undefined,
     maxDataBytes: o.maxDataBytes,
+    cacheSize: o.cacheSize,
+    cacheBytes: o.cacheBytes,
   }
 }
 
@@ -104,6 +131,8 @@ export const managerSchema = z
     maxRetries: z.number().int().min(1).max(1000).default(D.DEFAULT_MAX_RETRIES),
     sweepInterval: zSweepInterval,
     sweepBatch: zSweepBatch,
+    cacheSize: zCacheSize,
+    cacheBytes: zCacheBytes,
   })
   .strict()
 

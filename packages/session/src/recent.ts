@@ -16,11 +16,43 @@ export interface Entry {
   expiresAt: number
   seenAt: number
   liveAt: number
+  /** The generation of the value cache holding `value` (undefined: none). */
+  gen: ValueGeneration | undefined
+  /** What `value` counts against the byte budget. */
+  bytes: number
 }
 /** Sessions known (by handle). */
 const KNOWN_MAX = 10_000
-/** Values longer than this many characters are not kept (decoded on every read). */
-const DECODED_MAX_CHARS = 4096
+/** Fixed heap of a kept value besides its strings (objects, map slots), and of each of its fields. */
+const VALUE_OVERHEAD = 256
+const FIELD_OVERHEAD = 64
+
+/** Entries whose decoded value one generation of the value cache holds, and their bytes. */
+interface ValueGeneration {
+  entries: Set<Entry>
+  bytes: number
+}
+
+/**
+ * Bytes a kept value costs, an upper estimate of its heap: the stored value and the JSON of each field (V8
+ * keeps one-byte strings for ASCII, two bytes a character otherwise: counted as two when any is non-ASCII is
+ * not done per read, so every character counts 2 bytes), plus a fixed overhead per value and per field.
+ */
+export function valueBytes(d: DecodedValue): number {
+  let chars = d.raw.length + d.headerLine.length + d.metaJson.length + d.userId.length
+  let fields = 0
+  for (const k in d.json) {
+    chars += k.length + d.json[k]!.length
+    fields++
+  }
+  return 2 * chars + VALUE_OVERHEAD + FIELD_OVERHEAD * fields
+}
+
+/** The bound of the kept decoded values: entries and bytes (0 of either: none kept). */
+export interface CacheBound {
+  cacheSize: number
+  cacheBytes: number
+}
 
 /**
  * The sessions this process touched recently (by handle, bounded): each one's Redis key built once, the value
@@ -31,16 +63,37 @@ export class RecentSessions {
   readonly #known = new BoundedMap<string, Entry>(KNOWN_MAX)
   readonly #keys: SessionKeys
   readonly #cipher: FieldCipher | undefined
+  /**
+   * The kept values in two generations, each bounded by half the entries and half the bytes: when the young
+   * one would pass either half it becomes the old one and the old one's values are dropped, so the total
+   * never passes `cacheSize` entries nor `cacheBytes` bytes, at O(1) amortized per kept value.
+   */
+  #young: ValueGeneration = { entries: new Set(), bytes: 0 }
+  #old: ValueGeneration = { entries: new Set(), bytes: 0 }
+  readonly #halfSize: number
+  readonly #halfBytes: number
 
-  constructor(keys: SessionKeys, cipher: FieldCipher | undefined) {
+  constructor(keys: SessionKeys, cipher: FieldCipher | undefined, bound: CacheBound) {
     this.#keys = keys
     this.#cipher = cipher
+    this.#halfSize =
+      bound.cacheSize === 0 || bound.cacheBytes === 0 ? 0 : Math.max(1, Math.floor(bound.cacheSize / 2))
+    this.#halfBytes = this.#halfSize === 0 ? 0 : Math.floor(bound.cacheBytes / 2)
+  }
+
+  /** Decoded values kept and the bytes they count (never more than `cacheSize` and `cacheBytes`). */
+  usage(): { entries: number; bytes: number } {
+    return {
+      entries: this.#young.entries.size + this.#old.entries.size,
+      bytes: this.#young.bytes + this.#old.bytes,
+    }
   }
 
   /** The entry of a session (made, with its key, on first use; its key is built once, not per command). */
   entry(tenant: string, handle: string): Entry {
     let e = this.#known.get(handle)
     if (e === undefined || e.tenant !== tenant) {
+      if (e !== undefined) this.#drop(e)
       e = {
         tenant,
         key: this.#keys.session(tenant, handle),
@@ -49,6 +102,8 @@ export class RecentSessions {
         expiresAt: 0,
         seenAt: 0,
         liveAt: 0,
+        gen: undefined,
+        bytes: 0,
       }
       this.#known.set(handle, e)
     }
@@ -76,15 +131,52 @@ export class RecentSessions {
     }
     const d = decodeValue(raw, open, prev)
     if (d === undefined || d === prev) return d
-    if (raw.length <= DECODED_MAX_CHARS) {
-      entry.value = d
-      entry.keyIds = keyIds
-    } else entry.value = undefined
+    this.#keep(entry, d, keyIds)
     return d
+  }
+
+  /** Keeps `d` as the entry's value within the bound (or drops the entry's value when it does not fit). */
+  #keep(entry: Entry, d: DecodedValue, keyIds: string[] | undefined): void {
+    this.#drop(entry)
+    if (this.#halfSize === 0) return
+    const bytes = valueBytes(d)
+    if (bytes > this.#halfBytes) return
+    let young = this.#young
+    if (young.entries.size >= this.#halfSize || young.bytes + bytes > this.#halfBytes) {
+      for (const e of this.#old.entries) {
+        e.value = undefined
+        e.keyIds = undefined
+        e.gen = undefined
+        e.bytes = 0
+      }
+      this.#old = young
+      young = this.#young = { entries: new Set(), bytes: 0 }
+    }
+    young.entries.add(entry)
+    young.bytes += bytes
+    entry.gen = young
+    entry.bytes = bytes
+    entry.value = d
+    entry.keyIds = keyIds
+  }
+
+  /** Drops the entry's kept value (and its bytes). */
+  #drop(entry: Entry): void {
+    const gen = entry.gen
+    if (gen !== undefined) {
+      gen.entries.delete(entry)
+      gen.bytes -= entry.bytes
+    }
+    entry.value = undefined
+    entry.keyIds = undefined
+    entry.gen = undefined
+    entry.bytes = 0
   }
 
   /** Forgets a session (removed). */
   forget(handle: string): void {
+    const e = this.#known.get(handle)
+    if (e !== undefined) this.#drop(e)
     this.#known.delete(handle)
   }
 }

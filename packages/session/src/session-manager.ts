@@ -1,7 +1,7 @@
 import { type Connection, InvalidArgumentError } from '@cache/client'
 import { HANDLE_PATTERN, PKG } from './defaults.js'
 import { SessionEngine } from './engine.js'
-import type { SessionData, StoredSession } from './engine-types.js'
+import type { CacheUsage, SessionData, StoredSession } from './engine-types.js'
 import { SessionConflictError } from './errors.js'
 import { newId } from './hash.js'
 import { IndexSweeper, type SweepReport } from './index-sweeper.js'
@@ -105,6 +105,11 @@ export class SessionManager {
    */
   sweep(): Promise<SweepReport> {
     return this.#sweeper.sweep()
+  }
+
+  /** What this manager's cache of decoded values holds now (never more than `cacheSize`, `cacheBytes`). */
+  cacheUsage(): CacheUsage {
+    return this.#engine.cacheUsage()
   }
 
   /** The handle (keyed hash) of a session id, as `listByUser()` reports it. */

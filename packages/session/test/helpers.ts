@@ -4,6 +4,19 @@ import { inject } from 'vitest'
 
 export { codeOf } from '@cache/tools'
 
+/** A callback-style store call as a promise. */
+export const call = <T>(fn: (cb: (err?: unknown, v?: T) => void) => void): Promise<T> =>
+  new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))))
+
+/** An express-session cookie (JSON form) expiring in `maxAge` ms. */
+export const cookie = (maxAge = 60_000) =>
+  ({
+    originalMaxAge: maxAge,
+    expires: new Date(Date.now() + maxAge).toISOString(),
+    httpOnly: true,
+    path: '/',
+  }) as never
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** A connection to one of the shared topologies, in a namespace of its own. */

@@ -7,18 +7,7 @@ import session from 'express-session'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SessionStore } from '../src/express.js'
 import { SessionManager } from '../src/index.js'
-import { sharedConnection } from './helpers.js'
-
-const call = <T>(fn: (cb: (err?: unknown, v?: T) => void) => void): Promise<T> =>
-  new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))))
-
-const cookie = (maxAge = 60_000) =>
-  ({
-    originalMaxAge: maxAge,
-    expires: new Date(Date.now() + maxAge).toISOString(),
-    httpOnly: true,
-    path: '/',
-  }) as never
+import { call, cookie, sharedConnection } from './helpers.js'
 
 describe.each(['standalone', 'cluster'] as const)('the express-session Store contract on %s', (kind) => {
   let conn: Connection
