@@ -62,6 +62,8 @@ export class SessionEngine {
    * since) replays nothing (or only those chunks) instead of parsing every chunk again.
    */
   readonly #recent: RecentSessions
+  /** Creations by this process (orders a user's index entries within one ms). */
+  #seq = 0
 
   constructor(conn: Connection, config: EngineConfig) {
     this.conn = conn
@@ -171,7 +173,10 @@ export class SessionEngine {
     if (liveAt > 0) ops.push(this.live(tenant, handle, liveAt))
     if (userId !== '') {
       const idx = this.keys.user(tenant, userId)
-      ops.push(this.conn.send(['ZADD', idx, String(absAt), handle], { key: idx }))
+      // Sessions of one user created in the same ms by this process keep their order (maxPerUser evicts the
+      // oldest; equal scores sort by handle, i.e. at random): a fraction of a ms, at most 4095/4096 past absAt.
+      const score = created ? absAt + (this.#seq++ % 4096) / 4096 : absAt
+      ops.push(this.conn.send(['ZADD', idx, String(score), handle], { key: idx }))
       // The index lives as long as its longest session: NX gives a new index its first expiry (GT alone never
       // sets one, a key without expiry counting as infinite), GT then only ever extends it.
       ops.push(

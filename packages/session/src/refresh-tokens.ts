@@ -50,6 +50,13 @@ export interface IssuedToken {
 }
 
 const TOKEN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/
+const FAMILY = /^[A-Za-z0-9_-]{22}$/
+/**
+ * How far a user-index score runs past the family's absolute deadline: the score is computed on this process'
+ * clock (the deadline on the server's, in the issue script), so an index entry never goes before its family
+ * unless the clocks differ by more than this.
+ */
+const INDEX_SLACK_MS = 5 * 60_000
 
 /**
  * Refresh tokens with rotation and reuse detection: each `rotate` exchanges the current token for a new one in
@@ -79,16 +86,37 @@ export class RefreshTokens {
     return this.#conn.keys.child(this.#options.namespace).tagged(familyId)
   }
 
+  /**
+   * The user's index of families: zset familyId -> an upper bound of its absolute deadline, tagged by the user
+   * (one slot per user in a Cluster; each family key is in a slot of its own, so index and family are written
+   * by separate commands in the same round trip, never one CROSSSLOT call).
+   */
+  #userKey(tenant: string, userId: string): string {
+    return this.#conn.keys.child(this.#options.namespace, 't', tenant, 'u').tagged(userId)
+  }
+
   /** Starts a family for a user and returns its first token. */
   async issue(input: { tenant: string; userId: string }): Promise<IssuedToken> {
     const tenant = checkTenant(input?.tenant)
     const userId = checkUser(input.userId)
     const familyId = randomBytes(16).toString('base64url')
     const secret = randomBytes(32).toString('base64url')
-    const [, expiresAt] = await this.#issue(
-      [this.#key(familyId)],
-      [tenant, userId, this.#digest(secret), this.#options.ttl, this.#options.idleTimeout],
-    )
+    const idx = this.#userKey(tenant, userId)
+    const now = Date.now()
+    const until = String(now + this.#options.ttl + INDEX_SLACK_MS)
+    const send = (cmd: string[]) => this.#conn.send(cmd, { key: idx })
+    // The index entry goes with the family (same round trip), and families past their absolute deadline
+    // leave it here: the index holds the user's families of the last `ttl`, not every one ever issued.
+    const [[, expiresAt]] = await Promise.all([
+      this.#issue(
+        [this.#key(familyId)],
+        [tenant, userId, this.#digest(secret), this.#options.ttl, this.#options.idleTimeout],
+      ),
+      send(['ZADD', idx, until, familyId]),
+      send(['ZREMRANGEBYSCORE', idx, '-inf', String(now - INDEX_SLACK_MS)]),
+      // NX gives a new index its first expiry, GT then only extends it (it lives as long as its last family).
+      send(['PEXPIREAT', idx, until, 'NX']).then(() => send(['PEXPIREAT', idx, until, 'GT'])),
+    ])
     return { token: `${familyId}.${secret}`, familyId, tenant, userId, expiresAt: Number(expiresAt) }
   }
 
@@ -117,13 +145,47 @@ export class RefreshTokens {
     }
   }
 
-  /** Revokes a family (logout); false when it was not there. */
-  async revoke(familyId: string): Promise<boolean> {
-    if (typeof familyId !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(familyId)) {
+  /** Revokes a family (logout of one device): every token of it is invalid from now on; false when it was not there. */
+  async revokeFamily(familyId: string): Promise<boolean> {
+    if (typeof familyId !== 'string' || !FAMILY.test(familyId)) {
       throw new TokenInvalidError('family id is malformed')
     }
     const key = this.#key(familyId)
-    return Number(await this.#conn.send(['DEL', key], { key })) === 1
+    const [tenant, userId] = await this.#conn.send<Array<string | null>>(['HMGET', key, 't', 'u'], { key })
+    const deleted = Number(await this.#conn.send(['DEL', key], { key })) === 1
+    if (tenant != null && userId != null) {
+      const idx = this.#userKey(String(tenant), String(userId))
+      await this.#conn.send(['ZREM', idx, familyId], { key: idx })
+    }
+    return deleted
+  }
+
+  /** Same as `revokeFamily`. */
+  revoke(familyId: string): Promise<boolean> {
+    return this.revokeFamily(familyId)
+  }
+
+  /**
+   * Revokes every token family of a user ("log out everywhere" for refresh tokens): a later `rotate` of any
+   * of their tokens fails with E_TOKEN_INVALID. Reads the user's index, O(that user's families), never a
+   * SCAN; cluster-safe (one command per key). A family issued while this runs may survive it (revoke after
+   * the change that should stop new logins, e.g. a password reset). How many families were revoked.
+   */
+  async revokeUser(tenant: string, userId: string): Promise<number> {
+    checkTenant(tenant)
+    checkUser(userId)
+    const idx = this.#userKey(tenant, userId)
+    const families = (await this.#conn.send<string[]>(['ZRANGE', idx, '0', '-1'], { key: idx })).map(String)
+    if (families.length === 0) return 0
+    const deleted = await Promise.all(
+      families.map((f) => {
+        const key = this.#key(f)
+        return this.#conn.send<number>(['DEL', key], { key })
+      }),
+    )
+    // ZREM of what was read, not DEL of the index: a family issued meanwhile keeps its entry.
+    await this.#conn.send(['ZREM', idx, ...families], { key: idx })
+    return deleted.reduce((n: number, d) => n + Number(d), 0)
   }
 
   /** Idempotent; the connection stays open (it is the caller's). */

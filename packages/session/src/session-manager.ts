@@ -14,6 +14,7 @@ import {
   resolveManager,
   type SessionManagerOptions,
 } from './options.js'
+import type { RefreshTokens } from './refresh-tokens.js'
 
 /** A session returned by `create`, `get`, `update` and `regenerate`. */
 export interface Session<T extends SessionData = SessionData> {
@@ -262,10 +263,26 @@ export class SessionManager {
     return this.#engine.remove(tenant, handle, 'revoke')
   }
 
-  /** Revokes every session of a user ("log out everywhere"), optionally but one; how many were revoked. */
-  async revokeUser(tenant: string, userId: string, options: { except?: string } = {}): Promise<number> {
+  /**
+   * Revokes every session of a user ("log out everywhere"), optionally but one (`except`: a session id); how
+   * many sessions were revoked. With `refreshTokens`, every refresh-token family of the user in it is revoked
+   * too, in the same round trips (`RefreshTokens.revokeUser`; families are not tied to a session, so `except`
+   * keeps none of them).
+   */
+  async revokeUser(
+    tenant: string,
+    userId: string,
+    options: { except?: string; refreshTokens?: RefreshTokens } = {},
+  ): Promise<number> {
     checkTenant(tenant)
     checkUser(userId)
+    if (options.refreshTokens !== undefined) {
+      const [n] = await Promise.all([
+        this.revokeUser(tenant, userId, options.except === undefined ? {} : { except: options.except }),
+        options.refreshTokens.revokeUser(tenant, userId),
+      ])
+      return n
+    }
     const keep =
       options.except === undefined ? undefined : this.#engine.hash(checkId(options.except, 'except'))
     const idx = this.#engine.keys.user(tenant, userId)

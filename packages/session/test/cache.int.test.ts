@@ -86,7 +86,7 @@ describe.each(['standalone', 'cluster'] as const)('the decoded-value cache bound
     const without = manager({ namespace: 'cb4', cacheSize: 0 })
     const noBytes = manager({ namespace: 'cb4', cacheBytes: 0 })
     const s = await withCache.create({ tenant: 't', userId: 'u', data: { n: 0 } })
-    const strip = (x: Awaited<ReturnType<SessionManager['get']>>) =>
+    const strip = (x: Awaited<ReturnType<SessionManager['get']>> | undefined) =>
       x && { data: x.data, version: x.version, userId: x.userId, meta: x.meta }
     // Changes from all three managers (chunks appended past the compaction threshold) and reads from each.
     for (let i = 0; i < 20; i++) {
