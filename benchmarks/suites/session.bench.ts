@@ -51,16 +51,51 @@ async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0
 }
 
+/** What a run of requests cost per request: this process's CPU, redis-server's CPU and socket bytes (INFO). */
+interface Cost {
+  cpuUsPerRequest: number
+  redisCpuUsPerRequest: number
+  bytesInPerRequest: number
+  bytesOutPerRequest: number
+  socketReadsPerRequest: number
+}
+
 /**
- * CPU time of this process per request (user + system, µs) over `n` requests at concurrency 64: on a shared
- * machine a steadier figure than throughput, which also depends on what else runs. Redis's own CPU is not in
- * it (see docs/sessions.md#performance for both).
+ * CPU time of this process per request (user + system, µs) over `n` requests at concurrency 64 (after a
+ * warm-up of n / 4): on a shared machine a steadier figure than throughput, which also depends on what else
+ * runs. With it, from INFO of the server: its CPU per request (used_cpu_sys + used_cpu_user), the bytes
+ * it read and wrote per request and its socket reads per request (how many requests share one write of the
+ * client); `info` is a client of the same server (its own INFO calls are a few bytes in the totals).
  */
-async function cpuPerRequest(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+async function costPerRequest(
+  n: number,
+  fn: (i: number) => Promise<unknown>,
+  info: () => Promise<string>,
+): Promise<Cost> {
+  await inParallel(Math.ceil(n / 4), 64, fn)
+  const stat = (text: string, k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(text)?.[1] ?? 0)
+  const snap = async () => {
+    const t = await info()
+    return {
+      cpu: (stat(t, 'used_cpu_sys') + stat(t, 'used_cpu_user')) * 1e6,
+      inB: stat(t, 'total_net_input_bytes'),
+      outB: stat(t, 'total_net_output_bytes'),
+      reads: stat(t, 'total_reads_processed'),
+    }
+  }
+  const s0 = await snap()
   const before = process.cpuUsage()
   await inParallel(n, 64, fn)
   const used = process.cpuUsage(before)
-  return Math.round(((used.user + used.system) / n) * 10) / 10
+  const s1 = await snap()
+  const per = (x: number, digits = 1) => Math.round((x / n) * 10 ** digits) / 10 ** digits
+  return {
+    cpuUsPerRequest: per(used.user + used.system),
+    redisCpuUsPerRequest: per(s1.cpu - s0.cpu),
+    bytesInPerRequest: per(s1.inB - s0.inB, 0),
+    bytesOutPerRequest: per(s1.outB - s0.outB, 0),
+    socketReadsPerRequest: per(s1.reads - s0.reads, 3),
+  }
 }
 
 async function inParallel(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
@@ -131,8 +166,14 @@ export default defineSuite('session', async (ctx) => {
     }
     const measured = await measureInterleaved(contenders, opts)
     for (const [k, contender] of contenders.entries()) {
-      const n = Math.max(1000, Math.round(5000 * ctx.scale))
-      measured[k]!.extra = { cpuUsPerRequest: await cpuPerRequest(n, (i) => contender.op(i % 64, i)) }
+      const n = Math.max(4000, Math.round(20_000 * ctx.scale))
+      measured[k]!.extra = {
+        ...(await costPerRequest(
+          n,
+          (i) => contender.op(i % 64, i),
+          () => client.info(),
+        )),
+      }
     }
     const [a, b, c, d] = measured
     measurements.push(a!, b!, c!)
@@ -213,8 +254,8 @@ export default defineSuite('session', async (ctx) => {
     description:
       'express-session store calls per request at concurrency 64 on one local redis-server: @cache/session SessionStore (plain and encrypted with AES-256-GCM) vs connect-redis 9 on node-redis, a request that changes its session (get + set) and one that does not (get + touch, rolling; also with touchAfter 1m); then revoking one user’s 10 sessions among 100,000 (20,000 with --quick): revokeUser (per-user index) vs connect-redis all() (SCAN + MGET) + destroy. Targets: >= 1.0x throughput plain, >= 0.85x encrypted, >= 100x on revocation.',
     settings: { concurrency, rounds: 3, sessions: sids.length, revokeAmong: total },
-    // extra.cpuUsPerRequest of each request measurement: this process's CPU per request (steadier than
-    // throughput on a shared machine).
+    // extra of each request measurement: this process's CPU per request (steadier than throughput on a
+    // shared machine), redis-server's CPU, bytes in/out and socket reads per request (INFO).
     measurements,
     ratios,
   }
