@@ -1,5 +1,5 @@
-import { type Duration, InvalidOptionError, parseOptions, zDuration } from '@cache/client'
-import { z } from 'zod'
+import type { Duration } from '@cache/client'
+import { InvalidOptionError } from '@cache/client'
 import type {
   Cache,
   CacheStats,
@@ -11,66 +11,18 @@ import type {
   ValueWithTtl,
 } from './cache.js'
 import { publishInvalidate } from './channels.js'
-import {
-  DEFAULT_MAX_ENTRIES,
-  DEFAULT_MEMORY_FRACTION,
-  DEFAULT_TTL_MS,
-  MAX_MEMORY_FRACTION,
-  PKG,
-} from './defaults.js'
+import { PKG } from './defaults.js'
 import { closedError, EncodeError, VersionNotFoundError } from './errors.js'
 import { globToRegExp } from './glob.js'
-import { availableMemory } from './memory.js'
-import { estimateSize } from './size.js'
+import { type MemoryCacheOptions, parseKeep, resolveMemoryCacheOptions } from './memory-cache-options.js'
+import type { MemoryEntry as Entry } from './memory-entry.js'
+import { EvictionOrder } from './memory-eviction.js'
+import { TagIndex } from './memory-tags.js'
 import { StatsRecorder } from './stats.js'
-import { checkKey, checkList, checkSetOptions, parseTtl, zTtl } from './ttl.js'
+import { checkKey, checkList, checkSetOptions, parseTtl } from './ttl.js'
 
-/** Options of `new MemoryCache()`. */
-export interface MemoryCacheOptions {
-  /** Name of this cache in stats. @default 'memory' */
-  namespace?: string
-  /** Most entries kept; the least recently (LRU) or least frequently (LFU) used go first. @default 100000 */
-  maxEntries?: number
-  /** Byte budget (estimated sizes); at most 80% of available memory. @default 10% of available memory */
-  maxBytes?: number
-  /** Eviction policy. @default 'lru' */
-  eviction?: 'lru' | 'lfu'
-  /** TTL of entries set without one (1s–30d). @default '10m' */
-  defaultTtl?: Duration
-  /** Estimates an entry's size in bytes. @default a quick walk of the value */
-  sizeOf?: (value: unknown, key: string) => number
-  /** The clock (ms since epoch), for tests. @default Date.now */
-  now?: () => number
-  /** How often expired entries are swept out (they are never returned either way); `false` never. @default '1m' */
-  sweepInterval?: Duration | false
-}
-
-interface Entry {
-  key: string
-  value: unknown
-  expiresAt: number
-  size: number
-  freq: number
-  tags: readonly string[] | undefined
-  deps: readonly string[] | undefined
-  history: Array<CacheVersion<unknown>> | undefined
-  nextVersion: number
-}
-
-const schema = z
-  .object({
-    namespace: z.string().min(1).default('memory'),
-    maxEntries: z.number().int().min(1, 'must be a positive integer').default(DEFAULT_MAX_ENTRIES),
-    maxBytes: z.number().int().min(1, 'must be a positive integer').optional(),
-    eviction: z.enum(['lru', 'lfu']).default('lru'),
-    defaultTtl: zTtl().default(DEFAULT_TTL_MS),
-    sizeOf: z.custom<(value: unknown, key: string) => number>((v) => typeof v === 'function').optional(),
-    now: z.custom<() => number>((v) => typeof v === 'function').optional(),
-    sweepInterval: z.union([z.literal(false), zDuration({ min: 100, max: 86_400_000 })]).default(60_000),
-  })
-  .strict()
-
-const keepSchema = z.number().int().min(0).max(1000)
+export type { MemoryCacheOptions } from './memory-cache-options.js'
+export { parseKeep } from './memory-cache-options.js'
 
 /**
  * An in-process cache bounded by entries and by estimated bytes, with LRU or LFU eviction. Values are
@@ -89,12 +41,8 @@ export class MemoryCache<T = unknown> implements Cache<T> {
     defaultTtlMs: number
   }>
   readonly #map = new Map<string, Entry>()
-  /** LFU: entries by use count, each set in insertion (age) order. */
-  readonly #buckets = new Map<number, Set<Entry>>()
-  #minFreq = 1
-  readonly #lfu: boolean
-  readonly #tags = new Map<string, Set<string>>()
-  readonly #dependants = new Map<string, Set<string>>()
+  readonly #order: EvictionOrder
+  readonly #index = new TagIndex()
   readonly #inflight = new Map<string, Promise<T>>()
   readonly #stats = new StatsRecorder()
   readonly #now: () => number
@@ -105,27 +53,14 @@ export class MemoryCache<T = unknown> implements Cache<T> {
   readonly #sweeper: NodeJS.Timeout | undefined
 
   constructor(options: MemoryCacheOptions = {}) {
-    const o = parseOptions(PKG, schema, options)
-    const ceiling = Math.floor(availableMemory() * MAX_MEMORY_FRACTION)
-    if (o.maxBytes !== undefined && o.maxBytes > ceiling) {
-      throw new InvalidOptionError(
-        PKG,
-        'maxBytes',
-        `must be at most 80% of available memory (${ceiling} bytes), got ${o.maxBytes}`,
-      )
-    }
+    const o = resolveMemoryCacheOptions(options)
     this.namespace = o.namespace
-    this.options = Object.freeze({
-      maxEntries: o.maxEntries,
-      maxBytes: o.maxBytes ?? Math.max(1, Math.floor(availableMemory() * DEFAULT_MEMORY_FRACTION)),
-      eviction: o.eviction,
-      defaultTtlMs: o.defaultTtl,
-    })
-    this.#lfu = o.eviction === 'lfu'
-    this.#now = o.now ?? Date.now
-    this.#sizeOf = o.sizeOf ?? ((value, key) => estimateSize(value) + 2 * key.length + 96)
-    if (o.sweepInterval !== false) {
-      this.#sweeper = setInterval(() => this.purgeExpired(), o.sweepInterval)
+    this.options = o.limits
+    this.#order = new EvictionOrder(this.#map, o.limits.eviction)
+    this.#now = o.now
+    this.#sizeOf = o.sizeOf
+    if (o.sweepIntervalMs !== false) {
+      this.#sweeper = setInterval(() => this.purgeExpired(), o.sweepIntervalMs)
       this.#sweeper.unref()
     }
   }
@@ -158,67 +93,17 @@ export class MemoryCache<T = unknown> implements Cache<T> {
     return e
   }
 
-  #touch(e: Entry): void {
-    if (this.#lfu) {
-      const bucket = this.#buckets.get(e.freq)!
-      bucket.delete(e)
-      if (bucket.size === 0) {
-        this.#buckets.delete(e.freq)
-        if (this.#minFreq === e.freq) this.#minFreq = e.freq + 1
-      }
-      e.freq++
-      this.#bucket(e.freq).add(e)
-    } else {
-      this.#map.delete(e.key)
-      this.#map.set(e.key, e)
-    }
-  }
-
-  #bucket(freq: number): Set<Entry> {
-    let b = this.#buckets.get(freq)
-    if (b === undefined) {
-      b = new Set()
-      this.#buckets.set(freq, b)
-    }
-    return b
-  }
-
   #remove(e: Entry): void {
     this.#map.delete(e.key)
     this.#bytes -= e.size
-    if (this.#lfu) {
-      const bucket = this.#buckets.get(e.freq)
-      if (bucket) {
-        bucket.delete(e)
-        if (bucket.size === 0) this.#buckets.delete(e.freq)
-      }
-    }
-    if (e.tags) for (const t of e.tags) this.#unindex(this.#tags, t, e.key)
-    if (e.deps) for (const d of e.deps) this.#unindex(this.#dependants, d, e.key)
-  }
-
-  #unindex(index: Map<string, Set<string>>, name: string, key: string): void {
-    const set = index.get(name)
-    if (set) {
-      set.delete(key)
-      if (set.size === 0) index.delete(name)
-    }
-  }
-
-  #victim(): Entry | undefined {
-    if (!this.#lfu) return this.#map.values().next().value
-    let bucket = this.#buckets.get(this.#minFreq)
-    if (bucket === undefined || bucket.size === 0) {
-      this.#minFreq = Math.min(...this.#buckets.keys())
-      bucket = this.#buckets.get(this.#minFreq)
-    }
-    return bucket?.values().next().value
+    this.#order.removed(e)
+    this.#index.remove(e)
   }
 
   #evict(): void {
     const { maxEntries, maxBytes } = this.options
     while (this.#map.size > maxEntries || (this.#bytes > maxBytes && this.#map.size > 0)) {
-      const victim = this.#victim()
+      const victim = this.#order.victim()
       if (victim === undefined) return
       this.#remove(victim)
       this.#evictions++
@@ -263,30 +148,17 @@ export class MemoryCache<T = unknown> implements Cache<T> {
     }
     this.#map.set(key, e)
     this.#bytes += size
-    if (this.#lfu) {
-      this.#bucket(1).add(e)
-      this.#minFreq = 1
-    }
-    if (e.tags) for (const t of e.tags) this.#index(this.#tags, t, key)
-    if (e.deps) for (const d of e.deps) this.#index(this.#dependants, d, key)
+    this.#order.added(e)
+    this.#index.add(e)
     this.#stats.sets++
     this.#evict()
-  }
-
-  #index(index: Map<string, Set<string>>, name: string, key: string): void {
-    let set = index.get(name)
-    if (set === undefined) {
-      set = new Set()
-      index.set(name, set)
-    }
-    set.add(key)
   }
 
   #read(key: string): T | undefined {
     const e = this.#live(key)
     this.#stats.read(e !== undefined, this.namespace, 'memory')
     if (e === undefined) return undefined
-    this.#touch(e)
+    this.#order.touched(e)
     return e.value as T
   }
 
@@ -388,27 +260,14 @@ export class MemoryCache<T = unknown> implements Cache<T> {
   }
 
   #cascade(start: Iterable<string>): number {
-    const queue = [...start]
-    const seen = new Set<string>(queue)
     let removed = 0
-    while (queue.length > 0) {
-      const key = queue.shift() as string
+    this.#index.cascade(start, (key) => {
       const e = this.#map.get(key)
       if (e) {
         if (e.expiresAt > this.#now()) removed++
         this.#remove(e)
       }
-      const deps = this.#dependants.get(key)
-      if (deps) {
-        this.#dependants.delete(key)
-        for (const d of deps) {
-          if (!seen.has(d)) {
-            seen.add(d)
-            queue.push(d)
-          }
-        }
-      }
-    }
+    })
     this.#stats.deletes += removed
     return removed
   }
@@ -416,12 +275,7 @@ export class MemoryCache<T = unknown> implements Cache<T> {
   async invalidateTags(tags: readonly string[]): Promise<number> {
     this.#check('invalidateTags')
     checkList(tags, 'tags')
-    const keys: string[] = []
-    for (const t of tags) {
-      const set = this.#tags.get(t)
-      if (set) keys.push(...set)
-    }
-    const removed = this.#cascade(keys)
+    const removed = this.#cascade(this.#index.keysTagged(tags))
     publishInvalidate({ namespace: this.namespace, kind: 'tags', target: tags, removed })
     return removed
   }
@@ -452,11 +306,9 @@ export class MemoryCache<T = unknown> implements Cache<T> {
   async clear(): Promise<void> {
     this.#check('clear')
     this.#map.clear()
-    this.#buckets.clear()
-    this.#tags.clear()
-    this.#dependants.clear()
+    this.#order.clear()
+    this.#index.clear()
     this.#bytes = 0
-    this.#minFreq = 1
     publishInvalidate({ namespace: this.namespace, kind: 'clear' })
   }
 
@@ -497,12 +349,4 @@ export class MemoryCache<T = unknown> implements Cache<T> {
     if (this.#sweeper) clearInterval(this.#sweeper)
     this.#inflight.clear()
   }
-}
-
-/** Checks `keepVersions` (0–1000). @throws InvalidOptionError naming `keepVersions`. */
-export function parseKeep(n: unknown): number {
-  const r = keepSchema.safeParse(n)
-  if (!r.success)
-    throw new InvalidOptionError(PKG, 'keepVersions', `must be an integer from 0 to 1000, got ${String(n)}`)
-  return r.data
 }

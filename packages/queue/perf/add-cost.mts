@@ -63,13 +63,15 @@ for (let r = 0; r < ROUNDS; r++) {
     const t0 = performance.now()
     for (let i = 0; i < N; i++) await kinds[k]!(i)
     const c = process.cpuUsage(c0)
-    ;(wall[k] ??= []).push(((performance.now() - t0) * 1000) / N)
-    ;(srv[k] ??= []).push(((await serverCpuUs()) - s0) / N)
+    const wallUs = ((performance.now() - t0) * 1000) / N
+    const srvUs = ((await serverCpuUs()) - s0) / N
+    wall[k] = [...(wall[k] ?? []), wallUs]
+    srv[k] = [...(srv[k] ?? []), srvUs]
     const s = await cmdstats()
     s.set('info', (s.get('info') ?? 1) - 1)
     s.delete('config|resetstat')
     s.delete('config')
-    ;(cpu[k] ??= []).push((c.user + c.system) / N)
+    cpu[k] = [...(cpu[k] ?? []), (c.user + c.system) / N]
     cmds[k] = [...s]
       .filter(([, v]) => v > 0)
       .map(([n, v]) => `${n}=${(v / N).toFixed(2)}`)
