@@ -42,3 +42,5 @@ export const DEFAULT_FAIRNESS_QUANTUM = 100
 export const DEFAULT_FAIRNESS_WINDOW_MS = 60_000
 /** BullMQ's lowest priority. */
 export const MAX_PRIORITY = 2 ** 21 - 1
+/** How long a producer call waits for Redis before E_UNAVAILABLE. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000

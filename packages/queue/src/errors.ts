@@ -1,7 +1,7 @@
 import { CacheError } from '@cache/client'
 
 /** Codes @cache/queue throws. */
-export type QueueErrorCode = 'E_INVALID_PAYLOAD' | 'E_JOB_TIMEOUT' | 'E_JOB_STALLED'
+export type QueueErrorCode = 'E_INVALID_PAYLOAD' | 'E_JOB_TIMEOUT' | 'E_JOB_STALLED' | 'E_NOT_REPLICATED'
 
 declare module '@cache/client' {
   interface CacheErrorCodes extends Record<QueueErrorCode, true> {}
@@ -47,5 +47,28 @@ export class JobStalledError extends CacheError {
       { details: { job, id, stalls } },
     )
     this.stalls = stalls
+  }
+}
+
+/**
+ * Fewer replicas than `durability.replicas` acknowledged an add within `durability.timeout`
+ * (E_NOT_REPLICATED). The job is stored on the master, which may still replicate it, or lose it in a
+ * failover: adding it again under the same `jobId` (in `details.ids`) is safe, an existing id is a no-op.
+ */
+export class NotReplicatedError extends CacheError {
+  /** The ids of the jobs the master took. */
+  readonly ids: string[]
+  /** Replicas that acknowledged. */
+  readonly acknowledged: number
+
+  constructor(what: string, ids: string[], acknowledged: number, d: { replicas: number; timeoutMs: number }) {
+    super(
+      'E_NOT_REPLICATED',
+      `[@cache/queue] ${what}: ${acknowledged} of ${d.replicas} replica(s) acknowledged within ${d.timeoutMs}ms; ` +
+        'the master has the job(s), a failover may lose them (re-adding the same ids is safe)',
+      { details: { ids, acknowledged, replicas: d.replicas, timeoutMs: d.timeoutMs } },
+    )
+    this.ids = ids
+    this.acknowledged = acknowledged
   }
 }

@@ -19,7 +19,13 @@ export {
   warningChannel,
   zombieChannel,
 } from './diagnostics.js'
-export { InvalidPayloadError, JobStalledError, JobTimeoutError, type QueueErrorCode } from './errors.js'
+export {
+  InvalidPayloadError,
+  JobStalledError,
+  JobTimeoutError,
+  NotReplicatedError,
+  type QueueErrorCode,
+} from './errors.js'
 export type { AttemptRecord } from './history.js'
 export type {
   AddOptions,

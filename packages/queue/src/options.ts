@@ -7,6 +7,7 @@ import {
   DEFAULT_BACKOFF_DELAY_MS,
   DEFAULT_BACKOFF_JITTER,
   DEFAULT_BACKOFF_MAX_MS,
+  DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_CONCURRENCY,
   DEFAULT_FAIRNESS_QUANTUM,
   DEFAULT_FAIRNESS_WINDOW_MS,
@@ -78,6 +79,20 @@ export interface QueueOptions<J extends JobDefinition> {
   checks?: boolean
   /** Where warnings are logged. @default console */
   logger?: { warn(message: string): void }
+  /**
+   * How long a producer call (`add`, `addBulk`, `schedule`, `stats`, the dead-letter queue's calls) waits
+   * for Redis, connecting included, before it fails with E_UNAVAILABLE: a killed, paused or unreachable
+   * server fails calls fast instead of queueing them without bound. Workers are not affected.
+   * @default '5s'
+   */
+  commandTimeout?: Duration
+  /**
+   * Acknowledge `add` / `addBulk` only once `replicas` replicas have the job(s): a WAIT after the add on
+   * the job's node, for up to `timeout`; fewer replicas → NotReplicatedError (E_NOT_REPLICATED, the job
+   * ids in `ids`). Replication is asynchronous otherwise: a master that fails over before replicating
+   * loses its last acknowledged adds. `timeout` must be below `commandTimeout`. @default off
+   */
+  durability?: { replicas: number; timeout: Duration }
 }
 
 /** Options of one `add()`. */
@@ -137,45 +152,57 @@ const zBackoff = z.strictObject({
 
 const zFunction = <T>() => z.custom<T>((v) => typeof v === 'function', { message: 'must be a function' })
 
-const queueSchema = z.strictObject({
-  namespace: NAME.optional(),
-  jobs: z.record(
-    z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, { message: "must be 1–128 letters, digits or '._-'" }),
-    z.custom<z.ZodType>((v) => typeof (v as z.ZodType | undefined)?.safeParse === 'function', {
-      message: 'must be a zod schema',
-    }),
-  ),
-  defaults: z
-    .strictObject({
-      attempts: z.number().int().min(1).max(1000).optional(),
-      backoff: zBackoff.optional(),
-      timeout: zDuration({ min: 1, max: DAY }).optional(),
-      removeOnComplete: zRetention.optional(),
-      removeOnFail: zRetention.optional(),
-    })
-    .optional(),
-  deadLetter: z
-    .strictObject({
-      after: z.literal('attempts').optional(),
-      nonRetryable: zFunction<(error: unknown) => boolean>().optional(),
-    })
-    .optional(),
-  fairness: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        quantum: z.number().int().min(1).max(1_000_000).optional(),
-        window: zDuration({ min: 1000, max: DAY }).optional(),
+const queueSchema = z
+  .strictObject({
+    namespace: NAME.optional(),
+    jobs: z.record(
+      z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, { message: "must be 1–128 letters, digits or '._-'" }),
+      z.custom<z.ZodType>((v) => typeof (v as z.ZodType | undefined)?.safeParse === 'function', {
+        message: 'must be a zod schema',
       }),
-    ])
-    .optional(),
-  checks: z.boolean().optional(),
-  logger: z
-    .custom<{ warn(m: string): void }>((v) => typeof (v as { warn?: unknown })?.warn === 'function', {
-      message: 'must have a warn(message) method',
-    })
-    .optional(),
-})
+    ),
+    defaults: z
+      .strictObject({
+        attempts: z.number().int().min(1).max(1000).optional(),
+        backoff: zBackoff.optional(),
+        timeout: zDuration({ min: 1, max: DAY }).optional(),
+        removeOnComplete: zRetention.optional(),
+        removeOnFail: zRetention.optional(),
+      })
+      .optional(),
+    deadLetter: z
+      .strictObject({
+        after: z.literal('attempts').optional(),
+        nonRetryable: zFunction<(error: unknown) => boolean>().optional(),
+      })
+      .optional(),
+    fairness: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          quantum: z.number().int().min(1).max(1_000_000).optional(),
+          window: zDuration({ min: 1000, max: DAY }).optional(),
+        }),
+      ])
+      .optional(),
+    checks: z.boolean().optional(),
+    commandTimeout: zDuration({ min: 10, max: 10 * 60_000 }).optional(),
+    durability: z
+      .strictObject({
+        replicas: z.number().int().min(1).max(64),
+        timeout: zDuration({ min: 1, max: 60_000 }),
+      })
+      .optional(),
+    logger: z
+      .custom<{ warn(m: string): void }>((v) => typeof (v as { warn?: unknown })?.warn === 'function', {
+        message: 'must have a warn(message) method',
+      })
+      .optional(),
+  })
+  .refine((o) => !o.durability || o.durability.timeout < (o.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS), {
+    message: 'durability.timeout must be below commandTimeout',
+    path: ['durability', 'timeout'],
+  })
 
 const addSchema = z.strictObject({
   priority: z
@@ -231,6 +258,8 @@ export interface ResolvedQueueOptions {
   fairness: { quantum: number; windowMs: number } | false
   checks: boolean
   logger: { warn(message: string): void }
+  commandTimeoutMs: number
+  durability: { replicas: number; timeoutMs: number } | undefined
 }
 
 /** The BullMQ backoff type names of @cache/queue's strategies (computed by @cache/client's `backoff`). */
@@ -274,6 +303,9 @@ export function resolveQueueOptions(input: unknown): Readonly<ResolvedQueueOptio
           }),
     checks: o.checks ?? true,
     logger: o.logger ?? console,
+    commandTimeoutMs: o.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    durability:
+      o.durability && Object.freeze({ replicas: o.durability.replicas, timeoutMs: o.durability.timeout }),
   })
 }
 

@@ -15,6 +15,7 @@ import { type QueueWarning, startupChecks } from './checks.js'
 import { ioredisConnection } from './connection.js'
 import { DeadLetters } from './dead-letters.js'
 import { DEFAULT_LATENCY_SAMPLES, DEFAULT_REPLAY_DEDUP_MS, MAX_PRIORITY } from './defaults.js'
+import { waitForReplicas } from './durability.js'
 import { InvalidPayloadError } from './errors.js'
 import { QueueKeys } from './keys.js'
 import {
@@ -108,6 +109,7 @@ export class TypedQueue<J extends JobDefinition> {
   readonly #gates: TenantGate[] = []
   readonly #meters: QueueMeters
   readonly #tenantSeq
+  readonly #producer: Redis | Cluster
   #checks: Promise<QueueWarning[]> | undefined
   #closing: Promise<void> | undefined
 
@@ -127,7 +129,9 @@ export class TypedQueue<J extends JobDefinition> {
     this.name = name
     this.#keys = new QueueKeys(conn, this.#o.namespace)
     this.#prefix = this.#keys.prefix(name)
-    const c = this.#client()
+    // The producer's connection fails commands after commandTimeout (a killed or paused server → E_UNAVAILABLE)
+    const c = this.#client(this.#o.commandTimeoutMs)
+    this.#producer = c
     this.queue = new Queue(name, {
       connection: c as unknown as ConnectionOptions,
       prefix: this.#prefix,
@@ -180,8 +184,8 @@ export class TypedQueue<J extends JobDefinition> {
     )
   }
 
-  #client(): Redis | Cluster {
-    const c = ioredisConnection(this.#conn)
+  #client(commandTimeoutMs?: number): Redis | Cluster {
+    const c = ioredisConnection(this.#conn, commandTimeoutMs)
     c.on('error', () => {})
     this.#clients.push(c)
     return c
@@ -208,8 +212,10 @@ export class TypedQueue<J extends JobDefinition> {
   }
 
   /**
-   * Validates and enqueues one job; returns its id.
+   * Validates and enqueues one job; returns its id (with `durability`, once enough replicas have it).
    * @throws InvalidPayloadError (E_INVALID_PAYLOAD) naming the bad field; nothing is enqueued.
+   * @throws CacheError E_UNAVAILABLE when Redis does not answer within `commandTimeout`.
+   * @throws NotReplicatedError (E_NOT_REPLICATED) when fewer replicas than `durability.replicas` acknowledged.
    */
   async add<N extends keyof J & string>(name: N, data: z.input<J[N]>, opts?: AddOptions): Promise<string> {
     const valid = this.#validate(name, data)
@@ -222,7 +228,10 @@ export class TypedQueue<J extends JobDefinition> {
       throw toQueueError(err, `add "${name}"`)
     }
     this.#meters.added.record()
-    return job.id as string
+    const id = job.id as string
+    const d = this.#o.durability
+    if (d) await waitForReplicas(this.#producer, this.#prefix, d, `add "${name}"`, [id])
+    return id
   }
 
   /** Validates every job, then enqueues them all (nothing is enqueued if one is invalid). */
@@ -244,7 +253,10 @@ export class TypedQueue<J extends JobDefinition> {
       throw toQueueError(err, 'addBulk')
     }
     this.#meters.added.record(added.length)
-    return added.map((j) => j.id as string)
+    const ids = added.map((j) => j.id as string)
+    const d = this.#o.durability
+    if (d) await waitForReplicas(this.#producer, this.#prefix, d, 'addBulk', ids)
+    return ids
   }
 
   /**
