@@ -1,3 +1,4 @@
+import { InvalidOptionError } from '@cache/client'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import {
@@ -50,11 +51,41 @@ describe('resolveQueueOptions', () => {
     [{ jobs, namespace: 'a:b' }, 'namespace'],
     [{ jobs, deadLetter: { after: 'never' } }, 'deadLetter.after'],
     [{ jobs, logger: {} }, 'logger'],
+    [{ jobs, commandTimeout: 9 }, 'commandTimeout'],
+    [{ jobs, commandTimeout: '5ms' }, 'commandTimeout'],
+    [{ jobs, commandTimeout: '5 parsecs' }, 'commandTimeout'],
+    [{ jobs, commandTimeout: -1 }, 'commandTimeout'],
+    [{ jobs, durability: { replicas: 0, timeout: '1s' } }, 'durability.replicas'],
+    [{ jobs, durability: { replicas: 1 } }, 'durability.timeout'],
+    [{ jobs, durability: { replicas: 1, timeout: '5s' } }, 'durability.timeout'],
     [{}, 'jobs'],
   ])('refuses %j naming %s', (input, field) => {
     expect(() => resolveQueueOptions(input)).toThrow(
       expect.objectContaining({ code: 'E_INVALID_OPTION', field }),
     )
+  })
+})
+
+describe('commandTimeout and durability', () => {
+  it('default to 5s and off, read durations, and throw InvalidOptionError naming the field', () => {
+    expect(resolveQueueOptions({ jobs })).toMatchObject({ commandTimeoutMs: 5000, durability: undefined })
+    const o = resolveQueueOptions({
+      jobs,
+      commandTimeout: '300ms',
+      durability: { replicas: 2, timeout: 250 },
+    })
+    expect(o).toMatchObject({ commandTimeoutMs: 300, durability: { replicas: 2, timeoutMs: 250 } })
+    expect(resolveQueueOptions({ jobs, commandTimeout: 10 }).commandTimeoutMs).toBe(10)
+    const err = (() => {
+      try {
+        resolveQueueOptions({ jobs, commandTimeout: '9ms' })
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(err).toBeInstanceOf(InvalidOptionError)
+    expect(err).toMatchObject({ code: 'E_INVALID_OPTION', field: 'commandTimeout' })
+    expect((err as Error).message).toMatch(/^\[@cache\/queue\] option "commandTimeout"/)
   })
 })
 

@@ -2,6 +2,7 @@ import {
   type Connection,
   type Duration,
   InvalidArgumentError,
+  isCacheError,
   LatencyRing,
   type LatencySummary,
   parseOptions,
@@ -286,6 +287,9 @@ export class TypedQueue<J extends JobDefinition> {
       })
     } catch (err) {
       if (err instanceof InvalidPayloadError) throw err
+      // A Redis that is down or timed out (commandTimeout) is E_UNAVAILABLE, not a bad `repeat`
+      const mapped = toQueueError(err, `schedule "${id}"`)
+      if (isCacheError(mapped)) throw mapped
       throw new InvalidArgumentError(PKG, 'repeat', `is not accepted by BullMQ: ${(err as Error).message}`)
     }
     return id
@@ -357,7 +361,9 @@ export class TypedQueue<J extends JobDefinition> {
     const [c, deadLetter] = await Promise.all([
       this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
       this.deadLetters.count(),
-    ])
+    ]).catch((err: unknown) => {
+      throw toQueueError(err, 'stats')
+    })
     const m = this.#meters
     const completed = m.completed.rate()
     const failed = m.failed.rate()
