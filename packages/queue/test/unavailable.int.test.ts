@@ -28,6 +28,7 @@ async function bothUnavailable(q: TypedQueue<typeof jobs>): Promise<number[]> {
         { name: 'j', data: { i: -3 } },
       ]),
     () => q.stats(),
+    () => q.schedule('j', { every: '1h' }, { i: -4 }, { id: 'late' }),
   ]) {
     const r = await timed(call)
     expect(r.code).toBe('E_UNAVAILABLE')
@@ -72,7 +73,7 @@ describe('commandTimeout: a paused or killed standalone server (own server)', ()
     ['paused (SIGSTOP)', () => server.master.pause(), async () => server.master.resume()],
     ['killed', () => server.master.kill(), () => server.master.restart()],
   ] as const)(
-    '%s: add, addBulk and stats fail with E_UNAVAILABLE in about commandTimeout; afterwards adds work and earlier jobs are there',
+    '%s: add, addBulk, stats and schedule fail with E_UNAVAILABLE in about commandTimeout; afterwards adds work and earlier jobs are there',
     async (_, fault, recover) => {
       await addSome(acknowledged.length * 10)
       await fault()
@@ -89,6 +90,7 @@ describe('commandTimeout: a paused or killed standalone server (own server)', ()
       console.log(
         `[queue] ${_}: calls failed after ${took.join(', ')} ms; ${late.length} timed-out adds landed later`,
       )
+      await q.unschedule('late')
       await Promise.all(late.map((j) => j.remove()))
     },
     60_000,
