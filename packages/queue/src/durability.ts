@@ -27,6 +27,26 @@ function nodeOf(client: Redis | Cluster, prefix: string): Redis {
   return node
 }
 
+/** Per connection, the WAIT not sent yet, that every add acknowledged before it is sent shares. */
+const pending = new WeakMap<Redis, Promise<number>>()
+
+/**
+ * One WAIT for every add acknowledged on `node` since the last WAIT was sent. WAIT blocks its connection,
+ * so N adds each sending their own would take up to N × timeout behind replicas that do not answer (and
+ * pass commandTimeout); a WAIT sent after an add's reply covers that add's write, so they can share one.
+ */
+function groupWait(node: Redis, d: ResolvedDurability): Promise<number> {
+  let p = pending.get(node)
+  if (!p) {
+    p = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      pending.delete(node)
+      return node.call('WAIT', d.replicas, d.timeoutMs).then(Number)
+    })
+    pending.set(node, p)
+  }
+  return p
+}
+
 /**
  * WAIT for `d.replicas` replicas to acknowledge the writes the queue's connection made so far (the add
  * that just returned among them). @throws NotReplicatedError when fewer did in time. @internal
@@ -40,7 +60,7 @@ export async function waitForReplicas(
 ): Promise<void> {
   let acked: number
   try {
-    acked = Number(await nodeOf(client, prefix).call('WAIT', d.replicas, d.timeoutMs))
+    acked = await groupWait(nodeOf(client, prefix), d)
   } catch (err) {
     throw toQueueError(err, `${what} (WAIT)`)
   }

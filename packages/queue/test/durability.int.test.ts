@@ -124,6 +124,13 @@ describe.each([
         // the master took it: it is there, under the id the error names
         expect((await q.queue.getJob(e.ids[0] as string))?.data).toEqual({ i: 4 })
         expect(await codeOf(q.addBulk([{ name: 'j', data: { i: 5 } }]))).toBe('E_NOT_REPLICATED')
+        // concurrent adds share one WAIT: WAIT blocks the connection, one each would take 8 × the timeout
+        const t1 = performance.now()
+        const codes = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => codeOf(q.add('j', { i: 10 + i }))),
+        )
+        expect(codes).toEqual(Array(8).fill('E_NOT_REPLICATED'))
+        expect(performance.now() - t1).toBeLessThan(4 * TIMEOUT_MS)
       } finally {
         for (const r of replicas) {
           if (fault === 'paused') r.resume()
