@@ -15,6 +15,7 @@ import { type CapacityPlan, workersNeeded } from './capacity.js'
 import { type QueueWarning, startupChecks } from './checks.js'
 import { ioredisConnection } from './connection.js'
 import { DeadLetters } from './dead-letters.js'
+import { type ProducerDeadline, producerDeadline } from './deadline.js'
 import { DEFAULT_LATENCY_SAMPLES, DEFAULT_REPLAY_DEDUP_MS, MAX_PRIORITY } from './defaults.js'
 import { waitForReplicas } from './durability.js'
 import { InvalidPayloadError } from './errors.js'
@@ -111,6 +112,7 @@ export class TypedQueue<J extends JobDefinition> {
   readonly #meters: QueueMeters
   readonly #tenantSeq
   readonly #producer: Redis | Cluster
+  readonly #bound: ProducerDeadline
   #checks: Promise<QueueWarning[]> | undefined
   #closing: Promise<void> | undefined
 
@@ -133,6 +135,7 @@ export class TypedQueue<J extends JobDefinition> {
     // The producer's connection fails commands after commandTimeout (a killed or paused server → E_UNAVAILABLE)
     const c = this.#client(this.#o.commandTimeoutMs)
     this.#producer = c
+    this.#bound = producerDeadline(c, this.#o.commandTimeoutMs)
     this.queue = new Queue(name, {
       connection: c as unknown as ConnectionOptions,
       prefix: this.#prefix,
@@ -224,7 +227,7 @@ export class TypedQueue<J extends JobDefinition> {
     if (o.tenant !== undefined) await this.#fair([o])
     let job: Awaited<ReturnType<typeof this.queue.add>>
     try {
-      job = await this.queue.add(name, valid, o as JobsOptions)
+      job = await this.#bound(this.queue.add(name, valid, o as JobsOptions), `add "${name}"`)
     } catch (err) {
       throw toQueueError(err, `add "${name}"`)
     }
@@ -249,7 +252,7 @@ export class TypedQueue<J extends JobDefinition> {
     if (tenants) await this.#fair(checked.map((c) => c.opts))
     let added: Awaited<ReturnType<typeof this.queue.addBulk>>
     try {
-      added = await this.queue.addBulk(checked)
+      added = await this.#bound(this.queue.addBulk(checked), 'addBulk')
     } catch (err) {
       throw toQueueError(err, 'addBulk')
     }
@@ -280,11 +283,14 @@ export class TypedQueue<J extends JobDefinition> {
     const repeatOpts =
       'every' in r ? { every: r.every } : { pattern: r.cron, ...(r.tz !== undefined && { tz: r.tz }) }
     try {
-      await this.queue.upsertJobScheduler(id, repeatOpts, {
-        name,
-        data: this.#validate(name, data),
-        opts: jobOpts,
-      })
+      await this.#bound(
+        this.queue.upsertJobScheduler(id, repeatOpts, {
+          name,
+          data: this.#validate(name, data),
+          opts: jobOpts,
+        }),
+        `schedule "${id}"`,
+      )
     } catch (err) {
       if (err instanceof InvalidPayloadError) throw err
       // A Redis that is down or timed out (commandTimeout) is E_UNAVAILABLE, not a bad `repeat`
@@ -358,10 +364,13 @@ export class TypedQueue<J extends JobDefinition> {
   /** Counts per state (Redis), throughput, wait and run time percentiles, and optionally a capacity plan. */
   async stats(options: { targetWait?: Duration } = {}): Promise<QueueStats> {
     const o = parseOptions(PKG, z.strictObject({ targetWait: zDuration({ min: 1 }).optional() }), options)
-    const [c, deadLetter] = await Promise.all([
-      this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
-      this.deadLetters.count(),
-    ]).catch((err: unknown) => {
+    const [c, deadLetter] = await this.#bound(
+      Promise.all([
+        this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
+        this.deadLetters.count(),
+      ]),
+      'stats',
+    ).catch((err: unknown) => {
       throw toQueueError(err, 'stats')
     })
     const m = this.#meters

@@ -1,5 +1,12 @@
 import { type Connection, connect } from '@cache/client'
-import { codeOf, type StandaloneTopology, startStandalone, uniquePrefix } from '@cache/tools'
+import {
+  type ClusterTopology,
+  codeOf,
+  type StandaloneTopology,
+  startCluster,
+  startStandalone,
+  uniquePrefix,
+} from '@cache/tools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineQueue, type TypedQueue } from '../src/index.js'
@@ -94,5 +101,54 @@ describe('commandTimeout: a paused or killed standalone server (own server)', ()
       await Promise.all(late.map((j) => j.remove()))
     },
     60_000,
+  )
+})
+
+describe('commandTimeout: every Cluster node paused or killed (own cluster)', () => {
+  let cluster: ClusterTopology
+  let conn: Connection
+  let q: TypedQueue<typeof jobs>
+  beforeAll(async () => {
+    cluster = await startCluster({ replicasPerMaster: 0 })
+    const info = cluster.info() as { nodes: Array<{ host: string; port: number }> }
+    conn = await connect({ cluster: { nodes: info.nodes }, namespace: uniquePrefix('qunavail') })
+    q = defineQueue(conn, 'unavail', { jobs, commandTimeout: `${COMMAND_TIMEOUT_MS}ms`, checks: false })
+  }, 120_000)
+  afterAll(async () => {
+    for (const n of cluster?.nodes ?? []) n.resume()
+    await q?.close()
+    await conn?.close()
+    await cluster?.stop()
+  })
+
+  // Killed: ioredis' Cluster holds the calls in its own offline queue, which has no timeout (a hang
+  // before the queue's own deadline); paused: the nodes' connections time the commands out.
+  it.each([
+    [
+      'paused (SIGSTOP)',
+      async () => {
+        for (const n of cluster.nodes) n.pause()
+      },
+      async () => {
+        for (const n of cluster.nodes) n.resume()
+      },
+    ],
+    [
+      'killed',
+      () => Promise.all(cluster.nodes.map((n) => n.kill())),
+      () => Promise.all(cluster.nodes.map((n) => n.restart())),
+    ],
+  ] as const)(
+    '%s: add, addBulk, stats and schedule fail with E_UNAVAILABLE in about commandTimeout; adds work afterwards',
+    async (_, fault, recover) => {
+      await q.add('j', { i: 0 })
+      await fault()
+      await bothUnavailable(q)
+      await bothUnavailable(q)
+      await recover()
+      await until('adds work again', () => q.add('j', { i: 1 }).then(Boolean, () => false), 30_000)
+      await q.unschedule('late').catch(() => false)
+    },
+    90_000,
   )
 })
