@@ -10,6 +10,8 @@ interface PendingRead {
   reject: (err: unknown) => void
 }
 
+const noop = (): void => {}
+
 /** What the coalescer needs from its cache. */
 export interface CoalescerOptions<T> {
   /** Coalesce same-tick reads into MGETs (else one GET each). */
@@ -36,6 +38,8 @@ export class ReadCoalescer<T> {
   #pending: PendingRead[] = []
   /** GET/MGET commands in flight. */
   #reads = 0
+  /** The read being enqueued by `#enqueue` (set just before `new Promise`). */
+  #next: PendingRead | undefined
 
   constructor(conn: Connection, options: CoalescerOptions<T>) {
     this.#conn = conn
@@ -62,11 +66,17 @@ export class ReadCoalescer<T> {
         },
       )
     }
-    return new Promise<T | undefined>((resolve, reject) => {
-      if (this.#pending.push({ key, rk, count, resolve: resolve as (v: unknown) => void, reject }) === 1) {
-        process.nextTick(this.#flush)
-      }
-    })
+    // One shared executor (it runs synchronously inside the constructor) instead of a closure per read.
+    this.#next = { key, rk, count, resolve: noop, reject: noop }
+    return new Promise<T | undefined>(this.#enqueue)
+  }
+
+  readonly #enqueue = (resolve: (value: T | undefined) => void, reject: (err: unknown) => void): void => {
+    const r = this.#next as PendingRead
+    this.#next = undefined
+    r.resolve = resolve as (value: unknown) => void
+    r.reject = reject
+    if (this.#pending.push(r) === 1) process.nextTick(this.#flush)
   }
 
   readonly #flush = (): void => {
