@@ -80,9 +80,11 @@ export interface QueueOptions<J extends JobDefinition> {
   /** Where warnings are logged. @default console */
   logger?: { warn(message: string): void }
   /**
-   * How long a producer call (`add`, `addBulk`, `schedule`, `stats`, the dead-letter queue's calls) waits
-   * for Redis, connecting included, before it fails with E_UNAVAILABLE: a killed, paused or unreachable
-   * server fails calls fast instead of queueing them without bound. Workers are not affected.
+   * How long a producer call (`add`, `addBulk`, `schedule`, `stats`) waits for Redis, connecting included,
+   * before it fails with E_UNAVAILABLE: a killed, paused or unreachable server fails calls fast instead of
+   * queueing them without bound. A timed-out command may still run once the server is back (re-add under
+   * the same `jobId`). The dead-letter calls' commands time out too (ioredis' error, not mapped yet).
+   * Workers are not affected.
    * @default '5s'
    */
   commandTimeout?: Duration
