@@ -34,3 +34,63 @@ export async function inParallel(n: number, c: number, fn: (i: number) => Promis
     }),
   )
 }
+
+/** 1000 session ids as the benchmark makes them. */
+export const sessionIds = (): string[] =>
+  Array.from({ length: 1000 }, (_, i) => `sid-${i}-${Math.random().toString(36).slice(2, 18)}`)
+
+/** Stores each id as a new session (user `u<i % 100>`). */
+export const seed = (store: any, sids: string[]) =>
+  inParallel(sids.length, 32, (i) => call((cb) => store.set(sids[i]!, fresh(`u${i % 100}`), cb)))
+
+/** The id worker `i % 64` requests next (each worker walks its own stride of the 1000). */
+export const sidOf = (sids: string[], i: number): string => sids[((i % 64) * 131 + i) % sids.length]!
+
+/** The request kinds of the A/B scripts; `KINDS=set,touch,enc-set,enc-touch` picks some. */
+export const requestKinds = () => {
+  const only = (process.env.KINDS ?? 'set,touch,enc-set,enc-touch').split(',')
+  return [
+    { name: 'get + set', kind: 'set', change: true, enc: false },
+    { name: 'get + touch', kind: 'touch', change: false, enc: false },
+    { name: 'encrypted get + set', kind: 'enc-set', change: true, enc: true },
+    { name: 'encrypted get + touch', kind: 'enc-touch', change: false, enc: true },
+  ].filter((k) => only.includes(k.kind))
+}
+
+/**
+ * Client CPU per request (user + system, µs) of each store over `rounds` alternating rounds of `n` requests
+ * at c=64 (after a warm-up of n / 4 each; with --expose-gc a full GC before each round, so that no round pays
+ * for the garbage of the one before): per store, the median and the range.
+ */
+export async function alternate(
+  stores: Record<string, any>,
+  change: boolean,
+  sids: string[],
+  n: number,
+  rounds: number,
+): Promise<string> {
+  const gc = (globalThis as { gc?: () => void }).gc
+  const cpu: Record<string, number[]> = {}
+  for (const name in stores) {
+    cpu[name] = []
+    await inParallel(n / 4, 64, (i) => request(stores[name], sidOf(sids, i), change))
+  }
+  for (let r = 0; r < rounds; r++) {
+    const names = Object.keys(stores)
+    if (r % 2) names.reverse()
+    for (const name of names) {
+      gc?.()
+      const c0 = process.cpuUsage()
+      await inParallel(n, 64, (i) => request(stores[name], sidOf(sids, i), change))
+      const c = process.cpuUsage(c0)
+      cpu[name]!.push((c.user + c.system) / n)
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+  return Object.entries(cpu)
+    .map(
+      ([name, xs]) =>
+        `${name} ${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)})`,
+    )
+    .join(', ')
+}

@@ -56,12 +56,10 @@ export interface DecodedValue {
   lastWriteAt: number
   liveAt: number
   chunks: number
-  /** The fields as one JSON object, made on first use (dataOf). */
-  dataJson: string | undefined
 }
 
 /** A session value decoded: its header, its fields (values and their JSON), and where its chunks leave it. */
-export interface Decoded extends Omit<DecodedValue, 'raw' | 'dataJson'> {
+export interface Decoded extends Omit<DecodedValue, 'raw'> {
   data: Record<string, unknown>
   meta: Record<string, unknown>
 }
@@ -105,7 +103,7 @@ export function parseHeader(line: string): Header | undefined {
 export function decode(value: string, open: (line: string, header: Header) => string): Decoded | undefined {
   const v = decodeValue(value, open)
   if (!v) return undefined
-  const { raw: _, dataJson: __, ...rest } = v
+  const { raw: _, ...rest } = v
   return { ...rest, data: dataOf(v), meta: metaOf(v) }
 }
 
@@ -144,7 +142,6 @@ export function decodeValue(
     lastWriteAt: header.createdAt,
     liveAt: 0,
     chunks: 0,
-    dataJson: undefined,
   }
   return replay(value, lines, open, start, 1)
 }
@@ -189,18 +186,18 @@ function replay(
     lastWriteAt,
     liveAt,
     chunks: base.chunks + lines.length - from,
-    dataJson: undefined,
   }
 }
 
-/** A new copy of the data of a decoded value (one JSON.parse of its fields spliced into one object). */
+/**
+ * A new copy of the data of a decoded value: one `JSON.parse` per field, which costs less than splicing the
+ * fields into one text to parse (that text is rebuilt after every change, a rope V8 flattens to parse it).
+ */
 export function dataOf(v: DecodedValue): Record<string, unknown> {
-  if (v.dataJson === undefined) {
-    let s = ''
-    for (const k in v.json) s += `${s ? ',' : ''}${JSON.stringify(k)}:${v.json[k]}`
-    v.dataJson = `{${s}}`
-  }
-  return JSON.parse(v.dataJson) as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  const json = v.json
+  for (const k in json) put(out, k, JSON.parse(json[k]!))
+  return out
 }
 
 /** A new copy of the meta of a decoded value. */
