@@ -20,9 +20,11 @@ import type { FieldCipher } from './field-cipher.js'
 import type { IdHasher } from './hash.js'
 import { SessionKeys } from './keys.js'
 import {
+  appended,
   type Chunk,
   COMPACT_CHUNKS,
   chunkJson,
+  compacted,
   dataOf,
   expiryAt,
   type Header,
@@ -342,7 +344,8 @@ export class SessionEngine {
         { w: now, r: 1, ...(d.metaJson === '{}' ? {} : { m: d.metaJson }), ...(liveAt ? { l: liveAt } : {}) },
         fields,
       )
-      const value = `${headerLine(header)}\n${this.#seal(key, header, body)}`
+      const line0 = headerLine(header)
+      const value = `${line0}\n${this.#seal(key, header, body)}`
       const [status] = await Promise.all([
         this.#cas(
           [key],
@@ -352,6 +355,7 @@ export class SessionEngine {
       ])
       if (status === 1) {
         remember(entry, exp, now, liveAt)
+        this.#recent.wrote(entry, () => compacted(value, header, line0, fields, d.metaJson, now, liveAt))
         return { status: 1, version: version + 1, expiresAt: exp }
       }
       if (status === -1 || cas) return status === -1 ? gone() : { status: 0, version, expiresAt: 0 }
@@ -363,7 +367,8 @@ export class SessionEngine {
     if (change.del.length) c.d = change.del
     if (userId !== d.userId) c.u = userId
     if (live) c.l = live
-    const line = `\n${this.#seal(key, d.header, chunkJson(c, change.set))}`
+    const chunk = this.#seal(key, d.header, chunkJson(c, change.set))
+    const line = `\n${chunk}`
     const opts = { key }
     const sent = [
       this.conn.send<number>(['APPEND', key, line], opts),
@@ -378,6 +383,8 @@ export class SessionEngine {
       return gone()
     }
     remember(entry, exp, now, Math.max(live, base.liveAt))
+    // What the key holds now unless another write came between: the next read of it replays nothing.
+    this.#recent.wrote(entry, () => appended(d, chunk, c, change.set))
     return { status: 1, version: version + 1, expiresAt: exp }
   }
 

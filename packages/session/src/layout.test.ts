@@ -1,7 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  appended,
   chunkJson,
+  compacted,
   dataOf,
   decode,
   decodeValue,
@@ -143,5 +145,70 @@ describe('session layout', () => {
     })
     expect(legacyHeader({ '~': '1|2|3' })).toBeUndefined()
     expect(legacyHeader({ 'f:a': '1' })).toBeUndefined()
+  })
+})
+
+const field = fc.constantFrom('a', 'b', 'c', '__proto__', '7')
+/** Fields as engine.encode makes them: JSON.stringify of each value. */
+const fields = fc.dictionary(field, fc.jsonValue(), { maxKeys: 4 }).map((o) => {
+  const s: Record<string, string> = {}
+  for (const k of Object.keys(o)) s[k] = JSON.stringify(o[k])
+  return s
+})
+/** Every kind of chunk part, each one there or not. */
+const parts = { w: fc.nat(), l: fc.nat(), u: fc.string(), i: fc.integer({ min: 1, max: 1e6 }) }
+const chunk = fc.record(
+  {
+    ...parts,
+    d: fc.array(field, { maxLength: 2 }),
+    r: fc.constant(1 as const),
+    m: fc.constant('{"ip":"1"}'),
+  },
+  { requiredKeys: [] },
+)
+
+describe('session layout: the state of a value this process wrote', () => {
+  it('appended(prev, chunk) equals the decode of prev with the chunk appended', () => {
+    fc.assert(
+      fc.property(
+        fields,
+        fc.array(fc.tuple(chunk, fields), { minLength: 1, maxLength: 4 }),
+        (first, more) => {
+          let state = decodeValue(`${headerLine(header)}\n${chunkJson({ w: 1000, r: 1 }, first)}`, plain)!
+          for (const [c, set] of more) {
+            const line = chunkJson(c, Object.keys(set).length ? set : undefined)
+            const next = appended(state, line, c, set)
+            const full = decodeValue(`${state.raw}\n${line}`, plain)!
+            expect(next).toEqual(full)
+            expect(Object.keys(next.json)).toEqual(Object.keys(full.json))
+            state = next
+          }
+        },
+      ),
+    )
+  })
+
+  it('compacted(value) equals the decode of the value written whole', () => {
+    fc.assert(
+      fc.property(
+        fields,
+        fc.nat(),
+        fc.constantFrom('{}', '{"ip":"1"}'),
+        fc.nat(),
+        fc.string(),
+        (set, w, metaJson, liveAt, userId) => {
+          const h = { ...header, gen: 7, userId }
+          const line0 = headerLine(h)
+          const value = `${line0}\n${chunkJson(
+            { w, r: 1, ...(metaJson === '{}' ? {} : { m: metaJson }), ...(liveAt ? { l: liveAt } : {}) },
+            set,
+          )}`
+          const got = compacted(value, h, line0, set, metaJson, w, liveAt)
+          const full = decodeValue(value, plain)!
+          expect(got).toEqual(full)
+          expect(Object.keys(got.json)).toEqual(Object.keys(full.json))
+        },
+      ),
+    )
   })
 })

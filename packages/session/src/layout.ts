@@ -190,6 +190,64 @@ function replay(
 }
 
 /**
+ * The state a value leaves once the chunk `line` (its parts `c`, its fields' JSON `set`) is appended to `prev`:
+ * what decodeValue gives for `${prev.raw}\n${line}`, without parsing back a chunk this process just wrote.
+ * `set` must be JSON.stringify output (engine.encode's), which a parse and stringify give back unchanged.
+ */
+export function appended(
+  prev: DecodedValue,
+  line: string,
+  c: Omit<Chunk, 's'>,
+  set: Record<string, string>,
+): DecodedValue {
+  const json: Record<string, string> = c.r === 1 ? {} : { ...prev.json }
+  for (const k in set) put(json, k, set[k])
+  if (c.d) for (const k of c.d) delete json[k]
+  return {
+    raw: `${prev.raw}\n${line}`,
+    header: prev.header,
+    headerLine: prev.headerLine,
+    json,
+    metaJson: c.m ?? prev.metaJson,
+    userId: c.u ?? prev.userId,
+    idleTimeoutMs: c.i ?? prev.idleTimeoutMs,
+    lastWriteAt: c.w !== undefined && c.w > prev.lastWriteAt ? c.w : prev.lastWriteAt,
+    liveAt: c.l !== undefined && c.l > prev.liveAt ? c.l : prev.liveAt,
+    chunks: prev.chunks + 1,
+  }
+}
+
+/**
+ * The state of a value written whole (a compaction): `line0` the header line of `header`, then one chunk that
+ * replaces every field with `fields` (written at `w`, meta `metaJson`, live-set score `liveAt`, none when 0);
+ * what decodeValue gives for `value`. `fields` as for `appended`.
+ */
+export function compacted(
+  value: string,
+  header: Header,
+  line0: string,
+  fields: Record<string, string>,
+  metaJson: string,
+  w: number,
+  liveAt: number,
+): DecodedValue {
+  const json: Record<string, string> = {}
+  for (const k in fields) put(json, k, fields[k])
+  return {
+    raw: value,
+    header,
+    headerLine: line0,
+    json,
+    metaJson,
+    userId: header.userId,
+    idleTimeoutMs: header.idleTimeoutMs,
+    lastWriteAt: Math.max(header.createdAt, w),
+    liveAt,
+    chunks: 1,
+  }
+}
+
+/**
  * A new copy of the data of a decoded value: one `JSON.parse` per field, which costs less than splicing the
  * fields into one text to parse (that text is rebuilt after every change, a rope V8 flattens to parse it).
  */

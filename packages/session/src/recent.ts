@@ -135,6 +135,17 @@ export class RecentSessions {
     return d
   }
 
+  /**
+   * Keeps the state of what this process just wrote to the entry's key (`next()`, made only when kept), so the
+   * next read of that value replays nothing. Only a guess at what the key holds: a read compares the value
+   * read with it and decodes what differs, as for any kept value. Encrypted, the kept value also needs the ids
+   * of the keys that sealed it: not done, the next read replays the new chunk (opened from the cipher's cache).
+   */
+  wrote(entry: Entry, next: () => DecodedValue): void {
+    if (this.#cipher || this.#halfSize === 0) return
+    this.#keep(entry, next(), undefined)
+  }
+
   /** Keeps `d` as the entry's value within the bound (or drops the entry's value when it does not fit). */
   #keep(entry: Entry, d: DecodedValue, keyIds: string[] | undefined): void {
     this.#drop(entry)
