@@ -49,6 +49,12 @@ export interface ServiceOptions {
   otpResendInterval?: number | string
   /** Schedule of the nightly digest job (cron). @default '0 3 * * *' */
   digestCron?: string
+  /**
+   * Replicas that must have a job before POST /api/jobs/* answers 202 (the queue's `durability`: a WAIT
+   * after the add; fewer in `timeout` → 503 E_NOT_REPLICATED). `false` acknowledges on the master alone.
+   * @default { replicas: 1, timeout: '1s' } on Sentinel and Cluster, off on standalone
+   */
+  jobDurability?: { replicas: number; timeout: number | string } | false
 }
 
 const duration = z.union([z.number().int().min(0), z.string().regex(/^\d+(ms|s|m|h|d)$/)])
@@ -81,6 +87,12 @@ const optionsSchema = z
     limits: limitsSchema.default(limitsSchema.parse({})),
     otpResendInterval: duration.default('5s'),
     digestCron: z.string().min(9).default('0 3 * * *'),
+    jobDurability: z
+      .union([
+        z.literal(false),
+        z.object({ replicas: z.number().int().min(1).max(16), timeout: duration }).strict(),
+      ])
+      .optional(),
   })
   .strict()
 

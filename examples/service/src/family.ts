@@ -149,7 +149,7 @@ export async function createFamily(options: ResolvedServiceOptions, db: Db): Pro
     breaker.on('state', (s: unknown) => log(`payments breaker: ${JSON.stringify(s)}`))
     const payments = new PaymentsProvider(options.paymentsFailureRate)
 
-    const queue = jobQueue(conn, log)
+    const queue = jobQueue(conn, log, options.jobDurability)
     closers.push(() => queue.close())
     let worker: QueueWorker | undefined
     if (options.workers) {

@@ -44,6 +44,8 @@ const STATUS: Record<string, number> = {
   E_LOCK_LOST: 409,
   E_CIRCUIT_OPEN: 503,
   E_UNAVAILABLE: 503,
+  // the job is on the master only (durability): retry, under the same id where the client keeps it
+  E_NOT_REPLICATED: 503,
   E_TIMEOUT: 503,
   E_RATE_LIMIT_UNAVAILABLE: 503,
   E_FACTORY_TIMEOUT: 503,

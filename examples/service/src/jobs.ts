@@ -20,11 +20,32 @@ export type JobQueue = TypedQueue<typeof JOBS>
 /** Attempts of every job: a flaky job with failTimes >= this lands in the DLQ. */
 export const JOB_ATTEMPTS = 3
 
-/** The jobs queue (namespace `jobs`, queue `crm`). */
-export function jobQueue(conn: Connection, log?: (line: string) => void): JobQueue {
+/** A replica must have a job before its add is acknowledged: a failover then cannot lose it. */
+export const REPLICATED = { replicas: 1, timeout: '1s' } as const
+
+/** What `jobDurability` means for a connection: given, or REPLICATED where there are replicas to fail over to. */
+export function durabilityFor(
+  conn: Connection,
+  durability?: { replicas: number; timeout: number | string } | false,
+): { replicas: number; timeout: number | string } | undefined {
+  if (durability === false) return undefined
+  return durability ?? (conn.topology === 'standalone' ? undefined : REPLICATED)
+}
+
+/**
+ * The jobs queue (namespace `jobs`, queue `crm`). On Sentinel and Cluster an add is acknowledged once a
+ * replica has it (`durability`, see durabilityFor); too few replicas → NotReplicatedError, a 503.
+ */
+export function jobQueue(
+  conn: Connection,
+  log?: (line: string) => void,
+  durability?: { replicas: number; timeout: number | string } | false,
+): JobQueue {
+  const d = durabilityFor(conn, durability)
   return defineQueue(conn, 'crm', {
     namespace: 'jobs',
     jobs: JOBS,
+    ...(d && { durability: d }),
     defaults: {
       attempts: JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: 100, jitter: 0.2 },

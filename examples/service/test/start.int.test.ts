@@ -103,5 +103,9 @@ describe('npm start', () => {
       'E_INVALID_OPTION limits.userRequests',
     )
     expect(codeOf(() => resolveOptions({ redis: {}, bogus: 1 } as never))).toMatch(/^E_INVALID_OPTION/)
+    expect(codeOf(() => resolveOptions({ redis: {}, jobDurability: { replicas: 0, timeout: '1s' } }))).toBe(
+      'E_INVALID_OPTION jobDurability.replicas',
+    )
+    expect(resolveOptions({ redis: {}, jobDurability: false }).jobDurability).toBe(false)
   })
 })
