@@ -4,17 +4,18 @@ import type { Cluster, Redis } from 'ioredis'
 /** Bounds one producer call: `call(promise, what)` settles like `promise` or fails E_UNAVAILABLE. @internal */
 export type ProducerDeadline = <T>(promise: Promise<T>, what: string) => Promise<T>
 
-const unbounded: ProducerDeadline = (promise) => promise
-
 /**
- * The deadline of a producer's calls on `client`. A `Redis` connection needs none: its own `commandTimeout`
- * fails commands, queued ones included. A `Cluster` queues the commands it gets while no node is reachable
- * in an offline queue of its own, which ioredis does not time out (the per-node timeout starts only once a
- * node takes the command): with every node down an add would wait for ever, so the call gets a deadline.
+ * The deadline of a producer's calls on `client`. ioredis' `commandTimeout` covers a command once it is
+ * sent or queued by a `Redis` connection, but not everything before and around it:
+ * - BullMQ waits for the connection's first `ready` before it sends anything, with no limit: a queue made
+ *   while Redis is down would wait for ever, so a call on a connection that is not ready gets a deadline;
+ * - a `Cluster` queues the commands it gets while no node is reachable in an offline queue of its own,
+ *   which ioredis does not time out (the per-node timeout starts only once a node takes the command), so
+ *   every call on a Cluster gets one.
+ * A ready `Redis` connection needs no timer of its own.
  */
 export function producerDeadline(client: Redis | Cluster, ms: number): ProducerDeadline {
-  if (!client.isCluster) return unbounded
-  return (promise, what) =>
+  const bounded: ProducerDeadline = (promise, what) =>
     withDeadline(promise, ms, what).catch((err: unknown) => {
       if (!isCacheError(err, 'E_TIMEOUT')) throw err
       throw new CacheError(
@@ -25,4 +26,6 @@ export function producerDeadline(client: Redis | Cluster, ms: number): ProducerD
         },
       )
     })
+  if (client.isCluster) return bounded
+  return (promise, what) => (client.status === 'ready' ? promise : bounded(promise, what))
 }

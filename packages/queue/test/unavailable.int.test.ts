@@ -102,6 +102,30 @@ describe('commandTimeout: a paused or killed standalone server (own server)', ()
     },
     60_000,
   )
+
+  it('a queue made while Redis is down: add and addBulk fail with E_UNAVAILABLE in about commandTimeout (BullMQ waits for the first ready with no limit), then work', async () => {
+    await server.master.kill()
+    const late = defineQueue(conn, 'made-down', {
+      jobs,
+      commandTimeout: `${COMMAND_TIMEOUT_MS}ms`,
+      checks: false,
+    })
+    try {
+      for (const call of [
+        () => late.add('j', { i: 1 }),
+        () => late.addBulk([{ name: 'j', data: { i: 2 } }]),
+      ]) {
+        const r = await timed(call)
+        expect(r.code).toBe('E_UNAVAILABLE')
+        expect(r.ms).toBeLessThan(COMMAND_TIMEOUT_MS + SLACK_MS)
+      }
+      await server.master.restart()
+      await until('adds work', () => late.add('j', { i: 3 }).then(Boolean, () => false), 20_000)
+      await allThere()
+    } finally {
+      await late.close()
+    }
+  }, 60_000)
 })
 
 describe('commandTimeout: every Cluster node paused or killed (own cluster)', () => {
