@@ -1,51 +1,45 @@
 // Client and redis-server CPU per read at concurrency C (default 64), contenders in alternating rounds in one
 // process, with the bench suite's loop (performance.now per op, latency pushed):
-//   node --conditions=@cache/source --import tsx packages/core/perf/get-cost.mts
+//   node --import tsx packages/core/perf/get-cost.mts   (reads the built dist, as the suite does)
 // ROUNDS (8), OPS per contender per round (60000), C (64), ONLY=name,name (a subset), PROFILE=name (only that
-// contender, its measured rounds profiled into PROFILE_OUT/get-cost.cpuprofile). Floors without @cache code: `bare GET` is raw node-redis GET as Buffers,
-// `bare MGET` coalesces a tick's reads into one MGET by hand and resolves the Buffers undecoded, `bare
-// MGET+decode` adds our codec's decode of each value.
+// contender, its measured rounds profiled into PROFILE_OUT/get-cost.cpuprofile). Floors without @cache code:
+// `bare GET` is raw node-redis GET as Buffers, `bare MGET` coalesces a tick's reads into one MGET by hand and
+// resolves the Buffers undecoded, `bare MGET+decode` adds our codec's decode of each value, `bare
+// MGET+msgpackr` the decode before msgpack-read.ts, `... split` sends half of a tick's reads a turn later.
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
-import { connect } from '@cache/client'
-import { decode, RedisCache } from '@cache/core'
-import { startStandalone } from '@cache/tools'
-import { createClient, RESP_TYPES } from '@redis/client'
+import { crc32, decode, RedisCache } from '@cache/core'
+import { Packr } from 'msgpackr'
+import { KEYS, runWorkers, setup } from './common.mjs'
 
-const KEYS = 10_000
 const C = Number(process.env.C ?? 64)
 const ROUNDS = Number(process.env.ROUNDS ?? 8)
 const OPS = Number(process.env.OPS ?? 60_000)
 
-/** The core suite's `sampleObject(100)`: the 105-byte stored value its RedisCache get reads. */
-const VALUE = {
-  id: 42,
-  name: 'Ada Lovelace',
-  active: true,
-  tags: ['a', 'b', 'c'],
-  field0: { n: 0, text: 'value number 0 with some words', list: [0, 1, 2] },
+const { conn, raw, rawBuf, cache, keys, redisKeys, stop } = await setup()
+const plain = new RedisCache<object>(conn, { namespace: 'c', defaultTtl: '1h', coalesce: false })
+
+// The codec's decode before msgpack-read.ts (header and CRC checks, then msgpackr for every value): the A/B
+// of the reader in the same process.
+const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'auto' } as never)
+const FLAG_CRC = Array.from({ length: 256 }, (_, i) => crc32(Uint8Array.of(i)))
+function decodeWithMsgpackr(b: Buffer): unknown {
+  if (b[0] !== 0xca) throw new Error('bad header')
+  const payload = new Uint8Array(b.buffer, b.byteOffset + 6, b.length - 6)
+  if (crc32(payload, FLAG_CRC[b[1] as number]) !== b.readUInt32BE(2)) throw new Error('checksum')
+  return packr.unpack(b, { start: 6, end: b.length } as never)
 }
 
-const server = await startStandalone()
-const conn = await connect({ url: server.url, namespace: 'bench-core' })
-const raw = createClient({ url: server.url })
-await raw.connect()
-const rawBuf = raw.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer })
-const cache = new RedisCache<object>(conn, { namespace: 'c', defaultTtl: '1h' })
-const plain = new RedisCache<object>(conn, { namespace: 'c', defaultTtl: '1h', coalesce: false })
-const keys = Array.from({ length: KEYS }, (_, i) => `user:${i}`)
-const redisKeys = keys.map((k) => cache.redisKey(k))
-await cache.mset(keys.map((key) => ({ key, value: VALUE })))
-
 /** A hand-written same-tick MGET coalescer on bare node-redis: the floor of coalescing. */
-function bareCoalescer(decodeEach: boolean, split = false) {
+function bareCoalescer(decodeEach: boolean | ((b: Buffer) => unknown), split = false) {
+  const decodeOne = typeof decodeEach === 'function' ? decodeEach : decode
   type P = { rk: string; resolve: (v: unknown) => void }
   let pending: P[] = []
   const send = (batch: P[]) => {
     rawBuf.mGet(batch.map((p) => p.rk)).then((replies) => {
       for (let i = 0; i < batch.length; i++) {
         const b = replies[i] as unknown as Buffer | null
-        ;(batch[i] as P).resolve(decodeEach && b ? decode(b) : b)
+        ;(batch[i] as P).resolve(decodeEach && b ? decodeOne(b) : b)
       }
     })
   }
@@ -66,6 +60,7 @@ function bareCoalescer(decodeEach: boolean, split = false) {
 const bareMget = bareCoalescer(false)
 const bareMgetDecode = bareCoalescer(true)
 const bareMgetDecodeSplit = bareCoalescer(true, true)
+const bareMgetMsgpackr = bareCoalescer(decodeWithMsgpackr)
 
 const pick = (w: number, i: number) => (w * 7919 + i * 31) % KEYS
 const contenders: Array<{ name: string; op: (w: number, i: number) => Promise<unknown> }> = [
@@ -73,6 +68,7 @@ const contenders: Array<{ name: string; op: (w: number, i: number) => Promise<un
   { name: 'RedisCache get', op: (w, i) => cache.get(keys[pick(w, i)] as string) },
   { name: 'bare MGET', op: (w, i) => bareMget(redisKeys[pick(w, i)] as string) },
   { name: 'bare MGET+decode', op: (w, i) => bareMgetDecode(redisKeys[pick(w, i)] as string) },
+  { name: 'bare MGET+msgpackr', op: (w, i) => bareMgetMsgpackr(redisKeys[pick(w, i)] as string) },
   {
     name: 'bare MGET+decode split',
     op: (w, i) => bareMgetDecodeSplit(redisKeys[pick(w, i)] as string),
@@ -95,21 +91,6 @@ async function serverCounters() {
 }
 
 /** The bench suite's loop: C workers, OPS operations in all, latency recorded per op. */
-async function run(op: (w: number, i: number) => Promise<unknown>, n: number) {
-  const latencies: number[] = []
-  let left = n
-  await Promise.all(
-    Array.from({ length: C }, async (_, w) => {
-      let i = 0
-      while (left-- > 0) {
-        const t0 = performance.now()
-        await op(w, i++)
-        latencies.push((performance.now() - t0) * 1000)
-      }
-    }),
-  )
-  return latencies.length
-}
 
 interface Round {
   client: number
@@ -119,7 +100,7 @@ interface Round {
   calls: number
 }
 const results = new Map<string, Round[]>()
-for (const c of chosen) await run(c.op, 5_000)
+for (const c of chosen) await runWorkers(C, c.op, 5_000)
 // PROFILE: a CPU profile of the measured rounds only (not the start-up, the fill or the warm-up).
 const inspector = process.env.PROFILE ? new Session() : undefined
 if (inspector) {
@@ -133,7 +114,7 @@ for (let r = 0; r < ROUNDS; r++) {
     const s0 = await serverCounters()
     const c0 = process.cpuUsage()
     const t0 = performance.now()
-    const n = await run(c.op, OPS)
+    const n = (await runWorkers(C, c.op, OPS)).length
     const wall = performance.now() - t0
     const cu = process.cpuUsage(c0)
     const s1 = await serverCounters()
@@ -172,6 +153,8 @@ for (const [name, list] of results) {
 const pairs: Array<[string, string]> = [
   ['RedisCache get', 'bare MGET+decode'],
   ['bare MGET+decode', 'bare MGET'],
+  ['bare MGET+msgpackr', 'bare MGET'],
+  ['bare MGET+decode', 'bare MGET+msgpackr'],
   ['RedisCache get', 'bare GET'],
 ]
 for (const [a, b] of pairs) {
@@ -184,9 +167,6 @@ for (const [a, b] of pairs) {
     `${a} - ${b}: client ${med(d).toFixed(2)} us per read, ratio ${med(q).toFixed(3)} (paired medians)`,
   )
 }
-await cache.close()
 await plain.close()
-await conn.close()
-await raw.close()
-await server.stop()
+await stop()
 process.exit(0)

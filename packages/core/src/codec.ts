@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { DEFAULT_COMPRESS_THRESHOLD, PKG } from './defaults.js'
 import { DecodeError, EncodeError } from './errors.js'
 import { packPlain } from './msgpack-fast.js'
+import { PLAIN_BAIL, unpackPlain } from './msgpack-read.js'
 
 /** How values are serialised: MessagePack (default), JSON, or raw bytes/strings. */
 export type CodecFormat = 'msgpack' | 'json' | 'raw'
@@ -282,13 +283,12 @@ export function decode(bytes: Uint8Array, ctx?: CodecContext): unknown {
   if (ctx?.authenticated !== true && check(flags, payload) !== buf.readUInt32BE(2))
     throw new DecodeError('checksum mismatch (corrupt value)')
   try {
-    if ((flags & (LZ4 | FORMAT_MASK)) === F_MSGPACK)
-      return packr.unpack(buf, { start: CODEC_HEADER_BYTES, end: buf.length } as never)
+    if ((flags & (LZ4 | FORMAT_MASK)) === F_MSGPACK) return unpack(buf, CODEC_HEADER_BYTES)
     let body: Buffer = buf.subarray(CODEC_HEADER_BYTES)
     if (flags & LZ4) body = uncompressSync(body)
     switch (flags & FORMAT_MASK) {
       case F_MSGPACK:
-        return packr.unpack(body)
+        return unpack(body, 0)
       case F_JSON:
         return JSON.parse(body.toString('utf8'))
       case F_STRING:
@@ -303,6 +303,15 @@ export function decode(bytes: Uint8Array, ctx?: CodecContext): unknown {
     )
   }
   throw new DecodeError(`unknown format ${flags & FORMAT_MASK}`)
+}
+
+/**
+ * MessagePack from `start` to the end of `buf`: plain data through our reader (no msgpackr set-up per fresh
+ * Buffer), anything else, and anything malformed, through msgpackr as before.
+ */
+function unpack(buf: Buffer, start: number): unknown {
+  const value = unpackPlain(buf, start, buf.length)
+  return value !== PLAIN_BAIL ? value : packr.unpack(buf, { start, end: buf.length } as never)
 }
 
 /** The default codec: MessagePack, LZ4 from 1 KiB. */

@@ -1,5 +1,4 @@
 import { encodeKeyPart, escapeGlob, type KeyBuilder } from '@cache/client'
-import { VALUE_KEY_MEMO, VALUE_KEY_MEMO_MAX_LENGTH } from './defaults.js'
 
 /**
  * Every Redis key of a RedisCache. The user key is escaped and wrapped in a hash tag, so an entry's value,
@@ -10,9 +9,6 @@ import { VALUE_KEY_MEMO, VALUE_KEY_MEMO_MAX_LENGTH } from './defaults.js'
 export class CacheKeys {
   readonly prefix: string
   readonly #valuePrefix: string
-  /** Value keys of recent user keys, in two generations (the older one is dropped when the newer fills). */
-  #recent = new Map<string, string>()
-  #older = new Map<string, string>()
 
   constructor(keys: KeyBuilder) {
     this.prefix = keys.prefix
@@ -27,19 +23,8 @@ export class CacheKeys {
   part(key: string): string {
     return encodeKeyPart(key)
   }
-  /** The value key of `key` (remembered for recent keys: every read builds one). */
   value(key: string): string {
-    let rk = this.#recent.get(key)
-    if (rk !== undefined) return rk
-    rk = this.#older.get(key) ?? `${this.#valuePrefix}${encodeKeyPart(key)}}`
-    if (key.length <= VALUE_KEY_MEMO_MAX_LENGTH) {
-      if (this.#recent.size >= VALUE_KEY_MEMO) {
-        this.#older = this.#recent
-        this.#recent = new Map()
-      }
-      this.#recent.set(key, rk)
-    }
-    return rk
+    return `${this.#valuePrefix}${encodeKeyPart(key)}}`
   }
   valueOf(part: string): string {
     return `${this.#valuePrefix}${part}}`

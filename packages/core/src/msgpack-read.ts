@@ -1,0 +1,239 @@
+/**
+ * A MessagePack reader for the plain data a cache reads most (maps with string keys, arrays, strings,
+ * integers up to 32 bits, float64, booleans, null): the mirror of msgpack-fast.ts. msgpackr's `unpack`
+ * pays a fixed set-up on every Buffer it has not seen (a DataView, attached to the Buffer as a property,
+ * which changes its shape), and a cache decodes a fresh Buffer from node-redis on every read.
+ *
+ * Anything else (extensions: Date, Map, Set, typed arrays, bundled strings; bin; float32; 64-bit
+ * integers; non-string or `__proto__` keys; strings that are not well-formed UTF-8; truncated or trailing
+ * bytes; very deep values) returns PLAIN_BAIL and the caller decodes the same bytes with msgpackr, so every
+ * value decodes to what msgpackr gives (the property test checks it) and every malformed payload fails
+ * where msgpackr fails.
+ */
+
+/** Returned by `unpackPlain` when the bytes hold something it leaves to msgpackr. */
+export const PLAIN_BAIL: unique symbol = Symbol('msgpack-read bail')
+
+interface SliceBuffer extends Uint8Array {
+  latin1Slice(start: number, end: number): string
+  utf8Slice(start: number, end: number): string
+}
+
+/** Containers deeper than this go to msgpackr. */
+const MAX_DEPTH = 64
+/** Keys up to this many bytes are interned through the key cache. */
+const MAX_CACHED_KEY = 32
+
+const f64 = new Float64Array(1)
+const f64Bytes = new Uint8Array(f64.buffer)
+/** Byte order of the host: a big-endian float64 lands in `f64Bytes` reversed on little-endian hosts. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+const fromCharCode = String.fromCharCode
+
+let src: SliceBuffer = Buffer.alloc(0) as unknown as SliceBuffer
+let pos = 0
+let end = 0
+let bail = false
+
+/** An interned object key: a known key costs a byte compare, not a new string. */
+interface CachedKey {
+  bytes: Uint8Array
+  key: string
+}
+const keyCache: Array<CachedKey | undefined> = new Array(4096)
+
+/**
+ * Decodes the MessagePack value in `bytes[start, stop)`, or returns PLAIN_BAIL (see the file's summary).
+ * `bytes` must be a Buffer (its native latin1/utf8 slices read the strings).
+ */
+export function unpackPlain(bytes: Uint8Array, start: number, stop: number): unknown {
+  src = bytes as SliceBuffer
+  pos = start
+  end = stop
+  bail = false
+  const value = read(0)
+  if (bail || pos !== end) return PLAIN_BAIL
+  return value
+}
+
+function read(depth: number): unknown {
+  if (pos >= end) {
+    bail = true
+    return undefined
+  }
+  const token = src[pos++] as number
+  if (token < 0x80) return token
+  if (token < 0x90) return readMap(token - 0x80, depth)
+  if (token < 0xa0) return readArray(token - 0x90, depth)
+  if (token < 0xc0) return readString(token - 0xa0)
+  if (token >= 0xe0) return token - 0x100
+  switch (token) {
+    case 0xc0:
+      return null
+    case 0xc2:
+      return false
+    case 0xc3:
+      return true
+    case 0xcb:
+      return readFloat64()
+    case 0xcc:
+      return need(1) ? (src[pos++] as number) : undefined
+    case 0xcd:
+      return need(2) ? uint16() : undefined
+    case 0xce:
+      return need(4) ? uint32() : undefined
+    case 0xd0:
+      return need(1) ? ((src[pos++] as number) << 24) >> 24 : undefined
+    case 0xd1:
+      return need(2) ? (uint16() << 16) >> 16 : undefined
+    case 0xd2:
+      return need(4) ? uint32() | 0 : undefined
+    case 0xd9:
+      return need(1) ? readString(src[pos++] as number) : undefined
+    case 0xda:
+      return need(2) ? readString(uint16()) : undefined
+    case 0xdb:
+      return need(4) ? readString(uint32()) : undefined
+    case 0xdc:
+      return need(2) ? readArray(uint16(), depth) : undefined
+    case 0xdd:
+      return need(4) ? readArray(uint32(), depth) : undefined
+    case 0xde:
+      return need(2) ? readMap(uint16(), depth) : undefined
+    case 0xdf:
+      return need(4) ? readMap(uint32(), depth) : undefined
+  }
+  // bin, ext, float32, 64-bit integers, 0xc1: msgpackr's.
+  bail = true
+  return undefined
+}
+
+/** True when `n` more bytes are there (else marks the read as bailed). */
+function need(n: number): boolean {
+  if (pos + n <= end) return true
+  bail = true
+  return false
+}
+
+function uint16(): number {
+  const p = pos
+  pos += 2
+  return ((src[p] as number) << 8) | (src[p + 1] as number)
+}
+
+function uint32(): number {
+  const p = pos
+  pos += 4
+  return (
+    (src[p] as number) * 0x1000000 +
+    (((src[p + 1] as number) << 16) | ((src[p + 2] as number) << 8) | (src[p + 3] as number))
+  )
+}
+
+function readFloat64(): number | undefined {
+  if (!need(8)) return undefined
+  const p = pos
+  pos += 8
+  if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) f64Bytes[7 - i] = src[p + i] as number
+  else for (let i = 0; i < 8; i++) f64Bytes[i] = src[p + i] as number
+  return f64[0]
+}
+
+function readArray(length: number, depth: number): unknown[] | undefined {
+  if (depth >= MAX_DEPTH || length > end - pos) {
+    bail = true
+    return undefined
+  }
+  const out = new Array(length)
+  for (let i = 0; i < length; i++) {
+    out[i] = read(depth + 1)
+    if (bail) return undefined
+  }
+  return out
+}
+
+function readMap(length: number, depth: number): Record<string, unknown> | undefined {
+  if (depth >= MAX_DEPTH || length * 2 > end - pos) {
+    bail = true
+    return undefined
+  }
+  const out: Record<string, unknown> = {}
+  for (let i = 0; i < length; i++) {
+    const key = readKey()
+    if (bail) return undefined
+    out[key as string] = read(depth + 1)
+    if (bail) return undefined
+  }
+  return out
+}
+
+/** A string key (fixstr or str8); anything else, and `__proto__` (msgpackr renames it), bails. */
+function readKey(): string | undefined {
+  const token = src[pos] as number
+  let length: number
+  if (token >= 0xa0 && token < 0xc0) {
+    length = token - 0xa0
+    pos += 1
+  } else if (token === 0xd9 && pos + 1 < end) {
+    length = src[pos + 1] as number
+    pos += 2
+  } else {
+    bail = true
+    return undefined
+  }
+  if (length === 0 || length > MAX_CACHED_KEY || length > end - pos) return readString(length)
+  const p = pos
+  const slot = ((length << 7) ^ ((src[p] as number) << 3) ^ (src[p + length - 1] as number)) & 0xfff
+  const hit = keyCache[slot]
+  if (hit !== undefined && hit.bytes.length === length) {
+    const b = hit.bytes
+    let i = 0
+    while (i < length && b[i] === src[p + i]) i++
+    if (i === length) {
+      pos += length
+      return hit.key
+    }
+  }
+  const key = readString(length)
+  if (key === undefined) return undefined
+  if (key === '__proto__') {
+    bail = true
+    return undefined
+  }
+  // A copy (Buffer's `slice` is a view): the cache must not keep, or follow changes to, the caller's memory.
+  keyCache[slot] = { bytes: Uint8Array.prototype.slice.call(src, p, p + length), key }
+  return key
+}
+
+/** `length` UTF-8 bytes: ASCII by char codes or latin1, else native UTF-8 when well-formed. */
+function readString(length: number): string | undefined {
+  if (length > end - pos) {
+    bail = true
+    return undefined
+  }
+  const p = pos
+  const stop = p + length
+  pos = stop
+  if (length < 8) {
+    let s = ''
+    for (let i = p; i < stop; i++) {
+      const c = src[i] as number
+      if (c >= 0x80) return readUtf8(p, stop)
+      s += fromCharCode(c)
+    }
+    return s
+  }
+  for (let i = p; i < stop; i++) if ((src[i] as number) >= 0x80) return readUtf8(p, stop)
+  return src.latin1Slice(p, stop)
+}
+
+function readUtf8(p: number, stop: number): string | undefined {
+  const s = src.utf8Slice(p, stop)
+  // Not well-formed (replacement characters; lone surrogates msgpackr wrote as 3 bytes) or a real U+FFFD:
+  // msgpackr's own decoding decides.
+  if (s.includes('\uFFFD')) {
+    bail = true
+    return undefined
+  }
+  return s
+}
