@@ -1,4 +1,4 @@
-import { hashSlot } from '@cache/client'
+import { type Arg, hashSlot } from '@cache/client'
 import type { ValueWithTtl } from './cache.js'
 import type { RedisCacheContext } from './redis-cache-context.js'
 import { inSlices } from './slices.js'
@@ -27,37 +27,48 @@ export async function readMany<T>(
   keys: readonly string[],
 ): Promise<Array<T | undefined>> {
   checkList(keys, 'keys')
-  if (keys.length === 0) return []
+  const n = keys.length
+  if (n === 0) return []
   const t0 = performance.now()
-  const rks = keys.map((k) => ctx.keys.value(k))
-  const raws: Array<Buffer | null> = new Array(keys.length).fill(null)
-  const groups = new Map<number, number[]>()
-  if (ctx.cluster) {
-    for (let i = 0; i < rks.length; i++) {
-      const slot = hashSlot(rks[i] as string)
-      const g = groups.get(slot)
-      if (g) g.push(i)
-      else groups.set(slot, [i])
-    }
-  } else
-    groups.set(
-      0,
-      rks.map((_, i) => i),
-    )
+  // The MGET's arguments are built with the keys: no per-key index lists or spreads on one server.
+  const args: Arg[] = new Array(n + 1)
+  args[0] = 'MGET'
+  for (let i = 0; i < n; i++) args[i + 1] = ctx.keys.value(keys[i] as string)
+  let raws: ReadonlyArray<Buffer | null>
   try {
-    await inSlices([...groups.values()], async (idx) => {
-      const reply = await ctx.conn.send<Array<Buffer | null>>(['MGET', ...idx.map((i) => rks[i] as string)], {
-        key: rks[idx[0] as number],
-        buffers: true,
-      })
-      for (let j = 0; j < idx.length; j++) raws[idx[j] as number] = reply[j] ?? null
-    })
+    raws = ctx.cluster
+      ? await readBySlot(ctx, args.slice(1) as string[])
+      : await ctx.conn.send<Array<Buffer | null>>(args, { key: args[1], buffers: true })
   } catch (err) {
     throw ctx.fail(err)
   }
-  const out = keys.map((k, i) => settle(ctx, k, raws[i] ?? null))
+  const out = new Array<T | undefined>(n)
+  for (let i = 0; i < n; i++) out[i] = settle(ctx, keys[i] as string, raws[i] ?? null)
   ctx.stats.latency(performance.now() - t0)
   return out
+}
+
+/** A cluster's MGETs: one per slot of `rks`, in slices; the replies in the order of `rks`. */
+async function readBySlot<T>(
+  ctx: RedisCacheContext<T>,
+  rks: readonly string[],
+): Promise<Array<Buffer | null>> {
+  const raws: Array<Buffer | null> = new Array(rks.length).fill(null)
+  const groups = new Map<number, number[]>()
+  for (let i = 0; i < rks.length; i++) {
+    const slot = hashSlot(rks[i] as string)
+    const g = groups.get(slot)
+    if (g) g.push(i)
+    else groups.set(slot, [i])
+  }
+  await inSlices([...groups.values()], async (idx) => {
+    const reply = await ctx.conn.send<Array<Buffer | null>>(['MGET', ...idx.map((i) => rks[i] as string)], {
+      key: rks[idx[0] as number],
+      buffers: true,
+    })
+    for (let j = 0; j < idx.length; j++) raws[idx[j] as number] = reply[j] ?? null
+  })
+  return raws
 }
 
 /** A value with its remaining TTL, in one script call. */
