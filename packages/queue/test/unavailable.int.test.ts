@@ -55,6 +55,8 @@ describe('commandTimeout: a paused or killed standalone server (own server)', ()
     server = await startStandalone({ config: { appendonly: 'yes', appendfsync: 'always' } })
     conn = await connect({ url: server.url, namespace: uniquePrefix('qunavail') })
     q = defineQueue(conn, 'unavail', { jobs, commandTimeout: `${COMMAND_TIMEOUT_MS}ms`, checks: false })
+    // connected first: a connect slower than the 300 ms (a loaded machine) would fail the first add
+    await q.queue.waitUntilReady()
   })
   afterAll(async () => {
     server?.master.resume()
@@ -137,6 +139,8 @@ describe('commandTimeout: every Cluster node paused or killed (own cluster)', ()
     const info = cluster.info() as { nodes: Array<{ host: string; port: number }> }
     conn = await connect({ cluster: { nodes: info.nodes }, namespace: uniquePrefix('qunavail') })
     q = defineQueue(conn, 'unavail', { jobs, commandTimeout: `${COMMAND_TIMEOUT_MS}ms`, checks: false })
+    // connected first: a connect slower than the 300 ms (a loaded machine) would fail the first add
+    await q.queue.waitUntilReady()
   }, 120_000)
   afterAll(async () => {
     for (const n of cluster?.nodes ?? []) n.resume()
