@@ -58,7 +58,8 @@ export const requestKinds = () => {
 }
 
 /**
- * Client CPU per request (user + system, µs) of each store over `rounds` alternating rounds of `n` requests
+ * Client CPU per request (user + system, µs) of each store over `rounds` rounds of `n` requests (the order
+ * rotated and reversed so that each store runs in each position as often; `rounds` a multiple of twice the stores)
  * at c=64 (after a warm-up of n / 4 each; with --expose-gc a full GC before each round, so that no round pays
  * for the garbage of the one before): per store, the median and the range.
  */
@@ -75,9 +76,11 @@ export async function alternate(
     cpu[name] = []
     await inParallel(n / 4, 64, (i) => request(stores[name], sidOf(sids, i), change))
   }
+  const all = Object.keys(stores)
   for (let r = 0; r < rounds; r++) {
-    const names = Object.keys(stores)
-    if (r % 2) names.reverse()
+    // Every store in every position in turn (the one measured after a given other one pays for its state).
+    const names = [...all.slice(r % all.length), ...all.slice(0, r % all.length)]
+    if (Math.floor(r / all.length) % 2) names.reverse()
     for (const name of names) {
       gc?.()
       const c0 = process.cpuUsage()

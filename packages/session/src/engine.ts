@@ -370,12 +370,21 @@ export class SessionEngine {
     const chunk = this.#seal(key, d.header, chunkJson(c, change.set))
     const line = `\n${chunk}`
     const opts = { key }
-    const sent = [
-      this.conn.send<number>(['APPEND', key, line], opts),
-      this.conn.send(['PEXPIREAT', key, String(exp)], opts),
-    ]
-    if (live) sent.push(this.live(tenant, handle, live) as Promise<number>)
-    const [length] = await Promise.all(sent)
+    // Sent together (one round trip); awaited one by one, not through Promise.all (its array, closures and
+    // promise per save): the PEXPIREAT is the last reply, and a failure is the one Promise.all would give.
+    const sent = this.conn.send<number>(['APPEND', key, line], opts)
+    const moved = this.conn.send(['PEXPIREAT', key, String(exp)], opts)
+    const listed = live ? this.live(tenant, handle, live) : undefined
+    let length: number
+    try {
+      length = await sent
+      await moved
+      await listed
+    } catch (err) {
+      moved.catch(ignore)
+      listed?.catch(ignore)
+      throw err
+    }
     if (Number(length) === Buffer.byteLength(line)) {
       // The key was gone (revoked or expired): what the APPEND made has no header, reads as no session, and
       // goes now (its PEXPIREAT bounds it should this process die first).
@@ -451,5 +460,7 @@ export class SessionEngine {
     return this.#cipher ? this.#cipher.open(key, field, stored) : stored
   }
 }
+
+const ignore = () => {}
 
 const gone = (): WriteResult => ({ status: -1, version: 0, expiresAt: 0 })

@@ -94,10 +94,9 @@ type Callback<T = void> = (err?: unknown, value?: T) => void
  * data field as stored, the cookie without `expires`), not the session objects handed to express-session,
  * so that a snapshot kept past its request holds little.
  */
-interface Snapshot {
+interface Snapshot extends WriteBase {
   sid: string
   handle: string
-  base: WriteBase
   userId: string
   expiresAt: number
 }
@@ -183,7 +182,8 @@ export class SessionStore extends session.Store {
     this.#snapshots.set(rev, {
       sid,
       handle,
-      base: { decoded: loaded.decoded, liveAt: loaded.liveAt },
+      decoded: loaded.decoded,
+      liveAt: loaded.liveAt,
       userId: s.userId,
       expiresAt: s.expiresAt,
     })
@@ -227,7 +227,7 @@ export class SessionStore extends session.Store {
     if (!snap) return this.#saveUnloaded(sid, rev, fields, userId, idleMs)
     const handle = snap.handle
     const tenant = this.tenant
-    const stored = snap.base.decoded.json
+    const stored = snap.decoded.json
     let set: Record<string, string> | undefined
     for (const k in fields) {
       if (stored[k] !== fields[k]) {
@@ -244,14 +244,14 @@ export class SessionStore extends session.Store {
     const rebound = userId !== snap.userId
     if (set === undefined && del === undefined && !rebound) {
       // Nothing changed: a touch, skipped within the threshold (or when it would not move the expiry).
-      return this.#fresh(snap, idleMs) ? undefined : this.#engine.expire(tenant, handle, snap.base, idleMs)
+      return this.#fresh(snap, idleMs) ? undefined : this.#engine.expire(tenant, handle, snap, idleMs)
     }
     const change = { set: set ?? {}, del: del ?? NO_FIELDS, userId, idleMs }
-    if (!rebound || userId === '') return this.#engine.write(tenant, handle, snap.base, change)
+    if (!rebound || userId === '') return this.#engine.write(tenant, handle, snap, change)
     // The user index only when the binding changes (a login), in the same round trip as the write.
-    const abs = snap.base.decoded.header.absoluteExpiresAt
+    const abs = snap.decoded.header.absoluteExpiresAt
     return Promise.all([
-      this.#engine.write(tenant, handle, snap.base, change),
+      this.#engine.write(tenant, handle, snap, change),
       this.#index(handle, userId, abs, idleMs),
     ])
   }
@@ -305,7 +305,7 @@ export class SessionStore extends session.Store {
       if (cb) queueMicrotask(() => cb(null))
       return
     }
-    this.#engine.expire(this.tenant, snap.handle, snap.base, idleMs).then(
+    this.#engine.expire(this.tenant, snap.handle, snap, idleMs).then(
       () => cb?.(null),
       (err: unknown) => cb?.(err),
     )
@@ -385,7 +385,7 @@ export class SessionStore extends session.Store {
    * absolute deadline) is within `touchAfter` of the one loaded (with 0: not past it).
    */
   #fresh(snap: Snapshot, idleMs: number): boolean {
-    const next = Math.min(Date.now() + idleMs, snap.base.decoded.header.absoluteExpiresAt)
+    const next = Math.min(Date.now() + idleMs, snap.decoded.header.absoluteExpiresAt)
     const gain = next - snap.expiresAt
     return gain <= 0 || gain < this.#options.touchAfter
   }
@@ -428,10 +428,19 @@ const NO_FIELDS: string[] = []
 const revisionOf = (sess: unknown): unknown =>
   sess !== null && typeof sess === 'object' ? (sess as Record<string, unknown>)[REVISION_FIELD] : undefined
 
+const cookieToJSON = (session.Cookie.prototype as unknown as { toJSON: () => unknown }).toJSON
+
 /** The stored cookie: express-session's Cookie (or its JSON) without `expires`; anything else as it is. */
 function storedCookie(cookie: unknown): unknown {
   if (cookie === null || typeof cookie !== 'object') return cookie
   const toJSON = (cookie as { toJSON?: () => unknown }).toJSON
+  if (toJSON === cookieToJSON) {
+    // express-session's Cookie.toJSON makes a new object: `expires` dropped there (JSON.stringify leaves out
+    // an undefined property) instead of copying the rest into another one.
+    const own = toJSON.call(cookie) as Record<string, unknown>
+    own.expires = undefined
+    return own
+  }
   const { expires: _, ...rest } = (typeof toJSON === 'function' ? toJSON.call(cookie) : cookie) as Record<
     string,
     unknown
