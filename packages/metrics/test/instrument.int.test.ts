@@ -128,6 +128,29 @@ describe('instrument()', () => {
     expect(await q('cache_requests_total', 'increase', { namespace, tier: 'l1', outcome: 'hit' })).toBe(1_500)
   })
 
+  it('a repeated frozen read message counts on its handle; a reused mutable one by its fields; non-objects not at all', async () => {
+    const own = new Metrics(conn, { namespace: uniquePrefix('same'), flushInterval: '1h' })
+    const stop = instrument(own, { packages: ['core'] })
+    const channel = diagnostics.channel('cache:core:get')
+    const frozen = Object.freeze({ namespace: 'f', tier: 'redis', outcome: 'hit' })
+    const mutable = { namespace: 'm', tier: 'redis', outcome: 'hit' }
+    for (let i = 0; i < 10; i++) channel.publish(frozen)
+    channel.publish(mutable)
+    channel.publish(mutable)
+    // After a mutable message, the remembered one must not match a missing message.
+    for (let i = 0; i < 3; i++) channel.publish(undefined)
+    mutable.outcome = 'miss'
+    for (let i = 0; i < 3; i++) channel.publish(mutable)
+    channel.publish(frozen)
+    stop()
+    await own.flush()
+    const [snap] = await own.snapshot({ names: ['cache_requests_total'] })
+    const value = (namespace: string, outcome: string) =>
+      snap!.series.find((x) => x.labels.namespace === namespace && x.labels.outcome === outcome)?.value
+    expect([value('f', 'hit'), value('m', 'hit'), value('m', 'miss')]).toEqual([11, 2, 3])
+    await own.close()
+  })
+
   it('past 4096 combinations a read takes the plain path, still counted exactly', async () => {
     const own = new Metrics(conn, { namespace: uniquePrefix('memo'), flushInterval: '1h', maxSeries: 10_000 })
     const stop = instrument(own, { packages: ['core'] })
