@@ -106,12 +106,16 @@ export async function writeMany<T>(
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i] as MsetEntry<T>
     checkKey(e?.key)
-    const { key, value, ...own } = e
-    const o: SetOptions = options === undefined ? own : { ...options, ...own }
+    const key = e.key
+    const value = e.value
+    // A bare `{ key, value }` under no call options takes the cache's defaults: no object rest per entry
+    // (the rest copy was the largest self time of a 100-entry mset after encoding).
+    const o: SetOptions | undefined =
+      options === undefined && isBare(e) ? undefined : entryOptions(e, options)
     const ttl = ttlOf(ctx, o)
-    const tags = o.tags ? checkList(o.tags, 'tags') : undefined
-    const deps = o.dependsOn ? checkList(o.dependsOn, 'dependsOn') : undefined
-    if (o.keepVersions !== undefined && parseKeep(o.keepVersions) > 0) versioned = true
+    const tags = o?.tags ? checkList(o.tags, 'tags') : undefined
+    const deps = o?.dependsOn ? checkList(o.dependsOn, 'dependsOn') : undefined
+    if (o?.keepVersions !== undefined && parseKeep(o.keepVersions) > 0) versioned = true
     const bytes = ctx.encode(key, value)
     let indexes: string[] | undefined
     if (tags || deps) {
@@ -149,6 +153,18 @@ export async function writeMany<T>(
   } catch (err) {
     throw ctx.fail(err)
   }
+}
+
+/** True when the entry has no enumerable property but `key` and `value` (own or inherited). */
+function isBare(e: object): boolean {
+  for (const k in e) if (k !== 'key' && k !== 'value') return false
+  return true
+}
+
+/** The entry's own options over the call's. */
+function entryOptions<T>(e: MsetEntry<T>, options: SetOptions | undefined): SetOptions {
+  const { key: _key, value: _value, ...own } = e
+  return options === undefined ? own : { ...options, ...own }
 }
 
 /** Index set -> the longest TTL of its members and their positions in `planned`. */
