@@ -61,7 +61,8 @@ export const requestKinds = () => {
  * Client CPU per request (user + system, µs) of each store over `rounds` rounds of `n` requests (the order
  * rotated and reversed so that each store runs in each position as often; `rounds` a multiple of twice the stores)
  * at c=64 (after a warm-up of n / 4 each; with --expose-gc a full GC before each round, so that no round pays
- * for the garbage of the one before): per store, the median and the range.
+ * for the garbage of the one before): per store, the median and the range, and for each store after the
+ * first the median of its round-by-round ratio to the first.
  */
 export async function alternate(
   stores: Record<string, any>,
@@ -90,10 +91,13 @@ export async function alternate(
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+  // Each store against the first one round by round (a load change hits both of a round about alike).
+  const first = cpu[all[0]!]!
+  const paired = (xs: number[]) => median(xs.map((x, r) => x / first[r]!)).toFixed(3)
   return Object.entries(cpu)
     .map(
-      ([name, xs]) =>
-        `${name} ${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)})`,
+      ([name, xs], i) =>
+        `${name} ${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)}${i ? `, x${paired(xs)} paired` : ''})`,
     )
     .join(', ')
 }
