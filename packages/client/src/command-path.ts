@@ -18,6 +18,7 @@ export interface CommandEvent {
 export const commandChannel = diagnostics.channel('cache:client:command')
 
 const NO_ARGS: readonly unknown[] = []
+const noop = (): void => {}
 
 /** A command with a round-trip limit, until it settles. */
 interface PendingCommand {
@@ -185,24 +186,35 @@ export class CommandPath {
         },
       )
     }
-    return new Promise<T>((resolve, reject) => {
-      const op: PendingCommand = {
-        command,
-        start,
-        timed,
-        deadline: start + timeoutMs,
-        timeoutMs,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        settled: false,
-      }
-      this.#fifo.push(op)
-      this.#sweeper ??= setInterval(() => this.#sweep(), this.#tickMs).unref()
-      reply.then(
-        (value) => this.#settle(op, undefined, value),
-        (err: unknown) => this.#settle(op, err ?? new Error('rejected')),
-      )
-    })
+    const op: PendingCommand = {
+      command,
+      start,
+      timed,
+      deadline: start + timeoutMs,
+      timeoutMs,
+      resolve: noop,
+      reject: noop,
+      settled: false,
+    }
+    this.#next = op
+    const promise = new Promise<T>(this.#enqueue)
+    this.#sweeper ??= setInterval(() => this.#sweep(), this.#tickMs).unref()
+    reply.then(
+      (value) => this.#settle(op, undefined, value),
+      (err: unknown) => this.#settle(op, err ?? new Error('rejected')),
+    )
+    return promise
+  }
+
+  /** The command being tracked by `#track`, handed to `#enqueue`. */
+  #next: PendingCommand | undefined
+  /** One shared Promise executor (it runs synchronously in the constructor) instead of a closure per command. */
+  readonly #enqueue = (resolve: (value: never) => void, reject: (err: unknown) => void): void => {
+    const op = this.#next as PendingCommand
+    this.#next = undefined
+    op.resolve = resolve as (value: unknown) => void
+    op.reject = reject
+    this.#fifo.push(op)
   }
 
   /**
