@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq'
 import { describe, expect, it } from 'vitest'
-import { Attempt } from './attempt.js'
+import { Attempt, RunningAttempts } from './attempt.js'
 
 function job(): { job: Job; progress: unknown[]; lines: string[] } {
   const progress: unknown[] = []
@@ -41,5 +41,25 @@ describe('Attempt', () => {
     expect(await log('hello')).toBeUndefined()
     expect(j.progress).toEqual([50, { step: 2 }])
     expect(j.lines).toEqual(['hello'])
+  })
+})
+
+describe('RunningAttempts', () => {
+  it('aborts exactly the attempts still running, whichever order they left in', () => {
+    const list = new RunningAttempts()
+    const all = Array.from({ length: 5 }, () => new Attempt(job().job))
+    for (const a of all) list.add(a)
+    // the last added (the head), one in the middle and the first added (the tail)
+    for (const i of [4, 2, 0]) list.delete(all[i] as Attempt)
+    list.delete(all[2] as Attempt) // a second delete changes nothing
+    list.abortAll('closing')
+    expect(all.map((a) => a.signal.aborted)).toEqual([false, true, false, true, false])
+    expect(all[1]?.signal.reason).toBe('closing')
+    for (const a of all) list.delete(a)
+    const late = new Attempt(job().job)
+    list.add(late)
+    list.abortAll('again')
+    expect(late.signal.aborted).toBe(true)
+    expect(all[0]?.signal.aborted).toBe(false)
   })
 })

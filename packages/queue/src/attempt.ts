@@ -10,6 +10,9 @@ export interface JobContext {
   readonly log: (line: string) => Promise<void>
 }
 
+const PREV = Symbol('prev')
+const NEXT = Symbol('next')
+
 /**
  * One running attempt's context. Its AbortController is made only when the handler reads `signal`: on
  * Node 20 a controller per job (what BullMQ makes for a processor that takes a signal) cost about a tenth
@@ -17,6 +20,9 @@ export interface JobContext {
  * @internal
  */
 export class Attempt implements JobContext {
+  /** Links of the worker's list of running attempts (see RunningAttempts), under symbols handlers never see. */
+  [PREV]: Attempt | undefined = undefined;
+  [NEXT]: Attempt | undefined = undefined
   readonly #job: Job
   #controller: AbortController | undefined
   #aborted = false
@@ -54,5 +60,35 @@ export class Attempt implements JobContext {
     return async (line) => {
       await job.log(line)
     }
+  }
+}
+
+/**
+ * The attempts a worker is running, for a forced close to abort. A list linked through the attempts
+ * themselves: a `Set` of them cost ~0.2 µs of a no-op job's ~0.65 µs of our processor code at c=32 (its
+ * hash table's churn as attempts come and go), linking costs none of that. @internal
+ */
+export class RunningAttempts {
+  #head: Attempt | undefined
+
+  add(a: Attempt): void {
+    a[NEXT] = this.#head
+    if (this.#head) this.#head[PREV] = a
+    this.#head = a
+  }
+
+  delete(a: Attempt): void {
+    const prev = a[PREV]
+    const next = a[NEXT]
+    if (prev) prev[NEXT] = next
+    else if (this.#head === a) this.#head = next
+    if (next) next[PREV] = prev
+    a[PREV] = undefined
+    a[NEXT] = undefined
+  }
+
+  /** Aborts every running attempt's signal. */
+  abortAll(reason: unknown): void {
+    for (let a = this.#head; a; a = a[NEXT]) a.abort(reason)
   }
 }

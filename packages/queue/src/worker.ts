@@ -15,7 +15,7 @@ import {
   Worker,
 } from 'bullmq'
 import type { z } from 'zod'
-import { Attempt, type JobContext } from './attempt.js'
+import { Attempt, type JobContext, RunningAttempts } from './attempt.js'
 import type { DeadLetters } from './dead-letters.js'
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './defaults.js'
 import {
@@ -112,7 +112,7 @@ export class QueueWorker {
   /** Stall records being written, by job id: a dead-letter move of the same job waits for its record. */
   readonly #stallRecords = new Map<string, Promise<void>>()
   /** The attempts running now, aborted by a forced close. */
-  readonly #running = new Set<Attempt>()
+  readonly #running = new RunningAttempts()
   #closing: Promise<void> | undefined
 
   /** @internal */
@@ -370,7 +370,7 @@ export class QueueWorker {
       try {
         await withDeadline(this.worker.close(), ms, 'worker.close')
       } catch {
-        for (const a of this.#running) a.abort('closing')
+        this.#running.abortAll('closing')
         // BullMQ's close(true) after close() returns that first, unforced close, which waits for handlers
         // that may never settle (one that ignores its signal): end the worker's connections instead, so a
         // close is bounded by `timeout` twice at most; those jobs are retried by a stalled check.
