@@ -48,6 +48,12 @@ async function run(op: (w: number, i: number) => Promise<unknown>, n: number) {
   )
 }
 
+/** redis-server socket reads so far (fewer per command: the client sent bigger batches). */
+async function serverReads() {
+  const info = String(await raw.info('stats'))
+  return Number(/total_reads_processed:(\d+)/.exec(info)?.[1] ?? 0)
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2
@@ -66,13 +72,16 @@ for (const cmd of ['GET', 'SET'] as const) {
   const cpu = new Map<string, number[]>(ops.map((c) => [c.name, []]))
   const rel = new Map<string, number[]>(ops.map((c) => [c.name, []]))
   const ab: number[] = []
+  const reads = new Map<string, number[]>(ops.map((c) => [c.name, []]))
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? ops : [...ops].reverse()
     const round = new Map<string, number>()
     for (const c of order) {
+      const r0 = await serverReads()
       const c0 = process.cpuUsage()
       await run(c.op, OPS)
       const cu = process.cpuUsage(c0)
+      reads.get(c.name)?.push(OPS / ((await serverReads()) - r0))
       round.set(c.name, (cu.user + cu.system) / OPS)
     }
     for (const [name, us] of round) {
@@ -86,7 +95,7 @@ for (const cmd of ['GET', 'SET'] as const) {
   for (const c of ops) {
     const xs = cpu.get(c.name) as number[]
     console.log(
-      `${cmd} c=${C} ${c.name.padEnd(5)} client CPU/op median ${median(xs).toFixed(3)} us (min ${Math.min(...xs).toFixed(3)}), raw/this per round median ${median(rel.get(c.name) as number[]).toFixed(3)}`,
+      `${cmd} c=${C} ${c.name.padEnd(5)} client CPU/op median ${median(xs).toFixed(3)} us (min ${Math.min(...xs).toFixed(3)}), raw/this per round median ${median(rel.get(c.name) as number[]).toFixed(3)}, commands per server read ${median(reads.get(c.name) as number[]).toFixed(1)}`,
     )
   }
 }
