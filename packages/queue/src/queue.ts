@@ -341,19 +341,26 @@ export class TypedQueue<J extends JobDefinition> {
       gate = new TenantGate(this.#conn, this.#keys, this.name, p.perTenant, leaseMs)
       this.#gates.push(gate)
     }
+    const connection = this.#client()
     const w = new QueueWorker(
       {
         conn: this.#conn,
         name: this.name,
         prefix: this.#prefix,
         source: this.queue,
-        connection: this.#client() as unknown as ConnectionOptions,
+        connection: connection as unknown as ConnectionOptions,
         options: this.#o,
         process: p,
         deadLetters: this.deadLetters,
         gate,
         meters: this.#meters,
-        onClose: (x) => this.#workers.delete(x),
+        // A closed worker's connection goes with it (it stayed open until the queue closed, one per process()).
+        onClose: (x) => {
+          this.#workers.delete(x)
+          const i = this.#clients.indexOf(connection)
+          if (i >= 0) this.#clients.splice(i, 1)
+          connection.disconnect()
+        },
       },
       handlers as unknown as Record<string, JobHandler<string, unknown>>,
     )

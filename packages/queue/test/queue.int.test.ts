@@ -139,6 +139,25 @@ describe.each(['standalone', 'cluster', 'sentinel'] as const)('defineQueue on %s
     await q.close()
   })
 
+  it("a closed worker's connection is closed with it, not kept until the queue closes", async () => {
+    const q = defineQueue(conn, 'conns', { namespace: 'jobs', jobs: { j: z.object({}) }, logger: quiet })
+    const statusOf = (w: { worker: { opts: { connection: unknown } } }) =>
+      (w.worker.opts.connection as { status: string }).status
+    const first = q.process({ j: async () => {} })
+    await first.waitUntilReady()
+    await first.close()
+    // 'end' for a Redis; a disconnected Cluster may rest at 'close' (it reconnects from neither)
+    const closed = (w: typeof first) => ['end', 'close'].includes(statusOf(w)) || undefined
+    await until('the first worker connection closed', () => closed(first))
+    const second = q.process({ j: async () => {} })
+    await second.waitUntilReady()
+    await q.add('j', {})
+    await until('the job ran', async () => (await q.queue.getCompletedCount()) === 1 || undefined)
+    expect(statusOf(second)).toBe('ready')
+    await q.close()
+    await until('the second worker connection closed', () => closed(second))
+  })
+
   it('a non-retryable error goes to the DLQ at once', async () => {
     class Fatal extends Error {}
     const q = defineQueue(conn, 'fatal', {
