@@ -15,6 +15,7 @@ import {
   type SessionManagerOptions,
 } from './options.js'
 import type { RefreshTokens } from './refresh-tokens.js'
+import { exportSessions, type ImportOptions, importSessions } from './session-transfer.js'
 
 /** A session returned by `create`, `get`, `update` and `regenerate`. */
 export interface Session<T extends SessionData = SessionData> {
@@ -332,21 +333,7 @@ export class SessionManager {
    * the id: restore them with the same `hashKey` and the cookies keep working.
    */
   async *export(scope: TenantScope): AsyncGenerator<string> {
-    const tenant = checkTenant(scope?.tenant)
-    const live = this.#engine.keys.live(tenant)
-    const conn = this.#engine.conn
-    await conn.send(['ZREMRANGEBYSCORE', live, '-inf', String(Date.now())], { key: live })
-    const handles = (await conn.send<string[]>(['ZRANGE', live, '0', '-1'], { key: live })).map(String)
-    for (let i = 0; i < handles.length; i += 100) {
-      const batch = await Promise.all(
-        handles.slice(i, i + 100).map((h) => this.#engine.read(tenant, h, false)),
-      )
-      for (const s of batch) {
-        if (!s) continue
-        const { version: _, ...line } = s
-        yield JSON.stringify({ v: 1, ...line })
-      }
-    }
+    yield* exportSessions(this.#engine, checkTenant(scope?.tenant))
   }
 
   /**
@@ -356,103 +343,11 @@ export class SessionManager {
    * deadline comes from `cookie.expires` (else `idleTimeout`), its absolute one is `absoluteTimeout` from now,
    * `userId(sess)` puts it in a user's index. Expired or unreadable lines are counted as skipped.
    */
-  async import(
+  import(
     lines: Iterable<string> | AsyncIterable<string>,
-    options: { tenant?: string; userId?: (sess: SessionData) => string | undefined } = {},
+    options: ImportOptions = {},
   ): Promise<{ imported: number; skipped: number }> {
-    let imported = 0
-    let skipped = 0
-    for await (const raw of lines) {
-      const line = raw.trim()
-      if (!line) continue
-      let parsed: Record<string, unknown>
-      try {
-        parsed = JSON.parse(line) as Record<string, unknown>
-      } catch {
-        skipped++
-        continue
-      }
-      const ok =
-        parsed.v === 1 ? await this.#importOwn(parsed) : await this.#importConnectRedis(parsed, options)
-      if (ok) imported++
-      else skipped++
-    }
-    return { imported, skipped }
-  }
-
-  async #importOwn(p: Record<string, unknown>): Promise<boolean> {
-    const tenant = checkTenant(p.tenant, 'line.tenant')
-    const handle = String(p.handle)
-    const userId = typeof p.userId === 'string' ? p.userId : ''
-    const left = Number(p.absoluteExpiresAt) - Date.now()
-    const idleMs = Math.min(Number(p.expiresAt) - Date.now(), Number(p.idleTimeoutMs))
-    if (!(left > 0) || !(idleMs > 0) || !HANDLE_PATTERN.test(handle)) return false
-    return this.#restore(tenant, handle, userId, this.#engine.encode(p.data), Number(p.idleTimeoutMs), left)
-  }
-
-  async #importConnectRedis(
-    p: Record<string, unknown>,
-    options: { tenant?: string; userId?: (sess: SessionData) => string | undefined },
-  ): Promise<boolean> {
-    const tenant = checkTenant(options.tenant ?? 'default', 'tenant')
-    const key = typeof p.key === 'string' ? p.key : undefined
-    const sid = typeof p.sid === 'string' ? p.sid : key?.slice(key.indexOf(':') + 1)
-    const value = p.sess ?? p.value
-    if (!sid) return false
-    let sess: SessionData
-    try {
-      sess = (typeof value === 'string' ? JSON.parse(value) : value) as SessionData
-    } catch {
-      return false
-    }
-    if (typeof sess !== 'object' || sess === null) return false
-    const expires = (sess.cookie as { expires?: string } | undefined)?.expires
-    const idleMs = expires ? new Date(expires).getTime() - Date.now() : this.#options.idleTimeout
-    if (!(idleMs > 0)) return false
-    const userId = options.userId?.(sess) ?? ''
-    const handle = this.#engine.hash(checkId(sid, 'sid'))
-    return this.#restore(
-      tenant,
-      handle,
-      userId,
-      this.#engine.encode(sess),
-      idleMs,
-      this.#options.absoluteTimeout,
-    )
-  }
-
-  async #restore(
-    tenant: string,
-    handle: string,
-    userId: string,
-    fields: Record<string, string>,
-    idleMs: number,
-    absoluteMs: number,
-  ): Promise<boolean> {
-    const made = await this.#engine.create(tenant, handle, userId, idleMs, absoluteMs, {}, fields)
-    if (made) return true
-    // Already there (imported twice): replaced by the line.
-    const loaded = await this.#engine.load(tenant, handle)
-    if (!loaded) return false
-    const w = await this.#engine.write(tenant, handle, loaded, {
-      set: fields,
-      del: [],
-      replace: true,
-      userId,
-      idleMs,
-    })
-    if (w.status !== 1) return false
-    if (userId !== '' && userId !== loaded.session.userId)
-      await this.#engine.indexAdd(
-        tenant,
-        handle,
-        userId,
-        loaded.session.absoluteExpiresAt,
-        w.expiresAt,
-        false,
-        0,
-      )
-    return true
+    return importSessions(this.#engine, this.#options, lines, options)
   }
 
   /** Stops using the manager (the connection stays open: it is the caller's). Idempotent. */
