@@ -4,6 +4,7 @@
  */
 import { type ConnectOptions, InvalidOptionError } from '@cache/client'
 import { z } from 'zod'
+import type { JobDurability } from './jobs.js'
 
 export const PKG = '@cache/example-service'
 
@@ -54,7 +55,7 @@ export interface ServiceOptions {
    * after the add; fewer in `timeout` → 503 E_NOT_REPLICATED). `false` acknowledges on the master alone.
    * @default { replicas: 1, timeout: '1s' } on Sentinel and Cluster, off on standalone
    */
-  jobDurability?: { replicas: number; timeout: number | string } | false
+  jobDurability?: JobDurability | false
 }
 
 const duration = z.union([z.number().int().min(0), z.string().regex(/^\d+(ms|s|m|h|d)$/)])

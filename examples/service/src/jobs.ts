@@ -20,14 +20,20 @@ export type JobQueue = TypedQueue<typeof JOBS>
 /** Attempts of every job: a flaky job with failTimes >= this lands in the DLQ. */
 export const JOB_ATTEMPTS = 3
 
+/** Replicas that must have a job before its add is acknowledged, and how long to wait (the queue's `durability`). */
+export interface JobDurability {
+  replicas: number
+  timeout: number | string
+}
+
 /** A replica must have a job before its add is acknowledged: a failover then cannot lose it. */
 export const REPLICATED = { replicas: 1, timeout: '1s' } as const
 
 /** What `jobDurability` means for a connection: given, or REPLICATED where there are replicas to fail over to. */
 export function durabilityFor(
   conn: Connection,
-  durability?: { replicas: number; timeout: number | string } | false,
-): { replicas: number; timeout: number | string } | undefined {
+  durability?: JobDurability | false,
+): JobDurability | undefined {
   if (durability === false) return undefined
   return durability ?? (conn.topology === 'standalone' ? undefined : REPLICATED)
 }
@@ -39,7 +45,7 @@ export function durabilityFor(
 export function jobQueue(
   conn: Connection,
   log?: (line: string) => void,
-  durability?: { replicas: number; timeout: number | string } | false,
+  durability?: JobDurability | false,
 ): JobQueue {
   const d = durabilityFor(conn, durability)
   return defineQueue(conn, 'crm', {

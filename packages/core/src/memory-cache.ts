@@ -22,7 +22,6 @@ import { StatsRecorder } from './stats.js'
 import { checkKey, checkList, checkSetOptions, parseTtl } from './ttl.js'
 
 export type { MemoryCacheOptions } from './memory-cache-options.js'
-export { parseKeep } from './memory-cache-options.js'
 
 /**
  * An in-process cache bounded by entries and by estimated bytes, with LRU or LFU eviction. Values are

@@ -1,7 +1,7 @@
 import { type Arg, hashSlot, InvalidOptionError } from '@cache/client'
 import type { MsetEntry, SetOptions } from './cache.js'
 import { PKG } from './defaults.js'
-import { parseKeep } from './memory-cache.js'
+import { parseKeep } from './memory-cache-options.js'
 import type { RedisCacheContext } from './redis-cache-context.js'
 import { inSlices } from './slices.js'
 import { checkKey, checkList, parseTtl } from './ttl.js'

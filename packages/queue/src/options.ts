@@ -17,6 +17,7 @@ import {
   DEFAULT_ZOMBIE_GRACE_MS,
   MAX_CONCURRENCY,
 } from './defaults.js'
+import type { ResolvedDurability } from './durability.js'
 
 export const PKG = '@cache/queue'
 const DAY = 86_400_000
@@ -261,7 +262,7 @@ export interface ResolvedQueueOptions {
   checks: boolean
   logger: { warn(message: string): void }
   commandTimeoutMs: number
-  durability: { replicas: number; timeoutMs: number } | undefined
+  durability: ResolvedDurability | undefined
 }
 
 /** The BullMQ backoff type names of @cache/queue's strategies (computed by @cache/client's `backoff`). */
