@@ -8,6 +8,7 @@ import * as D from './defaults.js'
 import { SessionEngine } from './engine.js'
 import type { CacheUsage, LoadedSession, StoredSession, WriteBase } from './engine-types.js'
 import type { HashKey } from './hash.js'
+import { isoTime } from './iso-time.js'
 import { expiryAt } from './layout.js'
 import {
   engineConfig,
@@ -452,7 +453,7 @@ function storedCookie(cookie: unknown): unknown {
 function withCookie(s: StoredSession): session.SessionData & Record<string, unknown> {
   const sess = s.data as unknown as session.SessionData & Record<string, unknown>
   const cookie = (sess.cookie ?? {}) as unknown as Record<string, unknown>
-  cookie.expires = new Date(s.expiresAt).toISOString()
+  cookie.expires = isoTime(s.expiresAt)
   sess.cookie = cookie as unknown as session.Cookie
   return sess
 }
