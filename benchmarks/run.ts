@@ -81,7 +81,7 @@ try {
 }
 writeSummary()
 console.log(
-  `\n${failed === 0 ? 'all ratio targets met' : `${failed} ratio target(s) missed`}; results in benchmarks/results/`,
+  `\n${failed === 0 ? 'all ratio targets met' : `${failed} ratio target(s) missed`}; results in ${process.env.BENCH_RESULTS_DIR ?? 'benchmarks/results'}/`,
 )
 
 function writeSummary(): void {
