@@ -133,4 +133,35 @@ describe('unpackPlain', () => {
     // Same length and first/last bytes as a cached key, different middle: not confused.
     expect(viaPlain(packr.pack({ abcd: 1, axyd: 2 }))).toStrictEqual({ abcd: 1, axyd: 2 })
   })
+
+  it('reads repeated key sets (shapes) as msgpackr does: a shared first key, a key set changing midway, keys sharing their ends', () => {
+    const fields: Record<string, unknown> = {}
+    for (let i = 0; i < 300; i++) fields[`field${i}`] = { n: i * 1.5, text: `value ${i}`, list: [i] }
+    const values: unknown[] = [
+      fields,
+      { kind: 'a', x: 1, y: 2 },
+      { kind: 'a', x: 1, z: 2 },
+      { kind: 'b', y: [{ kind: 'a', x: 3, y: 4 }], x: null },
+      { kind: 'c' },
+      { kind: 'a', x: 1 },
+      { kind: 'a', x: 1, y: 2, z: 3 },
+      // Integer-like keys: an object literal would enumerate them first, as keyed stores do.
+      { first: 1, 2: 'two', 1: 'one' },
+    ]
+    for (let round = 0; round < 4; round++) {
+      for (const v of [...values].reverse()) {
+        const bytes = packPlain(v, 0) as Buffer
+        const ours = viaPlain(bytes)
+        expect(ours).toStrictEqual(packr.unpack(bytes))
+        expect(Object.keys(ours as object)).toStrictEqual(Object.keys(packr.unpack(bytes)))
+      }
+    }
+  })
+
+  it('reads a repeated key as msgpackr does (the last value wins) however often the map is seen', () => {
+    // {dup: 1, dup: 2, end: 3}: no writer of plain objects produces it, but bytes can hold it.
+    const key = (k: string) => [0xa0 | k.length, ...Buffer.from(k)]
+    const bytes = Buffer.from([0x83, ...key('dup'), 1, ...key('dup'), 2, ...key('end'), 3])
+    for (let round = 0; round < 4; round++) expect(viaPlain(bytes)).toStrictEqual(packr.unpack(bytes))
+  })
 })
