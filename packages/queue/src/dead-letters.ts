@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@cache/client'
 import type { Job, JobsOptions, Queue } from 'bullmq'
+import { guarded, type ProducerDeadline } from './deadline.js'
 import { DEFAULT_LIST_LIMIT, DLQ_PAGE } from './defaults.js'
 import { deadLetterChannel, replayedChannel } from './diagnostics.js'
 import type { AttemptRecord } from './history.js'
@@ -112,18 +113,28 @@ function checkSelector(sel: DeadLetterSelector): void {
 /**
  * The dead-letter queue of a TypedQueue: a BullMQ queue (`<name>-dlq`) whose jobs keep the original job's
  * name, data and options and its attempt history. Nothing processes it: list, inspect, replay, purge.
+ * Each of their Redis calls is guarded as `add` is: a Redis that does not answer within the queue's
+ * `commandTimeout` (down, paused, not ready yet) fails the call with E_UNAVAILABLE, another Redis error
+ * with E_COMMAND. The deadline is per Redis call, not per operation, so a long replay is not cut short.
  */
 export class DeadLetters<Data = unknown> {
   readonly #source: Queue
   /** The dead-letter BullMQ queue. */
   readonly queue: Queue
   readonly #dedupMs: number
+  readonly #deadline: ProducerDeadline
 
   /** @internal */
-  constructor(source: Queue, dlq: Queue, replayDedupMs: number) {
+  constructor(source: Queue, dlq: Queue, replayDedupMs: number, deadline: ProducerDeadline) {
     this.#source = source
     this.queue = dlq
     this.#dedupMs = replayDedupMs
+    this.#deadline = deadline
+  }
+
+  /** One Redis call of operation `what`, bounded and typed. */
+  #call<T>(promise: Promise<T>, what: string): Promise<T> {
+    return guarded(this.#deadline, promise, `deadLetters.${what}`)
   }
 
   /**
@@ -157,13 +168,13 @@ export class DeadLetters<Data = unknown> {
 
   /** Dead letters in the queue. */
   count(): Promise<number> {
-    return this.queue.getWaitingCount()
+    return this.#call(this.queue.getWaitingCount(), 'count')
   }
 
-  async *#scan(filter: DeadLetterFilter = {}): AsyncGenerator<DeadLetter<Data>> {
-    const total = await this.count()
+  async *#scan(filter: DeadLetterFilter, what: string): AsyncGenerator<DeadLetter<Data>> {
+    const total = await this.#call(this.queue.getWaitingCount(), what)
     for (let start = 0; start < total; start += DLQ_PAGE) {
-      const jobs = await this.queue.getJobs(['wait'], start, start + DLQ_PAGE - 1, true)
+      const jobs = await this.#call(this.queue.getJobs(['wait'], start, start + DLQ_PAGE - 1, true), what)
       for (const job of jobs) {
         const d = job && toDeadLetter(job)
         if (d && matches(d, filter)) yield d as DeadLetter<Data>
@@ -177,7 +188,7 @@ export class DeadLetters<Data = unknown> {
     if (!Number.isInteger(limit) || limit < 1)
       throw new InvalidArgumentError(PKG, 'limit', 'must be a positive integer')
     const out: DeadLetter<Data>[] = []
-    for await (const d of this.#scan(options)) {
+    for await (const d of this.#scan(options, 'list')) {
       out.push(d)
       if (out.length >= limit) break
     }
@@ -185,20 +196,27 @@ export class DeadLetters<Data = unknown> {
   }
 
   /** One dead letter by id, with its full attempt history; undefined when there is none. */
-  async inspect(id: string): Promise<DeadLetter<Data> | undefined> {
-    const job = await this.queue.getJob(id)
+  inspect(id: string): Promise<DeadLetter<Data> | undefined> {
+    return this.#get(id, 'inspect')
+  }
+
+  async #get(id: string, what: string): Promise<DeadLetter<Data> | undefined> {
+    const job = await this.#call(this.queue.getJob(id), what)
     return job ? (toDeadLetter(job) as DeadLetter<Data> | undefined) : undefined
   }
 
-  async #select(sel: DeadLetterSelector): Promise<{ letters: DeadLetter<Data>[]; missing: number }> {
+  async #select(
+    sel: DeadLetterSelector,
+    what: string,
+  ): Promise<{ letters: DeadLetter<Data>[]; missing: number }> {
     checkSelector(sel)
     if ('ids' in sel) {
-      const found = await Promise.all(sel.ids.map((id) => this.inspect(id)))
+      const found = await Promise.all(sel.ids.map((id) => this.#get(id, what)))
       const letters = found.filter((d): d is DeadLetter<Data> => d !== undefined)
       return { letters, missing: found.length - letters.length }
     }
     const letters: DeadLetter<Data>[] = []
-    for await (const d of this.#scan('filter' in sel ? sel.filter : {})) letters.push(d)
+    for await (const d of this.#scan('filter' in sel ? sel.filter : {}, what)) letters.push(d)
     return { letters, missing: 0 }
   }
 
@@ -208,7 +226,7 @@ export class DeadLetters<Data = unknown> {
    * second or concurrent replay of the same dead letter enqueues nothing and counts it as skipped.
    */
   async replay(sel: DeadLetterSelector): Promise<ReplayResult> {
-    const { letters, missing } = await this.#select(sel)
+    const { letters, missing } = await this.#select(sel, 'replay')
     const result: ReplayResult = { replayed: 0, skipped: missing, ids: [] }
     for (let i = 0; i < letters.length; i += DLQ_PAGE) {
       await Promise.all(letters.slice(i, i + DLQ_PAGE).map((d) => this.#replayOne(d, result)))
@@ -219,26 +237,28 @@ export class DeadLetters<Data = unknown> {
 
   async #replayOne(d: DeadLetter<Data>, result: ReplayResult): Promise<void> {
     const dedup = `replay-${d.id}`
-    if ((await this.#source.getDeduplicationJobId(dedup)) !== null) {
+    if ((await this.#call(this.#source.getDeduplicationJobId(dedup), 'replay')) !== null) {
       result.skipped++
     } else {
       const opts: Record<string, unknown> = { ...d.opts }
       for (const k of NOT_REPLAYED) delete opts[k]
       opts.deduplication = { id: dedup, ttl: this.#dedupMs }
       opts.jobId = newJobId()
-      const job = await this.#source.add(d.name, d.data, opts as JobsOptions)
+      const job = await this.#call(this.#source.add(d.name, d.data, opts as JobsOptions), 'replay')
       result.replayed++
       result.ids.push(job.id as string)
     }
-    await this.queue.remove(d.id)
+    await this.#call(this.queue.remove(d.id), 'replay')
   }
 
   /** Removes dead letters; returns how many. */
   async purge(sel: DeadLetterSelector): Promise<number> {
-    const { letters } = await this.#select(sel)
+    const { letters } = await this.#select(sel, 'purge')
     let n = 0
     for (let i = 0; i < letters.length; i += DLQ_PAGE) {
-      const removed = await Promise.all(letters.slice(i, i + DLQ_PAGE).map((d) => this.queue.remove(d.id)))
+      const removed = await Promise.all(
+        letters.slice(i, i + DLQ_PAGE).map((d) => this.#call(this.queue.remove(d.id), 'purge')),
+      )
       n += removed.filter((r) => r === 1).length
     }
     return n

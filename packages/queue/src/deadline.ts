@@ -1,5 +1,6 @@
 import { CacheError, isCacheError, withDeadline } from '@cache/client'
 import type { Cluster, Redis } from 'ioredis'
+import { toQueueError } from './redis-errors.js'
 
 /** Bounds one producer call: `call(promise, what)` settles like `promise` or fails E_UNAVAILABLE. @internal */
 export type ProducerDeadline = <T>(promise: Promise<T>, what: string) => Promise<T>
@@ -28,4 +29,15 @@ export function producerDeadline(client: Redis | Cluster, ms: number): ProducerD
     })
   if (client.isCluster) return bounded
   return (promise, what) => (client.status === 'ready' ? promise : bounded(promise, what))
+}
+
+/**
+ * `deadline(promise, what)` with its failure typed by `toQueueError`: a Redis that is down, paused or not
+ * ready is E_UNAVAILABLE, any other Redis reply E_COMMAND. The guarded path of a producer-side BullMQ call
+ * (stats, the dead-letter queue's calls). @internal
+ */
+export function guarded<T>(deadline: ProducerDeadline, promise: Promise<T>, what: string): Promise<T> {
+  return deadline(promise, what).catch((err: unknown) => {
+    throw toQueueError(err, what)
+  })
 }

@@ -15,7 +15,7 @@ import { type CapacityPlan, workersNeeded } from './capacity.js'
 import { type QueueWarning, startupChecks } from './checks.js'
 import { ioredisConnection } from './connection.js'
 import { DeadLetters } from './dead-letters.js'
-import { type ProducerDeadline, producerDeadline } from './deadline.js'
+import { guarded, type ProducerDeadline, producerDeadline } from './deadline.js'
 import { DEFAULT_LATENCY_SAMPLES, DEFAULT_REPLAY_DEDUP_MS, MAX_PRIORITY } from './defaults.js'
 import { waitForReplicas } from './durability.js'
 import { InvalidPayloadError } from './errors.js'
@@ -148,7 +148,7 @@ export class TypedQueue<J extends JobDefinition> {
     })
     this.queue.on('error', () => {})
     dlq.on('error', () => {})
-    this.deadLetters = new DeadLetters(this.queue, dlq, DEFAULT_REPLAY_DEDUP_MS)
+    this.deadLetters = new DeadLetters(this.queue, dlq, DEFAULT_REPLAY_DEDUP_MS, this.#bound)
     this.#meters = {
       added: new RateMeter(),
       completed: new RateMeter(),
@@ -371,15 +371,14 @@ export class TypedQueue<J extends JobDefinition> {
   /** Counts per state (Redis), throughput, wait and run time percentiles, and optionally a capacity plan. */
   async stats(options: { targetWait?: Duration } = {}): Promise<QueueStats> {
     const o = parseOptions(PKG, z.strictObject({ targetWait: zDuration({ min: 1 }).optional() }), options)
-    const [c, deadLetter] = await this.#bound(
+    const [c, deadLetter] = await guarded(
+      this.#bound,
       Promise.all([
         this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
         this.deadLetters.count(),
       ]),
       'stats',
-    ).catch((err: unknown) => {
-      throw toQueueError(err, 'stats')
-    })
+    )
     const m = this.#meters
     const completed = m.completed.rate()
     const failed = m.failed.rate()

@@ -16,6 +16,8 @@ const jobs = { j: z.object({ i: z.number() }) }
 const COMMAND_TIMEOUT_MS = 300
 /** Time on top of commandTimeout a failing call may take (event loop, a loaded 2-core machine). */
 const SLACK_MS = 1_200
+/** A hang guard for the dead-letter calls (not a timing target): far above commandTimeout, far below for ever. */
+const HANG_GUARD_MS = COMMAND_TIMEOUT_MS + 2_000
 
 /** How `call` settled and after how long. */
 async function timed(call: () => Promise<unknown>): Promise<{ code: string; ms: number }> {
@@ -44,6 +46,24 @@ async function bothUnavailable(q: TypedQueue<typeof jobs>): Promise<number[]> {
     took.push(Math.round(r.ms))
   }
   return took
+}
+
+/** Every dead-letter call fails with E_UNAVAILABLE (not an untyped ioredis error, not a hang). */
+async function deadLettersUnavailable(q: TypedQueue<typeof jobs>): Promise<void> {
+  const dlq = q.deadLetters
+  for (const [what, call] of [
+    ['count', () => dlq.count()],
+    ['list', () => dlq.list()],
+    ['inspect', () => dlq.inspect('dead-1')],
+    ['replay ids', () => dlq.replay({ ids: ['dead-1'] })],
+    ['replay all', () => dlq.replay({ all: true })],
+    ['purge filter', () => dlq.purge({ filter: { name: 'j' } })],
+    ['purge ids', () => dlq.purge({ ids: ['dead-1'] })],
+  ] as const) {
+    const r = await timed(call)
+    expect({ what, code: r.code }).toEqual({ what, code: 'E_UNAVAILABLE' })
+    expect(r.ms).toBeLessThan(HANG_GUARD_MS)
+  }
 }
 
 describe('commandTimeout: a paused or killed standalone server (own server)', () => {
@@ -82,11 +102,12 @@ describe('commandTimeout: a paused or killed standalone server (own server)', ()
     ['paused (SIGSTOP)', () => server.master.pause(), async () => server.master.resume()],
     ['killed', () => server.master.kill(), () => server.master.restart()],
   ] as const)(
-    '%s: add, addBulk, stats and schedule fail with E_UNAVAILABLE in about commandTimeout; afterwards adds work and earlier jobs are there',
+    '%s: add, addBulk, stats, schedule and the dead-letter calls fail with E_UNAVAILABLE in about commandTimeout; afterwards adds work and earlier jobs are there',
     async (_, fault, recover) => {
       await addSome(acknowledged.length * 10)
       await fault()
       const took = await bothUnavailable(q)
+      await deadLettersUnavailable(q)
       // Still failing, not queueing: a second round times out just the same.
       took.push(...(await bothUnavailable(q)))
       await recover()
@@ -121,6 +142,8 @@ describe('commandTimeout: a paused or killed standalone server (own server)', ()
         expect(r.code).toBe('E_UNAVAILABLE')
         expect(r.ms).toBeLessThan(COMMAND_TIMEOUT_MS + SLACK_MS)
       }
+      // BullMQ's wait for the first ready has no limit of its own: the dead-letter calls get the deadline too
+      await deadLettersUnavailable(late)
       await server.master.restart()
       await until('adds work', () => late.add('j', { i: 3 }).then(Boolean, () => false), 20_000)
       await allThere()
@@ -167,11 +190,12 @@ describe('commandTimeout: every Cluster node paused or killed (own cluster)', ()
       () => Promise.all(cluster.nodes.map((n) => n.restart())),
     ],
   ] as const)(
-    '%s: add, addBulk, stats and schedule fail with E_UNAVAILABLE in about commandTimeout; adds work afterwards',
+    '%s: add, addBulk, stats, schedule and the dead-letter calls fail with E_UNAVAILABLE in about commandTimeout; adds work afterwards',
     async (_, fault, recover) => {
       await q.add('j', { i: 0 })
       await fault()
       await bothUnavailable(q)
+      await deadLettersUnavailable(q)
       await bothUnavailable(q)
       await recover()
       await until('adds work again', () => q.add('j', { i: 1 }).then(Boolean, () => false), 30_000)
