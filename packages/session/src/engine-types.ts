@@ -1,6 +1,7 @@
 import type { FieldCipher } from './field-cipher.js'
 import type { IdHasher } from './hash.js'
 import type { DecodedValue } from './layout.js'
+import type { Entry } from './recent.js'
 
 /** Session data: a JSON object; each top-level field is stored (and merged) on its own. */
 export type SessionData = Record<string, unknown>
@@ -29,13 +30,16 @@ export interface LoadedSession {
   decoded: DecodedValue
   /** The live-set score known to cover the session (0: none known). */
   liveAt: number
+  /** This process' entry of the session (its key, kept value, expiry): a write or touch after the load looks it up no more. */
+  entry: Entry
 }
 
 /**
- * What a write or an expiry move needs of a loaded session: its decoded value and the live-set score known to
- * cover it. A LoadedSession is one; the express-session store keeps only this much between a read and a write.
+ * What a write or an expiry move needs of a loaded session: its decoded value, the live-set score known to
+ * cover it and the engine's entry of it. A LoadedSession is one; the express-session store keeps only this
+ * much between a read and a write.
  */
-export type WriteBase = Pick<LoadedSession, 'decoded' | 'liveAt'>
+export type WriteBase = Pick<LoadedSession, 'decoded' | 'liveAt' | 'entry'>
 
 /** A change to a loaded session: fields set (name -> JSON), deleted, the user id and idle timeout from now on. */
 export interface Change {

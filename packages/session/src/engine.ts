@@ -281,7 +281,7 @@ export class SessionEngine {
       idleTimeoutMs: d.idleTimeoutMs,
       version: d.header.gen + d.chunks,
     }
-    return { session, json: d.json, raw, decoded: d, liveAt: Math.max(d.liveAt, entry.liveAt) }
+    return { session, json: d.json, raw, decoded: d, liveAt: Math.max(d.liveAt, entry.liveAt), entry }
   }
 
   /** Touches a session (GET, then PEXPIREAT); its new expiry, or null when it is gone. */
@@ -298,7 +298,8 @@ export class SessionEngine {
     const now = Date.now()
     const exp = expiryAt(now, idleMs, loaded.decoded.header.absoluteExpiresAt)
     if (exp <= now) return null
-    const entry = this.#recent.entry(tenant, handle)
+    // The entry of the load (evicted since, it is updated all the same: as if evicted just after this).
+    const entry = loaded.entry
     const key = entry.key
     const live = exp > loaded.liveAt ? liveScore(exp, idleMs) : 0
     const moved = this.conn.send<number>(['PEXPIREAT', key, String(exp)], { key })
@@ -324,7 +325,7 @@ export class SessionEngine {
     cas = false,
   ): Promise<WriteResult> {
     const d = base.decoded
-    const entry = this.#recent.entry(tenant, handle)
+    const entry = base.entry
     const key = entry.key
     const now = Date.now()
     const abs = d.header.absoluteExpiresAt

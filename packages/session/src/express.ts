@@ -82,7 +82,11 @@ const schema = z
   })
   .strict()
 
-/** Snapshots kept after their save or touch (see #take). */
+/**
+ * Loads whose snapshot is kept (a ring by revision: the last 8,192, what a BoundedMap of DEFAULT_SNAPSHOTS
+ * keeps at least and at most), and those kept after their save or touch (see #take). Powers of two.
+ */
+const SNAPSHOTS = 8192
 const SPENT_SNAPSHOTS = 256
 
 /** The field express-session carries back to `set()`: which loaded copy the merge compares against. */
@@ -96,6 +100,7 @@ type Callback<T = void> = (err?: unknown, value?: T) => void
  * so that a snapshot kept past its request holds little.
  */
 interface Snapshot extends WriteBase {
+  rev: number
   sid: string
   handle: string
   userId: string
@@ -118,11 +123,14 @@ export class SessionStore extends session.Store {
   readonly tenant: string
   readonly #engine: SessionEngine
   readonly #options: z.output<typeof schema>
-  /** By revision (unique per load in this store). */
-  readonly #snapshots = new BoundedMap<number, Snapshot>(D.DEFAULT_SNAPSHOTS)
+  /**
+   * By revision (unique per load in this store), at `rev % SNAPSHOTS`: two array stores per request instead of a
+   * Map's set, get and delete.
+   */
+  readonly #snapshots: (Snapshot | undefined)[] = new Array(SNAPSHOTS).fill(undefined)
   /** sid -> handle of recent sessions: the keyed hash is a good part of a request's CPU. */
   readonly #handles = new BoundedMap<string, string>(D.DEFAULT_SNAPSHOTS)
-  readonly #spent = new BoundedMap<number, Snapshot>(SPENT_SNAPSHOTS)
+  readonly #spent: (Snapshot | undefined)[] = new Array(SPENT_SNAPSHOTS).fill(undefined)
   /** Revision of the next load: each load has a snapshot of its own. */
   #rev = 0
 
@@ -180,14 +188,16 @@ export class SessionStore extends session.Store {
   #opened(sid: string, handle: string, loaded: LoadedSession): session.SessionData {
     const s = loaded.session
     const rev = ++this.#rev
-    this.#snapshots.set(rev, {
+    this.#snapshots[rev & (SNAPSHOTS - 1)] = {
+      rev,
       sid,
       handle,
       decoded: loaded.decoded,
       liveAt: loaded.liveAt,
+      entry: loaded.entry,
       userId: s.userId,
       expiresAt: s.expiresAt,
-    })
+    }
     const sess = withCookie(s)
     // A rolling reset (originalMaxAge) never passes the absolute deadline.
     const cookie = sess.cookie as unknown as Record<string, unknown>
@@ -339,8 +349,8 @@ export class SessionStore extends session.Store {
 
   /** Idempotent; the connection stays open (it is the caller's). */
   async close(): Promise<void> {
-    this.#snapshots.clear()
-    this.#spent.clear()
+    this.#snapshots.fill(undefined)
+    this.#spent.fill(undefined)
     this.#handles.clear()
     await this.sessions.close()
   }
@@ -363,16 +373,18 @@ export class SessionStore extends session.Store {
   #take(sid: string, rev: unknown): Snapshot | undefined {
     if (rev === undefined) return undefined
     const key = typeof rev === 'number' ? rev : Number(rev)
-    const snap = this.#snapshots.get(key)
-    if (!snap) {
-      const spent = this.#spent.get(key)
-      return spent?.sid === sid ? spent : undefined
+    // `&` of a non-integer or NaN revision finds a slot all the same: the revision of what is there decides.
+    const slot = key & (SNAPSHOTS - 1)
+    const snap = this.#snapshots[slot]
+    if (snap === undefined || snap.rev !== key) {
+      const spent = this.#spent[key & (SPENT_SNAPSHOTS - 1)]
+      return spent !== undefined && spent.rev === key && spent.sid === sid ? spent : undefined
     }
     if (snap.sid !== sid) return undefined
     // A copy saved again in the same request (an explicit req.session.save(), then the end of the request)
     // still merges against what it loaded: a few recent snapshots are kept apart.
-    this.#snapshots.delete(key)
-    this.#spent.set(key, snap)
+    this.#snapshots[slot] = undefined
+    this.#spent[key & (SPENT_SNAPSHOTS - 1)] = snap
     return snap
   }
 
