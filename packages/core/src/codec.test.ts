@@ -165,6 +165,16 @@ describe('codec', () => {
     expect(createCodec({ compressThreshold: false }).encode(big)[1]! & 0x08).toBe(0)
   })
 
+  it('returns bytes of their own, compressed or not: a later encode does not change an earlier value', () => {
+    const c = createCodec({ compressThreshold: 64 })
+    const values = [{ a: 1 }, { text: 'abc'.repeat(100) }, { text: 'xyz'.repeat(100) }, { b: 2 }]
+    const encoded = values.map((v) => c.encode(v))
+    const copies = encoded.map((b) => Buffer.from(b))
+    for (let i = 0; i < 3; i++) for (const v of values) c.encode(v)
+    expect(encoded).toStrictEqual(copies)
+    expect(encoded.map((b) => c.decode(b))).toStrictEqual(values)
+  })
+
   it('never returns a wrong value for corrupt bytes: any single-byte change or truncation is E_DECODE', () => {
     const c = createCodec({ compressThreshold: 64 })
     fc.assert(

@@ -5,7 +5,7 @@ import { Packr } from 'msgpackr'
 import { z } from 'zod'
 import { DEFAULT_COMPRESS_THRESHOLD, PKG } from './defaults.js'
 import { DecodeError, EncodeError } from './errors.js'
-import { packPlain } from './msgpack-fast.js'
+import { packPlainView } from './msgpack-fast.js'
 import { PLAIN_BAIL, unpackPlain } from './msgpack-read.js'
 
 /** How values are serialised: MessagePack (default), JSON, or raw bytes/strings. */
@@ -149,7 +149,8 @@ export function hasProtoKey(value: unknown, depth: number): boolean {
 
 /**
  * A serialised value: `body` is the payload; `framed`, when set, holds it after CODEC_HEADER_BYTES bytes
- * left free for the header (plain data written by packPlain: no second copy).
+ * left free for the header (plain data written by packPlainView), and is the writer's scratch buffer: copied
+ * once into the output when stored as it is, never when it is compressed.
  */
 interface Serialised {
   flags: number
@@ -162,12 +163,18 @@ function serialise(format: CodecFormat, value: unknown): Serialised {
   if (format === 'msgpack') {
     // Plain data through the native-UTF-8 writer (msgpackr's short-string loop is slowed by node-redis);
     // anything else through msgpackr itself.
-    const framed = packPlain(value, CODEC_HEADER_BYTES)
-    const body = framed ? framed.subarray(CODEC_HEADER_BYTES) : packr.pack(value)
+    let framed = packPlainView(value, CODEC_HEADER_BYTES)
+    let body = framed ? framed.subarray(CODEC_HEADER_BYTES) : packr.pack(value)
     // msgpackr decodes an own "__proto__" key as "__proto_" (prototype-pollution guard): a silent wrong
-    // value. The byte search is native and almost always misses; only then is the value walked.
-    if (body.includes(PROTO_BYTES) && hasProtoKey(value, 0)) {
-      throw new TypeError('an object key "__proto__" cannot be stored as MessagePack (use the json format)')
+    // value. The byte search is native and almost always misses; only then is the value walked (after
+    // copying the scratch bytes: a getter met on the walk may encode).
+    if (body.includes(PROTO_BYTES)) {
+      if (framed) {
+        framed = Buffer.from(framed)
+        body = framed.subarray(CODEC_HEADER_BYTES)
+      }
+      if (hasProtoKey(value, 0))
+        throw new TypeError('an object key "__proto__" cannot be stored as MessagePack (use the json format)')
     }
     return framed ? { flags: F_MSGPACK, body, framed } : { flags: F_MSGPACK, body }
   }
@@ -206,7 +213,9 @@ export function createCodec(options: CodecOptions = {}): Codec {
         throw new EncodeError(err instanceof Error ? err.message : String(err), { cause: err })
       }
       if (body.length >= threshold) {
-        const packed = compressSync(Buffer.from(body.buffer, body.byteOffset, body.length))
+        const packed = compressSync(
+          Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length),
+        )
         if (packed.length < body.length) {
           body = packed
           flags |= LZ4
@@ -214,8 +223,10 @@ export function createCodec(options: CodecOptions = {}): Codec {
         }
       }
       let out: Buffer
-      if (framed) out = framed
-      else {
+      if (framed) {
+        out = Buffer.allocUnsafe(framed.length)
+        framed.copy(out, 0, 0, framed.length)
+      } else {
         out = Buffer.allocUnsafe(CODEC_HEADER_BYTES + body.length)
         out.set(body, CODEC_HEADER_BYTES)
       }

@@ -131,6 +131,27 @@ describe('packPlain', () => {
     }
   })
 
+  it('writes runs of objects sharing keys, and key sets changing midway, order or length, as msgpackr does', () => {
+    const long = 'k'.repeat(100)
+    const items: unknown[] = [
+      { n: 1, text: 'a', list: [1] },
+      { n: 2, text: 'b', list: [2] },
+      { n: 3, text: 'c', other: [3] },
+      { text: 'd', n: 4, list: [4] },
+      { n: 5, text: 'e' },
+      { n: 6, text: 'f', list: [6], more: { n: 7 } },
+      { 2: 'two', 1: 'one', x: 1 },
+      { 2: 'two', 1: 'one', x: 2 },
+      { [long]: 1, n: 8 },
+      { [long]: 2, n: 9 },
+      {},
+    ]
+    for (let round = 0; round < 3; round++) {
+      expect(viaFast(items)).toEqual(viaMsgpackr(items))
+      for (const v of items) expect(viaFast({ wrap: v })).toEqual(viaMsgpackr({ wrap: v }))
+    }
+  })
+
   it('grows its scratch buffer for large values', () => {
     const v = { big: 'x'.repeat(3 * 1024 * 1024), list: Array.from({ length: 1000 }, (_, i) => `item ${i}`) }
     expect(viaFast(v)).toEqual(v)

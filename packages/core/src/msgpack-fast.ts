@@ -72,24 +72,79 @@ const KEY_CACHE_MAX = 4096
 const KEY_CACHE_LENGTH = 64
 const keyCache = new Map<string, Uint8Array>()
 
-function writeKey(key: string): void {
+/** Writes `key`; returns its cached bytes, or undefined when it is not cached (long keys, a full cache). */
+function writeKey(key: string): Uint8Array | undefined {
   const known = keyCache.get(key)
   if (known !== undefined) {
-    const n = known.length
-    room(n)
-    if (n <= 16) for (let i = 0; i < n; i++) target[pos + i] = known[i] as number
-    else target.set(known, pos)
-    pos += n
-    return
+    writeBytes(known)
+    return known
   }
   if (!(key as unknown as WellFormed).isWellFormed()) {
     bail = true
-    return
+    return undefined
   }
   const at = pos
   writeString(key)
-  if (key.length <= KEY_CACHE_LENGTH && keyCache.size < KEY_CACHE_MAX)
-    keyCache.set(key, Uint8Array.prototype.slice.call(target, at, pos))
+  if (key.length > KEY_CACHE_LENGTH || keyCache.size >= KEY_CACHE_MAX) return undefined
+  const bytes = Uint8Array.prototype.slice.call(target, at, pos)
+  keyCache.set(key, bytes)
+  return bytes
+}
+
+function writeBytes(bytes: Uint8Array): void {
+  const n = bytes.length
+  room(n)
+  if (n <= 16) for (let i = 0; i < n; i++) target[pos + i] = bytes[i] as number
+  else target.set(bytes, pos)
+  pos += n
+}
+
+/**
+ * The keys of the last object written at each depth and their bytes: objects of one shape come in runs
+ * (the items of an array, the values of a map), and `Object.keys` of one hidden class gives the same key
+ * strings, so a key is one pointer compare instead of a Map lookup (~12 ns a key).
+ */
+interface KeyRun {
+  keys: string[]
+  bytes: Uint8Array[]
+}
+const keyRuns: Array<KeyRun | undefined> = []
+
+function writeObject(obj: Record<string, unknown>, depth: number): void {
+  const keys = Object.keys(obj)
+  const n = keys.length
+  // msgpackr refuses maps of 65,536+ keys: left to it, so such a value fails as it always did.
+  if (n > 0xffff) {
+    bail = true
+    return
+  }
+  writeLength(n, 0x80, 16, 0xde, 0xdf)
+  const run = keyRuns[depth]
+  let i = 0
+  if (run !== undefined && run.keys.length === n) {
+    const known = run.keys
+    const bytes = run.bytes
+    for (; i < n && known[i] === keys[i]; i++) {
+      writeBytes(bytes[i] as Uint8Array)
+      write(obj[keys[i] as string], depth + 1)
+      if (bail) return
+    }
+    if (i === n) return
+  }
+  // Another key set: its keys from the cache, kept as this depth's run when every key is cached.
+  const bytes: Uint8Array[] = new Array(n)
+  let cached = true
+  for (let j = 0; j < i; j++) bytes[j] = (run as KeyRun).bytes[j] as Uint8Array
+  for (; i < n; i++) {
+    const key = keys[i] as string
+    const b = writeKey(key)
+    if (bail) return
+    if (b === undefined) cached = false
+    else bytes[i] = b
+    write(obj[key], depth + 1)
+    if (bail) return
+  }
+  if (cached && n <= 1024) keyRuns[depth] = { keys, bytes }
 }
 
 function writeNumber(value: number): void {
@@ -169,19 +224,7 @@ function write(value: unknown, depth: number): void {
       }
       const ctor = (value as { constructor?: unknown }).constructor
       if (ctor === Object) {
-        const obj = value as Record<string, unknown>
-        const keys = Object.keys(obj)
-        // msgpackr refuses maps of 65,536+ keys: left to it, so such a value fails as it always did.
-        if (keys.length > 0xffff) {
-          bail = true
-          return
-        }
-        writeLength(keys.length, 0x80, 16, 0xde, 0xdf)
-        for (let i = 0; i < keys.length && !bail; i++) {
-          const key = keys[i] as string
-          writeKey(key)
-          write(obj[key], depth + 1)
-        }
+        writeObject(value as Record<string, unknown>, depth)
         return
       }
       if (ctor === Array) {
@@ -200,27 +243,35 @@ function write(value: unknown, depth: number): void {
 }
 
 /**
- * Writes `value` as MessagePack after `headerBytes` reserved bytes and returns a new Buffer holding both
- * (the header left for the caller to fill), or undefined when the value is not plain data: encode it with
- * msgpackr then.
+ * Writes `value` as MessagePack after `headerBytes` reserved bytes and returns a view of the writer's scratch
+ * buffer holding both (the header left for the caller to fill), valid until the next call: copy it, or be
+ * done with it, before anything else encodes. Undefined when the value is not plain data: encode it with
+ * msgpackr then. The codec compresses large values straight from this view (no copy of the uncompressed
+ * bytes).
  */
-export function packPlain(value: unknown, headerBytes: number): Buffer | undefined {
+export function packPlainView(value: unknown, headerBytes: number): Buffer | undefined {
   if (busy) return undefined
   busy = true
   bail = false
   pos = headerBytes
   try {
     write(value, 0)
-    if (bail) return undefined
-    const out = Buffer.allocUnsafe(pos)
-    target.copy(out, 0, 0, pos)
-    return out
+    return bail ? undefined : target.subarray(0, pos)
   } finally {
     busy = false
-    // A huge value must not pin a huge scratch buffer.
+    // A huge value must not pin a huge scratch buffer (a view returned above keeps the old one alive).
     if (target.length > 1024 * 1024) {
       target = Buffer.allocUnsafeSlow(16 * 1024) as Utf8Buffer
       view = new DataView(target.buffer, target.byteOffset, target.length)
     }
   }
+}
+
+/** packPlainView's bytes in a Buffer of their own. */
+export function packPlain(value: unknown, headerBytes: number): Buffer | undefined {
+  const scratch = packPlainView(value, headerBytes)
+  if (scratch === undefined) return undefined
+  const out = Buffer.allocUnsafe(scratch.length)
+  scratch.copy(out, 0, 0, scratch.length)
+  return out
 }
