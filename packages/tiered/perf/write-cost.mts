@@ -1,0 +1,224 @@
+// Client CPU (user + system, from process.cpuUsage) and wall time per set() under coherence "tracking" (own
+// writes on the NOLOOP tracker) vs "none" (through the L2 RedisCache); the suite's 9:1 read/write mix per
+// call; and the floors of both write paths: a bare SET on a NOLOOP tracker of our own (bare, with the old
+// Promise.race timer, with withDeadline, with one watchdog timer) and a bare SET on the guarded connection.
+// Contenders in alternating rounds in one process, sequential calls (c=1) as in the tiered suite; paired
+// per-round ratios against the last contender of each section:
+//   node --conditions=@cache/source --import tsx packages/tiered/perf/write-cost.mts
+// ROUNDS (10); OPS per contender per round (20000; the mix runs 5x as many calls); ONLY=set|mix|floor runs
+// one section; OLD=<dir of a built dist/esm> adds that build's tracking cache (A/B of a change: copy
+// dist/esm aside, e.g. to packages/tiered/perf/dist/old-esm, before rebuilding); PROFILE=<section>:<name>
+// (set:tracking, floor:tracker SET) runs only that contender (for --cpu-prof or strace -c); PROFILE_DIR=<dir>
+// saves a CPU profile of every measured round there.
+import { connect, withDeadline } from '@cache/client'
+import { defaultCodec } from '@cache/core'
+import { TieredCache } from '@cache/tiered'
+import { startStandalone } from '@cache/tools'
+import { createClient } from '@redis/client'
+
+const ROUNDS = Number(process.env.ROUNDS ?? 10)
+const OPS = Number(process.env.OPS ?? 20_000)
+
+const server = await startStandalone()
+const conn = await connect({ url: server.url, namespace: 'bench-tiered' })
+const payload = {
+  id: 42,
+  name: 'Ada Lovelace',
+  email: 'ada@example.com',
+  roles: ['admin', 'editor'],
+  score: 9.5,
+}
+const caches: Record<string, TieredCache<unknown>> = {
+  tracking: new TieredCache<unknown>(conn, { namespace: 'solo-tracked', coherence: 'tracking' }),
+}
+if (process.env.OLD) {
+  // A/B of a change: the tracking cache of another build (copy dist/esm aside before rebuilding).
+  const mod = (await import(`${process.env.OLD}/index.js`)) as typeof import('@cache/tiered')
+  caches['old tracking'] = new mod.TieredCache<unknown>(conn, {
+    namespace: 'solo-old',
+    coherence: 'tracking',
+  })
+}
+caches.none = new TieredCache<unknown>(conn, { namespace: 'solo', coherence: 'none' })
+await Promise.all(Object.values(caches).map((c) => c.ready))
+const keys = Array.from({ length: 20 }, (_, i) => `user:${i}`)
+for (const c of Object.values(caches)) for (const k of keys) await c.set(k, payload, { ttl: '1h' })
+
+// The floors: a tracker set up as TrackingCoherence sets up its own (RESP2, REDIRECT to a subscriber, BCAST
+// PREFIX, NOLOOP), and the guarded connection.
+const sub = createClient({ url: server.url, RESP: 2 })
+const tracker = createClient({ url: server.url, RESP: 2 })
+await Promise.all([sub.connect(), tracker.connect()])
+// Keys of their own: a write to the tracked cache's keys would be another client's write to it (and the
+// tracked cache's writes would reach this subscriber), each an invalidation message handled in this process.
+const prefix = 'bench-tiered:floor:v:{'
+const subId = String(await sub.sendCommand(['CLIENT', 'ID']))
+await sub.subscribe('__redis__:invalidate', () => {})
+await tracker.sendCommand([
+  'CLIENT',
+  'TRACKING',
+  'ON',
+  'REDIRECT',
+  subId,
+  'BCAST',
+  'PREFIX',
+  prefix,
+  'NOLOOP',
+])
+const rks = keys.map((k) => `${prefix}${k}}`)
+const bytes = defaultCodec.encode([payload, Date.now() + 3_600_000, 3_600_000]) as Buffer
+const timed = <R,>(reply: Promise<R>, ms: number) => {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms)
+  })
+  return Promise.race([reply, timeout]).finally(() => clearTimeout(timer))
+}
+// One watchdog timer while commands are in flight instead of a timer per command (replies arrive in order).
+let inflight = 0
+let progress = 0
+let armed = false
+const settled = () => {
+  inflight--
+  progress = performance.now()
+}
+const check = () => {
+  armed = false
+  if (inflight === 0) return
+  const left = progress + 1000 - performance.now()
+  if (left <= 0) throw new Error('tracker stuck')
+  armed = true
+  setTimeout(check, left)
+}
+const watched = <R,>(reply: Promise<R>) => {
+  if (inflight++ === 0) progress = performance.now()
+  if (!armed) {
+    armed = true
+    setTimeout(check, 1000)
+  }
+  reply.then(settled, settled)
+  return reply
+}
+const setArgs = (i: number) => ['SET', rks[i % rks.length] as string, bytes, 'PX', '3600000']
+
+type Op = (i: number) => Promise<unknown>
+const sections: Record<string, Array<{ name: string; op: Op }>> = {
+  set: Object.entries(caches).map(([name, c]) => ({
+    name,
+    op: (i: number) => c.set(keys[i % keys.length] as string, payload, { ttl: '1h' }),
+  })),
+  // The suite's mix: every 10th call writes, the others read (L1 hits).
+  mix: Object.entries(caches).map(([name, c]) => ({
+    name,
+    op: (i: number) =>
+      i % 10 === 0
+        ? c.set(keys[(i / 10) % keys.length] as string, payload, { ttl: '1h' })
+        : c.get(keys[i % keys.length] as string),
+  })),
+  floor: [
+    ...Object.entries(caches).map(([name, c]) => ({
+      name: `${name} set`,
+      op: (i: number) => c.set(keys[i % keys.length] as string, payload, { ttl: '1h' }),
+    })),
+    { name: 'tracker SET, timer race', op: (i: number) => timed(tracker.sendCommand(setArgs(i)), 1000) },
+    {
+      name: 'tracker SET, withDeadline',
+      op: (i: number) => withDeadline(tracker.sendCommand(setArgs(i)), 1000, 'SET'),
+    },
+    { name: 'tracker SET, watchdog', op: (i: number) => watched(tracker.sendCommand(setArgs(i))) },
+    { name: 'tracker SET', op: (i: number) => tracker.sendCommand(setArgs(i)) },
+    {
+      name: 'conn.send SET',
+      op: (i: number) => conn.send(setArgs(i), { key: rks[i % rks.length] as string }),
+    },
+  ],
+}
+
+// PROFILE_DIR=<dir>: every measured round is CPU-profiled and saved there as <section>-<contender>-<round>
+// .cpuprofile, the contenders profiled under the same conditions (the rounds alternate).
+const profileDir = process.env.PROFILE_DIR
+const inspector = profileDir ? new (await import('node:inspector/promises')).Session() : undefined
+inspector?.connect()
+await inspector?.post('Profiler.enable')
+await inspector?.post('Profiler.setSamplingInterval', { interval: 100 })
+
+async function profiled<R>(file: string | undefined, body: () => Promise<R>): Promise<R> {
+  if (!inspector || !file) return body()
+  await inspector.post('Profiler.start')
+  const out = await body()
+  const { profile } = await inspector.post('Profiler.stop')
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(`${profileDir}/${file}.cpuprofile`, JSON.stringify(profile))
+  return out
+}
+
+async function run(op: Op, n: number) {
+  const c0 = process.cpuUsage()
+  const t0 = performance.now()
+  for (let i = 0; i < n; i++) await op(i)
+  const wall = performance.now() - t0
+  const cpu = process.cpuUsage(c0)
+  return { cpuUs: (cpu.user + cpu.system) / n, userUs: cpu.user / n, wallUs: (wall * 1000) / n }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2
+    ? (s[s.length >> 1] as number)
+    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2
+}
+const r2 = (x: number) => Math.round(x * 100) / 100
+const r3 = (x: number) => Math.round(x * 1000) / 1000
+
+if (process.env.PROFILE) {
+  const [section, name] = process.env.PROFILE.split(':')
+  const c = sections[section as string]?.find((x) => x.name === name)
+  if (!c) throw new Error(`PROFILE=<section>:<contender>, e.g. set:tracking, got ${process.env.PROFILE}`)
+  await run(c.op, OPS * ROUNDS)
+} else {
+  for (const [what, contenders] of Object.entries(sections)) {
+    if (process.env.ONLY && process.env.ONLY !== what) continue
+    const n = what === 'mix' ? OPS * 5 : OPS
+    for (const c of contenders) await run(c.op, n / 4)
+    const cpu = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+    const user = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+    const pairedUser = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+    const wall = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+    // Paired per round against the last contender: CPU ratio, and throughput (its wall time over ours).
+    const pairedCpu = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+    const pairedTput = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+    const base = contenders[contenders.length - 1]?.name as string
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? contenders : [...contenders].reverse()
+      const round = new Map<string, { cpuUs: number; userUs: number; wallUs: number }>()
+      for (const c of order) {
+        const m = await profiled(`${what}-${c.name.replace(/\W+/g, '_')}-${r}`, () => run(c.op, n))
+        round.set(c.name, m)
+        cpu.get(c.name)?.push(m.cpuUs)
+        user.get(c.name)?.push(m.userUs)
+        wall.get(c.name)?.push(m.wallUs)
+      }
+      const b = round.get(base) as { cpuUs: number; userUs: number; wallUs: number }
+      for (const [name, m] of round) {
+        pairedCpu.get(name)?.push(m.cpuUs / b.cpuUs)
+        pairedUser.get(name)?.push(m.userUs / b.userUs)
+        pairedTput.get(name)?.push(b.wallUs / m.wallUs)
+      }
+    }
+    for (const c of contenders) {
+      const line = `${what} ${c.name.padEnd(24)} cpu/call ${r2(median(cpu.get(c.name) ?? []))} us (user ${r2(median(user.get(c.name) ?? []))})  wall/call ${r2(median(wall.get(c.name) ?? []))} us`
+      const pc = pairedCpu.get(c.name) ?? []
+      const pt = pairedTput.get(c.name) ?? []
+      console.log(
+        c.name === base
+          ? line
+          : `${line}  vs ${base}: cpu ${r3(median(pc))} [${pc.map(r3).join(' ')}] user ${r3(median(pairedUser.get(c.name) ?? []))} throughput ${r3(median(pt))}`,
+      )
+    }
+  }
+}
+await Promise.all(Object.values(caches).map((c) => c.clear()))
+await Promise.all(Object.values(caches).map((c) => c.close()))
+await Promise.all([sub.close(), tracker.close()])
+await conn.close()
+await server.stop()
