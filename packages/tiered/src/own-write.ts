@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { type Arg, isCacheError, type LeaseNotice } from '@cache/client'
+import { type Arg, isCacheError, type LeaseNotice, withDeadline } from '@cache/client'
 import {
   checkSetOptions,
   DecodeError,
@@ -33,6 +33,8 @@ export interface HeldLease {
 /** One own write. */
 export interface OwnWrite {
   key: string
+  /** The key's escaped part (the caller has it: not escaped again). */
+  part: string
   env: Envelope
   /** The Redis TTL (ms): the value's TTL plus the grace that may still serve it. */
   ttl: number
@@ -86,16 +88,14 @@ export function indexesOf(st: TieredState, options: SetOptions | undefined): str
   return out
 }
 
-/** A command on a raw tracker connection, bounded by the connection's command timeout. */
+/**
+ * A command on a raw tracker connection, bounded by the connection's command timeout: one timer and one
+ * promise (every own write pays it; a Promise.race with a timeout promise and a finally() cost more).
+ */
 export function onTracker<R>(st: TieredState, tracker: Tracker, args: Arg[]): Promise<R> {
   const ms = st.conn.config.commandTimeoutMs
   const reply = tracker.sendCommand(args as Array<string | Buffer>) as Promise<R>
-  if (!(ms > 0)) return reply
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('tracker command timed out')), ms)
-  })
-  return Promise.race([reply, timeout]).finally(() => clearTimeout(timer))
+  return ms > 0 ? withDeadline(reply, ms, `tracker ${String(args[0])}`) : reply
 }
 
 /** A script on the tracker (EVALSHA, EVAL when the server does not know it yet). */
@@ -134,7 +134,7 @@ function indexRelease(st: TieredState, tracker: Tracker, keys: string[], args: A
 export async function writeOwn(st: TieredState, w: OwnWrite): Promise<boolean | undefined> {
   if (st.co.writer === undefined || (w.options?.keepVersions ?? 0) > 0) return undefined
   checkSetOptions(w.options)
-  const rk = st.l2.keys.value(w.key)
+  const rk = st.l2.keys.valueOf(w.part)
   const tracker = st.co.writer(rk)
   if (tracker === undefined) return undefined
   const bytes = encodeL2(st, w.key, rk, w.env)
@@ -148,11 +148,12 @@ export async function writeOwn(st: TieredState, w: OwnWrite): Promise<boolean | 
   let stored: boolean
   try {
     const keys = lease ? [lease.key, ...now] : now
-    const [reply] = await Promise.all([
-      onTracker<string | null>(st, tracker, set),
-      keys.length > 0 ? indexRelease(st, tracker, keys, [lease?.token ?? '', ...tail]) : undefined,
-    ])
-    stored = reply === 'OK'
+    const reply = onTracker<string | null>(st, tracker, set)
+    // A plain write (no index, no lease) awaits its SET alone: no Promise.all and its array on every call.
+    stored =
+      (keys.length > 0
+        ? (await Promise.all([reply, indexRelease(st, tracker, keys, [lease?.token ?? '', ...tail])]))[0]
+        : await reply) === 'OK'
   } catch (err) {
     // A MOVED or READONLY reply (a slot moved, a demoted master) or a timeout: the write may still land
     // later, after writes on other connections; the tracker is rebuilt and L1 revalidated.

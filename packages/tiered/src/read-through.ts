@@ -373,7 +373,15 @@ async function fillLeased<T>(st: TieredState, c: Computation<T>): Promise<T> {
     const redisTtl = l2Ttl(st, ttl, call.grace)
     let kept = false
     try {
-      const own = await writeOwn(st, { key, env, ttl: redisTtl, options: setOptions, nx: false, lease: held })
+      const own = await writeOwn(st, {
+        key,
+        part,
+        env,
+        ttl: redisTtl,
+        options: setOptions,
+        nx: false,
+        lease: held,
+      })
       if (own !== undefined) kept = true
       else {
         await st.l2.set(key, env, { ...setOptions, ttl: redisTtl })

@@ -77,7 +77,7 @@ export async function write(st: TieredState, w: Write): Promise<boolean> {
     let stored = true
     let kept = false
     try {
-      const own = await writeOwn(st, { key, env, ttl: l2Options.ttl as number, options, nx })
+      const own = await writeOwn(st, { key, part, env, ttl: l2Options.ttl as number, options, nx })
       if (own !== undefined) {
         stored = own
         kept = true
@@ -100,7 +100,8 @@ export async function write(st: TieredState, w: Write): Promise<boolean> {
       })
     }
     keepOwnWrite(st, key, part, { value, exp: env[1], ttl }, grace, flight, kept)
-    await publish(st, [part])
+    // Only the bus publishes (tracking and none have nothing to tell): no array and no await otherwise.
+    if (st.co.publish !== undefined) await publish(st, [part])
     return true
   } finally {
     untrack(st, part, flight)
