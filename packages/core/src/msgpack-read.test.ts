@@ -137,8 +137,12 @@ describe('unpackPlain', () => {
   it('reads repeated key sets (shapes) as msgpackr does: a shared first key, a key set changing midway, keys sharing their ends', () => {
     const fields: Record<string, unknown> = {}
     for (let i = 0; i < 300; i++) fields[`field${i}`] = { n: i * 1.5, text: `value ${i}`, list: [i] }
+    const wide = Object.fromEntries(Object.entries(fields).slice(0, 200))
     const values: unknown[] = [
       fields,
+      wide,
+      // The same key set but for one key in the middle.
+      Object.fromEntries(Object.entries(wide).map(([k, v]) => [k === 'field100' ? 'other' : k, v])),
       { kind: 'a', x: 1, y: 2 },
       { kind: 'a', x: 1, z: 2 },
       { kind: 'b', y: [{ kind: 'a', x: 3, y: 4 }], x: null },
