@@ -31,7 +31,7 @@ import {
   headerLine,
   legacyHeader,
 } from './layout.js'
-import { aad, RecentSessions, remember } from './recent.js'
+import { aad, type Entry, RecentSessions, remember } from './recent.js'
 import { sessionCas, sessionMigrate } from './scripts/index.js'
 
 /** diagnostics_channel `cache:session:created`: `{ tenant, handle }`. */
@@ -249,9 +249,40 @@ export class SessionEngine {
         at = Number(t)
       } else raw = await this.conn.send<string | null>(['GET', key], { key })
     } catch (err) {
-      if (isWrongType(err)) return this.#upgrade(tenant, handle, key, exact)
-      throw err
+      return this.recover(err, tenant, handle, exact)
     }
+    return this.loaded(tenant, handle, entry, raw, exact, at)
+  }
+
+  /** The entry of a session (made, with its key, on first use): what `get` and `loaded` take. */
+  entry(tenant: string, handle: string): Entry {
+    return this.#recent.entry(tenant, handle)
+  }
+
+  /**
+   * The GET of a load without `exact`, for a caller that chains on its reply itself (one promise reaction
+   * instead of an async function's two): `loaded` of the reply is what `load` gives, `recover` of a failure.
+   */
+  get(entry: Entry): Promise<string | null> {
+    const key = entry.key
+    return this.conn.send<string | null>(['GET', key], { key })
+  }
+
+  /** What `load` gives for a failed read: a 0.1.x session (a hash, WRONGTYPE) upgraded, else the failure. */
+  recover(err: unknown, tenant: string, handle: string, exact = false): Promise<LoadedSession | null> {
+    if (isWrongType(err)) return this.#upgrade(tenant, handle, this.keys.session(tenant, handle), exact)
+    return Promise.reject(err)
+  }
+
+  /** What `load` gives for the reply `raw` of its GET (with `exact`, `at` that of its PEXPIRETIME). */
+  loaded(
+    tenant: string,
+    handle: string,
+    entry: Entry,
+    raw: string | null,
+    exact = false,
+    at = 0,
+  ): LoadedSession | null {
     if (raw === null || raw === undefined) return null
     raw = String(raw)
     const d = this.#recent.decode(entry, raw)

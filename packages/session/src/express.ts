@@ -19,6 +19,7 @@ import {
   zSweepBatch,
   zSweepInterval,
 } from './options.js'
+import type { Entry } from './recent.js'
 import { SessionManager } from './session-manager.js'
 
 /** Options of `new SessionStore(conn, options)`. */
@@ -171,17 +172,49 @@ export class SessionStore extends session.Store {
       this.#run(cb, () => Promise.reject(err))
       return
     }
-    // A promise chain rather than an async closure: this runs on every request.
-    this.#engine.load(this.tenant, handle).then((loaded) => {
-      let sess: session.SessionData | null
-      try {
-        sess = loaded ? this.#opened(sid, handle, loaded) : null
-      } catch (err) {
-        cb(err)
-        return
-      }
-      cb(null, sess)
-    }, cb)
+    // On the GET's own promise (engine.load would be an async function's two reactions): every request.
+    const engine = this.#engine
+    const tenant = this.tenant
+    let entry: Entry
+    let read: Promise<string | null>
+    try {
+      entry = engine.entry(tenant, handle)
+      read = engine.get(entry)
+    } catch (err) {
+      this.#run(cb, () => Promise.reject(err))
+      return
+    }
+    read.then(
+      (raw) => {
+        let loaded: LoadedSession | null
+        try {
+          loaded = engine.loaded(tenant, handle, entry, raw)
+        } catch (err) {
+          cb(err)
+          return
+        }
+        this.#answer(cb, sid, handle, loaded)
+      },
+      (err: unknown) =>
+        engine.recover(err, tenant, handle).then((loaded) => this.#answer(cb, sid, handle, loaded), cb),
+    )
+  }
+
+  /** Hands a load to express-session: the session (its snapshot kept), null when there is none, or the error. */
+  #answer(
+    cb: Callback<session.SessionData | null>,
+    sid: string,
+    handle: string,
+    loaded: LoadedSession | null,
+  ) {
+    let sess: session.SessionData | null
+    try {
+      sess = loaded ? this.#opened(sid, handle, loaded) : null
+    } catch (err) {
+      cb(err)
+      return
+    }
+    cb(null, sess)
   }
 
   /** What get() hands to express-session for a loaded session (its snapshot kept for the save or touch). */
