@@ -1,7 +1,7 @@
 // Client CPU per GET/SET at concurrency C (default 64) through the guarded path vs raw node-redis, contenders
 // in alternating rounds in one process (the client suite's loop: performance.now per op, latency pushed):
 //   node --conditions=@cache/source --import tsx packages/client/perf/path-cost.mts
-// ROUNDS (10), OPS per contender per round (60000), C (64), OLD=<dir of a built dist/esm> adds that build as
+// ROUNDS (10), OPS per contender per round (60000), C (64), CMDS (GET,SET), OLD=<dir of a built dist/esm> adds that build as
 // a contender (A/B of a change: copy dist/esm aside before rebuilding).
 import { connect } from '@cache/client'
 import { startStandalone } from '@cache/tools'
@@ -60,7 +60,7 @@ const median = (xs: number[]) => {
     ? (s[s.length >> 1] as number)
     : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2
 }
-for (const cmd of ['GET', 'SET'] as const) {
+for (const cmd of (process.env.CMDS ?? 'GET,SET').split(',') as Array<'GET' | 'SET'>) {
   const ops = contenders.map((c) => ({
     name: c.name,
     op:

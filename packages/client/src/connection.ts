@@ -111,7 +111,7 @@ export class Connection extends EventEmitter {
     })
     this.#send = rawSender(parts.redis, this.topology)
     this.#scripts = new ScriptRegistry((args, o) => this.send(args, o))
-    this.redis = guardedProxy(parts.redis, this.#path) as RedisStandalone
+    this.redis = guardedProxy(parts.redis, this.#path, this.topology === 'standalone') as RedisStandalone
     this.commands = this.redis
     this.#watch(parts.redis)
   }
