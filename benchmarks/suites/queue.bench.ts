@@ -90,15 +90,23 @@ export default defineSuite('queue', async (ctx) => {
     Array.from({ length: n }, (_, k) => ({ name: 'job' as const, data: data(from + k) }))
   const bulk = (i: number) =>
     Array.from({ length: BULK }, (_, k) => ({ name: 'job' as const, data: data(i * BULK + k) }))
-  const [ob, rb] = await measureInterleaved(
+  const [ob, rb, ub] = await measureInterleaved(
     [
       { name: `@cache/queue addBulk (${BULK})`, op: (_w, i) => ours.addBulk(bulk(i)) },
       { name: `raw BullMQ Queue.addBulk (${BULK})`, op: (_w, i) => raw.addBulk(bulk(i)) },
+      // like for like, as for add: every job with a random UUID id, as ours get (BullMQ's custom-id path)
+      {
+        name: `raw BullMQ Queue.addBulk (${BULK}), jobId: randomUUID()`,
+        op: (_w, i) => raw.addBulk(bulk(i).map((j) => ({ ...j, opts: { jobId: randomUUID() } }))),
+      },
     ],
     { concurrency: 1, durationMs: 6000 * ctx.scale, rounds: 6, scale: 1 },
   )
-  measurements.push(ob!, rb!)
+  measurements.push(ob!, rb!, ub!)
   ratios.push(ratio(`addBulk throughput vs raw BullMQ`, ob!.opsPerSec, rb!.opsPerSec, 0.95))
+  ratios.push(
+    ratio(`addBulk throughput vs raw BullMQ with jobId: randomUUID()`, ob!.opsPerSec, ub!.opsPerSec, 0.95),
+  )
   await reset()
 
   // --- processing: pre-filled queue, time from worker start to the last job done ---
@@ -235,7 +243,7 @@ export default defineSuite('queue', async (ctx) => {
     description:
       '@cache/queue (zod-validated add, typed handlers with the DLQ, timeout and tenant machinery) vs a hand-rolled BullMQ ' +
       'Queue/Worker with the same job options, same server, same run. add: one job a call (~80-byte data) at c=1 and c=16; ' +
-      `addBulk: ${BULK} jobs a call; process: a pre-filled queue drained by one worker (no-op handler) at c=1 and c=32 (raw also with jobs added under random UUID ids, as ours), ` +
+      `addBulk: ${BULK} jobs a call (raw also with random UUID ids, as ours); process: a pre-filled queue drained by one worker (no-op handler) at c=1 and c=32 (raw also with jobs added under random UUID ids, as ours), ` +
       'jobs/s from worker start to the last job over 4 rounds in alternating order (client CPU per job in extra); DLQ replay: time to replay 10,000 dead letters (all). Targets: >= 0.95x raw each.',
     settings: { bulk: BULK, deadLetters: DEAD },
     measurements,
