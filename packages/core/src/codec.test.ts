@@ -253,6 +253,13 @@ describe('codec', () => {
         expect(crc32Portable(b, crc32Portable(a))).toBe(crc32(b, crc32(a)))
       }),
     )
+    // Lengths around the 8-byte steps and the size where the check moves from JavaScript to zlib.
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), fc.nat(), (a, init) => {
+        expect(crc32Portable(a, init >>> 0)).toBe(crc32(a, init >>> 0))
+      }),
+      { numRuns: 300 },
+    )
   })
 })
 
