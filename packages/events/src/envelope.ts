@@ -26,12 +26,24 @@ export function encodeJson(target: string, data: unknown): string {
   return body
 }
 
-/** Encodes a payload into the pub/sub envelope. @throws InvalidPayloadError when it is not JSON-serialisable. */
-export function encodeEnvelope(target: string, data: unknown, src?: string): string {
-  const body = encodeJson(target, data)
+/** The envelope's text before the payload, for a source (or none): a bus computes it once, not per message. */
+export function envelopeHead(src?: string): string {
   return src === undefined
-    ? `{"v":${ENVELOPE_VERSION},"data":${body}}`
-    : `{"v":${ENVELOPE_VERSION},"src":${JSON.stringify(src)},"data":${body}}`
+    ? `{"v":${ENVELOPE_VERSION},"data":`
+    : `{"v":${ENVELOPE_VERSION},"src":${JSON.stringify(src)},"data":`
+}
+
+/**
+ * Encodes a payload into the pub/sub envelope (`head`: `envelopeHead(src)`, when the caller has it).
+ * @throws InvalidPayloadError when it is not JSON-serialisable.
+ */
+export function encodeEnvelope(
+  target: string,
+  data: unknown,
+  src?: string,
+  head = envelopeHead(src),
+): string {
+  return `${head}${encodeJson(target, data)}}`
 }
 
 /** Decodes a pub/sub envelope, or returns the reason it is not one. */

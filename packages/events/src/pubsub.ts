@@ -13,7 +13,7 @@ import {
 } from '@cache/client'
 import { z } from 'zod'
 import { handlerErrorChannel, invalidChannel } from './diagnostics.js'
-import { decodeEnvelope, encodeEnvelope, validate } from './envelope.js'
+import { decodeEnvelope, encodeEnvelope, envelopeHead, validate } from './envelope.js'
 import { HandlerError, InvalidPayloadError } from './errors.js'
 import { channelName, patternName } from './keys.js'
 
@@ -163,6 +163,8 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
     invalid: 0,
     handlerErrors: 0,
   }
+  /** The envelope's text before the payload (it carries this bus's id): built once. */
+  readonly #head: string
   #subscriber: Promise<Subscriber> | undefined
   #onResubscribed: (() => void) | undefined
   #closed = false
@@ -175,6 +177,7 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
     this.channelPrefix = o.channelPrefix ?? conn.keys.prefix
     this.sharded = o.sharded
     this.id = o.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
+    this.#head = envelopeHead(this.id)
   }
 
   /** A snapshot of the counters. */
@@ -192,9 +195,12 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
     if (typeof channel !== 'string' || channel.length === 0) {
       throw new InvalidArgumentError(PKG, 'channel', `must be a non-empty string`)
     }
-    const checked = validate(this.#schemas[channel], channel, message)
-    if (!checked.ok) throw checked.error
-    const raw = encodeEnvelope(channel, message, this.id)
+    const schema = this.#schemas[channel]
+    if (schema) {
+      const checked = validate(schema, channel, message)
+      if (!checked.ok) throw checked.error
+    }
+    const raw = encodeEnvelope(channel, message, this.id, this.#head)
     const server = channelName(this.channelPrefix, channel)
     const receivers = await this.#conn.send<number>([this.sharded ? 'SPUBLISH' : 'PUBLISH', server, raw], {
       key: server,
@@ -311,30 +317,39 @@ export class PubSub<S extends ChannelSchemas = ChannelSchemas> extends EventEmit
 
   #dispatch(route: Route, raw: string, serverChannel: string): void {
     this.#stats.received++
-    const channel = serverChannel.startsWith(this.channelPrefix)
-      ? serverChannel.slice(this.channelPrefix.length)
-      : serverChannel
+    // A channel route only hears its own server channel (prefix + target): no slice per message.
+    const channel =
+      route.kind !== 'pattern'
+        ? route.target
+        : serverChannel.startsWith(this.channelPrefix)
+          ? serverChannel.slice(this.channelPrefix.length)
+          : serverChannel
     const envelope = decodeEnvelope(raw)
     if (typeof envelope === 'string') {
       this.#invalid(channel, new InvalidPayloadError(channel, [envelope]))
       return
     }
-    const checked = validate(this.#schemas[channel], channel, envelope.data)
-    if (!checked.ok) {
-      this.#invalid(channel, checked.error)
-      return
+    let value = envelope.data
+    const schema = this.#schemas[channel]
+    if (schema) {
+      const checked = validate(schema, channel, value)
+      if (!checked.ok) {
+        this.#invalid(channel, checked.error)
+        return
+      }
+      value = checked.value
     }
     const meta: MessageMeta = { channel }
     if (route.kind === 'pattern') meta.pattern = route.target
     if (envelope.src !== undefined) meta.source = envelope.src
     for (const entry of route.entries) {
       try {
-        if (entry.filter && !entry.filter(checked.value, meta)) {
+        if (entry.filter && !entry.filter(value, meta)) {
           this.#stats.filtered++
           continue
         }
         this.#stats.delivered++
-        const result = entry.handler(checked.value, meta)
+        const result = entry.handler(value, meta)
         if (result && typeof (result as Promise<void>).then === 'function') {
           ;(result as Promise<void>).then(undefined, (err: unknown) => this.#handlerError(channel, err))
         }
