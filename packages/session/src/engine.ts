@@ -387,7 +387,8 @@ export class SessionEngine {
       ])
       if (status === 1) {
         remember(entry, exp, now, liveAt)
-        this.#recent.wrote(entry, () => compacted(value, header, line0, fields, d.metaJson, now, liveAt))
+        if (this.#recent.keepsWrites)
+          this.#recent.wrote(entry, compacted(value, header, line0, fields, d.metaJson, now, liveAt))
         return { status: 1, version: version + 1, expiresAt: exp }
       }
       if (status === -1 || cas) return status === -1 ? gone() : { status: 0, version, expiresAt: 0 }
@@ -409,15 +410,16 @@ export class SessionEngine {
     const listed = live ? this.live(tenant, handle, live) : undefined
     let length: number
     try {
-      length = await sent
+      length = Number(await sent)
       await moved
-      await listed
+      if (listed !== undefined) await listed
     } catch (err) {
       moved.catch(ignore)
       listed?.catch(ignore)
       throw err
     }
-    if (Number(length) === Buffer.byteLength(line)) {
+    // A UTF-8 byte is at most 3 per UTF-16 unit: a longer value is not this line alone, no need to count it.
+    if (length <= 3 * line.length && length === Buffer.byteLength(line)) {
       // The key was gone (revoked or expired): what the APPEND made has no header, reads as no session, and
       // goes now (its PEXPIREAT bounds it should this process die first).
       await this.conn.send(['DEL', key], { key })
@@ -425,7 +427,7 @@ export class SessionEngine {
     }
     remember(entry, exp, now, Math.max(live, base.liveAt))
     // What the key holds now unless another write came between: the next read of it replays nothing.
-    this.#recent.wrote(entry, () => appended(d, chunk, c, change.set))
+    if (this.#recent.keepsWrites) this.#recent.wrote(entry, appended(d, chunk, c, change.set))
     return { status: 1, version: version + 1, expiresAt: exp }
   }
 

@@ -135,24 +135,40 @@ export class RecentSessions {
     return d
   }
 
+  /** Whether `wrote` keeps anything (the caller makes its value only then). */
+  get keepsWrites(): boolean {
+    return this.#cipher === undefined && this.#halfSize !== 0
+  }
+
   /**
-   * Keeps the state of what this process just wrote to the entry's key (`next()`, made only when kept), so the
-   * next read of that value replays nothing. Only a guess at what the key holds: a read compares the value
+   * Keeps the state of what this process just wrote to the entry's key (`next`; only when `keepsWrites`), so
+   * the next read of that value replays nothing. Only a guess at what the key holds: a read compares the value
    * read with it and decodes what differs, as for any kept value. Encrypted, the kept value also needs the ids
    * of the keys that sealed it: not done, the next read replays the new chunk (opened from the cipher's cache).
    */
-  wrote(entry: Entry, next: () => DecodedValue): void {
-    if (this.#cipher || this.#halfSize === 0) return
-    this.#keep(entry, next(), undefined)
+  wrote(entry: Entry, next: DecodedValue): void {
+    if (!this.keepsWrites) return
+    this.#keep(entry, next, undefined)
   }
 
   /** Keeps `d` as the entry's value within the bound (or drops the entry's value when it does not fit). */
   #keep(entry: Entry, d: DecodedValue, keyIds: string[] | undefined): void {
-    this.#drop(entry)
-    if (this.#halfSize === 0) return
+    if (this.#halfSize === 0) {
+      this.#drop(entry)
+      return
+    }
     const bytes = valueBytes(d)
-    if (bytes > this.#halfBytes) return
     let young = this.#young
+    if (entry.gen === young && young.bytes - entry.bytes + bytes <= this.#halfBytes) {
+      // Already in the young generation and still within its bytes: the new value in place (no Set churn).
+      young.bytes += bytes - entry.bytes
+      entry.bytes = bytes
+      entry.value = d
+      entry.keyIds = keyIds
+      return
+    }
+    this.#drop(entry)
+    if (bytes > this.#halfBytes) return
     if (young.entries.size >= this.#halfSize || young.bytes + bytes > this.#halfBytes) {
       for (const e of this.#old.entries) {
         e.value = undefined
