@@ -175,6 +175,18 @@ describe('RedisCache writes', () => {
     ])
   })
 
+  it('mset of entries sharing one TTL (sent once for the call) stores every value with that TTL', async () => {
+    const cache = make(single)
+    const entries = Array.from({ length: 50 }, (_, i) => ({ key: `same:${i}`, value: { i }, ttl: '2h' }))
+    await cache.mset(entries)
+    expect(await cache.mget(entries.map((e) => e.key))).toEqual(entries.map((e) => e.value))
+    for (const e of [entries[0], entries[49]]) {
+      const ttl = await cache.ttl((e as { key: string }).key)
+      expect(ttl).toBeGreaterThan(3_600_000)
+      expect(ttl).toBeLessThanOrEqual(7_200_000)
+    }
+  })
+
   it('mset validates every entry before storing any: a bad tag list late in the batch stores nothing', async () => {
     const cache = make(single)
     const bad = [
