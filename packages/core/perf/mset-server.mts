@@ -1,5 +1,6 @@
-// Server CPU per 100-entry write for mset.lua variants and raw pipelines (INFO cpu and commandstats), one
-// call in flight at a time so the client's own load barely matters:
+// Server CPU per 100-entry write (INFO cpu) for mset.lua variants (the layout before 2026-12-08; 'one ttl,
+// packed lengths' is close to the current one, which puts the lengths in front of the values; others tried)
+// and raw pipelines, one call in flight at a time so the client's own load barely matters:
 //   node --import tsx packages/core/perf/mset-server.mts        ROUNDS (6), CALLS per variant per round (1000)
 import { setup } from './common.mjs'
 
@@ -13,7 +14,7 @@ const keys = (i: number) => Array.from({ length: N }, (_, j) => `c:v:user:${(i *
 const blob = Buffer.concat(Array.from({ length: N }, () => bytes))
 
 const scripts: Record<string, string> = {
-  current: `local n = tonumber(ARGV[1]) local blob = ARGV[2] local at = 1
+  'before (length and TTL per value)': `local n = tonumber(ARGV[1]) local blob = ARGV[2] local at = 1
 for i = 1, n do local len = tonumber(ARGV[2 * i + 1])
 redis.call('SET', KEYS[i], string.sub(blob, at, at + len - 1), 'PX', ARGV[2 * i + 2]) at = at + len end return n`,
   'no sub (value per ARGV)': `local n = #KEYS
