@@ -9,7 +9,14 @@ import { defineQueue } from '@cache/queue'
 import { type ConnectionOptions, type JobsOptions, Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { z } from 'zod'
-import { defineSuite, type Measurement, measureInterleaved, type RatioResult, ratio } from '../lib.js'
+import {
+  defineSuite,
+  type Measurement,
+  measure,
+  measureInterleaved,
+  type RatioResult,
+  ratio,
+} from '../lib.js'
 
 const BULK = 100
 const Data = z.object({ id: z.number(), user: z.string(), note: z.string() })
@@ -20,6 +27,19 @@ const rawDefaults: JobsOptions = {
   backoff: { type: 'exponential', delay: 1000, jitter: 0.2 },
   removeOnComplete: { age: 86_400, count: 10_000 },
   removeOnFail: { age: 7 * 86_400, count: 10_000 },
+}
+
+type Contender = Parameters<typeof measureInterleaved>[0][number]
+
+/**
+ * Runs each contender for `ms` before the measured rounds, results dropped. measureInterleaved's 300 ms
+ * warm-up of round 0 was not enough: the first contender's first round measured a JIT that had not yet
+ * compiled BullMQ's add path (ours, always first: 2,657 and 4,335 adds/s in round 0 against ~10,000 in
+ * rounds 1-7, load 8-9; raw with UUID ids put first: 3,629), which cost ours 1/8 of a round's throughput
+ * in the ratio and raised its mean latency while the medians of p50 and p99 over the rounds stayed put.
+ */
+async function warmUp(contenders: Contender[], concurrency: number, ms: number): Promise<void> {
+  for (const c of contenders) await measure(c.name, c.op, { concurrency, durationMs: ms, warmupMs: 0 })
 }
 
 function throughput(
@@ -59,17 +79,19 @@ export default defineSuite('queue', async (ctx) => {
 
   // --- add one at a time, and addBulk ---
   for (const concurrency of [1, 16]) {
+    const adds: Contender[] = [
+      { name: '@cache/queue add', op: (w, i) => ours.add('job', data(w * 1e6 + i)) },
+      { name: 'raw BullMQ Queue.add', op: (w, i) => raw.add('job', data(w * 1e6 + i)) },
+      // BullMQ with a custom id as ours sets (a random UUID): BullMQ's add takes its custom-id path
+      // (an EXISTS in its Lua script), so this line tells the id's cost from our wrapper's.
+      {
+        name: 'raw BullMQ Queue.add, jobId: randomUUID()',
+        op: (w, i) => raw.add('job', data(w * 1e6 + i), { jobId: randomUUID() }),
+      },
+    ]
+    await warmUp(adds, concurrency, 1500 * ctx.scale)
     const [o, r, u] = await measureInterleaved(
-      [
-        { name: '@cache/queue add', op: (w, i) => ours.add('job', data(w * 1e6 + i)) },
-        { name: 'raw BullMQ Queue.add', op: (w, i) => raw.add('job', data(w * 1e6 + i)) },
-        // BullMQ with a custom id as ours sets (a random UUID): BullMQ's add takes its custom-id path
-        // (an EXISTS in its Lua script), so this line tells the id's cost from our wrapper's.
-        {
-          name: 'raw BullMQ Queue.add, jobId: randomUUID()',
-          op: (w, i) => raw.add('job', data(w * 1e6 + i), { jobId: randomUUID() }),
-        },
-      ],
+      adds,
       // 8 alternating rounds of 1 s: with 3 rounds the add rows swung +-15% from run to run on the same code
       // (a Redis rehash or a GC lands on whichever contender runs; more, shorter rounds spread them out).
       { concurrency, durationMs: 8000 * ctx.scale, rounds: 8, scale: 1 },
@@ -90,18 +112,22 @@ export default defineSuite('queue', async (ctx) => {
     Array.from({ length: n }, (_, k) => ({ name: 'job' as const, data: data(from + k) }))
   const bulk = (i: number) =>
     Array.from({ length: BULK }, (_, k) => ({ name: 'job' as const, data: data(i * BULK + k) }))
-  const [ob, rb, ub] = await measureInterleaved(
-    [
-      { name: `@cache/queue addBulk (${BULK})`, op: (_w, i) => ours.addBulk(bulk(i)) },
-      { name: `raw BullMQ Queue.addBulk (${BULK})`, op: (_w, i) => raw.addBulk(bulk(i)) },
-      // like for like, as for add: every job with a random UUID id, as ours get (BullMQ's custom-id path)
-      {
-        name: `raw BullMQ Queue.addBulk (${BULK}), jobId: randomUUID()`,
-        op: (_w, i) => raw.addBulk(bulk(i).map((j) => ({ ...j, opts: { jobId: randomUUID() } }))),
-      },
-    ],
-    { concurrency: 1, durationMs: 6000 * ctx.scale, rounds: 6, scale: 1 },
-  )
+  const bulks: Contender[] = [
+    { name: `@cache/queue addBulk (${BULK})`, op: (_w, i) => ours.addBulk(bulk(i)) },
+    { name: `raw BullMQ Queue.addBulk (${BULK})`, op: (_w, i) => raw.addBulk(bulk(i)) },
+    // like for like, as for add: every job with a random UUID id, as ours get (BullMQ's custom-id path)
+    {
+      name: `raw BullMQ Queue.addBulk (${BULK}), jobId: randomUUID()`,
+      op: (_w, i) => raw.addBulk(bulk(i).map((j) => ({ ...j, opts: { jobId: randomUUID() } }))),
+    },
+  ]
+  await warmUp(bulks, 1, 1500 * ctx.scale)
+  const [ob, rb, ub] = await measureInterleaved(bulks, {
+    concurrency: 1,
+    durationMs: 6000 * ctx.scale,
+    rounds: 6,
+    scale: 1,
+  })
   measurements.push(ob!, rb!, ub!)
   ratios.push(ratio(`addBulk throughput vs raw BullMQ`, ob!.opsPerSec, rb!.opsPerSec, 0.95))
   ratios.push(
@@ -242,7 +268,7 @@ export default defineSuite('queue', async (ctx) => {
     suite: 'queue',
     description:
       '@cache/queue (zod-validated add, typed handlers with the DLQ, timeout and tenant machinery) vs a hand-rolled BullMQ ' +
-      'Queue/Worker with the same job options, same server, same run. add: one job a call (~80-byte data) at c=1 and c=16; ' +
+      'Queue/Worker with the same job options, same server, same run. add: one job a call (~80-byte data) at c=1 and c=16 (each contender warmed up for 1.5 s first); ' +
       `addBulk: ${BULK} jobs a call (raw also with random UUID ids, as ours); process: a pre-filled queue drained by one worker (no-op handler) at c=1 and c=32 (raw also with jobs added under random UUID ids, as ours), ` +
       'jobs/s from worker start to the last job over 4 rounds in alternating order (client CPU per job in extra); DLQ replay: time to replay 10,000 dead letters (all). Targets: >= 0.95x raw each.',
     settings: { bulk: BULK, deadLetters: DEAD },
