@@ -9,7 +9,8 @@
 // one section; OLD=<dir of a built dist/esm> adds that build's tracking cache (A/B of a change: copy
 // dist/esm aside, e.g. to packages/tiered/perf/dist/old-esm, before rebuilding); PROFILE=<section>:<name>
 // (set:tracking, floor:tracker SET) runs only that contender (for --cpu-prof or strace -c); PROFILE_DIR=<dir>
-// saves a CPU profile of every measured round there.
+// saves a CPU profile of every measured round there; EXTRA=1 keeps the suite's other caches open (idle);
+// NO_TIMEOUT=1 connects with commandTimeout 0.
 import { connect, withDeadline } from '@cache/client'
 import { defaultCodec } from '@cache/core'
 import { TieredCache } from '@cache/tiered'
@@ -20,7 +21,12 @@ const ROUNDS = Number(process.env.ROUNDS ?? 10)
 const OPS = Number(process.env.OPS ?? 20_000)
 
 const server = await startStandalone()
-const conn = await connect({ url: server.url, namespace: 'bench-tiered' })
+// NO_TIMEOUT=1: commandTimeout 0 (no deadline on either write path: what do the deadlines cost?).
+const conn = await connect({
+  url: server.url,
+  namespace: 'bench-tiered',
+  ...(process.env.NO_TIMEOUT ? { commandTimeout: 0 } : {}),
+})
 const payload = {
   id: 42,
   name: 'Ada Lovelace',
@@ -40,7 +46,18 @@ if (process.env.OLD) {
   })
 }
 caches.none = new TieredCache<unknown>(conn, { namespace: 'solo', coherence: 'none' })
-await Promise.all(Object.values(caches).map((c) => c.ready))
+// EXTRA=1: the other caches the suite keeps open during its mix (two tracking caches of another namespace,
+// one on a second connection, and two bus caches), idle: does their presence change the ratio?
+const conn2 = process.env.EXTRA ? await connect({ url: server.url, namespace: 'bench-tiered' }) : undefined
+const extra = conn2
+  ? [
+      new TieredCache<unknown>(conn, { namespace: 'c', coherence: 'tracking' }),
+      new TieredCache<unknown>(conn2, { namespace: 'c', coherence: 'tracking' }),
+      new TieredCache<unknown>(conn, { namespace: 'bus', coherence: 'bus' }),
+      new TieredCache<unknown>(conn2, { namespace: 'bus', coherence: 'bus' }),
+    ]
+  : []
+await Promise.all([...Object.values(caches), ...extra].map((c) => c.ready))
 const keys = Array.from({ length: 20 }, (_, i) => `user:${i}`)
 for (const c of Object.values(caches)) for (const k of keys) await c.set(k, payload, { ttl: '1h' })
 
@@ -152,13 +169,27 @@ async function profiled<R>(file: string | undefined, body: () => Promise<R>): Pr
   return out
 }
 
+/** redis-server CPU (user + sys) so far, in us. */
+async function serverCpu() {
+  const info = String(await tracker.sendCommand(['INFO', 'cpu']))
+  const at = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0)
+  return (at('used_cpu_user') + at('used_cpu_sys')) * 1e6
+}
+
 async function run(op: Op, n: number) {
+  const s0 = await serverCpu()
   const c0 = process.cpuUsage()
   const t0 = performance.now()
   for (let i = 0; i < n; i++) await op(i)
   const wall = performance.now() - t0
   const cpu = process.cpuUsage(c0)
-  return { cpuUs: (cpu.user + cpu.system) / n, userUs: cpu.user / n, wallUs: (wall * 1000) / n }
+  const server = ((await serverCpu()) - s0) / n
+  return {
+    cpuUs: (cpu.user + cpu.system) / n,
+    userUs: cpu.user / n,
+    wallUs: (wall * 1000) / n,
+    serverUs: server,
+  }
 }
 
 const median = (xs: number[]) => {
@@ -182,6 +213,7 @@ if (process.env.PROFILE) {
     for (const c of contenders) await run(c.op, n / 4)
     const cpu = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
     const user = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+    const redis = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
     const pairedUser = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
     const wall = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
     // Paired per round against the last contender: CPU ratio, and throughput (its wall time over ours).
@@ -190,15 +222,16 @@ if (process.env.PROFILE) {
     const base = contenders[contenders.length - 1]?.name as string
     for (let r = 0; r < ROUNDS; r++) {
       const order = r % 2 === 0 ? contenders : [...contenders].reverse()
-      const round = new Map<string, { cpuUs: number; userUs: number; wallUs: number }>()
+      const round = new Map<string, { cpuUs: number; userUs: number; wallUs: number; serverUs: number }>()
       for (const c of order) {
         const m = await profiled(`${what}-${c.name.replace(/\W+/g, '_')}-${r}`, () => run(c.op, n))
         round.set(c.name, m)
         cpu.get(c.name)?.push(m.cpuUs)
         user.get(c.name)?.push(m.userUs)
+        redis.get(c.name)?.push(m.serverUs)
         wall.get(c.name)?.push(m.wallUs)
       }
-      const b = round.get(base) as { cpuUs: number; userUs: number; wallUs: number }
+      const b = round.get(base) as { cpuUs: number; userUs: number; wallUs: number; serverUs: number }
       for (const [name, m] of round) {
         pairedCpu.get(name)?.push(m.cpuUs / b.cpuUs)
         pairedUser.get(name)?.push(m.userUs / b.userUs)
@@ -206,7 +239,7 @@ if (process.env.PROFILE) {
       }
     }
     for (const c of contenders) {
-      const line = `${what} ${c.name.padEnd(24)} cpu/call ${r2(median(cpu.get(c.name) ?? []))} us (user ${r2(median(user.get(c.name) ?? []))})  wall/call ${r2(median(wall.get(c.name) ?? []))} us`
+      const line = `${what} ${c.name.padEnd(24)} cpu/call ${r2(median(cpu.get(c.name) ?? []))} us (user ${r2(median(user.get(c.name) ?? []))}), redis-server ${r2(median(redis.get(c.name) ?? []))} us, wall/call ${r2(median(wall.get(c.name) ?? []))} us`
       const pc = pairedCpu.get(c.name) ?? []
       const pt = pairedTput.get(c.name) ?? []
       console.log(
@@ -218,7 +251,8 @@ if (process.env.PROFILE) {
   }
 }
 await Promise.all(Object.values(caches).map((c) => c.clear()))
-await Promise.all(Object.values(caches).map((c) => c.close()))
+await Promise.all([...Object.values(caches), ...extra].map((c) => c.close()))
+await conn2?.close()
 await Promise.all([sub.close(), tracker.close()])
 await conn.close()
 await server.stop()
