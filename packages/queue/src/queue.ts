@@ -301,16 +301,22 @@ export class TypedQueue<J extends JobDefinition> {
     return id
   }
 
-  /** Removes a job scheduler; true when it existed. */
+  /**
+   * Removes a job scheduler; true when it existed.
+   * @throws CacheError E_UNAVAILABLE when Redis does not answer within `commandTimeout`.
+   */
   unschedule(id: string): Promise<boolean> {
-    return this.queue.removeJobScheduler(id)
+    return guarded(this.#bound, this.queue.removeJobScheduler(id), `unschedule "${id}"`)
   }
 
-  /** The job schedulers of the queue. */
+  /**
+   * The job schedulers of the queue.
+   * @throws CacheError E_UNAVAILABLE when Redis does not answer within `commandTimeout`.
+   */
   async schedules(): Promise<
     Array<{ id: string; name: string; every?: number; cron?: string; tz?: string; next?: number }>
   > {
-    const list = await this.queue.getJobSchedulers(0, -1, true)
+    const list = await guarded(this.#bound, this.queue.getJobSchedulers(0, -1, true), 'schedules')
     return list.map((s) => ({
       id: s.key,
       name: s.name,

@@ -26,7 +26,7 @@ async function timed(call: () => Promise<unknown>): Promise<{ code: string; ms: 
   return { code, ms: performance.now() - start }
 }
 
-/** add and addBulk both fail with E_UNAVAILABLE within about commandTimeout. */
+/** The producer calls (add, addBulk, stats, schedule, unschedule, schedules) fail with E_UNAVAILABLE within about commandTimeout. */
 async function bothUnavailable(q: TypedQueue<typeof jobs>): Promise<number[]> {
   const took: number[] = []
   for (const call of [
@@ -38,6 +38,8 @@ async function bothUnavailable(q: TypedQueue<typeof jobs>): Promise<number[]> {
       ]),
     () => q.stats(),
     () => q.schedule('j', { every: '1h' }, { i: -4 }, { id: 'late' }),
+    () => q.unschedule('late'),
+    () => q.schedules(),
   ]) {
     const r = await timed(call)
     expect(r.code).toBe('E_UNAVAILABLE')
@@ -102,7 +104,7 @@ describe('commandTimeout: a paused or killed standalone server (own server)', ()
     ['paused (SIGSTOP)', () => server.master.pause(), async () => server.master.resume()],
     ['killed', () => server.master.kill(), () => server.master.restart()],
   ] as const)(
-    '%s: add, addBulk, stats, schedule and the dead-letter calls fail with E_UNAVAILABLE in about commandTimeout; afterwards adds work and earlier jobs are there',
+    '%s: add, addBulk, stats, schedule, unschedule, schedules and the dead-letter calls fail with E_UNAVAILABLE in about commandTimeout; afterwards adds work and earlier jobs are there',
     async (_, fault, recover) => {
       await addSome(acknowledged.length * 10)
       await fault()
@@ -190,7 +192,7 @@ describe('commandTimeout: every Cluster node paused or killed (own cluster)', ()
       () => Promise.all(cluster.nodes.map((n) => n.restart())),
     ],
   ] as const)(
-    '%s: add, addBulk, stats, schedule and the dead-letter calls fail with E_UNAVAILABLE in about commandTimeout; adds work afterwards',
+    '%s: add, addBulk, stats, schedule, unschedule, schedules and the dead-letter calls fail with E_UNAVAILABLE in about commandTimeout; adds work afterwards',
     async (_, fault, recover) => {
       await q.add('j', { i: 0 })
       await fault()
