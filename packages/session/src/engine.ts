@@ -348,52 +348,82 @@ export class SessionEngine {
    * resurrected. With `cas`, or when the value has many chunks (a compaction), a compare-and-set
    * (session-cas.lua) that writes only if the value is still the one loaded.
    */
-  async write(
+  write(tenant: string, handle: string, base: WriteBase, change: Change, cas = false): Promise<WriteResult> {
+    // Not an async function: the append (every save but one in eight) runs in #append's, whose frame holds
+    // only its own locals (an async function's frame is made per call with room for every register).
+    const d = base.decoded
+    const now = Date.now()
+    const idle = change.idleMs ?? d.idleTimeoutMs
+    const exp = expiryAt(now, idle, d.header.absoluteExpiresAt)
+    if (exp <= now) return Promise.resolve(gone())
+    const live = exp > base.liveAt ? liveScore(exp, idle) : 0
+    if (!cas && d.chunks < COMPACT_CHUNKS)
+      return this.#append(tenant, handle, base, change, now, idle, exp, live)
+    return this.#compact(tenant, handle, base, change, cas, now, idle, exp, live).then(
+      (done) => done ?? this.#append(tenant, handle, base, change, now, idle, exp, live),
+    )
+  }
+
+  /** The compare-and-set of `write` (see there); undefined when it lost a race and the change goes in as a chunk. */
+  async #compact(
     tenant: string,
     handle: string,
     base: WriteBase,
     change: Change,
-    cas = false,
+    cas: boolean,
+    now: number,
+    idle: number,
+    exp: number,
+    live: number,
+  ): Promise<WriteResult | undefined> {
+    const d = base.decoded
+    const entry = base.entry
+    const key = entry.key
+    const userId = change.userId ?? d.userId
+    const version = d.header.gen + d.chunks
+    const fields: Record<string, string> = change.replace ? {} : { ...d.json }
+    for (const k of change.del) delete fields[k]
+    Object.assign(fields, change.set)
+    const header: Header = { ...d.header, gen: version, userId, idleTimeoutMs: idle }
+    const liveAt = Math.max(live, base.liveAt)
+    const body = chunkJson(
+      { w: now, r: 1, ...(d.metaJson === '{}' ? {} : { m: d.metaJson }), ...(liveAt ? { l: liveAt } : {}) },
+      fields,
+    )
+    const line0 = headerLine(header)
+    const value = `${line0}\n${this.#seal(key, header, body)}`
+    const [status] = await Promise.all([
+      this.#cas([key], [String(Buffer.byteLength(d.raw)), `${d.headerLine}\n`, 's', value, String(exp)]).then(
+        Number,
+      ),
+      live ? this.live(tenant, handle, live) : undefined,
+    ])
+    if (status === 1) {
+      remember(entry, exp, now, liveAt)
+      if (this.#recent.keepsWrites)
+        this.#recent.wrote(entry, compacted(value, header, line0, fields, d.metaJson, now, liveAt))
+      return { status: 1, version: version + 1, expiresAt: exp }
+    }
+    if (status === -1 || cas) return status === -1 ? gone() : { status: 0, version, expiresAt: 0 }
+    // A compaction that lost a race: the change goes in as a chunk after all.
+    return undefined
+  }
+
+  /** The APPEND of `write` (see there). */
+  async #append(
+    tenant: string,
+    handle: string,
+    base: WriteBase,
+    change: Change,
+    now: number,
+    idle: number,
+    exp: number,
+    live: number,
   ): Promise<WriteResult> {
     const d = base.decoded
     const entry = base.entry
     const key = entry.key
-    const now = Date.now()
-    const abs = d.header.absoluteExpiresAt
-    const idle = change.idleMs ?? d.idleTimeoutMs
-    const exp = expiryAt(now, idle, abs)
-    if (exp <= now) return gone()
-    const live = exp > base.liveAt ? liveScore(exp, idle) : 0
     const userId = change.userId ?? d.userId
-    const version = d.header.gen + d.chunks
-    if (cas || d.chunks >= COMPACT_CHUNKS) {
-      const fields: Record<string, string> = change.replace ? {} : { ...d.json }
-      for (const k of change.del) delete fields[k]
-      Object.assign(fields, change.set)
-      const header: Header = { ...d.header, gen: version, userId, idleTimeoutMs: idle }
-      const liveAt = Math.max(live, base.liveAt)
-      const body = chunkJson(
-        { w: now, r: 1, ...(d.metaJson === '{}' ? {} : { m: d.metaJson }), ...(liveAt ? { l: liveAt } : {}) },
-        fields,
-      )
-      const line0 = headerLine(header)
-      const value = `${line0}\n${this.#seal(key, header, body)}`
-      const [status] = await Promise.all([
-        this.#cas(
-          [key],
-          [String(Buffer.byteLength(d.raw)), `${d.headerLine}\n`, 's', value, String(exp)],
-        ).then(Number),
-        live ? this.live(tenant, handle, live) : undefined,
-      ])
-      if (status === 1) {
-        remember(entry, exp, now, liveAt)
-        if (this.#recent.keepsWrites)
-          this.#recent.wrote(entry, compacted(value, header, line0, fields, d.metaJson, now, liveAt))
-        return { status: 1, version: version + 1, expiresAt: exp }
-      }
-      if (status === -1 || cas) return status === -1 ? gone() : { status: 0, version, expiresAt: 0 }
-      // A compaction that lost a race: the change goes in as a chunk after all.
-    }
     const c: Omit<Chunk, 's'> = { w: now }
     if (idle !== d.idleTimeoutMs) c.i = idle
     if (change.replace) c.r = 1
@@ -428,7 +458,7 @@ export class SessionEngine {
     remember(entry, exp, now, Math.max(live, base.liveAt))
     // What the key holds now unless another write came between: the next read of it replays nothing.
     if (this.#recent.keepsWrites) this.#recent.wrote(entry, appended(d, chunk, c, change.set))
-    return { status: 1, version: version + 1, expiresAt: exp }
+    return { status: 1, version: d.header.gen + d.chunks + 1, expiresAt: exp }
   }
 
   /** Deletes one session and its index entries; false when it was not there. */
