@@ -124,7 +124,10 @@ export async function measureInterleaved(
     // pays its leftover GC and socket work (~20% measured on the locks suite).
     const order = r % 2 === 0 ? contenders : [...contenders].reverse()
     for (const c of order) {
-      const m = await measure(c.name, c.op, { ...options, durationMs: per, warmupMs: r === 0 ? 300 : 50 })
+      // Round 0 warms each contender up for 1 s: with 300 ms the first contender's first round still ran
+      // on unoptimised code on a loaded machine (the queue suite's add c=1 read 4,335 adds/s in round 0,
+      // 9,164-10,046 after), and one slow round of 8 moves an averaged ratio by 6%.
+      const m = await measure(c.name, c.op, { ...options, durationMs: per, warmupMs: r === 0 ? 1000 : 50 })
       merged.set(c.name, [...(merged.get(c.name) ?? []), m])
     }
   }
