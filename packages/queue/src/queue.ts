@@ -381,7 +381,8 @@ export class TypedQueue<J extends JobDefinition> {
       this.#bound,
       Promise.all([
         this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
-        this.deadLetters.count(),
+        // the dead-letter queue's own call, unguarded: the guard around both bounds and types it once
+        this.deadLetters.queue.getWaitingCount(),
       ]),
       'stats',
     )
