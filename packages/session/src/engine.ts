@@ -242,12 +242,12 @@ export class SessionEngine {
     try {
       if (exact) {
         const [v, t] = await Promise.all([
-          this.conn.send<string | null>(['GET', key], { key }),
+          this.get(entry),
           this.conn.send<number>(['PEXPIRETIME', key], { key }),
         ])
         raw = v
         at = Number(t)
-      } else raw = await this.conn.send<string | null>(['GET', key], { key })
+      } else raw = await this.get(entry)
     } catch (err) {
       return this.recover(err, tenant, handle, exact)
     }
